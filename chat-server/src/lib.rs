@@ -1,0 +1,1 @@
+//! chat-server: the bundled real-time chat service (axum + Socket.IO + Redis).

