@@ -1,0 +1,80 @@
+//! One simulated chat user: WebSocket connect, Engine.IO open, Socket.IO connect, `signin` with ack.
+//! Returns the open socket; the scenarios drive it from there.
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+
+use crate::protocol::{self, Incoming};
+
+/// A signed-in Socket.IO session over WebSocket.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The ack id chat-bench uses for `signin`; `sendMessage` acks count up from 1.
+const SIGNIN_ACK: u64 = 0;
+
+/// Connects to `endpoint` (from [`protocol::endpoint`]) and signs `user` in to `room`.
+pub async fn sign_in(endpoint: &str, user: &str, room: &str) -> Result<Socket> {
+    let (mut socket, _) = connect_async_with_config(endpoint, None, true)
+        .await
+        .with_context(|| format!("WebSocket connect to {endpoint}"))?;
+    match next_text(&mut socket).await? {
+        text if protocol::classify(&text) == Incoming::Open => {}
+        other => bail!("expected the Engine.IO open packet, got {other:?}"),
+    }
+    socket.send(Message::text(protocol::CONNECT)).await?;
+    wait_for(&mut socket, |packet| match packet {
+        Incoming::Connected => Some(Ok(())),
+        Incoming::ConnectError(why) => Some(Err(anyhow!("namespace connect refused: {why}"))),
+        _ => None,
+    })
+    .await?;
+    socket
+        .send(Message::text(protocol::signin(SIGNIN_ACK, user, room)))
+        .await?;
+    wait_for(&mut socket, |packet| match packet {
+        Incoming::Ack {
+            id: SIGNIN_ACK,
+            args,
+        } => Some(match protocol::ack_error(args) {
+            None => Ok(()),
+            Some(error) => Err(anyhow!("signin refused: {error}")),
+        }),
+        _ => None,
+    })
+    .await?;
+    Ok(socket)
+}
+
+/// Reads packets (answering pings) until `accept` decides.
+async fn wait_for(
+    socket: &mut Socket,
+    mut accept: impl FnMut(Incoming<'_>) -> Option<Result<()>>,
+) -> Result<()> {
+    loop {
+        let text = next_text(socket).await?;
+        match protocol::classify(&text) {
+            Incoming::Ping => socket.send(Message::text(protocol::PONG)).await?,
+            Incoming::Close | Incoming::Disconnected => bail!("the server closed the session"),
+            packet => {
+                if let Some(outcome) = accept(packet) {
+                    return outcome;
+                }
+            }
+        }
+    }
+}
+
+/// The next text frame, skipping WebSocket control frames.
+async fn next_text(socket: &mut Socket) -> Result<String> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+            Some(Ok(Message::Close(_))) | None => bail!("the server closed the WebSocket"),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => return Err(error).context("WebSocket read"),
+        }
+    }
+}

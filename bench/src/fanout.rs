@@ -1,0 +1,575 @@
+//! The `fanout` scenario: R rooms × M members over the server URLs round-robin; S of the members
+//! send `sendMessage` at a fixed total rate; every member measures the delivery latency of each
+//! `message` and the driver compares deliveries received with deliveries expected.
+//!
+//! A message text is `PHASE:SENDER:SEQ:MICROS` (`w` warm-up or `m` measured; MICROS is the
+//! *scheduled* send time, so generator lag shows up as latency instead of hiding it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::latency::{self, Summary};
+use crate::procfs::{self, CpuSnapshot, CpuUse};
+use crate::protocol::{self, Incoming};
+use crate::setup::{self, Control, Pacing, Setup};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct FanoutConfig {
+    /// WebSocket endpoints (from [`protocol::endpoint`]), members spread over them round-robin.
+    pub endpoints: Vec<String>,
+    pub rooms: usize,
+    pub members: usize,
+    pub senders: usize,
+    /// Total messages per second over all senders.
+    pub rate: f64,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Longest wait after the last send for outstanding deliveries and acks.
+    pub drain: Duration,
+    pub pacing: Pacing,
+    pub room_prefix: String,
+    /// Server processes whose CPU use is reported.
+    pub pids: Vec<u32>,
+}
+
+/// The JSON line `fanout` prints.
+#[derive(Debug, Serialize)]
+pub struct FanoutReport {
+    pub scenario: &'static str,
+    pub urls: Vec<String>,
+    pub rooms: usize,
+    pub members: usize,
+    pub connections: usize,
+    pub senders: usize,
+    pub rate_target: f64,
+    pub warmup_s: f64,
+    pub duration_s: f64,
+    pub setup_s: f64,
+    /// Measured-phase messages written to the socket, and per second.
+    pub sent: u64,
+    pub send_rate: f64,
+    pub acked: u64,
+    /// Error acks (e.g. rate limits) and socket write failures.
+    pub send_errors: u64,
+    pub first_send_error: Option<String>,
+    /// Measured messages whose ack never came before the drain deadline.
+    pub ack_timeouts: u64,
+    pub expected_deliveries: u64,
+    pub received_deliveries: u64,
+    pub lost_deliveries: u64,
+    /// Deliveries beyond the expected count (duplicates).
+    pub surplus_deliveries: u64,
+    /// Deliveries that arrived after a later message of the same sender.
+    pub out_of_order: u64,
+    pub deliveries_per_s: f64,
+    /// Scheduled send → `message` received, all members.
+    pub latency: Summary,
+    /// Scheduled send → ack received.
+    pub ack_latency: Summary,
+    /// Scheduled send → actually written: large values mean the generator cannot keep up.
+    pub send_lag: Summary,
+    /// Connections the server closed during the run.
+    pub disconnects: u64,
+    pub first_disconnect: Option<String>,
+    /// CPU over the measured window: chat-bench first (pid null), then each `--pid`.
+    pub cpu: Vec<CpuUse>,
+    pub loadavg_before: String,
+    pub loadavg_after: String,
+}
+
+/// Progress shared by all connection tasks, read live by the driver to end the drain early.
+#[derive(Default)]
+struct Counters {
+    expected: AtomicU64,
+    received: AtomicU64,
+    pending_acks: AtomicU64,
+    senders_done: AtomicUsize,
+}
+
+/// When sending starts, when measuring starts, when sending ends.
+#[derive(Clone, Copy)]
+struct Timeline {
+    measure_from: Instant,
+    measure_until: Instant,
+}
+
+/// A sending member: its id in message texts and its schedule.
+#[derive(Clone, Copy)]
+struct SenderPlan {
+    id: u32,
+    period: Duration,
+    offset: Duration,
+}
+
+/// One connection's results, merged by the driver.
+struct Tally {
+    sent: u64,
+    acked: u64,
+    send_errors: u64,
+    first_send_error: Option<String>,
+    ack_timeouts: u64,
+    received: u64,
+    out_of_order: u64,
+    latency: Histogram<u64>,
+    ack_latency: Histogram<u64>,
+    send_lag: Histogram<u64>,
+    disconnect: Option<String>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            sent: 0,
+            acked: 0,
+            send_errors: 0,
+            first_send_error: None,
+            ack_timeouts: 0,
+            received: 0,
+            out_of_order: 0,
+            latency: latency::histogram(),
+            ack_latency: latency::histogram(),
+            send_lag: latency::histogram(),
+            disconnect: None,
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.acked += other.acked;
+        self.send_errors += other.send_errors;
+        self.first_send_error = self.first_send_error.take().or(other.first_send_error);
+        self.ack_timeouts += other.ack_timeouts;
+        self.received += other.received;
+        self.out_of_order += other.out_of_order;
+        // Same bounds everywhere, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.ack_latency.add(&other.ack_latency);
+        let _ = self.send_lag.add(&other.send_lag);
+    }
+}
+
+/// Runs the scenario and returns its report.
+pub async fn run(config: FanoutConfig) -> Result<FanoutReport> {
+    validate(&config)?;
+    let connections = config.rooms * config.members;
+    procfs::raise_open_file_limit(connections)?;
+    procfs::warn_low_server_limits(&config.pids, connections);
+    eprintln!(
+        "fanout: {} rooms x {} members on {} server(s), {} senders at {} msg/s ({} deliveries/s expected)",
+        config.rooms,
+        config.members,
+        config.endpoints.len(),
+        config.senders,
+        config.rate,
+        config.rate * config.members as f64
+    );
+
+    let setup = Setup::new(connections, config.pacing);
+    let counters = Arc::new(Counters::default());
+    let (control, control_rx) = watch::channel(Control::Waiting);
+    let run_id = latency::micros_now() ^ u64::from(std::process::id());
+    let handles = spawn_members(&config, run_id, &setup, &counters, &control_rx);
+
+    let outcome = setup.wait().await;
+    if let Err(error) = outcome.require_all() {
+        let _ = control.send(Control::Stop);
+        collect(handles, Duration::from_secs(5)).await;
+        return Err(error);
+    }
+
+    let start = Instant::now() + Duration::from_millis(100);
+    let timeline = Timeline {
+        measure_from: start + config.warmup,
+        measure_until: start + config.warmup + config.duration,
+    };
+    let _ = control.send(Control::Start(start));
+    tokio::time::sleep_until(timeline.measure_from).await;
+    let cpu_before = CpuSnapshot::take(&config.pids);
+    let loadavg_before = procfs::load_average();
+    tokio::time::sleep_until(timeline.measure_until).await;
+    let cpu_after = CpuSnapshot::take(&config.pids);
+    drain(
+        &counters,
+        config.senders,
+        timeline.measure_until + config.drain,
+    )
+    .await;
+    let loadavg_after = procfs::load_average();
+    let _ = control.send(Control::Stop);
+    let (tally, unfinished) = collect(handles, Duration::from_secs(10)).await;
+    if unfinished > 0 {
+        eprintln!(
+            "warning: {unfinished} connection tasks did not finish within 10 s and were aborted"
+        );
+    }
+
+    let duration = config.duration.as_secs_f64();
+    let expected = counters.expected.load(Ordering::Relaxed);
+    Ok(FanoutReport {
+        scenario: "fanout",
+        urls: config.endpoints.clone(),
+        rooms: config.rooms,
+        members: config.members,
+        connections,
+        senders: config.senders,
+        rate_target: config.rate,
+        warmup_s: config.warmup.as_secs_f64(),
+        duration_s: duration,
+        setup_s: round2(outcome.elapsed.as_secs_f64()),
+        sent: tally.sent,
+        send_rate: round2(tally.sent as f64 / duration),
+        acked: tally.acked,
+        send_errors: tally.send_errors,
+        first_send_error: tally.first_send_error.clone(),
+        ack_timeouts: tally.ack_timeouts,
+        expected_deliveries: expected,
+        received_deliveries: tally.received,
+        lost_deliveries: expected.saturating_sub(tally.received),
+        surplus_deliveries: tally.received.saturating_sub(expected),
+        out_of_order: tally.out_of_order,
+        deliveries_per_s: round2(tally.received as f64 / duration),
+        latency: Summary::of(&tally.latency),
+        ack_latency: Summary::of(&tally.ack_latency),
+        send_lag: Summary::of(&tally.send_lag),
+        disconnects: tally.disconnect_count,
+        first_disconnect: tally.first_disconnect.clone(),
+        cpu: cpu_before.usage_until(&cpu_after),
+        loadavg_before,
+        loadavg_after,
+    })
+}
+
+fn validate(config: &FanoutConfig) -> Result<()> {
+    if config.endpoints.is_empty() {
+        bail!("give at least one server with --url http://HOST:PORT");
+    }
+    if config.rooms == 0 || config.members == 0 {
+        bail!("--rooms and --members must be at least 1");
+    }
+    if config.senders == 0 || config.senders > config.rooms * config.members {
+        bail!(
+            "--senders must be between 1 and rooms x members ({})",
+            config.rooms * config.members
+        );
+    }
+    if !(config.rate.is_finite() && config.rate > 0.0) {
+        bail!("--rate must be a positive number of messages per second");
+    }
+    if config.duration.is_zero() {
+        bail!("--duration must be longer than 0 s");
+    }
+    Ok(())
+}
+
+/// Member `m` of room `r` is connection `r * M + m`, on endpoint `(r * M + m) % urls`;
+/// sender `k` is member `k / R` of room `k % R`, so senders spread over rooms first.
+fn spawn_members(
+    config: &FanoutConfig,
+    run_id: u64,
+    setup: &Arc<Setup>,
+    counters: &Arc<Counters>,
+    control: &watch::Receiver<Control>,
+) -> Vec<JoinHandle<Tally>> {
+    let period = Duration::from_secs_f64(config.senders as f64 / config.rate);
+    let mut handles = Vec::with_capacity(config.rooms * config.members);
+    for room in 0..config.rooms {
+        let room_name = format!("{}-{run_id:x}-{room}", config.room_prefix);
+        for member in 0..config.members {
+            let index = room * config.members + member;
+            let endpoint = config.endpoints[index % config.endpoints.len()].clone();
+            let sender_index = member * config.rooms + room;
+            let sender = (sender_index < config.senders).then(|| SenderPlan {
+                id: sender_index as u32,
+                period,
+                offset: period.mul_f64(sender_index as f64 / config.senders as f64),
+            });
+            let member_task = Member {
+                setup: setup.clone(),
+                counters: counters.clone(),
+                control: control.clone(),
+                room_size: config.members as u64,
+                warmup: config.warmup,
+                duration: config.duration,
+                sender,
+            };
+            let user = format!("b{index}");
+            let room_name = room_name.clone();
+            handles.push(tokio::spawn(async move {
+                member_task.run(&endpoint, &user, &room_name).await
+            }));
+        }
+    }
+    handles
+}
+
+/// Waits after the last scheduled send until everything expected arrived, or the deadline.
+async fn drain(counters: &Counters, senders: usize, deadline: Instant) {
+    while Instant::now() < deadline {
+        let senders_done = counters.senders_done.load(Ordering::Relaxed) >= senders;
+        let all_received =
+            counters.received.load(Ordering::Relaxed) >= counters.expected.load(Ordering::Relaxed);
+        let all_acked = counters.pending_acks.load(Ordering::Relaxed) == 0;
+        if senders_done && all_received && all_acked {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Joins the tasks (bounded by `limit`), merging their tallies; returns how many were aborted.
+async fn collect(handles: Vec<JoinHandle<Tally>>, limit: Duration) -> (Merged, usize) {
+    let deadline = Instant::now() + limit;
+    let mut merged = Merged::default();
+    let mut unfinished = 0;
+    for mut handle in handles {
+        match tokio::time::timeout_at(deadline, &mut handle).await {
+            Ok(Ok(tally)) => merged.add(tally),
+            Ok(Err(_)) => unfinished += 1,
+            Err(_) => {
+                handle.abort();
+                unfinished += 1;
+            }
+        }
+    }
+    (merged, unfinished)
+}
+
+/// All tallies together, plus disconnect counts.
+struct Merged {
+    tally: Tally,
+    disconnect_count: u64,
+    first_disconnect: Option<String>,
+}
+
+impl Default for Merged {
+    fn default() -> Self {
+        Self {
+            tally: Tally::new(),
+            disconnect_count: 0,
+            first_disconnect: None,
+        }
+    }
+}
+
+impl Merged {
+    fn add(&mut self, mut tally: Tally) {
+        if let Some(reason) = tally.disconnect.take() {
+            self.disconnect_count += 1;
+            self.first_disconnect.get_or_insert(reason);
+        }
+        self.tally.merge(tally);
+    }
+}
+
+impl std::ops::Deref for Merged {
+    type Target = Tally;
+    fn deref(&self) -> &Tally {
+        &self.tally
+    }
+}
+
+/// One connection task: a room member, possibly also a sender.
+struct Member {
+    setup: Arc<Setup>,
+    counters: Arc<Counters>,
+    control: watch::Receiver<Control>,
+    room_size: u64,
+    warmup: Duration,
+    duration: Duration,
+    sender: Option<SenderPlan>,
+}
+
+/// Per-connection receive state: the last sequence number seen from each sender in the room.
+struct Receiver {
+    last_seq: Vec<(u32, u64)>,
+}
+
+impl Member {
+    async fn run(mut self, endpoint: &str, user: &str, room: &str) -> Tally {
+        let mut tally = Tally::new();
+        let Some(mut socket) = self.setup.connect(endpoint, user, room).await else {
+            self.finish_sending();
+            return tally;
+        };
+        let mut receiver = Receiver {
+            last_seq: Vec::new(),
+        };
+        let mut timeline: Option<Timeline> = None;
+        let mut ticker: Option<Interval> = None;
+        let mut pending: std::collections::HashMap<u64, (u64, bool)> = Default::default();
+        let mut next_ack: u64 = 1;
+        let mut seq: u64 = 0;
+        loop {
+            tokio::select! {
+                changed = self.control.changed() => {
+                    let control = changed.map(|_| *self.control.borrow_and_update());
+                    match control {
+                        Ok(Control::Start(start)) => {
+                            timeline = Some(Timeline {
+                                measure_from: start + self.warmup,
+                                measure_until: start + self.warmup + self.duration,
+                            });
+                            ticker = self.sender.map(|plan| {
+                                let mut ticker = tokio::time::interval_at(start + plan.offset, plan.period);
+                                ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+                                ticker
+                            });
+                        }
+                        Ok(Control::Waiting) => {}
+                        Ok(Control::Stop) | Err(_) => break,
+                    }
+                }
+                frame = socket.next() => {
+                    let text = match frame {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Close(_))) | None => {
+                            tally.disconnect = Some("the server closed the WebSocket".into());
+                            break;
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(error)) => {
+                            tally.disconnect = Some(format!("WebSocket read: {error}"));
+                            break;
+                        }
+                    };
+                    match protocol::classify(&text) {
+                        Incoming::Ping => {
+                            if let Err(error) = socket.send(Message::text(protocol::PONG)).await {
+                                tally.disconnect = Some(format!("pong failed: {error}"));
+                                break;
+                            }
+                        }
+                        Incoming::Event(event) => {
+                            if let Some(text) = protocol::message_text(event) {
+                                receiver.on_message(text, &mut tally, &self.counters);
+                            }
+                        }
+                        Incoming::Ack { id, args } => {
+                            if let Some((scheduled, measured)) = pending.remove(&id) {
+                                self.counters.pending_acks.fetch_sub(1, Ordering::Relaxed);
+                                self.on_ack(args, scheduled, measured, &mut tally);
+                            }
+                        }
+                        Incoming::Close | Incoming::Disconnected => {
+                            tally.disconnect = Some("the server closed the session".into());
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                scheduled = next_tick(&mut ticker) => {
+                    let (Some(plan), Some(timeline)) = (self.sender, timeline) else { continue };
+                    if scheduled >= timeline.measure_until {
+                        ticker = None;
+                        self.finish_sending();
+                        continue;
+                    }
+                    let measured = scheduled >= timeline.measure_from;
+                    let scheduled_us = latency::micros_at(scheduled.into_std());
+                    let phase = if measured { 'm' } else { 'w' };
+                    let text = format!("{phase}:{}:{seq}:{scheduled_us}", plan.id);
+                    seq += 1;
+                    let frame = protocol::send_message(next_ack, &text);
+                    if let Err(error) = socket.send(Message::text(frame)).await {
+                        tally.send_errors += u64::from(measured);
+                        tally.disconnect = Some(format!("send failed: {error}"));
+                        break;
+                    }
+                    if measured {
+                        tally.sent += 1;
+                        let _ = tally.send_lag.record(latency::micros_now().saturating_sub(scheduled_us).max(1));
+                        self.counters.expected.fetch_add(self.room_size, Ordering::Relaxed);
+                    }
+                    pending.insert(next_ack, (scheduled_us, measured));
+                    self.counters.pending_acks.fetch_add(1, Ordering::Relaxed);
+                    next_ack += 1;
+                }
+            }
+        }
+        self.finish_sending();
+        tally.ack_timeouts = pending.values().filter(|(_, measured)| *measured).count() as u64;
+        self.counters
+            .pending_acks
+            .fetch_sub(pending.len() as u64, Ordering::Relaxed);
+        if tally.disconnect.is_none() {
+            setup::close(socket).await;
+        }
+        tally
+    }
+
+    fn on_ack(&self, args: &str, scheduled_us: u64, measured: bool, tally: &mut Tally) {
+        if !measured {
+            return;
+        }
+        let _ = tally
+            .ack_latency
+            .record(latency::micros_now().saturating_sub(scheduled_us).max(1));
+        match protocol::ack_error(args) {
+            None => tally.acked += 1,
+            Some(error) => {
+                tally.send_errors += 1;
+                tally.first_send_error.get_or_insert(error);
+                // A refused message is not broadcast, so nobody should expect it.
+                self.counters
+                    .expected
+                    .fetch_sub(self.room_size, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Counts this sender as done with its schedule, once.
+    fn finish_sending(&mut self) {
+        if self.sender.take().is_some() {
+            self.counters.senders_done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Receiver {
+    /// Counts one `message` delivery of a measured message and records its latency.
+    fn on_message(&mut self, text: &str, tally: &mut Tally, counters: &Counters) {
+        let Some(rest) = text.strip_prefix("m:") else {
+            return;
+        };
+        let mut fields = rest.split(':').map(str::parse::<u64>);
+        let (Some(Ok(sender)), Some(Ok(seq)), Some(Ok(scheduled_us))) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return;
+        };
+        tally.received += 1;
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        let _ = tally
+            .latency
+            .record(latency::micros_now().saturating_sub(scheduled_us).max(1));
+        let sender = sender as u32;
+        match self.last_seq.iter_mut().find(|(id, _)| *id == sender) {
+            Some((_, last)) if seq <= *last => tally.out_of_order += 1,
+            Some((_, last)) => *last = seq,
+            None => self.last_seq.push((sender, seq)),
+        }
+    }
+}
+
+/// The next scheduled send instant, or never when this member does not send.
+async fn next_tick(ticker: &mut Option<Interval>) -> Instant {
+    match ticker {
+        Some(ticker) => ticker.tick().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}

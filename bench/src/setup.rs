@@ -1,0 +1,194 @@
+//! Paced connection setup shared by the scenarios: at most `in_flight` handshakes at once, each
+//! bounded by a timeout, the whole setup bounded by a deadline, and one control signal that tells
+//! every connection task when to start and when to stop.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use futures::SinkExt;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, Socket};
+
+/// What the scenario driver tells every connection task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Setup is still running: hold the connection, answer pings.
+    Waiting,
+    /// Run the scenario from this instant.
+    Start(Instant),
+    /// Close the connection and report.
+    Stop,
+}
+
+/// Limits of the connection phase.
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// Handshakes in flight at once.
+    pub in_flight: usize,
+    /// Bound on one connect + signin.
+    pub connect_timeout: Duration,
+    /// Bound on the whole setup.
+    pub setup_timeout: Duration,
+}
+
+/// Shared state of a paced setup: the semaphore and the running tally.
+pub struct Setup {
+    permits: Semaphore,
+    pacing: Pacing,
+    total: usize,
+    connected: AtomicUsize,
+    failed: AtomicUsize,
+    first_error: Mutex<Option<String>>,
+}
+
+/// How a setup went.
+#[derive(Debug)]
+pub struct SetupOutcome {
+    pub connected: usize,
+    pub failed: usize,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl Setup {
+    pub fn new(total: usize, pacing: Pacing) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Semaphore::new(pacing.in_flight.max(1)),
+            pacing,
+            total,
+            connected: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            first_error: Mutex::new(None),
+        })
+    }
+
+    /// Connects and signs in, waiting for a free handshake slot first. `None` means it failed
+    /// (the failure is tallied for [`Setup::wait`]).
+    pub async fn connect(&self, endpoint: &str, user: &str, room: &str) -> Option<Socket> {
+        let _slot = self.permits.acquire().await.ok()?;
+        let outcome = timeout(
+            self.pacing.connect_timeout,
+            client::sign_in(endpoint, user, room),
+        )
+        .await;
+        match outcome {
+            Ok(Ok(socket)) => {
+                self.connected.fetch_add(1, Ordering::Relaxed);
+                Some(socket)
+            }
+            Ok(Err(error)) => self.fail(format!("{user}@{endpoint}: {error:#}")),
+            Err(_) => self.fail(format!(
+                "{user}@{endpoint}: no signin ack within {:?}",
+                self.pacing.connect_timeout
+            )),
+        }
+    }
+
+    fn fail(&self, error: String) -> Option<Socket> {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
+        first.get_or_insert(error);
+        None
+    }
+
+    /// Waits until every connection attempt has finished or the setup deadline passes,
+    /// printing progress on stderr.
+    pub async fn wait(&self) -> SetupOutcome {
+        let started = Instant::now();
+        let deadline = started + self.pacing.setup_timeout;
+        let mut last_print = started;
+        loop {
+            let connected = self.connected.load(Ordering::Relaxed);
+            let failed = self.failed.load(Ordering::Relaxed);
+            let now = Instant::now();
+            if connected + failed >= self.total || now >= deadline {
+                let first_error = self
+                    .first_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                let unfinished = self.total - connected - failed;
+                return SetupOutcome {
+                    connected,
+                    failed: failed + unfinished,
+                    first_error: first_error.or_else(|| {
+                        (unfinished > 0).then(|| {
+                            format!(
+                                "{unfinished} connections still unfinished after the setup timeout of {:?}",
+                                self.pacing.setup_timeout
+                            )
+                        })
+                    }),
+                    elapsed: now - started,
+                };
+            }
+            if now - last_print >= Duration::from_secs(1) {
+                eprintln!(
+                    "  connecting: {connected}/{} signed in, {failed} failed",
+                    self.total
+                );
+                last_print = now;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl SetupOutcome {
+    /// An error naming the first failure and what to try, when any connection failed.
+    pub fn require_all(&self) -> Result<()> {
+        if self.failed == 0 {
+            return Ok(());
+        }
+        bail!(
+            "{} of {} connections failed (first: {}). Check the server is up and its open-file \
+             limit (ulimit -n) covers the connections, or lower the connection count or --in-flight",
+            self.failed,
+            self.failed + self.connected,
+            self.first_error.as_deref().unwrap_or("unknown")
+        )
+    }
+}
+
+/// Waits for the driver's signal while answering pings; used by tasks that only hold a connection.
+pub async fn hold(mut socket: Socket, mut control: watch::Receiver<Control>) -> Option<String> {
+    use crate::protocol::{self, Incoming};
+    use futures::StreamExt;
+    loop {
+        tokio::select! {
+            changed = control.changed() => {
+                if changed.is_err() || *control.borrow() == Control::Stop {
+                    close(socket).await;
+                    return None;
+                }
+            }
+            frame = socket.next() => match frame {
+                Some(Ok(Message::Text(text))) => match protocol::classify(&text) {
+                    Incoming::Ping => {
+                        if let Err(error) = socket.send(Message::text(protocol::PONG)).await {
+                            return Some(format!("pong failed: {error}"));
+                        }
+                    }
+                    Incoming::Close | Incoming::Disconnected => {
+                        return Some("the server closed the session".into());
+                    }
+                    _ => {}
+                },
+                Some(Ok(Message::Close(_))) | None => return Some("the server closed the WebSocket".into()),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Some(format!("WebSocket read: {error}")),
+            },
+        }
+    }
+}
+
+/// Closes a connection politely, bounded in time.
+pub async fn close(mut socket: Socket) {
+    let _ = timeout(Duration::from_secs(2), socket.close(None)).await;
+}
