@@ -5,6 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::protocol::{self, Incoming};
@@ -17,7 +18,10 @@ const SIGNIN_ACK: u64 = 0;
 
 /// Connects to `endpoint` (from [`protocol::endpoint`]) and signs `user` in to `room`.
 pub async fn sign_in(endpoint: &str, user: &str, room: &str) -> Result<Socket> {
-    let (mut socket, _) = connect_async_with_config(endpoint, None, true)
+    // Small read buffers (default 128 KiB each): the frames are small and idle runs hold
+    // thousands of sockets. Nagle off: every send is one small frame that should leave now.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (mut socket, _) = connect_async_with_config(endpoint, Some(config), true)
         .await
         .with_context(|| format!("WebSocket connect to {endpoint}"))?;
     match next_text(&mut socket).await? {
