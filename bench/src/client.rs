@@ -18,9 +18,10 @@ const SIGNIN_ACK: u64 = 0;
 
 /// Connects to `endpoint` (from [`protocol::endpoint`]) and signs `user` in to `room`.
 pub async fn sign_in(endpoint: &str, user: &str, room: &str) -> Result<Socket> {
-    // Small read buffers (default 128 KiB each): the frames are small and idle runs hold
-    // thousands of sockets. Nagle off: every send is one small frame that should leave now.
-    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    // tungstenite zero-fills the free read buffer before every read (default 128 KiB): with
+    // ~100-byte frames 4 KiB still takes dozens per read and cuts that memset to almost nothing.
+    // Nagle off: every send is one small frame that should leave now.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let (mut socket, _) = connect_async_with_config(endpoint, Some(config), true)
         .await
         .with_context(|| format!("WebSocket connect to {endpoint}"))?;

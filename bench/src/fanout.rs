@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use futures::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::latency::{self, Summary};
+use crate::latency::{self, Recorder, Summary};
 use crate::procfs::{self, CpuSnapshot, CpuUse};
 use crate::protocol::{self, Incoming};
 use crate::setup::{self, Control, Pacing, Setup};
@@ -121,9 +120,9 @@ struct Tally {
     ack_timeouts: u64,
     received: u64,
     out_of_order: u64,
-    latency: Histogram<u64>,
-    ack_latency: Histogram<u64>,
-    send_lag: Histogram<u64>,
+    latency: Recorder,
+    ack_latency: Recorder,
+    send_lag: Recorder,
     disconnect: Option<String>,
 }
 
@@ -137,9 +136,9 @@ impl Tally {
             ack_timeouts: 0,
             received: 0,
             out_of_order: 0,
-            latency: latency::histogram(),
-            ack_latency: latency::histogram(),
-            send_lag: latency::histogram(),
+            latency: Recorder::default(),
+            ack_latency: Recorder::default(),
+            send_lag: Recorder::default(),
             disconnect: None,
         }
     }
@@ -152,10 +151,9 @@ impl Tally {
         self.ack_timeouts += other.ack_timeouts;
         self.received += other.received;
         self.out_of_order += other.out_of_order;
-        // Same bounds everywhere, so adding cannot fail.
-        let _ = self.latency.add(&other.latency);
-        let _ = self.ack_latency.add(&other.ack_latency);
-        let _ = self.send_lag.add(&other.send_lag);
+        self.latency.merge(other.latency);
+        self.ack_latency.merge(other.ack_latency);
+        self.send_lag.merge(other.send_lag);
     }
 }
 
@@ -239,9 +237,9 @@ pub async fn run(config: FanoutConfig) -> Result<FanoutReport> {
         surplus_deliveries: tally.received.saturating_sub(expected),
         out_of_order: tally.out_of_order,
         deliveries_per_s: round2(tally.received as f64 / duration),
-        latency: Summary::of(&tally.latency),
-        ack_latency: Summary::of(&tally.ack_latency),
-        send_lag: Summary::of(&tally.send_lag),
+        latency: tally.latency.summary(),
+        ack_latency: tally.ack_latency.summary(),
+        send_lag: tally.send_lag.summary(),
         disconnects: tally.disconnect_count,
         first_disconnect: tally.first_disconnect.clone(),
         cpu: cpu_before.usage_until(&cpu_after),
@@ -410,12 +408,12 @@ impl Member {
         let mut pending: std::collections::HashMap<u64, (u64, bool)> = Default::default();
         let mut next_ack: u64 = 1;
         let mut seq: u64 = 0;
+        let mut signals = setup::signals(self.control.clone());
         loop {
             tokio::select! {
-                changed = self.control.changed() => {
-                    let control = changed.map(|_| *self.control.borrow_and_update());
-                    match control {
-                        Ok(Control::Start(start)) => {
+                signal = signals.next() => {
+                    match signal {
+                        Some(Control::Start(start)) => {
                             timeline = Some(Timeline {
                                 measure_from: start + self.warmup,
                                 measure_until: start + self.warmup + self.duration,
@@ -426,8 +424,8 @@ impl Member {
                                 ticker
                             });
                         }
-                        Ok(Control::Waiting) => {}
-                        Ok(Control::Stop) | Err(_) => break,
+                        Some(Control::Waiting) => {}
+                        Some(Control::Stop) | None => break,
                     }
                 }
                 frame = socket.next() => {
@@ -488,7 +486,7 @@ impl Member {
                     }
                     if measured {
                         tally.sent += 1;
-                        let _ = tally.send_lag.record(latency::micros_now().saturating_sub(scheduled_us).max(1));
+                        tally.send_lag.record_since(scheduled_us);
                         self.counters.expected.fetch_add(self.room_size, Ordering::Relaxed);
                     }
                     pending.insert(next_ack, (scheduled_us, measured));
@@ -512,9 +510,7 @@ impl Member {
         if !measured {
             return;
         }
-        let _ = tally
-            .ack_latency
-            .record(latency::micros_now().saturating_sub(scheduled_us).max(1));
+        tally.ack_latency.record_since(scheduled_us);
         match protocol::ack_error(args) {
             None => tally.acked += 1,
             Some(error) => {
@@ -550,9 +546,7 @@ impl Receiver {
         };
         tally.received += 1;
         counters.received.fetch_add(1, Ordering::Relaxed);
-        let _ = tally
-            .latency
-            .record(latency::micros_now().saturating_sub(scheduled_us).max(1));
+        tally.latency.record_since(scheduled_us);
         let sender = sender as u32;
         match self.last_seq.iter_mut().find(|(id, _)| *id == sender) {
             Some((_, last)) if seq <= *last => tally.out_of_order += 1,

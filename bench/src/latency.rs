@@ -25,13 +25,42 @@ pub fn init_origin() {
     ORIGIN.get_or_init(Instant::now);
 }
 
-/// A histogram of 1 µs .. 10 min at 3 significant digits.
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("static histogram bounds are valid")
+/// Latencies in microseconds, 1 µs .. 60 s at 3 significant digits (slower ones count as 60 s).
+/// The histogram (about 90 KB) is allocated at the first sample: most connections of a run
+/// record only deliveries, and only senders record acks and send lag.
+#[derive(Default)]
+pub struct Recorder {
+    histogram: Option<Histogram<u32>>,
+}
+
+impl Recorder {
+    /// Records the time from `start_us` (see [`micros_at`]) to now.
+    pub fn record_since(&mut self, start_us: u64) {
+        let histogram = self.histogram.get_or_insert_with(|| {
+            Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds are valid")
+        });
+        histogram.saturating_record(micros_now().saturating_sub(start_us).max(1));
+    }
+
+    /// Adds another recorder's samples to this one.
+    pub fn merge(&mut self, other: Recorder) {
+        match (&mut self.histogram, other.histogram) {
+            // Same bounds everywhere, so adding cannot fail.
+            (Some(mine), Some(theirs)) => drop(mine.add(&theirs)),
+            (None, theirs) => self.histogram = theirs,
+            (Some(_), None) => {}
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.histogram
+            .as_ref()
+            .map_or(Summary::default(), Summary::of)
+    }
 }
 
 /// Percentiles in milliseconds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub count: u64,
     pub p50_ms: f64,
@@ -42,7 +71,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(histogram: &Histogram<u64>) -> Self {
+    fn of(histogram: &Histogram<u32>) -> Self {
         let ms = |micros: u64| (micros as f64 / 10.0).round() / 100.0;
         Self {
             count: histogram.len(),

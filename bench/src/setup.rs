@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use futures::SinkExt;
+use std::pin::Pin;
+
+use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -156,14 +158,33 @@ impl SetupOutcome {
     }
 }
 
+/// The driver's signals as a stream that stays registered between polls (a fresh
+/// `changed()` future per select round would lock the shared channel once per message).
+/// Ends with a final [`Control::Stop`] when the driver is gone.
+pub fn signals(control: watch::Receiver<Control>) -> Pin<Box<dyn Stream<Item = Control> + Send>> {
+    Box::pin(futures::stream::unfold(
+        Some(control),
+        |control| async move {
+            let mut control = control?;
+            match control.changed().await {
+                Ok(()) => {
+                    let signal = *control.borrow_and_update();
+                    Some((signal, Some(control)))
+                }
+                Err(_) => Some((Control::Stop, None)),
+            }
+        },
+    ))
+}
+
 /// Waits for the driver's signal while answering pings; used by tasks that only hold a connection.
-pub async fn hold(mut socket: Socket, mut control: watch::Receiver<Control>) -> Option<String> {
+pub async fn hold(mut socket: Socket, control: watch::Receiver<Control>) -> Option<String> {
     use crate::protocol::{self, Incoming};
-    use futures::StreamExt;
+    let mut signals = signals(control);
     loop {
         tokio::select! {
-            changed = control.changed() => {
-                if changed.is_err() || *control.borrow() == Control::Stop {
+            signal = signals.next() => {
+                if matches!(signal, Some(Control::Stop) | None) {
                     close(socket).await;
                     return None;
                 }
