@@ -1,0 +1,286 @@
+//! `--build source`: the gcloud `run deploy --source` flow without gcloud. Ensure the
+//! repository, skip everything when the tag `src-<source sha256>` exists, otherwise stage the
+//! embedded archive in the bucket, run a Cloud Build build of chat-server/Dockerfile that
+//! pushes the tagged image, follow it, and return the image by the digest the build reports.
+
+use super::{
+    ImageContext, ImageError, ImageEvent, ImageRef, artifact_registry, source_archive, staging,
+};
+use google_cloud_build_v1::client::CloudBuild;
+use google_cloud_build_v1::model::build::Status;
+use google_cloud_build_v1::model::build_options::LoggingMode;
+use google_cloud_build_v1::model::{
+    Build, BuildOperationMetadata, BuildOptions, BuildStep, Source, StorageSource,
+};
+
+/// The builder image that runs `docker build` in Cloud Build.
+const DOCKER_BUILDER: &str = "gcr.io/cloud-builders/docker";
+/// Cloud Build's own limit for the build (it stops the build after this).
+const BUILD_TIMEOUT_SECONDS: i64 = 30 * 60;
+
+pub async fn build_from_source(ctx: &ImageContext) -> Result<ImageRef, ImageError> {
+    let has_dockerfile = source_archive::files()
+        .map_err(|e| ImageError::Api {
+            action: "read the embedded sources".into(),
+            message: e.to_string(),
+        })?
+        .iter()
+        .any(|(path, _)| path == source_archive::DOCKERFILE);
+    if !has_dockerfile {
+        return Err(ImageError::Api {
+            action: "build from source".into(),
+            message: format!(
+                "this chatctl was built without {}; use `--build local` or `--image REF`",
+                source_archive::DOCKERFILE
+            ),
+        });
+    }
+    artifact_registry::ensure_repository(ctx).await?;
+    let tag = source_archive::image_tag();
+    let image = ImageRef {
+        tag: Some(tag.clone()),
+        ..ctx.artifact_registry_image()
+    };
+    let path = image
+        .artifact_registry()
+        .expect("artifact_registry_image is an Artifact Registry reference");
+    if let Some(digest) = artifact_registry::tag_digest(ctx, &path, &tag).await? {
+        (ctx.progress)(&ImageEvent::BuildSkipped {
+            image: image.to_string(),
+        });
+        return Ok(image.with_digest(&digest));
+    }
+
+    let bucket = staging::ensure_bucket(ctx).await?;
+    let object = format!("source/chat-server-{}.tgz", source_archive::sha256_hex());
+    let generation = staging::upload(ctx, &bucket, &object, source_archive::bytes()).await?;
+    (ctx.progress)(&ImageEvent::SourceUploaded {
+        bucket: bucket.clone(),
+        object: object.clone(),
+        bytes: source_archive::bytes().len() as u64,
+    });
+
+    let client = client(ctx).await?;
+    let operation = client
+        .create_build()
+        .set_project_id(&ctx.project)
+        .set_build(build_request(
+            &image.to_string(),
+            &bucket,
+            &object,
+            generation,
+        ))
+        .send()
+        .await
+        .map_err(|e| ImageError::api("start the Cloud Build build", &e))?;
+    // Like gcloud, read the build from the operation's metadata and follow the build itself.
+    let started = operation
+        .metadata
+        .and_then(|any| any.to_msg::<BuildOperationMetadata>().ok())
+        .and_then(|metadata| metadata.build)
+        .filter(|build| !build.id.is_empty())
+        .ok_or_else(|| ImageError::Api {
+            action: "start the Cloud Build build".into(),
+            message: format!(
+                "operation {} carries no build id in its metadata",
+                operation.name
+            ),
+        })?;
+    (ctx.progress)(&ImageEvent::BuildStarted {
+        build_id: started.id.clone(),
+        log_url: started.log_url.clone(),
+    });
+    let finished = follow(ctx, &client, &started.id).await?;
+    pushed_digest(&finished, &image.to_string()).map(|digest| image.with_digest(&digest))
+}
+
+async fn client(ctx: &ImageContext) -> Result<CloudBuild, ImageError> {
+    let mut builder = CloudBuild::builder().with_credentials(ctx.credentials.clone());
+    if let Some(endpoint) = &ctx.api_endpoint {
+        builder = builder.with_endpoint(endpoint.clone());
+    }
+    builder.build().await.map_err(|e| ImageError::Api {
+        action: "create the Cloud Build client".into(),
+        message: e.to_string(),
+    })
+}
+
+/// The build: `docker build -f chat-server/Dockerfile -t IMAGE .` on the staged archive, then
+/// push IMAGE (listed in `images`, so its digest lands in `results.images`).
+pub fn build_request(image: &str, bucket: &str, object: &str, generation: i64) -> Build {
+    Build::new()
+        .set_source(
+            Source::new().set_storage_source(
+                StorageSource::new()
+                    .set_bucket(bucket)
+                    .set_object(object)
+                    .set_generation(generation),
+            ),
+        )
+        .set_steps([BuildStep::new().set_name(DOCKER_BUILDER).set_args([
+            "build",
+            "--network=cloudbuild",
+            "-f",
+            source_archive::DOCKERFILE,
+            "-t",
+            image,
+            ".",
+        ])])
+        .set_images([image])
+        .set_timeout(google_cloud_wkt::Duration::clamp(BUILD_TIMEOUT_SECONDS, 0))
+        .set_tags(["chatctl", "chat-server"])
+        .set_options(BuildOptions::new().set_logging(LoggingMode::CloudLoggingOnly))
+}
+
+fn is_terminal(status: &Status) -> bool {
+    !matches!(
+        status,
+        Status::Unknown | Status::Pending | Status::Queued | Status::Working
+    )
+}
+
+/// Polls the build until it ends (or `ctx.build_timeout` passes), reporting each new status.
+async fn follow(
+    ctx: &ImageContext,
+    client: &CloudBuild,
+    build_id: &str,
+) -> Result<Build, ImageError> {
+    let deadline = tokio::time::Instant::now() + ctx.build_timeout;
+    let mut last_status = None;
+    loop {
+        let build = client
+            .get_build()
+            .set_project_id(&ctx.project)
+            .set_id(build_id)
+            .send()
+            .await
+            .map_err(|e| ImageError::api(format!("read Cloud Build build {build_id}"), &e))?;
+        if last_status.as_ref() != Some(&build.status) {
+            let status = build.status.name().unwrap_or("UNKNOWN").to_string();
+            (ctx.progress)(&ImageEvent::BuildStatus {
+                build_id: build_id.to_string(),
+                status,
+            });
+            last_status = Some(build.status.clone());
+        }
+        if is_terminal(&build.status) {
+            return Ok(build);
+        }
+        if tokio::time::Instant::now() + ctx.poll_interval > deadline {
+            return Err(ImageError::BuildFailed {
+                build_id: build_id.to_string(),
+                status: "still running".into(),
+                detail: format!(
+                    "chatctl stopped waiting after {} s; the next `chatctl up` reuses the image once the build pushes it",
+                    ctx.build_timeout.as_secs()
+                ),
+                log_url: build.log_url,
+            });
+        }
+        tokio::time::sleep(ctx.poll_interval).await;
+    }
+}
+
+/// The digest of `image` from a finished build, or the build's failure as an error.
+pub fn pushed_digest(build: &Build, image: &str) -> Result<String, ImageError> {
+    let status = build.status.name().unwrap_or("UNKNOWN").to_string();
+    if build.status != Status::Success {
+        let detail = build
+            .failure_info
+            .as_ref()
+            .map(|info| info.detail.clone())
+            .filter(|detail| !detail.is_empty())
+            .unwrap_or_else(|| build.status_detail.clone());
+        return Err(ImageError::BuildFailed {
+            build_id: build.id.clone(),
+            status,
+            detail: if detail.is_empty() {
+                "no detail given".into()
+            } else {
+                detail
+            },
+            log_url: build.log_url.clone(),
+        });
+    }
+    build
+        .results
+        .iter()
+        .flat_map(|results| &results.images)
+        .find(|built| built.name == image)
+        .map(|built| built.digest.clone())
+        .filter(|digest| digest.starts_with("sha256:"))
+        .ok_or_else(|| ImageError::BuildFailed {
+            build_id: build.id.clone(),
+            status,
+            detail: format!("the build succeeded but reports no digest for {image}"),
+            log_url: build.log_url.clone(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_build_v1::model::{BuiltImage, Results};
+
+    const IMAGE: &str = "us-central1-docker.pkg.dev/p/cloud-run-source-deploy/chat-server:src-abc";
+
+    #[test]
+    fn request_builds_the_dockerfile_from_the_staged_archive_and_pushes_the_image() {
+        let build = build_request(IMAGE, "p_cloudbuild", "source/x.tgz", 42);
+        let json = serde_json::to_value(&build).unwrap();
+        assert_eq!(json["source"]["storageSource"]["bucket"], "p_cloudbuild");
+        assert_eq!(json["source"]["storageSource"]["object"], "source/x.tgz");
+        assert_eq!(json["source"]["storageSource"]["generation"], "42");
+        assert_eq!(json["steps"][0]["name"], DOCKER_BUILDER);
+        let args: Vec<&str> = json["steps"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--network=cloudbuild",
+                "-f",
+                "chat-server/Dockerfile",
+                "-t",
+                IMAGE,
+                "."
+            ]
+        );
+        assert_eq!(json["images"][0], IMAGE);
+        assert_eq!(json["timeout"], "1800s");
+    }
+
+    #[test]
+    fn success_yields_the_pushed_digest() {
+        let digest = format!("sha256:{}", "1".repeat(64));
+        let build = Build::new()
+            .set_id("b1")
+            .set_status(Status::Success)
+            .set_results(
+                Results::new().set_images([BuiltImage::new().set_name(IMAGE).set_digest(&digest)]),
+            );
+        assert_eq!(pushed_digest(&build, IMAGE).unwrap(), digest);
+    }
+
+    #[test]
+    fn failure_names_the_build_status_detail_and_log() {
+        let build = Build::new()
+            .set_id("b2")
+            .set_status(Status::Failure)
+            .set_status_detail("step 0 exited with 1")
+            .set_log_url("https://console.cloud.google.com/cloud-build/builds/b2");
+        let error = pushed_digest(&build, IMAGE).unwrap_err().to_string();
+        for part in [
+            "b2",
+            "FAILURE",
+            "step 0 exited with 1",
+            "cloud-build/builds/b2",
+        ] {
+            assert!(error.contains(part), "{error}");
+        }
+    }
+}

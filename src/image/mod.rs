@@ -1,0 +1,268 @@
+//! Getting the chat-server image into a registry, by digest, for Cloud Run (issue 5).
+//! Three ways ([`ImageSource`]): build the embedded sources with Cloud Build (`--build source`),
+//! build and push from this machine without Docker (`--build local`), or check a prebuilt
+//! reference (`--image REF`). The engine calls [`ensure_image`] and deploys what it returns.
+
+mod artifact_registry;
+mod cloud_build;
+pub mod local;
+pub mod oci;
+pub mod reference;
+pub mod registry;
+pub mod source_archive;
+pub mod source_bundle;
+mod staging;
+pub mod tarball;
+
+pub use local::LocalBuild;
+pub use reference::{ImageRef, InvalidReference};
+
+use crate::config::{ConfigError, Settings};
+use google_cloud_auth::credentials::Credentials;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The Artifact Registry repository `gcloud run deploy --source` uses, and our default.
+pub const DEFAULT_REPOSITORY: &str = "cloud-run-source-deploy";
+/// The image (package) name inside the repository.
+pub const IMAGE_NAME: &str = "chat-server";
+
+/// How the engine wants the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// `--build source`: Cloud Build builds the embedded sources' Dockerfile (skipped when the
+    /// repository already has the tag `src-<source sha256>`).
+    Source,
+    /// `--build local`: compile here, assemble an OCI image, push it through the registry API.
+    Local(LocalBuild),
+    /// `--image REF`: a prebuilt image; checked to exist, resolved to its digest.
+    Prebuilt(String),
+}
+
+/// Decides the image source for `up` from the settings, before any API call.
+/// (Until the CLI has `--build`, only `--image REF` is offered.)
+pub fn source(settings: &Settings) -> Result<ImageSource, ConfigError> {
+    match &settings.image {
+        Some(image) => {
+            ImageRef::parse(image).map_err(|e| ConfigError(e.to_string()))?;
+            Ok(ImageSource::Prebuilt(image.clone()))
+        }
+        None => Err(ConfigError(
+            "`chatctl up` needs the chat-server image: pass --image REF (or set CHATCTL_IMAGE, or \
+             `image:` in chatctl.yaml), e.g. --image us-central1-docker.pkg.dev/PROJECT/chat/chat-server:v1"
+                .into(),
+        )),
+    }
+}
+
+/// Progress of [`ensure_image`], for the engine's report (one event per step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageEvent {
+    /// The Artifact Registry repository was created (it did not exist).
+    RepositoryCreated { repository: String },
+    /// An image built from the same sources exists already: no build.
+    BuildSkipped { image: String },
+    /// The source archive was uploaded to the staging bucket.
+    SourceUploaded {
+        bucket: String,
+        object: String,
+        bytes: u64,
+    },
+    /// Cloud Build accepted the build; follow it at `log_url`.
+    BuildStarted { build_id: String, log_url: String },
+    /// The build changed state (QUEUED, WORKING, ...).
+    BuildStatus { build_id: String, status: String },
+    /// `--build local` is compiling chat-server.
+    Compiling { workspace: PathBuf, profile: String },
+    /// A blob was pushed (`uploaded`) or found already in the registry.
+    Blob {
+        digest: String,
+        bytes: u64,
+        uploaded: bool,
+    },
+    /// The image is ready, by digest.
+    Ready { image: String },
+}
+
+/// Receives [`ImageEvent`]s; cheap to clone.
+pub type Progress = Arc<dyn Fn(&ImageEvent) + Send + Sync>;
+
+/// Everything [`ensure_image`] needs to know about the environment.
+#[derive(Clone)]
+pub struct ImageContext {
+    pub project: String,
+    pub region: String,
+    /// Artifact Registry repository id ([`DEFAULT_REPOSITORY`] by default).
+    pub repository: String,
+    /// `CHATCTL_API_ENDPOINT`: send every Google API call (Artifact Registry, Storage, Cloud
+    /// Build) there instead of `*.googleapis.com`.
+    pub api_endpoint: Option<String>,
+    /// Credentials for the Google APIs and for pushing to `*-docker.pkg.dev`.
+    pub credentials: Credentials,
+    /// Push `--build local` images under this `host[:port]/path` instead of the Artifact
+    /// Registry repository (e.g. `127.0.0.1:5000/chatctl` for a local registry).
+    pub registry_override: Option<String>,
+    /// Staging bucket for `--build source`; default `<project>_cloudbuild` as gcloud names it.
+    pub staging_bucket: Option<String>,
+    /// Labels put on what this module creates (repository, bucket).
+    pub labels: Vec<(String, String)>,
+    /// How often a running Cloud Build build is polled.
+    pub poll_interval: Duration,
+    /// Longest wait for a Cloud Build build before giving up (the build keeps running).
+    pub build_timeout: Duration,
+    pub progress: Progress,
+}
+
+impl ImageContext {
+    /// A context with the defaults: repository `cloud-run-source-deploy`, Google's endpoints,
+    /// `managed-by=chatctl` labels, 3 s polling, 30 min build limit, progress ignored.
+    pub fn new(
+        project: impl Into<String>,
+        region: impl Into<String>,
+        credentials: Credentials,
+    ) -> ImageContext {
+        ImageContext {
+            project: project.into(),
+            region: region.into(),
+            repository: DEFAULT_REPOSITORY.into(),
+            api_endpoint: None,
+            credentials,
+            registry_override: None,
+            staging_bucket: None,
+            labels: vec![("managed-by".into(), "chatctl".into())],
+            poll_interval: Duration::from_secs(3),
+            build_timeout: Duration::from_secs(30 * 60),
+            progress: Arc::new(|_| {}),
+        }
+    }
+
+    /// Where images go in Artifact Registry: `REGION-docker.pkg.dev/PROJECT/REPO/chat-server`.
+    pub fn artifact_registry_image(&self) -> ImageRef {
+        ImageRef {
+            registry: format!("{}-docker.pkg.dev", self.region),
+            repository: format!("{}/{}/{IMAGE_NAME}", self.project, self.repository),
+            tag: None,
+            digest: None,
+        }
+    }
+}
+
+/// Why the image could not be provided. Each message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(transparent)]
+    InvalidReference(#[from] InvalidReference),
+    #[error("image {image} does not exist: {hint}")]
+    NotFound { image: String, hint: String },
+    #[error("registry {registry}: {message}")]
+    Registry { registry: String, message: String },
+    #[error("registry {registry} refused the request (HTTP {status}): {hint}")]
+    RegistryRefused {
+        registry: String,
+        status: u16,
+        hint: String,
+    },
+    #[error("could not {action}: {message}")]
+    Api { action: String, message: String },
+    #[error("Cloud Build build {build_id} ended {status}: {detail}. Logs: {log_url}")]
+    BuildFailed {
+        build_id: String,
+        status: String,
+        detail: String,
+        log_url: String,
+    },
+    #[error("local build: {0}")]
+    LocalBuild(String),
+}
+
+impl ImageError {
+    fn registry(registry: &str, message: impl Into<String>) -> ImageError {
+        ImageError::Registry {
+            registry: registry.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An error from a Google API call, with a hint for the usual causes.
+    fn api(action: impl Into<String>, error: &google_cloud_gax::error::Error) -> ImageError {
+        use google_cloud_gax::error::rpc::Code;
+        let hint = match error.status().map(|s| s.code) {
+            Some(Code::PermissionDenied) => {
+                " (check that the API is enabled and that your account holds the role it needs, e.g. roles/artifactregistry.admin, roles/storage.admin, roles/cloudbuild.builds.editor)"
+            }
+            Some(Code::Unauthenticated) => {
+                " (run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)"
+            }
+            _ => "",
+        };
+        ImageError::Api {
+            action: action.into(),
+            message: format!("{error}{hint}"),
+        }
+    }
+}
+
+/// Makes sure the chat-server image exists in a registry and returns it pinned by digest.
+///
+/// * [`ImageSource::Source`]: ensures the repository and the staging bucket, uploads the
+///   embedded sources, runs Cloud Build and follows it (skipped when the tag exists).
+/// * [`ImageSource::Local`]: compiles a static chat-server, pushes a one-layer OCI image.
+/// * [`ImageSource::Prebuilt`]: checks the reference exists (Artifact Registry API for
+///   `*-docker.pkg.dev`, the registry API otherwise) and resolves it to its digest.
+pub async fn ensure_image(ctx: &ImageContext, how: &ImageSource) -> Result<ImageRef, ImageError> {
+    let image = match how {
+        ImageSource::Source => cloud_build::build_from_source(ctx).await?,
+        ImageSource::Local(build) => push_local_build(ctx, build).await?.image,
+        ImageSource::Prebuilt(reference) => check_prebuilt(ctx, reference).await?,
+    };
+    (ctx.progress)(&ImageEvent::Ready {
+        image: image.to_string(),
+    });
+    Ok(image)
+}
+
+/// `--build local` with its figures (bytes pushed, blobs skipped), for reports and benchmarks.
+pub async fn push_local_build(
+    ctx: &ImageContext,
+    build: &LocalBuild,
+) -> Result<local::LocalPush, ImageError> {
+    let (destination, auth) = match &ctx.registry_override {
+        Some(target) => {
+            let destination =
+                ImageRef::parse(&format!("{}/{IMAGE_NAME}", target.trim_end_matches('/')))?;
+            (destination, registry::RegistryAuth::Anonymous)
+        }
+        None => {
+            artifact_registry::ensure_repository(ctx).await?;
+            (
+                ctx.artifact_registry_image(),
+                artifact_registry::registry_auth(ctx).await?,
+            )
+        }
+    };
+    let binary = local::build_binary(build, &ctx.progress).await?;
+    let client = registry::RegistryClient::new(&destination.registry, auth)?;
+    local::push_binary(&binary, &destination, &client, &ctx.progress).await
+}
+
+/// `--image REF`: the reference resolved to its digest, or a clear error when it does not exist.
+pub async fn check_prebuilt(ctx: &ImageContext, reference: &str) -> Result<ImageRef, ImageError> {
+    let image = ImageRef::parse(reference)?;
+    if let Some(path) = image.artifact_registry() {
+        let digest = artifact_registry::resolve_digest(ctx, &path, &image).await?;
+        return Ok(image.with_digest(&digest));
+    }
+    let client = registry::RegistryClient::new(&image.registry, registry::RegistryAuth::Anonymous)?;
+    match client
+        .manifest_digest(&image.repository, image.manifest_reference())
+        .await?
+    {
+        Some(digest) => Ok(image.with_digest(&digest)),
+        None => Err(ImageError::NotFound {
+            image: image.to_string(),
+            hint: "check the reference, or build one with `--build source` or `--build local`"
+                .into(),
+        }),
+    }
+}

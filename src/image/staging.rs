@@ -1,0 +1,197 @@
+//! The Cloud Storage staging bucket for `--build source` (JSON API over reqwest with ADC
+//! headers: the official storage crate manages buckets over gRPC only). Names the bucket as
+//! `gcloud builds submit` does, checks that the project owns it, creates it with uniform
+//! access and a 7-day lifecycle for staged sources, and uploads the archive.
+
+use super::{ImageContext, ImageError};
+use reqwest::header::HeaderMap;
+use serde_json::json;
+
+const STORAGE_ENDPOINT: &str = "https://storage.googleapis.com";
+/// Staged sources are deleted by the bucket's lifecycle rule after this many days.
+const STAGED_SOURCE_DAYS: u32 = 7;
+
+/// `gcloud builds submit`'s default: `<project>_cloudbuild`, with `:` and `.` of domain-scoped
+/// project ids replaced by `_` and `google` spelt `elgoog` (bucket names may not contain it).
+pub fn default_bucket_name(project: &str) -> String {
+    format!(
+        "{}_cloudbuild",
+        project.replace([':', '.'], "_").replace("google", "elgoog")
+    )
+}
+
+/// The Authorization (and quota project) headers of `ctx.credentials`; empty when anonymous.
+pub async fn google_headers(ctx: &ImageContext) -> Result<HeaderMap, ImageError> {
+    use google_cloud_auth::credentials::CacheableResource;
+    match ctx.credentials.headers(http::Extensions::new()).await {
+        Ok(CacheableResource::New { data, .. }) => Ok(data),
+        Ok(CacheableResource::NotModified) => Ok(HeaderMap::new()),
+        Err(e) => Err(ImageError::Api {
+            action: "get Google credentials".into(),
+            message: format!(
+                "{e} (run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)"
+            ),
+        }),
+    }
+}
+
+/// One Storage JSON API session: endpoint, HTTP client and auth headers.
+struct Storage<'a> {
+    ctx: &'a ImageContext,
+    http: reqwest::Client,
+    base: String,
+    headers: HeaderMap,
+}
+
+impl<'a> Storage<'a> {
+    async fn new(ctx: &'a ImageContext) -> Result<Storage<'a>, ImageError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(300))
+            .build()
+            .map_err(|e| ImageError::Api {
+                action: "create an HTTP client".into(),
+                message: e.to_string(),
+            })?;
+        let base = ctx
+            .api_endpoint
+            .clone()
+            .unwrap_or_else(|| STORAGE_ENDPOINT.into());
+        Ok(Storage {
+            ctx,
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            headers: google_headers(ctx).await?,
+        })
+    }
+
+    async fn send(
+        &self,
+        action: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, serde_json::Value), ImageError> {
+        let response = request
+            .headers(self.headers.clone())
+            .send()
+            .await
+            .map_err(|e| ImageError::Api {
+                action: action.into(),
+                message: format!("{e} ({})", self.base),
+            })?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        Ok((status, body))
+    }
+}
+
+fn api_error(action: &str, status: u16, body: &serde_json::Value) -> ImageError {
+    let message = body["error"]["message"].as_str().unwrap_or("no message");
+    let hint = match status {
+        401 => " (run `gcloud auth application-default login`)",
+        403 => {
+            " (your account needs roles/storage.admin on the project, and the Cloud Storage API must be enabled)"
+        }
+        _ => "",
+    };
+    ImageError::Api {
+        action: action.into(),
+        message: format!("HTTP {status}: {message}{hint}"),
+    }
+}
+
+/// Makes sure the staging bucket exists and belongs to the project; returns its name.
+pub async fn ensure_bucket(ctx: &ImageContext) -> Result<String, ImageError> {
+    let bucket = ctx
+        .staging_bucket
+        .clone()
+        .unwrap_or_else(|| default_bucket_name(&ctx.project));
+    let storage = Storage::new(ctx).await?;
+    // Ownership check as gcloud does it: list the project's buckets with the name as prefix.
+    let list = storage
+        .http
+        .get(format!("{}/storage/v1/b", storage.base))
+        .query(&[
+            ("project", ctx.project.as_str()),
+            ("prefix", bucket.as_str()),
+        ]);
+    let action = format!("list the buckets of project {}", ctx.project);
+    let (status, body) = storage.send(&action, list).await?;
+    if status != 200 {
+        return Err(api_error(&action, status, &body));
+    }
+    let owned = body["items"]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|b| b["name"] == bucket.as_str()));
+    if owned {
+        return Ok(bucket);
+    }
+    let labels: serde_json::Map<String, serde_json::Value> = ctx
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let insert = storage
+        .http
+        .post(format!("{}/storage/v1/b", storage.base))
+        .query(&[("project", ctx.project.as_str())])
+        .json(&json!({
+            "name": bucket,
+            "location": ctx.region,
+            "storageClass": "STANDARD",
+            "iamConfiguration": { "uniformBucketLevelAccess": { "enabled": true } },
+            "labels": labels,
+            "lifecycle": { "rule": [ { "action": { "type": "Delete" }, "condition": { "age": STAGED_SOURCE_DAYS } } ] },
+        }));
+    let action = format!("create staging bucket {bucket}");
+    match storage.send(&action, insert).await? {
+        (200, _) => Ok(bucket),
+        (409, _) => Err(ImageError::Api {
+            action,
+            message: "the name is taken by another project (bucket names are global); choose one with --staging-bucket".into(),
+        }),
+        (status, body) => Err(api_error(&action, status, &body)),
+    }
+}
+
+/// Uploads `data` as `object` (a simple media upload); returns the object's generation.
+pub async fn upload(
+    ctx: &ImageContext,
+    bucket: &str,
+    object: &str,
+    data: &'static [u8],
+) -> Result<i64, ImageError> {
+    let storage = Storage::new(ctx).await?;
+    let request = storage
+        .http
+        .post(format!("{}/upload/storage/v1/b/{bucket}/o", storage.base))
+        .query(&[("uploadType", "media"), ("name", object)])
+        .header(reqwest::header::CONTENT_TYPE, "application/gzip")
+        .body(data);
+    let action = format!("upload the chat-server sources to gs://{bucket}/{object}");
+    let (status, body) = storage.send(&action, request).await?;
+    if status != 200 {
+        return Err(api_error(&action, status, &body));
+    }
+    // int64 fields are strings in the JSON API.
+    body["generation"]
+        .as_str()
+        .and_then(|g| g.parse().ok())
+        .ok_or_else(|| ImageError::Api {
+            action,
+            message: "the upload's response has no generation".into(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_gcloud() {
+        assert_eq!(default_bucket_name("my-project"), "my-project_cloudbuild");
+        assert_eq!(
+            default_bucket_name("example.com:my-google-app"),
+            "example_com_my-elgoog-app_cloudbuild"
+        );
+    }
+}
