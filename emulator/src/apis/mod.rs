@@ -1,0 +1,24 @@
+//! One module per Google API: each keeps its resource models and rules (`model.rs`) apart from
+//! its HTTP surface (`http.rs`), and exposes `SERVICE`, `ENUMS` and `routes()`.
+
+use crate::json::EnumField;
+use crate::router::Route;
+
+pub mod iam;
+pub mod redis;
+
+/// Every API route, shared operation routes included.
+pub fn routes() -> Vec<Route> {
+    let mut routes = crate::ops::routes();
+    routes.extend(redis::routes());
+    routes.extend(iam::routes());
+    routes
+}
+
+/// The enum table of a service, for answering its operations.
+pub fn enums_of(service: &str) -> &'static [EnumField] {
+    match service {
+        redis::SERVICE => redis::ENUMS,
+        _ => &[],
+    }
+}

@@ -1,0 +1,266 @@
+//! Projects: any valid project ID springs into existence on first use, with a project number,
+//! the `default` auto-mode network and its regional subnets (so CIDR clashes can happen), the
+//! project IAM policy and the enablement state of each API.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::policy::Policy;
+use crate::state::Emu;
+use crate::validate;
+use crate::world::World;
+
+/// The Service Usage catalogue: the services a project can enable, with their titles.
+pub const SERVICES: &[(&str, &str)] = &[
+    ("artifactregistry.googleapis.com", "Artifact Registry API"),
+    ("cloudbuild.googleapis.com", "Cloud Build API"),
+    (
+        "cloudresourcemanager.googleapis.com",
+        "Cloud Resource Manager API",
+    ),
+    ("compute.googleapis.com", "Compute Engine API"),
+    (
+        "iam.googleapis.com",
+        "Identity and Access Management (IAM) API",
+    ),
+    (
+        "iamcredentials.googleapis.com",
+        "IAM Service Account Credentials API",
+    ),
+    ("logging.googleapis.com", "Cloud Logging API"),
+    ("monitoring.googleapis.com", "Cloud Monitoring API"),
+    (
+        "redis.googleapis.com",
+        "Google Cloud Memorystore for Redis API",
+    ),
+    ("run.googleapis.com", "Cloud Run Admin API"),
+    ("secretmanager.googleapis.com", "Secret Manager API"),
+    ("servicenetworking.googleapis.com", "Service Networking API"),
+    ("serviceusage.googleapis.com", "Service Usage API"),
+    ("storage.googleapis.com", "Cloud Storage API"),
+    ("vpcaccess.googleapis.com", "Serverless VPC Access API"),
+];
+
+/// Service Usage itself can always be called (it is how the others get enabled).
+pub const ALWAYS_ENABLED: &str = "serviceusage.googleapis.com";
+
+/// How long a just-enabled API may still answer SERVICE_DISABLED (real time, scaled).
+pub const ENABLE_PROPAGATION: Duration = Duration::from_secs(20);
+
+pub fn service_title(service: &str) -> Option<&'static str> {
+    SERVICES
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map(|(_, title)| *title)
+}
+
+/// A subnet of a network.
+#[derive(Clone, Debug, Serialize)]
+pub struct Subnet {
+    pub name: String,
+    pub region: String,
+    pub range: Ipv4Net,
+}
+
+/// A VPC network.
+#[derive(Clone, Debug, Serialize)]
+pub struct Network {
+    pub name: String,
+    pub subnets: Vec<Subnet>,
+}
+
+/// Whether an API is enabled, and since when it really works.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Enablement {
+    Disabled,
+    Enabled {
+        #[serde(skip)]
+        effective_at: Instant,
+    },
+}
+
+/// One project.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: String,
+    pub number: u64,
+    pub networks: BTreeMap<String, Network>,
+    /// Only services whose state was changed through Service Usage are listed.
+    pub services: BTreeMap<String, Enablement>,
+    pub policy: Policy,
+}
+
+/// The auto-mode `default` network's subnets in a handful of regions (Google's real ranges).
+const DEFAULT_SUBNETS: &[(&str, &str)] = &[
+    ("us-central1", "10.128.0.0/20"),
+    ("europe-west1", "10.132.0.0/20"),
+    ("us-west1", "10.138.0.0/20"),
+    ("asia-east1", "10.140.0.0/20"),
+    ("us-east1", "10.142.0.0/20"),
+    ("europe-west2", "10.154.0.0/20"),
+    ("europe-west3", "10.156.0.0/20"),
+    ("europe-west4", "10.164.0.0/20"),
+];
+
+impl Project {
+    fn new(id: &str) -> Self {
+        let subnets = DEFAULT_SUBNETS
+            .iter()
+            .filter_map(|(region, cidr)| {
+                Some(Subnet {
+                    name: "default".to_string(),
+                    region: region.to_string(),
+                    range: cidr.parse().ok()?,
+                })
+            })
+            .collect();
+        let mut networks = BTreeMap::new();
+        networks.insert(
+            "default".to_string(),
+            Network {
+                name: "default".to_string(),
+                subnets,
+            },
+        );
+        let number = project_number(id);
+        Project {
+            id: id.to_string(),
+            number,
+            networks,
+            services: BTreeMap::new(),
+            policy: Policy::new_project(number),
+        }
+    }
+
+    /// Whether `service` answers calls now.
+    pub fn is_enabled(&self, service: &str, enforce: bool) -> bool {
+        if !enforce || service == ALWAYS_ENABLED {
+            return true;
+        }
+        matches!(self.services.get(service), Some(Enablement::Enabled { effective_at }) if Instant::now() >= *effective_at)
+    }
+
+    /// What Service Usage reports (enabled as soon as the enable operation is done).
+    pub fn reported_enabled(&self, service: &str, enforce: bool) -> bool {
+        match self.services.get(service) {
+            Some(Enablement::Enabled { .. }) => true,
+            Some(Enablement::Disabled) => false,
+            None => !enforce || service == ALWAYS_ENABLED,
+        }
+    }
+
+    /// Every subnet range of a network, for overlap checks.
+    pub fn network_ranges(&self, network: &str) -> Vec<(String, Ipv4Net)> {
+        self.networks
+            .get(network)
+            .map(|n| {
+                n.subnets
+                    .iter()
+                    .map(|s| (format!("subnetwork {} in {}", s.name, s.region), s.range))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A stable 12-digit project number derived from the ID.
+fn project_number(id: &str) -> u64 {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    100_000_000_000 + hash % 900_000_000_000
+}
+
+/// All projects, by ID.
+#[derive(Default, Serialize)]
+pub struct Projects(BTreeMap<String, Project>);
+
+impl Projects {
+    /// The project named by ID or number, created on first use (by ID).
+    pub fn ensure(&mut self, id_or_number: &str) -> Result<&mut Project, ApiError> {
+        if id_or_number.bytes().all(|b| b.is_ascii_digit()) && !id_or_number.is_empty() {
+            let number: u64 = id_or_number.parse().unwrap_or(0);
+            return self
+                .0
+                .values_mut()
+                .find(|p| p.number == number)
+                .ok_or_else(|| denied_project(id_or_number));
+        }
+        if !validate::project_id(id_or_number) {
+            return Err(denied_project(id_or_number));
+        }
+        Ok(self
+            .0
+            .entry(id_or_number.to_string())
+            .or_insert_with(|| Project::new(id_or_number)))
+    }
+}
+
+/// What Google answers for a project that does not exist or is not yours.
+fn denied_project(project: &str) -> ApiError {
+    ApiError::permission_denied(format!(
+        "Permission denied on resource project {project}."
+    ))
+    .with_error_info(
+        "CONSUMER_INVALID",
+        "googleapis.com",
+        json!({ "consumer": format!("projects/{project}"), "service": "cloudresourcemanager.googleapis.com" }),
+    )
+}
+
+impl World {
+    /// Fails with Google's SERVICE_DISABLED error when `service` is not (yet) usable in the
+    /// project. Creates the project on first use.
+    pub fn require_enabled(
+        &mut self,
+        emu: &Emu,
+        project: &str,
+        service: &str,
+    ) -> Result<(), ApiError> {
+        let enforce = emu.config().enforce_api_enablement;
+        let p = self.projects.ensure(project)?;
+        if service.is_empty() || p.is_enabled(service, enforce) {
+            return Ok(());
+        }
+        Err(service_disabled(p.number, service))
+    }
+}
+
+/// 403 PERMISSION_DENIED with ErrorInfo reason SERVICE_DISABLED, as Google sends it.
+pub fn service_disabled(number: u64, service: &str) -> ApiError {
+    let title = service_title(service).unwrap_or(service);
+    let url = format!(
+        "https://console.developers.google.com/apis/api/{service}/overview?project={number}"
+    );
+    let message = format!(
+        "{title} has not been used in project {number} before or it is disabled. Enable it by visiting {url} then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
+    );
+    ApiError::permission_denied(message.clone())
+        .with_error_info(
+            "SERVICE_DISABLED",
+            "googleapis.com",
+            json!({
+                "service": service,
+                "consumer": format!("projects/{number}"),
+                "activationUrl": url,
+                "serviceTitle": title,
+                "containerInfo": number.to_string(),
+            }),
+        )
+        .with_detail(json!({
+            "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+            "locale": "en-US",
+            "message": message,
+        }))
+        .with_detail(json!({
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [{ "description": "Google developers console API activation", "url": url }],
+        }))
+}

@@ -1,0 +1,275 @@
+//! Google-style routing: path templates with `{var}` segments and `:verb` suffixes
+//! (`/v3/projects/{project}:setIamPolicy`), each route tagged with its API's service name,
+//! its discovery method id and where its enums live. Handlers get a [`Call`] and answer a
+//! [`Reply`] or an [`ApiError`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::json::{self, EnumField};
+use crate::state::Emu;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send>>;
+pub type Handler = fn(Call) -> HandlerFuture;
+
+/// What a handler answers.
+pub enum Reply {
+    /// 200 with a JSON body whose enums are those of the route.
+    Json(Value),
+    /// 200 with a JSON body whose enums are described by another table (e.g. an operation of
+    /// another API served by a shared route).
+    JsonWithEnums(Value, &'static [EnumField]),
+    /// A status with no body (e.g. 204).
+    Empty(StatusCode),
+    /// Anything else (media downloads, legacy error shapes).
+    Raw(Response),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Lit(String),
+    Var(String),
+    /// `{var}:verb`
+    VarVerb(String, String),
+    /// `{var=**}`: the rest of the path, slashes included.
+    Rest(String),
+}
+
+/// One method of one API.
+pub struct Route {
+    pub method: Method,
+    pub pattern: &'static str,
+    segs: Vec<Seg>,
+    /// `redis.googleapis.com`; empty for routes that check enablement themselves.
+    pub service: &'static str,
+    /// The discovery method id, e.g. `redis.projects.locations.instances.create`.
+    pub id: &'static str,
+    pub enums: &'static [EnumField],
+    pub handler: Handler,
+}
+
+impl Route {
+    pub fn new(
+        method: Method,
+        pattern: &'static str,
+        service: &'static str,
+        id: &'static str,
+        enums: &'static [EnumField],
+        handler: Handler,
+    ) -> Self {
+        let segs = pattern
+            .trim_start_matches('/')
+            .split('/')
+            .map(|s| {
+                if let Some(inner) = s.strip_prefix('{') {
+                    if let Some((var, verb)) = inner.split_once("}:") {
+                        return Seg::VarVerb(var.to_string(), verb.to_string());
+                    }
+                    let var = inner.trim_end_matches('}');
+                    return match var.strip_suffix("=**") {
+                        Some(rest) => Seg::Rest(rest.to_string()),
+                        None => Seg::Var(var.to_string()),
+                    };
+                }
+                Seg::Lit(s.to_string())
+            })
+            .collect();
+        Route {
+            method,
+            pattern,
+            segs,
+            service,
+            id,
+            enums,
+            handler,
+        }
+    }
+
+    /// The decoded path variables when `path` (raw, still percent-encoded) matches.
+    pub fn matches(&self, method: &Method, path: &str) -> Option<Vec<(String, String)>> {
+        if *method != self.method {
+            return None;
+        }
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let mut params = Vec::new();
+        for (i, seg) in self.segs.iter().enumerate() {
+            if let Seg::Rest(name) = seg {
+                let rest = parts.get(i..).filter(|r| !r.is_empty())?.join("/");
+                params.push((name.clone(), decode(&rest)));
+                return Some(params);
+            }
+            let part = *parts.get(i)?;
+            match seg {
+                Seg::Lit(lit) => (part == lit).then_some(())?,
+                Seg::Var(name) => {
+                    if part.is_empty() || part.contains(':') {
+                        return None;
+                    }
+                    params.push((name.clone(), decode(part)));
+                }
+                Seg::VarVerb(name, verb) => {
+                    let value = part.strip_suffix(verb.as_str())?.strip_suffix(':')?;
+                    if value.is_empty() {
+                        return None;
+                    }
+                    params.push((name.clone(), decode(value)));
+                }
+                Seg::Rest(_) => unreachable!("handled above"),
+            }
+        }
+        (parts.len() == self.segs.len()).then_some(params)
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Everything a handler needs about one call.
+pub struct Call {
+    pub emu: Emu,
+    pub method: Method,
+    pub params: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub enums: &'static [EnumField],
+}
+
+impl Call {
+    /// A path variable of the route (empty if the route has none by that name).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// A query parameter (the last one when repeated); empty values count as absent.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated query parameter.
+    pub fn query_all(&self, name: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A boolean query parameter (`validateOnly=true`); absent is false.
+    pub fn query_bool(&self, name: &str) -> Result<bool, ApiError> {
+        match self.query(name) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::invalid_argument(format!(
+                "Invalid value at '{name}' (TYPE_BOOL), \"{other}\""
+            ))),
+        }
+    }
+
+    /// An int32 query parameter (`pageSize`); absent is 0.
+    pub fn query_i32(&self, name: &str) -> Result<i32, ApiError> {
+        self.query(name).map_or(Ok(0), |v| {
+            v.parse().map_err(|_| {
+                ApiError::invalid_argument(format!(
+                    "Invalid value at '{name}' (TYPE_INT32), \"{v}\""
+                ))
+            })
+        })
+    }
+
+    /// The body parsed strictly (unknown fields rejected), enums normalised to names.
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        json::parse_body(&self.body, self.enums)
+    }
+}
+
+/// Cuts a list into a page: `pageToken` is an offset, `pageSize` 0 means `default_size`.
+/// Returns the page and the next token, if more remain.
+pub fn paginate<T: Clone>(
+    items: &[T],
+    call: &Call,
+    default_size: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let size = match call.query_i32("pageSize")? {
+        n if n < 0 => {
+            return Err(ApiError::invalid_argument("page_size must not be negative"));
+        }
+        0 => default_size,
+        n => n as usize,
+    };
+    let start = match call.query("pageToken") {
+        None => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| ApiError::invalid_argument("The page token is invalid."))?,
+    };
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].to_vec(), next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler(_: Call) -> HandlerFuture {
+        Box::pin(async { Ok(Reply::Empty(StatusCode::OK)) })
+    }
+
+    #[test]
+    fn templates_match_vars_verbs_and_rest() {
+        let r = Route::new(
+            Method::POST,
+            "/v3/projects/{project}:setIamPolicy",
+            "",
+            "x",
+            &[],
+            handler,
+        );
+        assert_eq!(
+            r.matches(&Method::POST, "/v3/projects/p1:setIamPolicy"),
+            Some(vec![("project".into(), "p1".into())])
+        );
+        assert_eq!(r.matches(&Method::POST, "/v3/projects/p1"), None);
+        let g = Route::new(Method::GET, "/v3/projects/{project}", "", "x", &[], handler);
+        assert_eq!(
+            g.matches(&Method::GET, "/v3/projects/p1:getIamPolicy"),
+            None
+        );
+        let o = Route::new(
+            Method::GET,
+            "/storage/v1/b/{bucket}/o/{object=**}",
+            "",
+            "x",
+            &[],
+            handler,
+        );
+        assert_eq!(
+            o.matches(&Method::GET, "/storage/v1/b/bk/o/a%2Fb.tgz"),
+            Some(vec![
+                ("bucket".into(), "bk".into()),
+                ("object".into(), "a/b.tgz".into())
+            ])
+        );
+    }
+}
