@@ -1,1 +1,20 @@
-//! chat-server: the bundled real-time chat service (axum + Socket.IO + Redis).
+//! chat-server: the bundled real-time chat service (axum + Socket.IO + Redis), wire-compatible
+//! with the Cloud Run WebSocket chat tutorial. Other crates (tests, `chatctl up --local`) start
+//! it with [`serve`] or [`spawn`] on a listener of their choosing.
+
+pub mod assets;
+pub mod chat;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod ordering;
+pub mod pubsub;
+pub mod rate_limit;
+pub mod redis_client;
+pub mod server;
+pub mod store;
+pub mod validate;
+
+pub use config::Config;
+pub use server::{ServeError, ServerHandle, serve, spawn};

@@ -1,0 +1,393 @@
+//! The chat protocol of the Cloud Run tutorial, on socketioxide: `signin`, `sendMessage`,
+//! `updateSocketId` in; `message` and `notification` out. Every event with an ack gets an answer
+//! (an error is always a string), whatever the client sent; an event without one is logged.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::{DisconnectReason, Socket};
+
+use crate::config::{Config, RateLimit};
+use crate::metrics::Metrics;
+use crate::ordering::{Line, Turn};
+use crate::rate_limit::TokenBucket;
+use crate::store::{ChatMessage, Store, now_ms};
+use crate::validate::{self, Identity};
+
+/// The tutorial's reply to `sendMessage` before `signin`.
+pub const NO_SESSION: &str = "User session not found.";
+
+/// What the handlers share: the store, the settings and the metrics.
+pub struct ChatState {
+    pub store: Store,
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Shared handle to the chat state, as registered with socketioxide.
+pub type Chat = Arc<ChatState>;
+
+/// Who a socket signed in as, kept in the socket's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Session {
+    user: String,
+    room: String,
+}
+
+/// The socket's message budget.
+#[derive(Clone)]
+struct Budget(Arc<Mutex<TokenBucket>>);
+
+/// An ack that also knows whether the client asked for one, so a missing ack can be logged.
+pub struct Ack<A: Adapter> {
+    sender: AckSender<A>,
+    requested: bool,
+}
+
+impl<A: Adapter> FromMessageParts<A> for Ack<A> {
+    type Error = std::convert::Infallible;
+    fn from_message_parts(
+        s: &Arc<Socket<A>>,
+        v: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        let sender = AckSender::from_message_parts(s, v, ack_id)?;
+        Ok(Ack {
+            sender,
+            requested: ack_id.is_some(),
+        })
+    }
+}
+
+impl<A: Adapter> Ack<A> {
+    /// Answers with `data` (a tuple becomes several ack arguments).
+    fn send<T: Serialize + ?Sized>(self, event: &str, data: &T) {
+        if !self.requested {
+            tracing::info!(event, "client sent no ack callback; nothing to answer");
+            return;
+        }
+        if let Err(e) = self.sender.send(data) {
+            tracing::warn!(event, error = %e, "could not send the ack");
+        }
+    }
+
+    /// Answers with an error as the tutorial does: the reason, a string, as the only argument
+    /// (`cb('User session not found.')`), or followed by `null` for `signin` (`cb(err, null)`).
+    fn error(self, event: &str, reason: &str) {
+        tracing::info!(event, reason, "event refused");
+        if event == "signin" {
+            self.send(event, &(reason, Value::Null));
+        } else {
+            self.send(event, &(reason,));
+        }
+    }
+
+    /// Answers success with no arguments, like the tutorial's `cb()`.
+    fn done(self, event: &str) {
+        self.send(event, &[(); 0]);
+    }
+}
+
+fn entered(user: &str) -> Value {
+    json!({"title": "Someone's here", "description": format!("{user} just entered the room")})
+}
+
+fn left(user: &str) -> Value {
+    json!({"title": "Someone just left", "description": format!("{user} just left the room")})
+}
+
+/// Sets up a newly connected socket.
+pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Chat>) {
+    chat.metrics.connections.inc();
+    socket.extensions.insert(Line::default());
+    socket
+        .extensions
+        .insert(Budget(Arc::new(Mutex::new(TokenBucket::new(
+            chat.config.rate_limit,
+        )))));
+    socket.on("signin", signin::<A>);
+    socket.on("sendMessage", send_message::<A>);
+    socket.on("updateSocketId", update_socket_id::<A>);
+    socket.on_fallback(unknown_event::<A>);
+    socket.on_disconnect(on_disconnect::<A>);
+}
+
+/// `signin {user, room}`: join, tell the others, ack `(null, history)`.
+async fn signin<A: Adapter>(
+    socket: SocketRef<A>,
+    mut turn: Turn,
+    TryData(payload): TryData<Value>,
+    ack: Ack<A>,
+    State(chat): State<Chat>,
+) {
+    turn.wait().await;
+    let identity = match identity_of(&chat, payload) {
+        Ok(identity) => identity,
+        Err(reason) => return ack.error("signin", &reason),
+    };
+    let announce = match register(&socket, &chat, &identity).await {
+        Ok(announce) => announce,
+        Err(reason) => return ack.error("signin", &reason),
+    };
+    if announce
+        && let Err(e) = socket
+            .to(identity.room.clone())
+            .emit("notification", &entered(&identity.user))
+            .await
+    {
+        tracing::warn!(error = %e, "could not announce an arrival");
+    }
+    match chat.store.recent(&identity.room).await {
+        Ok(messages) => {
+            let history = (!messages.is_empty())
+                .then(|| json!({"room": identity.room, "messages": messages}));
+            ack.send("signin", &(Value::Null, history));
+        }
+        Err(e) => {
+            chat.metrics.redis_errors.inc();
+            tracing::error!(error = %e, "could not read history");
+            ack.error(
+                "signin",
+                "Could not load the room history right now; please sign in again",
+            );
+        }
+    }
+}
+
+/// Validates a `{user, room, lastId?}` payload; a payload that could not even be decoded
+/// (none at all, binary) gets the same sentence as a wrong-shaped one.
+fn identity_of(
+    chat: &ChatState,
+    payload: Result<Value, socketioxide::ParserError>,
+) -> Result<Identity, String> {
+    let identity = validate::identity(&payload.unwrap_or(Value::Null));
+    if identity.is_err() {
+        chat.metrics.rejected.inc();
+    }
+    identity
+}
+
+/// `sendMessage "text"`: store, broadcast to the room (sender included, every instance), ack `()`.
+async fn send_message<A: Adapter>(
+    socket: SocketRef<A>,
+    mut turn: Turn,
+    io: SocketIo<A>,
+    TryData(payload): TryData<Value>,
+    ack: Ack<A>,
+    State(chat): State<Chat>,
+) {
+    turn.wait().await;
+    let received = Instant::now();
+    let Some(session) = socket.extensions.get::<Session>() else {
+        chat.metrics.rejected.inc();
+        return ack.error("sendMessage", NO_SESSION);
+    };
+    if let Err(wait) = take_token(&socket) {
+        chat.metrics.rejected.inc();
+        let RateLimit::PerWindow { count, window } = chat.config.rate_limit else {
+            return;
+        };
+        let reason = format!(
+            "Too many messages: at most {count} per {}; try again in {:.1}s",
+            humantime::format_duration(window),
+            wait.as_secs_f64().max(0.1)
+        );
+        return ack.error("sendMessage", &reason);
+    }
+    let text = match validate::message_text(
+        &payload.unwrap_or(Value::Null),
+        chat.config.max_message_len as usize,
+    ) {
+        Ok(text) => text,
+        Err(reason) => {
+            chat.metrics.rejected.inc();
+            return ack.error("sendMessage", &reason);
+        }
+    };
+    let message = match chat.store.append(&session.room, &session.user, &text).await {
+        Ok(message) => message,
+        Err(e) => {
+            chat.metrics.redis_errors.inc();
+            tracing::error!(error = %e, "could not store a message");
+            return ack.error(
+                "sendMessage",
+                "Could not save your message right now; please send it again",
+            );
+        }
+    };
+    chat.metrics.messages_in.inc();
+    if let Err(e) = io.to(session.room.clone()).emit("message", &message).await {
+        // It is stored: clients get it on their next reconnect (updateSocketId with lastId).
+        chat.metrics.redis_errors.inc();
+        tracing::warn!(error = %e, id = message.id, "broadcast failed; the message is in history");
+    }
+    chat.metrics.messages_out.inc();
+    chat.metrics
+        .delivery_seconds
+        .observe(received.elapsed().as_secs_f64());
+    ack.done("sendMessage");
+}
+
+/// `updateSocketId {user, room, lastId?}`: silently re-register a reconnected socket and replay
+/// what it missed since `lastId`, in order.
+async fn update_socket_id<A: Adapter>(
+    socket: SocketRef<A>,
+    mut turn: Turn,
+    TryData(payload): TryData<Value>,
+    ack: Ack<A>,
+    State(chat): State<Chat>,
+) {
+    turn.wait().await;
+    let identity = match identity_of(&chat, payload) {
+        Ok(identity) => identity,
+        Err(reason) => return ack.error("updateSocketId", &reason),
+    };
+    if let Err(reason) = register(&socket, &chat, &identity).await {
+        return ack.error("updateSocketId", &reason);
+    }
+    if let Some(last_id) = &identity.last_id {
+        match chat.store.since(&identity.room, last_id).await {
+            Ok(missed) => replay(&socket, &chat, &missed),
+            Err(e) => {
+                chat.metrics.redis_errors.inc();
+                tracing::error!(error = %e, "could not read missed messages");
+                return ack.error(
+                    "updateSocketId",
+                    "Could not fetch the messages you missed; please sign in again",
+                );
+            }
+        }
+    }
+    ack.done("updateSocketId");
+}
+
+/// Sends stored messages to one socket, oldest first.
+fn replay<A: Adapter>(socket: &SocketRef<A>, chat: &ChatState, missed: &[ChatMessage]) {
+    for message in missed {
+        if let Err(e) = socket.emit("message", message) {
+            tracing::warn!(error = %e, "replay interrupted");
+            return;
+        }
+        chat.metrics.messages_out.inc();
+    }
+    if !missed.is_empty() {
+        tracing::debug!(count = missed.len(), "replayed missed messages");
+    }
+}
+
+/// Puts the socket in the room and records presence. Returns whether to announce an arrival.
+/// A socket that was in another room (or under another name) leaves it first.
+async fn register<A: Adapter>(
+    socket: &SocketRef<A>,
+    chat: &ChatState,
+    identity: &Identity,
+) -> Result<bool, String> {
+    let session = Session {
+        user: identity.user.clone(),
+        room: identity.room.clone(),
+    };
+    let previous = socket.extensions.get::<Session>();
+    if previous.as_ref() == Some(&session) {
+        return Ok(false);
+    }
+    if let Some(previous) = previous {
+        socket.extensions.remove::<Session>();
+        socket.leave(previous.room.clone());
+        schedule_leave(chat, &previous).await;
+    }
+    // Join before reading anything, so no message falls between history and live delivery.
+    socket.join(session.room.clone());
+    match chat.store.join(&session.room, &session.user).await {
+        Ok(announce) => {
+            socket.extensions.insert(session);
+            Ok(announce)
+        }
+        Err(e) => {
+            socket.leave(session.room);
+            chat.metrics.redis_errors.inc();
+            tracing::error!(error = %e, "could not record presence");
+            Err("The chat is unavailable right now; please try again in a moment".into())
+        }
+    }
+}
+
+/// Records that a session ended; "just left" follows after the grace period unless it comes back.
+async fn schedule_leave(chat: &ChatState, session: &Session) {
+    let deadline = now_ms() + chat.config.reconnect_grace.as_millis() as u64;
+    if let Err(e) = chat
+        .store
+        .leave(&session.room, &session.user, deadline)
+        .await
+    {
+        chat.metrics.redis_errors.inc();
+        tracing::error!(error = %e, "could not record a departure");
+    }
+}
+
+fn take_token<A: Adapter>(socket: &SocketRef<A>) -> Result<(), Duration> {
+    match socket.extensions.get::<Budget>() {
+        Some(Budget(bucket)) => bucket
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .try_take(Instant::now()),
+        None => Ok(()),
+    }
+}
+
+async fn unknown_event<A: Adapter>(Event(event): Event, ack: Ack<A>) {
+    tracing::debug!(event, "unknown event");
+    ack.error(
+        &event,
+        "Unknown event: use signin, sendMessage or updateSocketId",
+    );
+}
+
+async fn on_disconnect<A: Adapter>(
+    socket: SocketRef<A>,
+    reason: DisconnectReason,
+    State(chat): State<Chat>,
+) {
+    chat.metrics.connections.dec();
+    tracing::debug!(?reason, "socket disconnected");
+    // Let events still in flight (a signin being registered) finish first.
+    let mut turn = Turn::take(&socket);
+    turn.wait().await;
+    if let Some(session) = socket.extensions.remove::<Session>() {
+        schedule_leave(&chat, &session).await;
+    }
+}
+
+/// Announces "just left" for every presence whose grace period ran out, on any instance's
+/// behalf (claims are atomic), until the task is aborted.
+pub async fn announce_leaves<A: Adapter>(io: SocketIo<A>, chat: Chat) {
+    let period =
+        (chat.config.reconnect_grace / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let due = match chat.store.due_leaves(now_ms()).await {
+            Ok(due) => due,
+            Err(e) => {
+                chat.metrics.redis_errors.inc();
+                tracing::warn!(error = %e, "could not check for departures");
+                continue;
+            }
+        };
+        for leave in due {
+            if let Err(e) = io
+                .to(leave.room.clone())
+                .emit("notification", &left(&leave.user))
+                .await
+            {
+                tracing::warn!(error = %e, "could not announce a departure");
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The HTTP surface: the embedded page, health and readiness probes, Prometheus metrics, and
+//! the Socket.IO endpoint behind an Origin check.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use socketioxide::adapter::Adapter;
+use socketioxide::layer::SocketIoLayer;
+
+use crate::assets;
+use crate::chat::Chat;
+use crate::pubsub::PubSubDriver;
+
+/// How long /readyz waits for Redis.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the HTTP handlers need.
+#[derive(Clone)]
+pub struct HttpState {
+    pub chat: Chat,
+    /// The pub/sub connection, in Redis mode: readiness also needs it.
+    pub pubsub: Option<PubSubDriver>,
+}
+
+/// All routes. `/socket.io/socket.io.js` is a route of its own, so it wins over the Socket.IO
+/// layer, which only sees what no route matched.
+pub fn router<A: Adapter>(socket_io: SocketIoLayer<A>, state: HttpState) -> Router {
+    let socket_io = Router::new()
+        .fallback(not_found)
+        .layer(socket_io)
+        .layer(middleware::from_fn_with_state(state.clone(), check_origin));
+    Router::new()
+        .route(
+            "/",
+            get(|| asset("text/html; charset=utf-8", assets::INDEX_HTML)),
+        )
+        .route(
+            "/index.html",
+            get(|| asset("text/html; charset=utf-8", assets::INDEX_HTML)),
+        )
+        .route(
+            "/app.js",
+            get(|| asset("text/javascript; charset=utf-8", assets::APP_JS)),
+        )
+        .route(
+            "/style.css",
+            get(|| asset("text/css; charset=utf-8", assets::STYLE_CSS)),
+        )
+        .route(
+            "/socket.io/socket.io.js",
+            get(|| asset("text/javascript; charset=utf-8", assets::SOCKET_IO_JS)),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .fallback_service(socket_io)
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(assets::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// Alive: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready: Redis answers on both connections (always ready in memory mode).
+async fn readyz(State(state): State<HttpState>) -> (StatusCode, String) {
+    let store = tokio::time::timeout(READY_TIMEOUT, state.chat.store.ping()).await;
+    let store = match store {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {READY_TIMEOUT:?}")),
+    };
+    let pubsub = match &state.pubsub {
+        None => Ok(()),
+        Some(driver) => match tokio::time::timeout(READY_TIMEOUT, driver.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {READY_TIMEOUT:?}")),
+        },
+    };
+    match (store, pubsub) {
+        (Ok(()), Ok(())) => (StatusCode::OK, "ready\n".into()),
+        (Err(e), _) | (_, Err(e)) => {
+            state.chat.metrics.redis_errors.inc();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("redis unreachable: {e}\n"),
+            )
+        }
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.chat.metrics.render(),
+    )
+}
+
+/// Refuses a Socket.IO request whose `Origin` is neither this server's own nor in ALLOWED_ORIGINS.
+/// Requests without an Origin (non-browser clients) pass: the check protects browsers' users.
+async fn check_origin(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let allowed = state.chat.config.allowed_origins.allows(origin)
+            || same_origin(origin, request.headers());
+        if !allowed {
+            tracing::info!(origin, "refused a connection from a foreign origin");
+            return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether `origin` names the host the request was sent to (the page we served ourselves).
+fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let origin_host = origin.split_once("://").map(|(_, host)| host).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}

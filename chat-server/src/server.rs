@@ -1,0 +1,261 @@
+//! Starting and stopping one instance: connect the store (Redis or memory), mount Socket.IO on
+//! the router, serve until the shutdown future resolves, then drain within a hard time limit.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::chat::{self, Chat, ChatState};
+use crate::config::Config;
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
+use crate::pubsub::PubSubDriver;
+use crate::redis_client;
+use crate::store::Store;
+use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
+
+/// How long startup waits for Redis before giving up.
+const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(10);
+/// After the shutdown signal, the process is done within this (SIGTERM to exit must stay under 8 s).
+const DRAIN_LIMIT: Duration = Duration::from_secs(6);
+/// Cross-instance messages buffered per adapter channel before newer ones are dropped.
+const ADAPTER_STREAM_BUFFER: usize = 65_536;
+/// Packets queued per socket before emits to it fail (replay and bursts need room).
+const SOCKET_BUFFER: usize = 8_192;
+
+/// Why an instance could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A setting is wrong; the message says which and how to fix it.
+    #[error("{0}")]
+    Config(String),
+    /// Redis could not be reached or set up at startup.
+    #[error(
+        "cannot use Redis at {addr}: {reason} (check REDISHOST/REDISPORT/REDIS_PASSWORD/REDIS_TLS and that Redis is up)"
+    )]
+    Redis { addr: String, reason: String },
+    /// Serving HTTP failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves on `listener` until `shutdown` resolves, then tells clients to reconnect (closes
+/// their transports) and returns within a few seconds.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let instance = Instance::prepare(config).await?;
+    instance.run(listener, shutdown).await
+}
+
+/// A running instance, as started by [`spawn`]: its address and a way to stop it.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl ServerHandle {
+    /// The address the instance listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the instance as SIGTERM would and waits until it is done.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.stop.is_none() {
+            return;
+        }
+        self.task.abort();
+    }
+}
+
+/// Starts an instance on `listener` in the background. Startup errors (bad settings, Redis
+/// unreachable) are returned here; the handle stops it.
+pub async fn spawn(listener: TcpListener, config: Config) -> Result<ServerHandle, ServeError> {
+    let addr = listener.local_addr()?;
+    let instance = Instance::prepare(config).await?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(instance.run(listener, stopped.map(|_| ())));
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// An instance whose backend is connected, ready to serve.
+enum Instance {
+    Memory { chat: Chat },
+    Redis { chat: Chat, driver: PubSubDriver },
+}
+
+impl Instance {
+    async fn prepare(config: Config) -> Result<Self, ServeError> {
+        config.validate().map_err(ServeError::Config)?;
+        let metrics = Arc::new(Metrics::default());
+        let history_limit = config.history_limit as usize;
+        let Some(host) = config.redis_host.clone() else {
+            tracing::info!(
+                "no REDISHOST: history and presence are kept in memory, single instance only (set REDISHOST to run several)"
+            );
+            let store = Store::Memory(MemoryStore::new(history_limit));
+            return Ok(Instance::Memory {
+                chat: Arc::new(ChatState {
+                    store,
+                    config,
+                    metrics,
+                }),
+            });
+        };
+        let addr = format!("{host}:{}", config.redis_port);
+        let redis_error = |reason: String| ServeError::Redis {
+            addr: addr.clone(),
+            reason,
+        };
+        let client = redis_client::client(&config).map_err(ServeError::Config)?;
+        let conn = redis_client::connect(
+            client.clone(),
+            redis_client::manager_config(),
+            REDIS_STARTUP_WAIT,
+        )
+        .await
+        .map_err(redis_error)?;
+        let driver = PubSubDriver::connect(client, metrics.clone(), REDIS_STARTUP_WAIT)
+            .await
+            .map_err(redis_error)?;
+        tracing::info!(
+            redis = addr,
+            tls = config.redis_tls,
+            auth = config.redis_password.is_some(),
+            history_limit,
+            "using Redis for history, presence and cross-instance broadcast"
+        );
+        let store = Store::Redis(RedisStore::new(conn, history_limit));
+        Ok(Instance::Redis {
+            chat: Arc::new(ChatState {
+                store,
+                config,
+                metrics,
+            }),
+            driver,
+        })
+    }
+
+    async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        match self {
+            Instance::Memory { chat } => {
+                let (layer, io) = socket_io_builder(&chat).build_layer();
+                io.ns("/", chat::on_connect::<LocalAdapter>);
+                serve_http(listener, layer, io, chat, None, shutdown).await
+            }
+            Instance::Redis { chat, driver } => {
+                type Remote = CustomRedisAdapter<socketioxide::adapter::Emitter, PubSubDriver>;
+                let adapter_config = RedisAdapterConfig::new()
+                    .with_prefix("chat-socket.io")
+                    .with_stream_buffer(ADAPTER_STREAM_BUFFER);
+                let adapter = RedisAdapterCtr::new_with_driver(driver.clone(), adapter_config);
+                let (layer, io) = socket_io_builder(&chat)
+                    .with_adapter::<Remote>(adapter)
+                    .build_layer();
+                let addr = chat.config.redis_host.clone().unwrap_or_default();
+                tokio::time::timeout(REDIS_STARTUP_WAIT, io.ns("/", chat::on_connect::<Remote>))
+                    .await
+                    .map_err(|_| ServeError::Redis {
+                        addr: addr.clone(),
+                        reason: "subscribing timed out".into(),
+                    })?
+                    .map_err(|e| ServeError::Redis {
+                        addr,
+                        reason: format!("subscribing failed: {e}"),
+                    })?;
+                serve_http(listener, layer, io, chat, Some(driver), shutdown).await
+            }
+        }
+    }
+}
+
+fn socket_io_builder(chat: &Chat) -> socketioxide::SocketIoBuilder {
+    // A frame must hold the longest message (4 bytes per character at worst) plus framing.
+    let max_payload = (u64::from(chat.config.max_message_len) * 4 + 4096).max(16 * 1024);
+    SocketIo::builder()
+        .with_state(chat.clone())
+        .max_payload(max_payload)
+        .ws_max_message_size(max_payload as usize)
+        .ws_max_frame_size(max_payload as usize)
+        .max_buffer_size(SOCKET_BUFFER)
+}
+
+async fn serve_http<A: Adapter>(
+    listener: TcpListener,
+    layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+    chat: Chat,
+    pubsub: Option<PubSubDriver>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr()?;
+    let sweeper = tokio::spawn(chat::announce_leaves(io.clone(), chat.clone()));
+    let app = http::router(layer, HttpState { chat, pubsub });
+    let shutdown = shutdown.shared();
+    tracing::info!(%addr, "chat-server listening");
+
+    let serving = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone())
+        .into_future();
+    let closing = {
+        let io = io.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            tracing::info!(
+                "shutting down: no new connections; closing client transports so they reconnect elsewhere"
+            );
+            io.close().await;
+        }
+    };
+    let drained = async { tokio::join!(serving, closing).0 };
+    let deadline = async {
+        shutdown.clone().await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
+    let result = tokio::select! {
+        result = drained => result.map_err(ServeError::from),
+        () = deadline => {
+            tracing::warn!("drain did not finish within {DRAIN_LIMIT:?}; exiting anyway");
+            Ok(())
+        }
+    };
+    sweeper.abort();
+    tracing::info!("chat-server stopped");
+    result
+}
