@@ -1,14 +1,241 @@
-//! Command-line definitions for chatctl (clap derive). Each flag is documented where it is defined.
+//! Command-line definitions for chatctl (clap derive). Each flag is documented where it is
+//! defined, together with the environment variable that can set it instead.
 
-use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-/// Provision the Cloud Run WebSocket chat stack in one command.
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Configuration precedence: command-line flags > CHATCTL_* environment variables > the
+configuration file (--config, else ./chatctl.yaml when present) > built-in defaults.
+
+Exit codes:
+  0    success (for `plan --detailed-exitcode`: no changes)
+  1    an API call or operation failed (the message says what to do)
+  2    `plan --detailed-exitcode` found changes
+  3    invalid flags, configuration or environment name (nothing was called)
+  4    refused: `down` without a terminal and without --yes, or the answer was not yes
+  5    an operation outlived its deadline; it is still running: run the command again to resume
+  130  interrupted by Ctrl-C (a second Ctrl-C exits at once)
+
+Environment: CHATCTL_API_ENDPOINT=http://127.0.0.1:PORT sends every Google API call there (the
+emulator); application default credentials are used when configured, anonymous ones otherwise.";
+
+/// Provision the Cloud Run WebSocket chat stack (Memorystore Redis, Serverless VPC Access
+/// connector, service account and Cloud Run service) in one command, and tear it down again.
 #[derive(Debug, Parser)]
-#[command(name = "chatctl", version, about)]
+#[command(name = "chatctl", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Google Cloud project ID. Else CHATCTL_PROJECT, the configuration file, GOOGLE_CLOUD_PROJECT,
+    /// CLOUDSDK_CORE_PROJECT, the active gcloud configuration, then the credentials' project_id.
+    #[arg(long, global = true, env = "CHATCTL_PROJECT")]
+    pub project: Option<String>,
+
+    /// Region of every regional resource [default: us-central1].
+    #[arg(long, global = true, env = "CHATCTL_REGION")]
+    pub region: Option<String>,
+
+    /// Environment name: several environments live side by side in one project (e.g. one per
+    /// pull request). Every resource name derives from it; lowercase letters, digits and
+    /// hyphens, at most 16 characters [default: default].
+    #[arg(long = "env", global = true, env = "CHATCTL_ENV", value_name = "NAME")]
+    pub env_name: Option<String>,
+
+    /// Configuration file [default: ./chatctl.yaml when it exists].
+    #[arg(long, global = true, env = "CHATCTL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Output format: `human` (progress and text on stderr) or `json` (JSON lines on stdout:
+    /// one event per state change, then a summary) [default: human].
+    #[arg(long, global = true, env = "CHATCTL_OUTPUT", value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// More log detail on stderr (-v: info, -vv: debug, -vvv: trace including HTTP).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Create or update the environment: enable the APIs, create or adopt Redis, the VPC
+    /// connector and the service account, grant its role, deploy Cloud Run and open it to the
+    /// public. Converges: running it again changes only what differs. Prints the service URL.
+    Up(UpArgs),
+    /// Delete everything of the environment (the service, connector, Redis instance, role
+    /// binding and service account; APIs stay enabled), waiting for every operation.
+    Down(DownArgs),
+    /// Show what `up` would create, update or leave alone, field by field. Reads only.
+    Plan(PlanArgs),
+    /// Show every resource of the environment, its state, the URL and drift from what `up`
+    /// would set. Reads only.
+    Status(StackArgs),
+    /// Write a commented chatctl.yaml to start from.
+    Init(InitArgs),
+    /// Run the local Google Cloud API emulator in the foreground (Ctrl-C stops it). Point chatctl
+    /// at it with CHATCTL_API_ENDPOINT=http://LISTEN.
+    Emulator(EmulatorArgs),
+}
+
+/// What the environment should look like: shared by up, plan and status.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StackArgs {
+    /// Container image of chat-server to deploy, e.g.
+    /// us-central1-docker.pkg.dev/PROJECT/chat/chat-server:v1. Required by `up`; `plan` and
+    /// `status` compare against the deployed image when it is not given.
+    #[arg(long, env = "CHATCTL_IMAGE", value_name = "REF")]
+    pub image: Option<String>,
+
+    /// Memorystore tier: `basic` (one node) or `standard` (STANDARD_HA, a replica in another
+    /// zone) [default: basic].
+    #[arg(long, env = "CHATCTL_TIER", value_enum)]
+    pub tier: Option<Tier>,
+
+    /// The connector's /28 range, e.g. 10.8.0.0/28, or `auto` to pick a free /28 that overlaps
+    /// no existing connector in the region [default: 10.8.0.0/28].
+    #[arg(long, env = "CHATCTL_CONNECTOR_RANGE", value_name = "CIDR|auto")]
+    pub connector_range: Option<String>,
+
+    /// VPC network for Redis and the connector [default: default].
+    #[arg(long, env = "CHATCTL_NETWORK", value_name = "NAME")]
+    pub network: Option<String>,
+
+    /// Do not grant roles/run.invoker to allUsers (the service then needs authenticated
+    /// callers). Env: CHATCTL_NO_ALLOW_UNAUTHENTICATED=true.
+    #[arg(long, env = "CHATCTL_NO_ALLOW_UNAUTHENTICATED")]
+    pub no_allow_unauthenticated: bool,
+
+    /// Longest wait for one operation before chatctl reports it (with its name) and exits 5;
+    /// the operation keeps running and the next `up` resumes it, e.g. 20m, 90s [default: 20m].
+    #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Basic,
+    Standard,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Run the whole stack on this machine instead (emulator + real processes). Not available
+    /// yet in this build.
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Do not ask for confirmation (required when there is no terminal, e.g. in CI).
+    /// Env: CHATCTL_YES=true.
+    #[arg(short, long, env = "CHATCTL_YES")]
+    pub yes: bool,
+
+    /// Longest wait for one operation before chatctl reports it and exits 5 [default: 20m].
+    #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the file.
+    #[arg(long, default_value = "chatctl.yaml", value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (use port 0 for any free port; the chosen address is printed).
+    #[arg(
+        long,
+        env = "CHATCTL_EMULATOR_LISTEN",
+        default_value = "127.0.0.1:8085"
+    )]
+    pub listen: SocketAddr,
+
+    /// Multiplier applied to the modelled real-world durations (1.0 = as slow as Google,
+    /// 0.01 = a 4-minute Redis create takes 2.4 s).
+    #[arg(long, env = "CHATCTL_EMULATOR_TIME_SCALE", default_value_t = 0.01)]
+    pub time_scale: f64,
+
+    /// Accept requests without an Authorization header (anonymous credentials).
+    #[arg(long, env = "CHATCTL_EMULATOR_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    /// Seed of the fault injector and of generated values, for reproducible runs.
+    #[arg(long, env = "CHATCTL_EMULATOR_SEED")]
+    pub seed: Option<u64>,
+
+    /// Answer 403 SERVICE_DISABLED for APIs not enabled in the project, as Google does.
+    #[arg(long, env = "CHATCTL_EMULATOR_ENFORCE_API_ENABLEMENT")]
+    pub enforce_api_enablement: bool,
+}
+
+/// Parses durations such as `90s`, `20m`, `1h` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use e.g. 90s, 20m or 1h"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("`{text}`: a duration must be positive"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The clap command, for tests and for parsing example command lines.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

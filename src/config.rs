@@ -1,0 +1,367 @@
+//! Settings of one run, merged as flags > CHATCTL_* environment > chatctl.yaml > defaults
+//! (clap already folds flags and CHATCTL_* together), plus where the project ID comes from.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::cli::{GlobalArgs, OutputFormat, StackArgs, Tier};
+use crate::names::{self, Names};
+
+pub const DEFAULT_REGION: &str = "us-central1";
+pub const DEFAULT_ENV: &str = "default";
+pub const DEFAULT_CONNECTOR_RANGE: &str = "10.8.0.0/28";
+pub const DEFAULT_NETWORK: &str = "default";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+const DEFAULT_CONFIG_FILE: &str = "chatctl.yaml";
+
+/// A configuration problem: reported before any API call (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The chatctl.yaml file. Keys are camelCase like the REST resources they sit next to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileConfig {
+    pub project: Option<String>,
+    pub region: Option<String>,
+    pub env: Option<String>,
+    pub output: Option<OutputFormat>,
+    pub image: Option<String>,
+    pub tier: Option<Tier>,
+    pub connector_range: Option<String>,
+    pub network: Option<String>,
+    pub allow_unauthenticated: Option<bool>,
+    pub timeout: Option<String>,
+    /// Merged into templates/run-service.yaml (any Cloud Run v2 Service field).
+    pub service: Option<Value>,
+    /// Merged into templates/redis-instance.yaml (any Memorystore Instance field).
+    pub redis: Option<Value>,
+    /// Merged into templates/vpc-connector.yaml (any VPC Access Connector field).
+    pub connector: Option<Value>,
+}
+
+impl FileConfig {
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_norway::from_str(text).map_err(|e| ConfigError(format!("{}: {e}", origin.display())))
+    }
+}
+
+/// Where the connector's /28 comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorRange {
+    Fixed(String),
+    Auto,
+}
+
+/// User overrides merged into the resource templates.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub service: Value,
+    pub redis: Value,
+    pub connector: Value,
+}
+
+/// Everything but the project: known without touching the network or credentials.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub project: String,
+    pub region: String,
+    pub names: Names,
+    pub output: OutputFormat,
+    pub verbose: u8,
+    pub image: Option<String>,
+    pub tier: Tier,
+    pub connector_range: ConnectorRange,
+    pub network: String,
+    pub allow_unauthenticated: bool,
+    pub timeout: Duration,
+    pub overrides: Overrides,
+}
+
+/// Reads the configuration file named by --config, or ./chatctl.yaml when it exists.
+pub fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => FileConfig::parse(&text, &path),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(FileConfig::default())
+        }
+        Err(e) => Err(ConfigError(format!(
+            "cannot read the configuration file {}: {e} (create one with `chatctl init`)",
+            path.display()
+        ))),
+    }
+}
+
+/// Merges flags/env (already folded by clap), the file and defaults into settings.
+pub fn resolve(
+    global: &GlobalArgs,
+    stack: &StackArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let file = load_file(global.config.as_deref())?;
+    let region = pick(global.region.clone(), file.region.clone(), DEFAULT_REGION);
+    names::validate_region(&region).map_err(ConfigError)?;
+    let env_name = pick(global.env_name.clone(), file.env.clone(), DEFAULT_ENV);
+    let names = Names::derive(&env_name).map_err(ConfigError)?;
+    let project = resolve_project(global.project.clone(), file.project.clone(), env)?;
+    let connector_range = match pick(
+        stack.connector_range.clone(),
+        file.connector_range.clone(),
+        DEFAULT_CONNECTOR_RANGE,
+    )
+    .as_str()
+    {
+        "auto" => ConnectorRange::Auto,
+        cidr => ConnectorRange::Fixed(validate_slash28(cidr)?),
+    };
+    let timeout = match (stack.timeout, &file.timeout) {
+        (Some(t), _) => t,
+        (None, Some(text)) => crate::cli::parse_duration(text)
+            .map_err(|e| ConfigError(format!("timeout in the configuration file: {e}")))?,
+        (None, None) => DEFAULT_TIMEOUT,
+    };
+    let image = stack.image.clone().or(file.image.clone());
+    if let Some(image) = &image {
+        validate_image(image)?;
+    }
+    let overrides = Overrides {
+        service: object_or_empty(file.service, "service")?,
+        redis: object_or_empty(file.redis, "redis")?,
+        connector: object_or_empty(file.connector, "connector")?,
+    };
+    Ok(Settings {
+        project,
+        region,
+        names,
+        output: global.output.or(file.output).unwrap_or(OutputFormat::Human),
+        verbose: global.verbose,
+        image,
+        tier: stack.tier.or(file.tier).unwrap_or(Tier::Basic),
+        connector_range,
+        network: pick(stack.network.clone(), file.network, DEFAULT_NETWORK),
+        allow_unauthenticated: if stack.no_allow_unauthenticated {
+            false
+        } else {
+            file.allow_unauthenticated.unwrap_or(true)
+        },
+        timeout,
+        overrides,
+    })
+}
+
+fn pick(flag: Option<String>, file: Option<String>, default: &str) -> String {
+    flag.or(file).unwrap_or_else(|| default.to_string())
+}
+
+fn object_or_empty(value: Option<Value>, key: &str) -> Result<Value, ConfigError> {
+    match value {
+        None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+        Some(v @ Value::Object(_)) => Ok(v),
+        Some(_) => Err(ConfigError(format!(
+            "`{key}:` in the configuration file must be a mapping of REST fields"
+        ))),
+    }
+}
+
+fn validate_slash28(cidr: &str) -> Result<String, ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "connector range `{cidr}` is not an IPv4 /28 such as 10.8.0.0/28 (or `auto`)"
+        ))
+    };
+    let (addr, len) = cidr.split_once('/').ok_or_else(bad)?;
+    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    if len != "28" {
+        return Err(bad());
+    }
+    if u32::from(addr) & 0xF != 0 {
+        return Err(ConfigError(format!(
+            "connector range `{cidr}` does not start on a /28 boundary (its last 4 bits must be 0)"
+        )));
+    }
+    Ok(cidr.to_string())
+}
+
+fn validate_image(image: &str) -> Result<(), ConfigError> {
+    let ok = !image.is_empty()
+        && !image.contains(char::is_whitespace)
+        && !image.starts_with(['/', ':', '@'])
+        && image.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "`{image}` is not an image reference such as \
+             us-central1-docker.pkg.dev/PROJECT/REPO/chat-server:TAG"
+        )))
+    }
+}
+
+/// Resolves the project: flag or CHATCTL_PROJECT (folded by clap), the file, GOOGLE_CLOUD_PROJECT,
+/// CLOUDSDK_CORE_PROJECT, the active gcloud configuration, then the credentials' project_id.
+pub fn resolve_project(
+    flag: Option<String>,
+    file: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let found = nonempty(flag)
+        .or(nonempty(file))
+        .or_else(|| nonempty(env("GOOGLE_CLOUD_PROJECT")))
+        .or_else(|| nonempty(env("CLOUDSDK_CORE_PROJECT")))
+        .or_else(|| nonempty(gcloud_config_project(env)))
+        .or_else(|| nonempty(credentials_project(env)));
+    match found {
+        Some(project) => {
+            let project = project.trim().to_string();
+            names::validate_project(&project).map_err(ConfigError)?;
+            Ok(project)
+        }
+        None => Err(ConfigError(
+            "no project: pass --project ID, set CHATCTL_PROJECT, put `project:` in chatctl.yaml \
+             or run `gcloud config set project ID`"
+                .into(),
+        )),
+    }
+}
+
+fn gcloud_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(dir) = env("CLOUDSDK_CONFIG") {
+        return Some(PathBuf::from(dir));
+    }
+    env("HOME").map(|home| Path::new(&home).join(".config").join("gcloud"))
+}
+
+/// `project` in the [core] section of the active gcloud configuration.
+fn gcloud_config_project(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let dir = gcloud_dir(env)?;
+    let active = env("CLOUDSDK_ACTIVE_CONFIG_NAME")
+        .or_else(|| std::fs::read_to_string(dir.join("active_config")).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".to_string());
+    let text = std::fs::read_to_string(dir.join("configurations").join(format!("config_{active}")))
+        .ok()?;
+    let mut in_core = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_core = line == "[core]";
+        } else if in_core
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "project"
+        {
+            return Some(value.trim().to_string());
+        }
+    }
+    None
+}
+
+/// `project_id` (service account keys) or `quota_project_id` of the credentials file.
+fn credentials_project(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let path = env("GOOGLE_APPLICATION_CREDENTIALS")
+        .map(PathBuf::from)
+        .or_else(|| gcloud_dir(env).map(|d| d.join("application_default_credentials.json")))?;
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    ["project_id", "quota_project_id"]
+        .iter()
+        .find_map(|key| json.get(*key)?.as_str().map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn project_precedence_follows_the_documented_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let gcloud = dir.path().join("gcloud");
+        std::fs::create_dir_all(gcloud.join("configurations")).unwrap();
+        std::fs::write(gcloud.join("active_config"), "work\n").unwrap();
+        std::fs::write(
+            gcloud.join("configurations/config_work"),
+            "[compute]\nproject = not-this\n[core]\naccount = me@example.com\nproject = from-gcloud\n",
+        )
+        .unwrap();
+        let creds = dir.path().join("key.json");
+        std::fs::write(
+            &creds,
+            r#"{"type":"service_account","project_id":"from-creds"}"#,
+        )
+        .unwrap();
+        let cfg = gcloud.display().to_string();
+        let key = creds.display().to_string();
+
+        let all = env_of(&[
+            ("GOOGLE_CLOUD_PROJECT", "from-google".into()),
+            ("CLOUDSDK_CORE_PROJECT", "from-cloudsdk".into()),
+            ("CLOUDSDK_CONFIG", cfg.clone()),
+            ("GOOGLE_APPLICATION_CREDENTIALS", key.clone()),
+        ]);
+        let p = |flag: Option<&str>, file: Option<&str>, env: &dyn Fn(&str) -> Option<String>| {
+            resolve_project(flag.map(Into::into), file.map(Into::into), env).unwrap()
+        };
+        assert_eq!(p(Some("from-flag"), Some("from-file"), &all), "from-flag");
+        assert_eq!(p(None, Some("from-file"), &all), "from-file");
+        assert_eq!(p(None, None, &all), "from-google");
+        let no_google = env_of(&[
+            ("CLOUDSDK_CORE_PROJECT", "from-cloudsdk".into()),
+            ("CLOUDSDK_CONFIG", cfg.clone()),
+            ("GOOGLE_APPLICATION_CREDENTIALS", key.clone()),
+        ]);
+        assert_eq!(p(None, None, &no_google), "from-cloudsdk");
+        let gcloud_only = env_of(&[
+            ("CLOUDSDK_CONFIG", cfg.clone()),
+            ("GOOGLE_APPLICATION_CREDENTIALS", key.clone()),
+        ]);
+        assert_eq!(p(None, None, &gcloud_only), "from-gcloud");
+        let creds_only = env_of(&[("GOOGLE_APPLICATION_CREDENTIALS", key)]);
+        assert_eq!(p(None, None, &creds_only), "from-creds");
+        let err = resolve_project(None, None, &env_of(&[])).unwrap_err();
+        assert!(err.0.contains("--project"), "{err}");
+    }
+
+    #[test]
+    fn connector_range_must_be_an_aligned_slash_28() {
+        assert_eq!(validate_slash28("10.8.0.16/28").unwrap(), "10.8.0.16/28");
+        assert!(validate_slash28("10.8.0.0/20").is_err());
+        assert!(validate_slash28("10.8.0.4/28").is_err());
+        assert!(validate_slash28("nonsense").is_err());
+    }
+
+    #[test]
+    fn file_config_rejects_unknown_keys_and_reads_overrides() {
+        let path = Path::new("chatctl.yaml");
+        let err = FileConfig::parse("regoin: x\n", path).unwrap_err();
+        assert!(err.0.contains("regoin"), "{err}");
+        let cfg = FileConfig::parse(
+            "tier: standard\nservice:\n  template:\n    scaling:\n      minInstanceCount: 2\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(cfg.tier, Some(Tier::Standard));
+        assert_eq!(
+            cfg.service.unwrap()["template"]["scaling"]["minInstanceCount"],
+            2
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! What a failed call means (absent, taken, conflict, transient, disabled API...) and error
+//! messages that say what to do next: the role that is missing, billing, quota, API enablement.
+
+use google_cloud_gax::error::Error as GaxError;
+use google_cloud_gax::error::rpc::{Code, StatusDetails};
+
+/// The kinds of failure chatctl reacts to differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    NotFound,
+    AlreadyExists,
+    /// ABORTED (or FAILED_PRECONDITION on an etag): redo the read-modify-write.
+    Conflict,
+    /// 429 rate limits, 500, 502, 503, 504, network errors: retry with backoff.
+    Transient,
+    /// The API is (still) disabled for the project.
+    ServiceDisabled,
+    /// A new service account is not visible yet (eventual consistency).
+    AccountNotVisible,
+    Other,
+}
+
+fn error_reason(status: &google_cloud_gax::error::rpc::Status) -> Option<&str> {
+    status.details.iter().find_map(|d| match d {
+        StatusDetails::ErrorInfo(info) => Some(info.reason.as_str()),
+        _ => None,
+    })
+}
+
+/// Classifies an error returned by one of the clients.
+pub fn classify(err: &GaxError) -> Kind {
+    if err.is_io() || err.is_connect() || err.is_timeout() || err.is_transport() {
+        return Kind::Transient;
+    }
+    if let Some(status) = err.status() {
+        let reason = error_reason(status).unwrap_or_default();
+        return match status.code {
+            Code::NotFound => Kind::NotFound,
+            Code::AlreadyExists => Kind::AlreadyExists,
+            Code::Aborted => Kind::Conflict,
+            Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Kind::Transient,
+            Code::ResourceExhausted if !is_quota(reason, &status.message) => Kind::Transient,
+            Code::PermissionDenied if reason == "SERVICE_DISABLED" => Kind::ServiceDisabled,
+            Code::InvalidArgument | Code::PermissionDenied
+                if mentions_missing_account(&status.message) =>
+            {
+                Kind::AccountNotVisible
+            }
+            Code::Unknown => match err.http_status_code() {
+                Some(429 | 500 | 502 | 503 | 504) => Kind::Transient,
+                Some(404) => Kind::NotFound,
+                _ => Kind::Other,
+            },
+            _ => Kind::Other,
+        };
+    }
+    match err.http_status_code() {
+        Some(429 | 500 | 502 | 503 | 504) => Kind::Transient,
+        Some(404) => Kind::NotFound,
+        Some(409) => Kind::AlreadyExists,
+        _ => Kind::Other,
+    }
+}
+
+fn is_quota(reason: &str, message: &str) -> bool {
+    reason.contains("QUOTA") || message.to_ascii_lowercase().contains("quota")
+}
+
+fn mentions_missing_account(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("service account") && (m.contains("does not exist") || m.contains("not found"))
+}
+
+/// What the caller was doing, for messages and hints.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// e.g. "create Redis instance chat-pr-1".
+    pub what: &'a str,
+    /// The predefined role that grants this call, e.g. "roles/redis.admin".
+    pub role: &'a str,
+    pub project: &'a str,
+}
+
+/// Turns a client error into a message that names what to do next.
+pub fn explain(err: GaxError, call: Call<'_>) -> anyhow::Error {
+    let Some(status) = err.status() else {
+        return anyhow::anyhow!("{} failed: {err}", call.what);
+    };
+    let reason = error_reason(status).unwrap_or_default();
+    let message = status.message.trim();
+    let hint = hint(status.code, reason, message, call);
+    anyhow::anyhow!(
+        "{} failed: {} ({:?}{}){}",
+        call.what,
+        message,
+        status.code,
+        if reason.is_empty() {
+            String::new()
+        } else {
+            format!(", {reason}")
+        },
+        hint.map(|h| format!("\n  → {h}")).unwrap_or_default()
+    )
+}
+
+/// Same, for the error of a finished long-running operation (google.rpc.Status with a number).
+pub fn explain_operation(
+    code: i32,
+    message: &str,
+    operation: &str,
+    call: Call<'_>,
+) -> anyhow::Error {
+    let code = Code::from(code);
+    let hint = hint(code, "", message, call);
+    anyhow::anyhow!(
+        "{} failed in operation {operation}: {message} ({code:?}){}",
+        call.what,
+        hint.map(|h| format!("\n  → {h}")).unwrap_or_default()
+    )
+}
+
+fn hint(code: Code, reason: &str, message: &str, call: Call<'_>) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let project = call.project;
+    if reason == "BILLING_DISABLED" || lower.contains("billing") {
+        return Some(format!(
+            "billing is disabled for project {project}: link a billing account \
+             (https://console.cloud.google.com/billing/linkedaccount?project={project}), then rerun"
+        ));
+    }
+    if reason == "SERVICE_DISABLED" {
+        return Some(format!(
+            "the API is disabled in project {project}: `chatctl up` enables what it needs; if you \
+             may not enable APIs, ask a project owner to run \
+             `gcloud services enable <api> --project {project}`"
+        ));
+    }
+    match code {
+        Code::PermissionDenied => Some(format!(
+            "your credentials lack a permission for this: ask for {} on project {project} \
+             (check the account with `gcloud auth list`)",
+            call.role
+        )),
+        Code::ResourceExhausted => Some(format!(
+            "a quota is exhausted: see https://console.cloud.google.com/iam-admin/quotas?project={project} \
+             and request more, or remove unused environments with `chatctl down --env NAME`"
+        )),
+        Code::Unauthenticated => Some(
+            "the credentials were refused: run `gcloud auth application-default login` again"
+                .to_string(),
+        ),
+        Code::InvalidArgument if lower.contains("cidr") || lower.contains("ip range") => Some(
+            "pick another /28 with --connector-range (or `auto`) that overlaps no subnet or \
+             connector in the network"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_gax::error::rpc::Status;
+
+    fn service_error(code: Code, message: &str) -> GaxError {
+        GaxError::service(Status::default().set_code(code).set_message(message))
+    }
+
+    #[test]
+    fn codes_map_to_the_reaction_chatctl_takes() {
+        assert_eq!(
+            classify(&service_error(Code::NotFound, "gone")),
+            Kind::NotFound
+        );
+        assert_eq!(
+            classify(&service_error(Code::Aborted, "etag")),
+            Kind::Conflict
+        );
+        assert_eq!(
+            classify(&service_error(Code::Unavailable, "x")),
+            Kind::Transient
+        );
+        assert_eq!(
+            classify(&service_error(
+                Code::ResourceExhausted,
+                "Rate limit exceeded"
+            )),
+            Kind::Transient
+        );
+        assert_eq!(
+            classify(&service_error(
+                Code::ResourceExhausted,
+                "Quota exceeded for CPUs"
+            )),
+            Kind::Other
+        );
+        assert_eq!(
+            classify(&service_error(
+                Code::InvalidArgument,
+                "Service account chat-identity-x@p.iam.gserviceaccount.com does not exist."
+            )),
+            Kind::AccountNotVisible
+        );
+    }
+
+    #[test]
+    fn permission_errors_name_the_role() {
+        let call = Call {
+            what: "create Redis instance chat-x",
+            role: "roles/redis.admin",
+            project: "p-123456",
+        };
+        let msg = explain(service_error(Code::PermissionDenied, "denied"), call).to_string();
+        assert!(msg.contains("roles/redis.admin"), "{msg}");
+        let msg = explain(
+            service_error(Code::FailedPrecondition, "Billing account disabled"),
+            call,
+        )
+        .to_string();
+        assert!(msg.contains("link a billing account"), "{msg}");
+    }
+}

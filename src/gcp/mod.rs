@@ -1,0 +1,132 @@
+//! Thin access to the Google Cloud APIs through the official google-cloud-* crates: one module
+//! per API, plus the shared pieces (credentials and endpoints, retries, operations, errors).
+
+pub mod errors;
+pub mod iam;
+pub mod lro;
+pub mod policy;
+pub mod projects;
+pub mod redis;
+pub mod retry;
+pub mod run;
+pub mod serviceusage;
+pub mod vpcaccess;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use google_cloud_auth::credentials::{Credentials, anonymous};
+use google_cloud_gax::retry_policy::NeverRetry;
+
+/// The environment variable that sends every API call to another endpoint (the emulator).
+pub const ENDPOINT_ENV: &str = "CHATCTL_API_ENDPOINT";
+
+/// One client per API, all built the same way.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub redis: google_cloud_redis_v1::client::CloudRedis,
+    pub vpcaccess: google_cloud_vpcaccess_v1::client::VpcAccessService,
+    pub iam: google_cloud_iam_admin_v1::client::Iam,
+    pub projects: google_cloud_resourcemanager_v3::client::Projects,
+    pub run: google_cloud_run_v2::client::Services,
+    pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
+    /// Set when the calls go to an endpoint override rather than Google.
+    pub endpoint: Option<String>,
+}
+
+/// Application default credentials are "configured" when a file says so; otherwise, with an
+/// endpoint override, chatctl talks to it anonymously (the metadata server is not tried).
+fn adc_configured() -> bool {
+    if std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_some() {
+        return true;
+    }
+    let dir = std::env::var_os("CLOUDSDK_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".config").join("gcloud")));
+    dir.is_some_and(|d| {
+        Path::new(&d)
+            .join("application_default_credentials.json")
+            .is_file()
+    })
+}
+
+fn credentials(endpoint: Option<&str>) -> anyhow::Result<Credentials> {
+    if endpoint.is_some() && !adc_configured() {
+        return Ok(anonymous::Builder::new().build());
+    }
+    google_cloud_auth::credentials::Builder::default()
+        .build()
+        .context(
+            "no Google credentials: run `gcloud auth application-default login`, set \
+             GOOGLE_APPLICATION_CREDENTIALS to a key file, or use workload identity federation in CI",
+        )
+}
+
+macro_rules! build_client {
+    ($client:ty, $endpoint:expr, $creds:expr) => {{
+        let mut builder = <$client>::builder()
+            .with_credentials($creds.clone())
+            .with_retry_policy(NeverRetry);
+        if let Some(endpoint) = $endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        builder
+            .build()
+            .await
+            .with_context(|| format!("cannot set up the {} client", stringify!($client)))?
+    }};
+}
+
+impl Clients {
+    /// Builds every client, honouring CHATCTL_API_ENDPOINT.
+    pub async fn connect(endpoint: Option<String>) -> anyhow::Result<Self> {
+        let endpoint = endpoint.filter(|e| !e.trim().is_empty());
+        let creds = credentials(endpoint.as_deref())?;
+        let ep = endpoint.clone();
+        Ok(Clients {
+            redis: build_client!(google_cloud_redis_v1::client::CloudRedis, ep.clone(), creds),
+            vpcaccess: build_client!(
+                google_cloud_vpcaccess_v1::client::VpcAccessService,
+                ep.clone(),
+                creds
+            ),
+            iam: build_client!(google_cloud_iam_admin_v1::client::Iam, ep.clone(), creds),
+            projects: build_client!(
+                google_cloud_resourcemanager_v3::client::Projects,
+                ep.clone(),
+                creds
+            ),
+            run: build_client!(google_cloud_run_v2::client::Services, ep.clone(), creds),
+            serviceusage: build_client!(
+                google_cloud_api_serviceusage_v1::client::ServiceUsage,
+                ep.clone(),
+                creds
+            ),
+            endpoint,
+        })
+    }
+
+    /// Builds the clients from the process environment.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        Self::connect(std::env::var(ENDPOINT_ENV).ok()).await
+    }
+}
+
+/// Sends a call with retries; the failure kind `absent` (NOT_FOUND for reads and deletes,
+/// ALREADY_EXISTS for creates) becomes `None`, any other failure an explained error.
+pub async fn send_unless<T, F, Fut>(
+    ctx: &crate::context::Ctx,
+    call: errors::Call<'_>,
+    absent: errors::Kind,
+    send: F,
+) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    match ctx.retry().run(call.what, send).await {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if errors::classify(&e) == absent => Ok(None),
+        Err(e) => Err(errors::explain(e, call)),
+    }
+}

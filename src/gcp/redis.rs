@@ -1,0 +1,90 @@
+//! Memorystore for Redis v1: get, create, update and delete an instance, waiting for each
+//! operation.
+
+use google_cloud_redis_v1::model::Instance;
+use google_cloud_wkt::FieldMask;
+
+use super::errors::{Kind, explain};
+use super::send_unless;
+use crate::context::Ctx;
+
+pub const ROLE: &str = "roles/redis.admin";
+
+pub fn instance_name(ctx: &Ctx, id: &str) -> String {
+    format!("{}/instances/{id}", ctx.parent())
+}
+
+pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Instance>> {
+    let name = instance_name(ctx, id);
+    let what = format!("read Redis instance {id}");
+    send_unless(ctx, ctx.call(&what, ROLE), Kind::NotFound, || {
+        ctx.clients.redis.get_instance().set_name(&name).send()
+    })
+    .await
+}
+
+/// Creates the instance and waits; Ok(false) when the id is already taken.
+pub async fn create(ctx: &Ctx, id: &str, instance: Instance) -> anyhow::Result<bool> {
+    let what = format!("create Redis instance {id}");
+    let call = ctx.call(&what, ROLE);
+    let sent = send_unless(ctx, call, Kind::AlreadyExists, || {
+        ctx.clients
+            .redis
+            .create_instance()
+            .set_parent(ctx.parent())
+            .set_instance_id(id)
+            .set_instance(instance.clone())
+            .send()
+    });
+    let Some(op) = sent.await? else {
+        return Ok(false);
+    };
+    wait(ctx, op, call).await?;
+    Ok(true)
+}
+
+pub async fn update(ctx: &Ctx, instance: Instance, fields: Vec<String>) -> anyhow::Result<()> {
+    let what = format!("update Redis instance {}", instance.name);
+    let call = ctx.call(&what, ROLE);
+    let op = ctx
+        .retry()
+        .run(&what, || {
+            ctx.clients
+                .redis
+                .update_instance()
+                .set_update_mask(FieldMask::default().set_paths(fields.clone()))
+                .set_instance(instance.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| explain(e, call))?;
+    wait(ctx, op, call).await
+}
+
+/// Deletes and waits; Ok(false) when it was already gone.
+pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
+    let name = instance_name(ctx, id);
+    let what = format!("delete Redis instance {id}");
+    let call = ctx.call(&what, ROLE);
+    let sent = send_unless(ctx, call, Kind::NotFound, || {
+        ctx.clients.redis.delete_instance().set_name(&name).send()
+    });
+    let Some(op) = sent.await? else {
+        return Ok(false);
+    };
+    wait(ctx, op, call).await?;
+    Ok(true)
+}
+
+async fn wait(
+    ctx: &Ctx,
+    op: google_cloud_longrunning::model::Operation,
+    call: super::errors::Call<'_>,
+) -> anyhow::Result<()> {
+    ctx.waiting
+        .operation(op, call, |name| {
+            ctx.clients.redis.get_operation().set_name(name).send()
+        })
+        .await
+        .map(drop)
+}

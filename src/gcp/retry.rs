@@ -1,0 +1,132 @@
+//! Retries with jittered exponential backoff: transient failures (429 rate limits, 500, 502, 503,
+//! network) for a short window, and eventual consistency (an API just enabled, a service account
+//! just created) for a longer bounded one.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use google_cloud_gax::error::Error as GaxError;
+use rand::Rng;
+
+use super::errors::{Kind, classify};
+
+/// How long and how often to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// First backoff; each retry doubles it (with full jitter) up to `max_delay`.
+    pub initial: Duration,
+    pub max_delay: Duration,
+    /// How long transient failures are retried (Terraform's transport uses 90 s).
+    pub transient_window: Duration,
+    /// How long "not visible yet" failures are waited out: SERVICE_DISABLED right after an
+    /// enable, a new service account unknown to IAM (Google: "60 seconds or more").
+    pub eventual_window: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            transient_window: Duration::from_secs(90),
+            eventual_window: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The jittered delay before retry number `attempt` (0-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
+        let low = cap / 2;
+        low + rand::rng().random_range(Duration::ZERO..=cap - low)
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or its retry window closes. The error
+    /// returned is the last one, for the caller to classify or explain.
+    pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, GaxError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, GaxError>>,
+    {
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let err = match call().await {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            let window = match classify(&err) {
+                Kind::Transient => self.transient_window,
+                Kind::ServiceDisabled | Kind::AccountNotVisible => self.eventual_window,
+                _ => return Err(err),
+            };
+            let delay = self.backoff(attempt);
+            if start.elapsed() + delay > window || attempt >= 200 {
+                return Err(err);
+            }
+            tracing::info!(%what, attempt, ?delay, error = %err, "retrying");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_gax::error::rpc::{Code, Status};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            initial: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            transient_window: Duration::from_secs(5),
+            eventual_window: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_and_others_are_not() {
+        let calls = AtomicU32::new(0);
+        let result = quick()
+            .run("get", || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                    Err(GaxError::service(
+                        Status::default().set_code(Code::Unavailable),
+                    ))
+                } else {
+                    Ok(7)
+                }
+            })
+            .await;
+        assert_eq!(result.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = quick()
+            .run("get", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(GaxError::service(
+                    Status::default().set_code(Code::NotFound),
+                ))
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        let policy = RetryPolicy::default();
+        for attempt in 0..30 {
+            let d = policy.backoff(attempt);
+            assert!(d <= policy.max_delay, "{attempt}: {d:?}");
+        }
+        assert!(policy.backoff(0) <= Duration::from_millis(250));
+    }
+}

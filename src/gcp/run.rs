@@ -1,0 +1,143 @@
+//! Cloud Run Admin v2: get, create, update and delete the service (waiting for each rollout),
+//! and its IAM policy (the public invoker binding).
+
+use google_cloud_iam_v1::model::{GetPolicyOptions, Policy};
+use google_cloud_run_v2::model::Service;
+
+use super::errors::{Kind, explain};
+use super::{policy, send_unless};
+use crate::context::Ctx;
+
+pub const ROLE: &str = "roles/run.admin and roles/iam.serviceAccountUser";
+
+pub fn service_name(ctx: &Ctx, id: &str) -> String {
+    format!("{}/services/{id}", ctx.parent())
+}
+
+pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Service>> {
+    let name = service_name(ctx, id);
+    let what = format!("read Cloud Run service {id}");
+    send_unless(
+        ctx,
+        ctx.call(&what, "roles/run.viewer"),
+        Kind::NotFound,
+        || ctx.clients.run.get_service().set_name(&name).send(),
+    )
+    .await
+}
+
+/// Creates the service and waits for its first revision; Ok(false) when the id is taken.
+pub async fn create(ctx: &Ctx, id: &str, service: Service) -> anyhow::Result<bool> {
+    let what = format!("create Cloud Run service {id}");
+    let call = ctx.call(&what, ROLE);
+    let sent = send_unless(ctx, call, Kind::AlreadyExists, || {
+        ctx.clients
+            .run
+            .create_service()
+            .set_parent(ctx.parent())
+            .set_service_id(id)
+            .set_service(service.clone())
+            .send()
+    });
+    let Some(op) = sent.await? else {
+        return Ok(false);
+    };
+    wait(ctx, op, call).await?;
+    Ok(true)
+}
+
+/// Replaces the service's spec (a new revision) and waits for the rollout.
+pub async fn update(ctx: &Ctx, service: Service) -> anyhow::Result<()> {
+    let what = format!("update Cloud Run service {}", service.name);
+    let call = ctx.call(&what, ROLE);
+    let op = ctx
+        .retry()
+        .run(&what, || {
+            ctx.clients
+                .run
+                .update_service()
+                .set_service(service.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| explain(e, call))?;
+    wait(ctx, op, call).await
+}
+
+/// Deletes and waits; Ok(false) when it was already gone.
+pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
+    let name = service_name(ctx, id);
+    let what = format!("delete Cloud Run service {id}");
+    let call = ctx.call(&what, ROLE);
+    let sent = send_unless(ctx, call, Kind::NotFound, || {
+        ctx.clients.run.delete_service().set_name(&name).send()
+    });
+    let Some(op) = sent.await? else {
+        return Ok(false);
+    };
+    wait(ctx, op, call).await?;
+    Ok(true)
+}
+
+async fn wait(
+    ctx: &Ctx,
+    op: google_cloud_longrunning::model::Operation,
+    call: super::errors::Call<'_>,
+) -> anyhow::Result<()> {
+    ctx.waiting
+        .operation(op, call, |name| {
+            ctx.clients.run.get_operation().set_name(name).send()
+        })
+        .await
+        .map(drop)
+}
+
+fn read_policy<'a>(
+    ctx: &'a Ctx,
+    name: &'a str,
+) -> impl std::future::Future<Output = Result<Policy, google_cloud_gax::error::Error>> + 'a {
+    ctx.clients
+        .run
+        .get_iam_policy()
+        .set_resource(name)
+        .set_options(GetPolicyOptions::new().set_requested_policy_version(3))
+        .send()
+}
+
+/// The service's IAM policy, or None when the service does not exist.
+pub async fn get_policy(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Policy>> {
+    let name = service_name(ctx, id);
+    let what = format!("read the IAM policy of Cloud Run service {id}");
+    send_unless(
+        ctx,
+        ctx.call(&what, "roles/run.viewer"),
+        Kind::NotFound,
+        || read_policy(ctx, &name),
+    )
+    .await
+}
+
+/// Applies `edit` to the service's IAM policy; true when it wrote a change.
+pub async fn modify_policy(
+    ctx: &Ctx,
+    id: &str,
+    edit: impl Fn(&mut Policy) -> bool,
+) -> anyhow::Result<bool> {
+    let name = service_name(ctx, id);
+    let what = format!("change the IAM policy of Cloud Run service {id}");
+    policy::read_modify_write(
+        ctx.retry(),
+        ctx.call(&what, "roles/run.admin"),
+        || read_policy(ctx, &name),
+        |p| {
+            ctx.clients
+                .run
+                .set_iam_policy()
+                .set_resource(&name)
+                .set_policy(p)
+                .send()
+        },
+        edit,
+    )
+    .await
+}

@@ -1,0 +1,17 @@
+//! chatctl as a library: the binary (`main.rs`) and the end-to-end tests drive the same code.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod diff;
+pub mod engine;
+pub mod gcp;
+pub mod image;
+pub mod names;
+pub mod outcome;
+pub mod report;
+pub mod resources;
+pub mod signals;
+pub mod stack;
+pub mod templates;

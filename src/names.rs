@@ -1,0 +1,177 @@
+//! Resource names of one environment, derived from its name and checked against each API's
+//! naming rules before any call is made (no state file: any machine derives the same names).
+
+use std::collections::BTreeMap;
+
+/// Longest environment name: the service account id `chat-identity-NAME` must fit in 30.
+pub const MAX_ENV_LEN: usize = 16;
+
+/// Label keys chatctl puts on everything that takes labels.
+pub const LABEL_MANAGED_BY: &str = "managed-by";
+pub const LABEL_ENV: &str = "chatctl-env";
+pub const MANAGED_BY_VALUE: &str = "chatctl";
+
+/// Every name chatctl uses for one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub env: String,
+    pub redis_instance: String,
+    pub connector: String,
+    pub service_account_id: String,
+    pub run_service: String,
+}
+
+impl Names {
+    /// Derives and validates the names of environment `env`.
+    pub fn derive(env: &str) -> Result<Self, String> {
+        validate_env(env)?;
+        let names = Names {
+            env: env.to_string(),
+            redis_instance: format!("chat-{env}"),
+            connector: format!("chat-{env}"),
+            service_account_id: format!("chat-identity-{env}"),
+            run_service: format!("chat-{env}"),
+        };
+        check(&names.redis_instance, "Memorystore instance id", 1, 40)?;
+        check(&names.connector, "VPC Access connector id", 2, 25)?;
+        check(&names.service_account_id, "service account id", 6, 30)?;
+        check(&names.run_service, "Cloud Run service name", 1, 49)?;
+        Ok(names)
+    }
+
+    /// The labels that mark a resource as belonging to this environment.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string()),
+            (LABEL_ENV.to_string(), self.env.clone()),
+        ])
+    }
+
+    /// Service accounts take no labels: their description carries the same marks.
+    pub fn service_account_description(&self) -> String {
+        format!(
+            "{LABEL_MANAGED_BY}={MANAGED_BY_VALUE} {LABEL_ENV}={}: identity of the chat service",
+            self.env
+        )
+    }
+
+    pub fn service_account_email(&self, project: &str) -> String {
+        let (domain, id) = match project.split_once(':') {
+            Some((domain, id)) => (format!(".{domain}"), id),
+            None => (String::new(), project),
+        };
+        format!(
+            "{}@{id}{domain}.iam.gserviceaccount.com",
+            self.service_account_id
+        )
+    }
+}
+
+fn validate_env(env: &str) -> Result<(), String> {
+    let hint = "use lowercase letters, digits and hyphens, starting with a letter and not ending \
+                with a hyphen, e.g. `default`, `staging` or `pr-123`";
+    if env.is_empty() {
+        return Err(format!("the environment name is empty: {hint}"));
+    }
+    if env.len() > MAX_ENV_LEN {
+        return Err(format!(
+            "the environment name `{env}` has {} characters; at most {MAX_ENV_LEN} fit in every \
+             derived name (the service account id `chat-identity-{env}` may have 30)",
+            env.len()
+        ));
+    }
+    if !is_dns_label(env) {
+        return Err(format!("the environment name `{env}` is not valid: {hint}"));
+    }
+    Ok(())
+}
+
+/// `^[a-z]([-a-z0-9]*[a-z0-9])?$`: the rule every one of our APIs shares.
+fn is_dns_label(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_lowercase()
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+fn check(name: &str, what: &str, min: usize, max: usize) -> Result<(), String> {
+    if name.len() < min || name.len() > max || !is_dns_label(name) {
+        return Err(format!(
+            "derived {what} `{name}` breaks the API's rule ({min}-{max} characters, lowercase \
+             letters, digits and hyphens, starting with a letter): choose a shorter --env"
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a project ID (6-30 characters, optionally `domain:` prefixed).
+pub fn validate_project(project: &str) -> Result<(), String> {
+    let id = project.rsplit(':').next().unwrap_or(project);
+    if (6..=30).contains(&id.len()) && is_dns_label(id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{project}` is not a Google Cloud project ID (6-30 lowercase letters, digits and \
+             hyphens, starting with a letter); pass the ID, not the display name or number"
+        ))
+    }
+}
+
+/// Validates a region name such as `us-central1`.
+pub fn validate_region(region: &str) -> Result<(), String> {
+    let ok = region.contains('-')
+        && region.ends_with(|c: char| c.is_ascii_digit())
+        && is_dns_label(region);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{region}` is not a region name such as us-central1 or europe-west1"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_env_names_fit_every_api() {
+        let names = Names::derive("default").unwrap();
+        assert_eq!(names.connector, "chat-default");
+        assert_eq!(names.service_account_id, "chat-identity-default");
+        assert_eq!(
+            names.service_account_email("my-project"),
+            "chat-identity-default@my-project.iam.gserviceaccount.com"
+        );
+    }
+
+    #[test]
+    fn longest_env_is_accepted_and_one_more_is_refused() {
+        let longest = "a".repeat(MAX_ENV_LEN);
+        assert!(Names::derive(&longest).is_ok());
+        let err = Names::derive(&format!("{longest}b")).unwrap_err();
+        assert!(err.contains("at most 16"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_names_are_refused_with_a_hint() {
+        for bad in ["", "Prod", "1st", "pr_1", "trailing-", "a.b"] {
+            let err = Names::derive(bad).unwrap_err();
+            assert!(err.contains("environment name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn project_and_region_rules() {
+        assert!(validate_project("my-project-1").is_ok());
+        assert!(validate_project("example.com:my-project").is_ok());
+        assert!(validate_project("My Project").is_err());
+        assert!(validate_project("12345").is_err());
+        assert!(validate_region("us-central1").is_ok());
+        assert!(validate_region("central").is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! Progress and results, three ways: indicatif lines (one per resource) on a terminal, plain
+//! lines plus a heartbeat at most every 10 s without one (CI logs), or JSON lines on stdout
+//! (`--output json`). Human text always goes to stderr.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::cli::OutputFormat;
+use crate::stack::ResourceId;
+
+/// Longest silence on a non-terminal before a "still working" line.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct Line {
+    name: String,
+    state: String,
+    since: Instant,
+    ended: Option<Instant>,
+    bar: Option<ProgressBar>,
+    done: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    lines: BTreeMap<ResourceId, Line>,
+    last_output: Instant,
+}
+
+/// Where progress goes.
+#[derive(Debug)]
+pub struct Reporter {
+    format: OutputFormat,
+    multi: Option<MultiProgress>,
+    started: Instant,
+    inner: Mutex<Inner>,
+}
+
+/// The handle a resource step reports its state changes through.
+pub struct Progress<'a> {
+    reporter: &'a Reporter,
+    id: ResourceId,
+}
+
+impl Progress<'_> {
+    pub fn state(&self, state: &str) {
+        self.reporter.state(self.id, None, state, false);
+    }
+}
+
+/// Terminal states end a resource's line.
+pub fn is_final(state: &str) -> bool {
+    matches!(
+        state,
+        "ready" | "unchanged" | "deleted" | "absent" | "failed" | "skipped" | "interrupted"
+    )
+}
+
+impl Reporter {
+    pub fn new(format: OutputFormat) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let multi = (format == OutputFormat::Human && tty)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Reporter {
+            format,
+            multi,
+            started: Instant::now(),
+            inner: Mutex::new(Inner {
+                lines: BTreeMap::new(),
+                last_output: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    pub fn progress(&self, id: ResourceId, name: &str) -> Progress<'_> {
+        self.state(id, Some(name), "observing", true);
+        Progress { reporter: self, id }
+    }
+
+    /// Records a state change (repeats are ignored) and shows it.
+    pub fn state(&self, id: ResourceId, name: Option<&str>, state: &str, quiet: bool) {
+        let mut inner = self.inner.lock().expect("reporter lock");
+        let now = Instant::now();
+        let line = inner.lines.entry(id).or_insert_with(|| Line {
+            name: name.unwrap_or_default().to_string(),
+            state: String::new(),
+            since: now,
+            ended: None,
+            bar: None,
+            done: false,
+        });
+        if let Some(name) = name {
+            line.name = name.to_string();
+        }
+        if line.state == state {
+            return;
+        }
+        line.state = state.to_string();
+        line.done = is_final(state);
+        if line.done {
+            line.ended = Some(now);
+        }
+        let elapsed = now.duration_since(line.since);
+        let text = format!("{:<16} {} {}", id.label(), line.name, state);
+        match (&self.multi, self.format) {
+            (_, OutputFormat::Json) => emit_json(&json!({
+                "type": "state",
+                "resource": id.label(),
+                "name": line.name,
+                "state": state,
+                "elapsed_s": round(elapsed),
+            })),
+            (Some(multi), _) => {
+                let bar = line.bar.get_or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {wide_msg} {elapsed:>4}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                });
+                if line.done {
+                    bar.finish_with_message(format!("{text} ({:.1}s)", elapsed.as_secs_f64()));
+                } else {
+                    bar.set_message(text);
+                }
+            }
+            (None, OutputFormat::Human) if !quiet || line.done => {
+                eprintln!("[{:>6.1}s] {text}", self.started.elapsed().as_secs_f64());
+                inner.last_output = now;
+            }
+            _ => {}
+        }
+    }
+
+    /// Called every second or so: without a terminal, prints what is still running when
+    /// nothing was printed for HEARTBEAT.
+    pub fn heartbeat(&self) {
+        if self.multi.is_some() || self.format == OutputFormat::Json {
+            return;
+        }
+        let mut inner = self.inner.lock().expect("reporter lock");
+        if inner.last_output.elapsed() < HEARTBEAT {
+            return;
+        }
+        let busy: Vec<String> = inner
+            .lines
+            .iter()
+            .filter(|(_, l)| !l.done)
+            .map(|(id, l)| {
+                format!(
+                    "{} ({}, {}s)",
+                    id.label(),
+                    l.state,
+                    l.since.elapsed().as_secs()
+                )
+            })
+            .collect();
+        if !busy.is_empty() {
+            eprintln!(
+                "[{:>6.1}s] still working: {}",
+                self.started.elapsed().as_secs_f64(),
+                busy.join(", ")
+            );
+        }
+        inner.last_output = Instant::now();
+    }
+
+    /// A line of human text (stderr), or a `message` event in JSON mode.
+    pub fn message(&self, text: &str) {
+        match self.format {
+            OutputFormat::Json => emit_json(&json!({"type": "message", "text": text})),
+            OutputFormat::Human => match &self.multi {
+                Some(multi) => {
+                    let _ = multi.println(text);
+                }
+                None => eprintln!("{text}"),
+            },
+        }
+    }
+
+    /// How long each resource took from its first event to its last.
+    pub fn durations(&self) -> BTreeMap<ResourceId, (String, String, f64)> {
+        let inner = self.inner.lock().expect("reporter lock");
+        inner
+            .lines
+            .iter()
+            .map(|(id, l)| {
+                let end = l.ended.unwrap_or_else(Instant::now);
+                (
+                    *id,
+                    (
+                        l.name.clone(),
+                        l.state.clone(),
+                        round(end.duration_since(l.since)),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Stops the progress display (so final text is not redrawn over).
+    pub fn finish(&self) {
+        if let Some(multi) = &self.multi {
+            let _ = multi.clear();
+        }
+    }
+}
+
+fn round(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// One JSON line on stdout.
+pub fn emit_json(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}

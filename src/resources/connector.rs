@@ -1,0 +1,224 @@
+//! The Serverless VPC Access connector (a /28 on the network), rendered from
+//! templates/vpc-connector.yaml. Connectors take no labels: the name derived from the
+//! environment and the network identify ours. Its /28 is checked against the region's other
+//! connectors before creating, so a clash is reported at once rather than inside the operation.
+
+use std::net::Ipv4Addr;
+
+use google_cloud_vpcaccess_v1::model::Connector;
+use google_cloud_vpcaccess_v1::model::connector::State;
+
+use super::{Action, Planned, Rendered, render, to_json};
+use crate::config::ConnectorRange;
+use crate::context::Ctx;
+use crate::gcp::vpcaccess as api;
+use crate::report::Progress;
+use crate::templates::{KNOWN_AFTER_UP, VPC_CONNECTOR, Vars};
+
+/// Where `--connector-range auto` looks for a free /28 (the tutorial's 10.8.0.0/28 first).
+const AUTO_POOL: (Ipv4Addr, u32) = (Ipv4Addr::new(10, 8, 0, 0), 12);
+
+fn desired(ctx: &Ctx, range: &str) -> anyhow::Result<Rendered<Connector>> {
+    let s = &ctx.settings;
+    let vars = Vars::from([
+        ("network", s.network.clone()),
+        ("ipCidrRange", range.to_string()),
+        ("env", s.names.env.clone()),
+        ("project", s.project.clone()),
+        ("region", s.region.clone()),
+    ]);
+    render(
+        "connector",
+        VPC_CONNECTOR,
+        &vars,
+        &s.overrides.connector,
+        None,
+    )
+}
+
+fn state_name(state: &State) -> String {
+    state.name().unwrap_or("UNKNOWN").to_string()
+}
+
+fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
+    let (addr, len) = cidr.split_once('/')?;
+    let addr: Ipv4Addr = addr.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    let size = 1u64 << (32 - len.min(32));
+    let start = u32::from(addr) & !((size - 1) as u32);
+    Some((start, start.saturating_add((size - 1) as u32)))
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    match (parse_cidr(a), parse_cidr(b)) {
+        (Some((a0, a1)), Some((b0, b1))) => a0 <= b1 && b0 <= a1,
+        _ => false,
+    }
+}
+
+/// Other connectors on the same network whose range overlaps `range`.
+fn clashes<'a>(ctx: &Ctx, others: &'a [Connector], range: &str) -> Option<&'a Connector> {
+    let ours = api::connector_name(ctx, &ctx.settings.names.connector);
+    others.iter().find(|c| {
+        c.name != ours && c.network == ctx.settings.network && overlaps(&c.ip_cidr_range, range)
+    })
+}
+
+/// The first /28 of the pool that no other connector uses.
+fn free_range(ctx: &Ctx, others: &[Connector]) -> anyhow::Result<String> {
+    let (base, bits) = AUTO_POOL;
+    (0..(1u32 << (28 - bits)))
+        .map(|i| format!("{}/28", Ipv4Addr::from(u32::from(base) + i * 16)))
+        .find(|candidate| clashes(ctx, others, candidate).is_none())
+        .ok_or_else(|| anyhow::anyhow!("no free /28 left in 10.8.0.0/12: pass --connector-range"))
+}
+
+fn decide(ctx: &Ctx, found: Option<&Connector>, range: &str) -> anyhow::Result<Planned> {
+    let id = &ctx.settings.names.connector;
+    let Some(connector) = found else {
+        return Ok(Planned::new(id, "absent", Action::Create));
+    };
+    let state = state_name(&connector.state);
+    if !connector.network.is_empty() && connector.network != ctx.settings.network {
+        let reason = format!(
+            "connector {id} exists on network {} (not {}): it is not this environment's; choose \
+             another --env or --network",
+            connector.network, ctx.settings.network
+        );
+        return Ok(Planned::new(id, state, Action::Conflict { reason }));
+    }
+    if connector.state != State::Ready {
+        return Ok(Planned::new(id, state.clone(), Action::Resume { state }));
+    }
+    let want = desired(ctx, range)?;
+    let changes = crate::diff::changes(&want.spec, &want.json, &to_json(connector));
+    let action = if changes.is_empty() {
+        Action::NoOp
+    } else {
+        Action::Replace { changes }
+    };
+    Ok(Planned::new(id, state, action))
+}
+
+/// The range to compare with: fixed, the existing connector's under `auto`, or unknown.
+fn intended_range(ctx: &Ctx, found: Option<&Connector>) -> String {
+    match (&ctx.settings.connector_range, found) {
+        (ConnectorRange::Fixed(r), _) => r.clone(),
+        (ConnectorRange::Auto, Some(c)) => c.ip_cidr_range.clone(),
+        (ConnectorRange::Auto, None) => KNOWN_AFTER_UP.to_string(),
+    }
+}
+
+pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
+    let found = api::get(ctx, &ctx.settings.names.connector).await?;
+    decide(ctx, found.as_ref(), &intended_range(ctx, found.as_ref()))
+}
+
+async fn wait_ready(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<()> {
+    let id = &ctx.settings.names.connector;
+    ctx.waiting
+        .until(&format!("connector {id} to be READY"), || async {
+            match api::get(ctx, id).await? {
+                Some(c) if c.state == State::Ready => Ok(Some(())),
+                Some(c) if c.state == State::Error => anyhow::bail!(
+                    "connector {id} is in state ERROR: run `chatctl down` and `chatctl up` again"
+                ),
+                Some(c) => {
+                    progress.state(&state_name(&c.state).to_lowercase());
+                    Ok(None)
+                }
+                None => anyhow::bail!("connector {id} disappeared while chatctl waited for it"),
+            }
+        })
+        .await
+}
+
+pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
+    let id = &ctx.settings.names.connector;
+    match &planned.action {
+        Action::Create => {
+            let others = api::list(ctx).await?;
+            let range = match &ctx.settings.connector_range {
+                ConnectorRange::Fixed(r) => {
+                    if let Some(other) = clashes(ctx, &others, r) {
+                        anyhow::bail!(
+                            "the connector range {r} overlaps {} of connector {} on network {}: \
+                             pass another --connector-range, or `--connector-range auto`",
+                            other.ip_cidr_range,
+                            other.name,
+                            ctx.settings.network
+                        );
+                    }
+                    r.clone()
+                }
+                ConnectorRange::Auto => free_range(ctx, &others)?,
+            };
+            progress.state(&format!("creating on {range}"));
+            let want = desired(ctx, &range)?;
+            if !api::create(ctx, id, want.message).await? {
+                let found = api::get(ctx, id).await?;
+                if let Action::Conflict { reason } = decide(ctx, found.as_ref(), &range)?.action {
+                    anyhow::bail!("{reason}");
+                }
+            }
+            wait_ready(ctx, progress).await
+        }
+        Action::Resume { state } if state == "DELETING" => anyhow::bail!(
+            "connector {id} is being deleted: run `chatctl up` again once `chatctl status` shows it absent"
+        ),
+        Action::Resume { state } if state == "ERROR" => anyhow::bail!(
+            "connector {id} is in state ERROR: run `chatctl down` and `chatctl up` again"
+        ),
+        Action::Resume { .. } => wait_ready(ctx, progress).await,
+        Action::Replace { changes } | Action::Update { changes } => anyhow::bail!(
+            "connector {id} differs from the configuration ({}) and connectors cannot be updated \
+             in place: keep the old values, or run `chatctl down` and `chatctl up`",
+            changes
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
+    }
+}
+
+pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+    let id = &ctx.settings.names.connector;
+    let Some(connector) = api::get(ctx, id).await? else {
+        return Ok(false);
+    };
+    if connector.state == State::Creating || connector.state == State::Updating {
+        progress.state("waiting for the running operation");
+        ctx.waiting
+            .until(&format!("connector {id} to settle"), || async {
+                Ok(match api::get(ctx, id).await? {
+                    Some(c) if matches!(c.state, State::Creating | State::Updating) => None,
+                    _ => Some(()),
+                })
+            })
+            .await?;
+    }
+    progress.state("deleting");
+    if connector.state == State::Deleting {
+        ctx.waiting
+            .until(&format!("connector {id} to be deleted"), || async {
+                Ok(api::get(ctx, id).await?.is_none().then_some(()))
+            })
+            .await?;
+        return Ok(true);
+    }
+    api::delete(ctx, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_of_cidrs() {
+        assert!(overlaps("10.8.0.0/28", "10.8.0.0/28"));
+        assert!(overlaps("10.8.0.0/20", "10.8.0.16/28"));
+        assert!(!overlaps("10.8.0.0/28", "10.8.0.16/28"));
+    }
+}

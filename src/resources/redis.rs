@@ -1,0 +1,218 @@
+//! The Memorystore for Redis instance (BASIC 1 GB by default, STANDARD_HA with --tier
+//! standard), rendered from templates/redis-instance.yaml. Hands its host and port to Cloud Run.
+
+use google_cloud_redis_v1::model::Instance;
+use google_cloud_redis_v1::model::instance::State;
+
+use super::{Action, Outputs, Planned, Rendered, not_ours, owned, render, to_json};
+use crate::cli::Tier;
+use crate::context::Ctx;
+use crate::gcp::redis as api;
+use crate::report::Progress;
+use crate::templates::{REDIS_INSTANCE, Vars};
+
+/// Fields UpdateInstance can change in place.
+const UPDATABLE: &[&str] = &[
+    "displayName",
+    "labels",
+    "memorySizeGb",
+    "redisConfigs",
+    "replicaCount",
+    "readReplicasMode",
+    "persistenceConfig",
+    "maintenancePolicy",
+];
+
+fn desired(ctx: &Ctx) -> anyhow::Result<Rendered<Instance>> {
+    let s = &ctx.settings;
+    let tier = match s.tier {
+        Tier::Basic => "BASIC",
+        Tier::Standard => "STANDARD_HA",
+    };
+    let vars = Vars::from([
+        ("tier", tier.to_string()),
+        ("project", s.project.clone()),
+        ("network", s.network.clone()),
+        ("env", s.names.env.clone()),
+        ("region", s.region.clone()),
+    ]);
+    render(
+        "redis",
+        REDIS_INSTANCE,
+        &vars,
+        &s.overrides.redis,
+        Some(&s.names.labels()),
+    )
+}
+
+fn state_name(state: &State) -> String {
+    state.name().unwrap_or("UNKNOWN").to_string()
+}
+
+fn publish(out: &Outputs, instance: &Instance) {
+    if instance.state == State::Ready && !instance.host.is_empty() {
+        out.update(|v| {
+            v.redis_host = Some(instance.host.clone());
+            v.redis_port = Some(if instance.port == 0 {
+                6379
+            } else {
+                instance.port
+            });
+        });
+    }
+}
+
+fn decide(ctx: &Ctx, want: &Rendered<Instance>, found: Option<&Instance>) -> Planned {
+    let id = &ctx.settings.names.redis_instance;
+    let Some(instance) = found else {
+        return Planned::new(id, "absent", Action::Create);
+    };
+    let state = state_name(&instance.state);
+    if !owned(&instance.labels, ctx) {
+        let reason = not_ours("Redis instance", id, ctx);
+        return Planned::new(id, state, Action::Conflict { reason });
+    }
+    if instance.state != State::Ready {
+        return Planned::new(id, state.clone(), Action::Resume { state });
+    }
+    let changes = crate::diff::changes(&want.spec, &want.json, &to_json(instance));
+    let action = if changes.is_empty() {
+        Action::NoOp
+    } else if changes
+        .iter()
+        .all(|c| UPDATABLE.contains(&top_field(&c.path)))
+    {
+        Action::Update { changes }
+    } else {
+        Action::Replace { changes }
+    };
+    Planned::new(id, state, action)
+}
+
+/// `a.b[0]` → `a`.
+pub fn top_field(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
+}
+
+pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+    let want = desired(ctx)?;
+    let found = api::get(ctx, &ctx.settings.names.redis_instance).await?;
+    if let Some(instance) = &found {
+        publish(out, instance);
+    }
+    Ok(decide(ctx, &want, found.as_ref()))
+}
+
+/// Waits until the instance leaves a transitional state; errors on a state it cannot leave.
+async fn wait_ready(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
+    let id = &ctx.settings.names.redis_instance;
+    let instance = ctx
+        .waiting
+        .until(&format!("Redis instance {id} to be READY"), || async {
+            match api::get(ctx, id).await? {
+                Some(i) if i.state == State::Ready => Ok(Some(i)),
+                Some(i) => {
+                    progress.state(&state_name(&i.state).to_lowercase());
+                    Ok(None)
+                }
+                None => {
+                    anyhow::bail!("Redis instance {id} disappeared while chatctl waited for it")
+                }
+            }
+        })
+        .await?;
+    publish(out, &instance);
+    Ok(())
+}
+
+pub async fn apply(
+    ctx: &Ctx,
+    out: &Outputs,
+    planned: &Planned,
+    progress: &Progress<'_>,
+) -> anyhow::Result<()> {
+    let id = &ctx.settings.names.redis_instance;
+    match &planned.action {
+        Action::Create => {
+            progress.state("creating");
+            let want = desired(ctx)?;
+            if !api::create(ctx, id, want.message).await? {
+                // Taken between observe and create (or a retried create that went through).
+                let found = api::get(ctx, id).await?;
+                if let Action::Conflict { reason } =
+                    decide(ctx, &desired(ctx)?, found.as_ref()).action
+                {
+                    anyhow::bail!("{reason}");
+                }
+            }
+            wait_ready(ctx, out, progress).await
+        }
+        Action::Resume { state } if state == "DELETING" => {
+            anyhow::bail!(
+                "Redis instance {id} is being deleted (a `down` is under way or was interrupted): \
+                 run `chatctl up` again once `chatctl status` shows it absent"
+            )
+        }
+        Action::Resume { .. } => wait_ready(ctx, out, progress).await,
+        Action::Update { changes } => {
+            progress.state("updating");
+            let mut fields: Vec<String> = changes
+                .iter()
+                .map(|c| top_field(&c.path).to_string())
+                .collect();
+            fields.sort();
+            fields.dedup();
+            let mut instance = desired(ctx)?.message;
+            instance.name = api::instance_name(ctx, id);
+            api::update(ctx, instance, fields).await?;
+            wait_ready(ctx, out, progress).await
+        }
+        Action::Replace { changes } => anyhow::bail!(
+            "Redis instance {id} differs in fields the API cannot update ({}); keep the old \
+             values, or run `chatctl down` (this deletes the data) and `chatctl up`",
+            changes
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
+    }
+}
+
+pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+    let id = &ctx.settings.names.redis_instance;
+    let Some(instance) = api::get(ctx, id).await? else {
+        return Ok(false);
+    };
+    if !owned(&instance.labels, ctx) {
+        anyhow::bail!("{}; left alone", not_ours("Redis instance", id, ctx));
+    }
+    if instance.state == State::Deleting {
+        progress.state("deleting");
+        return wait_gone(ctx, id).await;
+    }
+    if matches!(instance.state, State::Creating | State::Updating) {
+        // An interrupted `up` left an operation running: let it finish, then delete.
+        progress.state("waiting for the running operation");
+        ctx.waiting
+            .until(&format!("Redis instance {id} to settle"), || async {
+                Ok(match api::get(ctx, id).await? {
+                    Some(i) if matches!(i.state, State::Creating | State::Updating) => None,
+                    other => Some(other),
+                })
+            })
+            .await?;
+    }
+    progress.state("deleting");
+    api::delete(ctx, id).await?;
+    Ok(true)
+}
+
+async fn wait_gone(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
+    ctx.waiting
+        .until(&format!("Redis instance {id} to be deleted"), || async {
+            Ok(api::get(ctx, id).await?.is_none().then_some(true))
+        })
+        .await
+}

@@ -1,0 +1,221 @@
+//! The Cloud Run service running chat-server, rendered from templates/run-service.yaml with
+//! the service account, the connector and Redis's host filled in. Publishes the service URL.
+
+use google_cloud_run_v2::model::Service;
+use google_cloud_run_v2::model::condition::State as ConditionState;
+
+use super::{Action, Outputs, Planned, Rendered, not_ours, owned, render, to_json};
+use crate::context::Ctx;
+use crate::diff::Change;
+use crate::gcp::run as api;
+use crate::gcp::vpcaccess;
+use crate::report::Progress;
+use crate::templates::{KNOWN_AFTER_UP, RUN_SERVICE, Vars};
+
+fn deployed_image(found: Option<&Service>) -> Option<String> {
+    found?
+        .template
+        .as_ref()?
+        .containers
+        .first()
+        .map(|c| c.image.clone())
+}
+
+fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<Rendered<Service>> {
+    let s = &ctx.settings;
+    let values = out.get();
+    let image = s
+        .image
+        .clone()
+        .or(values.image)
+        .or_else(|| deployed_image(found))
+        .unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
+    let vars = Vars::from([
+        (
+            "serviceAccountEmail",
+            s.names.service_account_email(&s.project),
+        ),
+        (
+            "connector",
+            vpcaccess::connector_name(ctx, &s.names.connector),
+        ),
+        ("image", image),
+        (
+            "redisHost",
+            values
+                .redis_host
+                .unwrap_or_else(|| KNOWN_AFTER_UP.to_string()),
+        ),
+        (
+            "redisPort",
+            values
+                .redis_port
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| KNOWN_AFTER_UP.to_string()),
+        ),
+        ("env", s.names.env.clone()),
+        ("project", s.project.clone()),
+        ("region", s.region.clone()),
+    ]);
+    render(
+        "service",
+        RUN_SERVICE,
+        &vars,
+        &s.overrides.service,
+        Some(&s.names.labels()),
+    )
+}
+
+fn publish(out: &Outputs, service: &Service) {
+    if !service.uri.is_empty() {
+        out.update(|v| v.service_url = Some(service.uri.clone()));
+    }
+}
+
+fn failed(service: &Service) -> Option<String> {
+    let cond = service.terminal_condition.as_ref()?;
+    (cond.state == ConditionState::ConditionFailed).then(|| cond.message.clone())
+}
+
+fn decide(ctx: &Ctx, want: &Rendered<Service>, found: Option<&Service>) -> Planned {
+    let id = &ctx.settings.names.run_service;
+    let Some(service) = found else {
+        return Planned::new(id, "absent", Action::Create);
+    };
+    if !owned(&service.labels, ctx) {
+        return Planned::new(
+            id,
+            "READY",
+            Action::Conflict {
+                reason: not_ours("Cloud Run service", id, ctx),
+            },
+        );
+    }
+    if service.reconciling {
+        return Planned::new(
+            id,
+            "RECONCILING",
+            Action::Resume {
+                state: "RECONCILING".into(),
+            },
+        );
+    }
+    let mut changes = crate::diff::changes(&want.spec, &want.json, &to_json(service));
+    let state = match failed(service) {
+        Some(message) => {
+            changes.push(Change {
+                path: "terminalCondition".into(),
+                from: format!("FAILED: {message}").into(),
+                to: "READY".into(),
+            });
+            "FAILED"
+        }
+        None => "READY",
+    };
+    let action = if changes.is_empty() {
+        Action::NoOp
+    } else {
+        Action::Update { changes }
+    };
+    Planned::new(id, state, action)
+}
+
+pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+    let found = api::get(ctx, &ctx.settings.names.run_service).await?;
+    if let Some(service) = &found {
+        publish(out, service);
+    }
+    let want = desired(ctx, out, found.as_ref())?;
+    Ok(decide(ctx, &want, found.as_ref()))
+}
+
+async fn settle(ctx: &Ctx, out: &Outputs) -> anyhow::Result<()> {
+    let id = &ctx.settings.names.run_service;
+    let service = ctx
+        .waiting
+        .until(
+            &format!("Cloud Run service {id} to finish its rollout"),
+            || async {
+                match api::get(ctx, id).await? {
+                    Some(s) if !s.reconciling => Ok(Some(s)),
+                    Some(_) => Ok(None),
+                    None => anyhow::bail!("Cloud Run service {id} disappeared during its rollout"),
+                }
+            },
+        )
+        .await?;
+    if let Some(message) = failed(&service) {
+        anyhow::bail!(
+            "Cloud Run service {id} is not ready: {message}\n  → check the image and the \
+             service's logs (`gcloud run services logs read {id} --region {}`), then run `chatctl up` again",
+            ctx.region()
+        );
+    }
+    publish(out, &service);
+    Ok(())
+}
+
+async fn update(
+    ctx: &Ctx,
+    out: &Outputs,
+    found: Option<&Service>,
+    progress: &Progress<'_>,
+) -> anyhow::Result<()> {
+    progress.state("deploying a new revision");
+    let mut service = desired(ctx, out, found)?.message;
+    service.name = api::service_name(ctx, &ctx.settings.names.run_service);
+    api::update(ctx, service).await?;
+    settle(ctx, out).await
+}
+
+pub async fn apply(
+    ctx: &Ctx,
+    out: &Outputs,
+    planned: &Planned,
+    progress: &Progress<'_>,
+) -> anyhow::Result<()> {
+    let id = &ctx.settings.names.run_service;
+    match &planned.action {
+        Action::Create => {
+            progress.state("creating");
+            let want = desired(ctx, out, None)?;
+            if api::create(ctx, id, want.message).await? {
+                return settle(ctx, out).await;
+            }
+            // Taken meanwhile (or a retried create that went through): adopt if ours.
+            let found = api::get(ctx, id).await?;
+            match decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref()).action {
+                Action::Conflict { reason } => anyhow::bail!("{reason}"),
+                Action::Update { .. } => update(ctx, out, found.as_ref(), progress).await,
+                _ => settle(ctx, out).await,
+            }
+        }
+        Action::Resume { .. } => {
+            progress.state("waiting for the rollout under way");
+            settle(ctx, out).await?;
+            let found = api::get(ctx, id).await?;
+            let again = decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref());
+            if matches!(again.action, Action::Update { .. }) {
+                update(ctx, out, found.as_ref(), progress).await?;
+            }
+            Ok(())
+        }
+        Action::Update { .. } | Action::Replace { .. } => {
+            let found = api::get(ctx, id).await?;
+            update(ctx, out, found.as_ref(), progress).await
+        }
+        Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
+    }
+}
+
+pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+    let id = &ctx.settings.names.run_service;
+    let Some(service) = api::get(ctx, id).await? else {
+        return Ok(false);
+    };
+    if !owned(&service.labels, ctx) {
+        anyhow::bail!("{}; left alone", not_ours("Cloud Run service", id, ctx));
+    }
+    progress.state("deleting");
+    api::delete(ctx, id).await
+}
