@@ -101,24 +101,78 @@ function shownMessages(page) {
   );
 }
 
+/** Waits for `predicate(arg)` in the page; on timeout, says what the page's list showed. */
+async function waitInPage(page, what, predicate, arg) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout: WAIT_MS });
+  } catch (err) {
+    const shown = await page.$$eval("#messages li", (items) => items.map((li) => li.textContent)).catch(() => []);
+    throw new Error(`${what} not shown within ${WAIT_MS} ms; the list shows ${JSON.stringify(shown)}`, { cause: err });
+  }
+}
+
 /** Waits until the page shows a message {user, text}. */
 async function waitForMessage(page, user, text) {
-  await page.waitForFunction(
+  await waitInPage(
+    page,
+    `message ${JSON.stringify({ user, text })}`,
     ([u, t]) =>
       [...document.querySelectorAll("#messages li.message")].some(
         (li) => li.querySelector(".user").textContent === u && li.querySelector(".text").textContent === t,
       ),
     [user, text],
-    { timeout: WAIT_MS },
   );
 }
 
 async function waitForNotice(page, text) {
-  await page.waitForFunction(
+  await waitInPage(
+    page,
+    `notice ${JSON.stringify(text)}`,
     (t) => [...document.querySelectorAll("#messages li.notice")].some((li) => li.textContent === t),
     text,
-    { timeout: WAIT_MS },
   );
+}
+
+/**
+ * Opens the tutorial's page (fixture) on `baseUrl`'s origin and signs in. It must run in a
+ * document of the server's own origin (same-origin WebSocket, as on Cloud Run), and the server
+ * does not serve it, so: navigate to a path the server answers with a plain-text 404 (a real
+ * loopback document, no script in it), write the fixture into it, and let the test supply
+ * only the fixture's script; /socket.io/socket.io.js comes from the server. (A document
+ * fulfilled by page.route has no network address, so Chromium's local-network-access checks
+ * would refuse its WebSocket to 127.0.0.1.)
+ */
+async function openTutorial(baseUrl, user, room) {
+  const context = await browser.newContext();
+  contexts.push(context);
+  await context.route(`${baseUrl}/tutorial/index.js`, (route) =>
+    route.fulfill({ contentType: "text/javascript", body: readFileSync(here("tutorial-page/index.js")) }),
+  );
+  const page = await context.newPage();
+  const blank = await page.goto(`${baseUrl}/tutorial/`);
+  assert.equal(blank.status(), 404, "the server must not serve /tutorial/ itself");
+  page.errors = []; // uncaught exceptions
+  page.consoleErrors = []; // the tutorial's console.error(ackError), and failed connection attempts
+  page.on("pageerror", (err) => page.errors.push(String(err)));
+  page.on("console", (msg) => msg.type() === "error" && page.consoleErrors.push(msg.text()));
+  const clientScript = page.waitForResponse(`${baseUrl}/socket.io/socket.io.js`);
+  await page.setContent(readFileSync(here("tutorial-page/index.html"), "utf8"));
+  const served = await clientScript;
+  assert.equal(served.status(), 200);
+  assert.equal(await served.text(), readFileSync(here("../../web/socket.io.js"), "utf8"), "the client is ours, from the server");
+  assert.equal(page.url(), `${baseUrl}/tutorial/`, "the fixture runs on the server's origin");
+
+  await page.fill("#name", user);
+  await page.fill("#room", room);
+  await page.click(".signin");
+  await page.waitForSelector("#chatroom", { state: "visible", timeout: WAIT_MS });
+  assert.equal(await page.textContent("#chatroom h1"), room);
+  return page;
+}
+
+/** Waits until the tutorial's page lists the line `text` ("user: text" or "title: description"). */
+async function waitForTutorialLine(page, text) {
+  await waitInPage(page, `line ${JSON.stringify(text)}`, (t) => [...document.querySelectorAll("#messages li")].some((li) => li.textContent === t), text);
 }
 
 function count(messages, user, text) {
@@ -274,6 +328,8 @@ test("the page shows a lost connection, reconnects by itself and catches up on w
   const erin = await openPage(urlA);
   await signIn(dave, "Dave", room);
   await signIn(erin, "Erin", room);
+  // The tutorial's page on the same instance relies on socket.io.on("reconnect") instead.
+  const tutor = await openTutorial(own.url, "Tutor", room);
   await send(dave, "before the restart");
   await waitForMessage(erin, "Dave", "before the restart");
 
@@ -302,56 +358,41 @@ test("the page shows a lost connection, reconnects by itself and catches up on w
     "nothing lost, nothing duplicated, in order",
   );
   assert.deepEqual(dave.errors, []);
+
+  // The tutorial's page reconnected by itself and its "reconnect" handler re-registered it
+  // (updateSocketId without lastId: no replay). Its re-registration races Erin's sends, so
+  // Erin writes until one arrives (bounded); without the "reconnect" event none ever would.
+  await tutor.waitForFunction(() => socket.connected, null, { timeout: WAIT_MS });
+  for (let attempt = 1; ; attempt++) {
+    await send(erin, `are you back? ${attempt}`);
+    const arrived = await tutor
+      .waitForFunction(() => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.startsWith("Erin: are you back?")), null, {
+        timeout: 2000,
+      })
+      .then(() => true, () => false);
+    if (arrived) break;
+    assert.ok(attempt < 5, "the tutorial's page never got messages again after reconnecting");
+  }
+  assert.deepEqual(tutor.errors, []);
 });
 
 test("the tutorial's own page works unchanged against our /socket.io/socket.io.js", async () => {
   const room = roomName("Google");
-  const context = await browser.newContext();
-  contexts.push(context);
-  // The fixture must run in a document of the server's own origin (same-origin WebSocket, as
-  // on Cloud Run). The server does not serve it, so: navigate to a path the server answers
-  // with a plain-text 404 (a real loopback document, no script in it), write the fixture into
-  // it, and let the test supply only the fixture's script; /socket.io/socket.io.js comes from
-  // the server. (A document fulfilled by page.route has no network address, so Chromium's
-  // local-network-access checks would refuse its WebSocket to 127.0.0.1.)
-  await context.route(`${urlA}/tutorial/index.js`, (route) =>
-    route.fulfill({ contentType: "text/javascript", body: readFileSync(here("tutorial-page/index.js")) }),
-  );
-  const tutorial = await context.newPage();
-  const blank = await tutorial.goto(`${urlA}/tutorial/`);
-  assert.equal(blank.status(), 404, "the server must not serve /tutorial/ itself");
-  const errors = [];
-  tutorial.on("pageerror", (err) => errors.push(String(err)));
-  tutorial.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
-  const clientScript = tutorial.waitForResponse(`${urlA}/socket.io/socket.io.js`);
-  await tutorial.setContent(readFileSync(here("tutorial-page/index.html"), "utf8"));
-  const served = await clientScript;
-  assert.equal(served.status(), 200);
-  assert.equal(await served.text(), readFileSync(here("../../web/socket.io.js"), "utf8"), "the client is ours, from the server");
-  assert.equal(tutorial.url(), `${urlA}/tutorial/`, "the fixture runs on the server's origin");
-
-  await tutorial.fill("#name", "Sundar");
-  await tutorial.fill("#room", room);
-  await tutorial.click(".signin");
-  await tutorial.waitForSelector("#chatroom", { state: "visible", timeout: WAIT_MS });
-  assert.equal(await tutorial.textContent("#chatroom h1"), room);
+  const tutorial = await openTutorial(urlA, "Sundar", room);
 
   // Our page on the other instance, in the same room.
   const frank = await openPage(urlB);
   await signIn(frank, "Frank", room);
-  const tutorialShows = (text) =>
-    tutorial.waitForFunction((t) => [...document.querySelectorAll("#messages li")].some((li) => li.textContent === t), text, {
-      timeout: WAIT_MS,
-    });
-  await tutorialShows("Someone's here: Frank just entered the room");
+  await waitForTutorialLine(tutorial, "Someone's here: Frank just entered the room");
 
   await tutorial.fill("#msg", "Welcome!");
   await tutorial.click(".send");
-  await tutorialShows("Sundar: Welcome!");
+  await waitForTutorialLine(tutorial, "Sundar: Welcome!");
   await waitForMessage(frank, "Sundar", "Welcome!");
   await tutorial.waitForFunction(() => document.getElementById("msg").value === "", null, { timeout: WAIT_MS });
 
   await send(frank, "Hi Sundar");
-  await tutorialShows("Frank: Hi Sundar");
-  assert.deepEqual(errors, []);
+  await waitForTutorialLine(tutorial, "Frank: Hi Sundar");
+  assert.deepEqual(tutorial.errors, []);
+  assert.deepEqual(tutorial.consoleErrors, [], "no ack carried an error");
 });
