@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The whole suite (Chromium start, five scenarios, one instance restart) must end within this.
+/// The whole suite (Chromium start, six scenarios, one instance restart) must end within this.
 const SUITE_LIMIT: Duration = Duration::from_secs(300);
 
 /// A child process that is killed and reaped when dropped, so no test leaves processes behind.

@@ -135,7 +135,7 @@
       const when = new Date(msg.ts);
       const time = el("time", "", when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
       time.dateTime = when.toISOString();
-      li.append(time);
+      li.prepend(time); // floats right; first in the flow so the text wraps around it
     }
     addItem(li, id);
   }
@@ -225,6 +225,10 @@
   });
 
   ui.leave.addEventListener("click", leaveRoom);
+
+  // A link such as /?room=standup fills in the room, so a room can be shared by URL.
+  const sharedRoom = new URLSearchParams(window.location.search).get("room");
+  if (sharedRoom) ui.room.value = sharedRoom.slice(0, LIMITS.room);
 
   // ---- sending --------------------------------------------------------------------------------
 

@@ -261,6 +261,27 @@ test("two people on two instances sign into one room and chat through the page",
   for (const page of [alice, bob, carol]) assert.deepEqual(page.errors, []);
 });
 
+test("leaving returns to the sign-in form; a room link fills in the room", async () => {
+  const first = roomName("first");
+  const second = roomName("second");
+  const page = await openPage(`${urlB}/?room=${encodeURIComponent(first)}`);
+  assert.equal(await page.inputValue("#room"), first);
+  await signIn(page, "Ivan", first);
+  await send(page, "in the first room");
+  await waitForMessage(page, "Ivan", "in the first room");
+
+  await page.click("#leave");
+  await page.waitForSelector("#signin:not([hidden])", { timeout: WAIT_MS });
+  assert.equal(await page.isHidden("#chatroom"), true);
+  assert.equal(await page.textContent("#room-title"), "Chat");
+  await signIn(page, "Ivan", second);
+  assert.equal(await page.textContent("#room-title"), second);
+  await send(page, "in the second room");
+  await waitForMessage(page, "Ivan", "in the second room");
+  assert.deepEqual(await shownMessages(page), [{ user: "Ivan", text: "in the second room" }], "the first room is gone");
+  assert.deepEqual(page.errors, []);
+});
+
 test("markup in names, rooms and messages is shown as text and never runs", async () => {
   const room = `<i>${roomName("xss")}</i>`;
   const payload = "<img src=x onerror=alert(1)>";
