@@ -1,0 +1,91 @@
+// Helpers for the chat-server suites: real socket.io-client connections, acks and events with
+// timeouts (no wait is unbounded), and the settings the Rust runner passes in the environment.
+import { io } from "socket.io-client";
+import assert from "node:assert/strict";
+
+export const URL_A = required("CHAT_URL_A");
+export const URL_B = required("CHAT_URL_B");
+/** RECONNECT_GRACE of the servers under test, in ms. */
+export const GRACE_MS = Number(required("CHAT_GRACE_MS"));
+/** Every wait is bounded by this unless a test says otherwise. */
+export const WAIT_MS = 5000;
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this suite through cargo nextest (chat-server tests)`);
+  return value;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let counter = 0;
+/** A room name no other test uses. */
+export const freshRoom = (label) => `${label}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** Wraps a promise with a deadline and a message saying what did not happen. */
+export function within(promise, what, ms = WAIT_MS) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A connected socket.io-client socket (WebSocket only, like the tutorial's page) that records
+ * every `message` and `notification` it receives.
+ */
+export async function connect(url, options = {}) {
+  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, ...options });
+  socket.received = { message: [], notification: [] };
+  socket.on("message", (m) => socket.received.message.push(m));
+  socket.on("notification", (n) => socket.received.notification.push(n));
+  await within(
+    new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    }),
+    `a connection to ${url}`,
+  );
+  return socket;
+}
+
+/** Emits `event` with `args` and an ack callback; resolves with the ack's argument list. */
+export function ack(socket, event, ...args) {
+  return within(new Promise((resolve) => socket.emit(event, ...args, (...reply) => resolve(reply))), `the ack of ${event}`);
+}
+
+/** Signs in and checks the ack says success; returns the history (or null). */
+export async function signin(socket, user, room) {
+  const [error, history] = await ack(socket, "signin", { user, room });
+  assert.equal(error, null, `signin ${user}/${room} failed: ${error}`);
+  return history;
+}
+
+/** Waits until `check(socket.received)` returns something truthy, polling every 10 ms. */
+export async function eventually(socket, what, check, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const result = check(socket.received);
+    if (result) return result;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Waits for the message with this text to reach the socket; returns it. */
+export const messageArrives = (socket, text, ms) =>
+  eventually(socket, `message ${JSON.stringify(text)}`, (r) => r.message.find((m) => m.text === text), ms);
+
+/** Waits for a notification whose description is exactly `description`. */
+export const noticeArrives = (socket, description, ms) =>
+  eventually(socket, `notification "${description}"`, (r) => r.notification.find((n) => n.description === description), ms);
+
+/** Resolves with the disconnect reason. */
+export const disconnected = (socket, ms) =>
+  within(new Promise((resolve) => socket.once("disconnect", resolve)), "a disconnect", ms);
+
+/** Closes sockets, ignoring ones already closed. */
+export function closeAll(...sockets) {
+  for (const socket of sockets) socket?.close();
+}

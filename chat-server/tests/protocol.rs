@@ -1,0 +1,70 @@
+//! The tutorial's protocol and our superset, checked with the real socket.io-client
+//! (`tests/js/protocol.test.mjs`): against two instances sharing one real redis-server, and
+//! against a single in-memory instance.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{ChatServer, Redis, run_node_suite};
+
+/// The whole node suite must end within this.
+const SUITE_LIMIT: Duration = Duration::from_secs(180);
+/// A short grace period keeps the reconnect tests quick.
+const GRACE: &str = "2s";
+
+fn settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("HISTORY_LIMIT", "300".into()),
+        ("RECONNECT_GRACE", GRACE.into()),
+    ]
+}
+
+fn suite_env(url_a: String, url_b: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("CHAT_URL_A", url_a),
+        ("CHAT_URL_B", url_b),
+        ("CHAT_GRACE_MS", "2000".into()),
+        ("CHAT_RATE_COUNT", "20".into()),
+        ("CHAT_MAX_MESSAGE_LEN", "2000".into()),
+    ]
+}
+
+#[test]
+fn protocol_across_two_instances_sharing_redis() {
+    let redis = Redis::start();
+    let a = ChatServer::with_redis(&redis, &settings());
+    let b = ChatServer::with_redis(&redis, &settings());
+    run_node_suite(
+        "protocol.test.mjs",
+        &suite_env(a.url(), b.url()),
+        SUITE_LIMIT,
+    );
+    for server in [&a, &b] {
+        assert!(
+            server.get("/healthz").status == 200,
+            "an instance died during the suite:\n{}",
+            server.log_text()
+        );
+        assert!(
+            !server.log_text().contains("panicked"),
+            "a handler panicked:\n{}",
+            server.log_text()
+        );
+    }
+}
+
+#[test]
+fn protocol_in_memory_mode() {
+    let server = ChatServer::memory(&settings());
+    run_node_suite(
+        "protocol.test.mjs",
+        &suite_env(server.url(), server.url()),
+        SUITE_LIMIT,
+    );
+    assert!(
+        !server.log_text().contains("panicked"),
+        "a handler panicked:\n{}",
+        server.log_text()
+    );
+}
