@@ -187,8 +187,9 @@
           return;
         }
         this.engineSid = handshake.sid;
-        this.pingInterval = handshake.pingInterval;
-        this.pingTimeout = handshake.pingTimeout;
+        // Engine.IO's defaults, should a server leave them out of the handshake.
+        this.pingInterval = Number(handshake.pingInterval) || 25000;
+        this.pingTimeout = Number(handshake.pingTimeout) || 20000;
         this._clearTimer("connect");
         this.readyState = "open";
         this._armPingTimeout();
