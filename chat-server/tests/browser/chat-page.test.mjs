@@ -236,7 +236,9 @@ test("two people on two instances sign into one room and chat through the page",
   await waitForNotice(alice, "Bob just entered the room");
   assert.equal(await alice.textContent("#room-title"), room);
 
+  // One after the other (Alice's is stored before Bob's is sent), so history order is known.
   await send(alice, "Hello from A");
+  await waitForMessage(alice, "Alice", "Hello from A");
   await send(bob, "Hello from B");
   for (const page of [alice, bob]) {
     await waitForMessage(page, "Alice", "Hello from A");
