@@ -89,3 +89,18 @@ export const disconnected = (socket, ms) =>
 export function closeAll(...sockets) {
   for (const socket of sockets) socket?.close();
 }
+
+/**
+ * Sends `text` from `sender` again and again (a new numbered copy every `everyMs`) until one copy
+ * reaches `receiver`, within `ms`. Proves delivery works, however long it took to come back.
+ */
+export async function deliveredEventually(sender, receiver, text, ms, everyMs = 200) {
+  const deadline = Date.now() + ms;
+  for (let i = 0; Date.now() < deadline; i++) {
+    sender.emit("sendMessage", `${text} #${i}`, () => {});
+    await sleep(everyMs);
+    const arrived = receiver.received.message.find((m) => m.text.startsWith(`${text} #`));
+    if (arrived) return arrived;
+  }
+  throw new Error(`"${text}" never reached the other instance within ${ms} ms`);
+}

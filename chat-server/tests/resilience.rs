@@ -1,0 +1,70 @@
+//! Redis trouble: a killed pub/sub connection and a full Redis restart. The instances must keep
+//! running, report it on /readyz, reconnect and re-subscribe, and cross-instance delivery must
+//! resume without a restart (checked with the real socket.io-client).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{ChatServer, Redis, run_node_suite};
+
+const SUITE_LIMIT: Duration = Duration::from_secs(90);
+
+fn suite_env(a: &ChatServer, b: &ChatServer, redis_port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("CHAT_URL_A", a.url()),
+        ("CHAT_URL_B", b.url()),
+        ("CHAT_GRACE_MS", "10000".into()),
+        ("CHAT_REDIS_PORT", redis_port.to_string()),
+    ]
+}
+
+/// Polls `/readyz` until it answers `status`, within `limit`.
+fn wait_ready_status(server: &ChatServer, status: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let reply = server.get("/readyz");
+        if reply.status == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still {} ({}) after {limit:?}, expected {status}\n{}",
+            reply.status,
+            reply.body.trim(),
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn cross_instance_delivery_resumes_after_the_pubsub_connections_are_killed() {
+    let redis = Redis::start();
+    let a = ChatServer::with_redis(&redis, &[]);
+    let b = ChatServer::with_redis(&redis, &[]);
+    run_node_suite("pubsub-kill.test.mjs", &suite_env(&a, &b, redis.port), SUITE_LIMIT);
+    assert!(a.log_text().contains("Redis pub/sub connection lost"), "the loss is logged:\n{}", a.log_text());
+}
+
+#[test]
+fn instances_survive_a_redis_restart_and_deliver_across_again() {
+    let redis = Redis::start();
+    let a = ChatServer::with_redis(&redis, &[]);
+    let b = ChatServer::with_redis(&redis, &[]);
+    wait_ready_status(&a, 200, Duration::from_secs(5));
+
+    let port = redis.kill();
+    for server in [&a, &b] {
+        wait_ready_status(server, 503, Duration::from_secs(10));
+        assert_eq!(server.get("/healthz").status, 200, "alive while Redis is down");
+    }
+    let metrics = a.get("/metrics").body;
+    assert!(!metrics.contains("chat_redis_errors_total 0\n"), "Redis errors are counted:\n{metrics}");
+
+    let redis = Redis::start_on(port);
+    for server in [&a, &b] {
+        wait_ready_status(server, 200, Duration::from_secs(20));
+    }
+    run_node_suite("cross-instance.test.mjs", &suite_env(&a, &b, redis.port), SUITE_LIMIT);
+}
