@@ -56,13 +56,17 @@ pub async fn build_binary(build: &LocalBuild, progress: &Progress) -> Result<Pat
                 "chat-server-src-{}",
                 &source_archive::sha256_hex()[..16]
             ));
-            if !sources.join("Cargo.toml").exists() {
-                source_archive::unpack_to(&sources).map_err(|e| {
-                    ImageError::LocalBuild(format!(
-                        "cannot unpack chat-server's sources into {}: {e}",
-                        sources.display()
-                    ))
-                })?;
+            if !sources.is_dir() {
+                // Unpack beside, then rename: an interrupted unpack never looks complete.
+                let partial = sources.with_extension(format!("partial-{}", std::process::id()));
+                source_archive::unpack_to(&partial)
+                    .and_then(|()| std::fs::rename(&partial, &sources))
+                    .map_err(|e| {
+                        ImageError::LocalBuild(format!(
+                            "cannot unpack chat-server's sources into {}: {e}",
+                            sources.display()
+                        ))
+                    })?;
             }
             (
                 sources,

@@ -36,15 +36,14 @@ pub async fn google_headers(ctx: &ImageContext) -> Result<HeaderMap, ImageError>
 }
 
 /// One Storage JSON API session: endpoint, HTTP client and auth headers.
-struct Storage<'a> {
-    ctx: &'a ImageContext,
+struct Storage {
     http: reqwest::Client,
     base: String,
     headers: HeaderMap,
 }
 
-impl<'a> Storage<'a> {
-    async fn new(ctx: &'a ImageContext) -> Result<Storage<'a>, ImageError> {
+impl Storage {
+    async fn new(ctx: &ImageContext) -> Result<Storage, ImageError> {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(300))
@@ -58,7 +57,6 @@ impl<'a> Storage<'a> {
             .clone()
             .unwrap_or_else(|| STORAGE_ENDPOINT.into());
         Ok(Storage {
-            ctx,
             http,
             base: base.trim_end_matches('/').to_string(),
             headers: google_headers(ctx).await?,

@@ -1,0 +1,137 @@
+//! Bad inputs to the image step give clear errors, never a panic or a hang: a malformed or
+//! missing image reference, a registry that is not there, a registry that refuses, a build
+//! that fails, a binary that would not run in a scratch image.
+
+mod image_support;
+
+use chatctl::image::registry::{RegistryAuth, RegistryClient};
+use chatctl::image::{self, ImageContext, ImageError, LocalBuild, oci};
+use image_support::{Registry, anonymous, free_port};
+
+/// htpasswd entry for user `chatctl` (bcrypt, cost 4); the tests never send its password.
+const HTPASSWD: &str = "chatctl:$2a$04$EoQPyBWAIIBlZ6u2Z/z2geD2IbahNZoYfOi6u4KWw.RuQ5NanRWwW\n";
+
+fn context() -> ImageContext {
+    ImageContext::new("test-project", "us-central1", anonymous())
+}
+
+#[tokio::test]
+async fn malformed_reference_is_refused_before_any_call() {
+    let error = image::check_prebuilt(&context(), "Not A/Reference")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ImageError::InvalidReference(_)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("expected HOST/PATH"), "{error}");
+}
+
+#[tokio::test]
+async fn missing_image_in_a_registry_is_reported_with_what_to_do() {
+    let registry = Registry::start(None);
+    let reference = format!("{}/chatctl/chat-server:does-not-exist", registry.addr);
+    let error = image::check_prebuilt(&context(), &reference)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ImageError::NotFound { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&reference) && message.contains("--build"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_registry_names_the_address() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let error = image::check_prebuilt(&context(), &format!("{addr}/chatctl/chat-server:v1"))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, ImageError::Registry { .. }), "{error:?}");
+    assert!(
+        message.contains(&addr) && message.contains("reachable"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn registry_that_demands_credentials_refuses_anonymous_and_wrong_ones() {
+    let registry = Registry::start(Some(HTPASSWD));
+    let error = image::check_prebuilt(
+        &context(),
+        &format!("{}/chatctl/chat-server:v1", registry.addr),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, ImageError::RegistryRefused { status: 401, .. }),
+        "{error:?}"
+    );
+
+    let wrong = RegistryAuth::Basic {
+        username: "chatctl".into(),
+        password: "wrong-password".into(),
+    };
+    let client = RegistryClient::new(&registry.addr, wrong).unwrap();
+    let blob = oci::Blob::new(oci::LAYER_MEDIA_TYPE, b"layer bytes".to_vec());
+    let error = client
+        .push_blob("chatctl/chat-server", &blob)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ImageError::RegistryRefused { status: 401, .. }),
+        "{error:?}"
+    );
+    assert!(
+        !error.to_string().contains("wrong-password"),
+        "secrets never appear in errors: {error}"
+    );
+    assert_eq!(client.stats().blobs_uploaded, 0);
+}
+
+#[tokio::test]
+async fn failed_local_compile_is_reported() {
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(broken.path().join("src")).unwrap();
+    std::fs::write(
+        broken.path().join("Cargo.toml"),
+        "[package]\nname = \"chat-server\"\nversion = \"0.0.0\"\nedition = \"2024\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        broken.path().join("src/main.rs"),
+        "fn main() { this is not rust }\n",
+    )
+    .unwrap();
+    let build = LocalBuild {
+        workspace: Some(broken.path().to_path_buf()),
+        profile: Some("dev".into()),
+        ..Default::default()
+    };
+    let error = image::local::build_binary(&build, &context().progress)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ImageError::LocalBuild(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("cargo build of chat-server failed"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn dynamically_linked_binary_is_not_pushed() {
+    let registry = Registry::start(None);
+    let mut ctx = context();
+    ctx.registry_override = Some(format!("{}/chatctl", registry.addr));
+    let build = LocalBuild {
+        binary: Some("/bin/true".into()),
+        ..Default::default()
+    };
+    let error = image::push_local_build(&ctx, &build).await.unwrap_err();
+    assert!(error.to_string().contains("dynamically linked"), "{error}");
+    assert_eq!(registry.completed_blob_uploads(), 0, "nothing half-pushed");
+}
