@@ -183,6 +183,11 @@ fn project_number(id: &str) -> u64 {
 pub struct Projects(BTreeMap<String, Project>);
 
 impl Projects {
+    /// An existing project by ID.
+    pub fn get(&self, id: &str) -> Option<&Project> {
+        self.0.get(id)
+    }
+
     /// The project named by ID or number, created on first use (by ID).
     pub fn ensure(&mut self, id_or_number: &str) -> Result<&mut Project, ApiError> {
         if id_or_number.bytes().all(|b| b.is_ascii_digit()) && !id_or_number.is_empty() {

@@ -260,7 +260,8 @@ async fn run(
         .iter()
         .find(|(k, _)| k == "project")
         .map(|(_, v)| v.clone());
-    if let (false, Some(project)) = (route.service.is_empty(), project) {
+    // `projects/-` (any project) names no project whose enablement could be checked.
+    if let (false, Some(project)) = (route.service.is_empty(), project.filter(|p| p != "-")) {
         emu.world(|w| w.require_enabled(emu, &project, route.service))?;
     }
     let call = Call {

@@ -1,9 +1,10 @@
 //! Everything the emulator knows, behind one lock: projects, operations, each API's resources
 //! and the issued tokens. `GET /_emulator/resources` serialises it (tokens excluded).
 
+use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use crate::apis::{iam, redis};
+use crate::apis::{iam, redis, vpcaccess};
 use crate::auth::Tokens;
 use crate::ops::Operations;
 use crate::projects::Projects;
@@ -14,7 +15,28 @@ pub struct World {
     pub projects: Projects,
     pub operations: Operations,
     pub redis: redis::Store,
+    pub vpcaccess: vpcaccess::Store,
     pub iam: iam::Store,
     #[serde(skip)]
     pub tokens: Tokens,
+}
+
+impl World {
+    /// Every range in use on a project's network: its subnets, connector ranges and Redis
+    /// reserved ranges (`except` names a resource whose own range is ignored).
+    pub fn used_ranges(
+        &self,
+        project: &str,
+        network: &str,
+        except: &str,
+    ) -> Vec<(String, Ipv4Net)> {
+        let mut ranges = self
+            .projects
+            .get(project)
+            .map(|p| p.network_ranges(network))
+            .unwrap_or_default();
+        ranges.extend(self.vpcaccess.ranges(project, network, except));
+        ranges.extend(self.redis.ranges(project, network, except));
+        ranges
+    }
 }

@@ -6,12 +6,18 @@ use crate::router::Route;
 
 pub mod iam;
 pub mod redis;
+pub mod resourcemanager;
+pub mod serviceusage;
+pub mod vpcaccess;
 
 /// Every API route, shared operation routes included.
 pub fn routes() -> Vec<Route> {
     let mut routes = crate::ops::routes();
     routes.extend(redis::routes());
     routes.extend(iam::routes());
+    routes.extend(resourcemanager::routes());
+    routes.extend(serviceusage::routes());
+    routes.extend(vpcaccess::routes());
     routes
 }
 
@@ -19,6 +25,9 @@ pub fn routes() -> Vec<Route> {
 pub fn enums_of(service: &str) -> &'static [EnumField] {
     match service {
         redis::SERVICE => redis::ENUMS,
+        iam::SERVICE => iam::ENUMS,
+        serviceusage::SERVICE => serviceusage::ENUMS,
+        vpcaccess::SERVICE => vpcaccess::ENUMS,
         _ => &[],
     }
 }

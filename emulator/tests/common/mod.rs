@@ -62,3 +62,58 @@ pub fn reason_of(error: &google_cloud_gax::error::Error) -> Option<String> {
 pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
+
+/// Retries `attempt` every 20 ms until it returns `Some`, for at most `limit` (bounded wait
+/// for eventually consistent state, as real clients do).
+pub async fn eventually<T, F, Fut>(limit: Duration, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "state did not converge within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn iam_client(
+    base_url: &str,
+    credentials: Credentials,
+) -> google_cloud_iam_admin_v1::client::Iam {
+    google_cloud_iam_admin_v1::client::Iam::builder()
+        .with_endpoint(base_url)
+        .with_credentials(credentials)
+        .build()
+        .await
+        .expect("build the IAM client")
+}
+
+/// Creates a service account and waits until it is visible (get succeeds).
+pub async fn visible_service_account(
+    iam: &google_cloud_iam_admin_v1::client::Iam,
+    project: &str,
+    account_id: &str,
+) -> google_cloud_iam_admin_v1::model::ServiceAccount {
+    let created = iam
+        .create_service_account()
+        .set_name(format!("projects/{project}"))
+        .set_account_id(account_id)
+        .send()
+        .await
+        .expect("create the service account");
+    eventually(Duration::from_secs(10), || async {
+        iam.get_service_account()
+            .set_name(&created.name)
+            .send()
+            .await
+            .ok()
+    })
+    .await
+}

@@ -5,7 +5,7 @@
 mod http;
 mod model;
 
-pub use http::routes;
+pub use http::{ENUMS, routes};
 pub use model::Store;
 
 pub const SERVICE: &str = "iam.googleapis.com";

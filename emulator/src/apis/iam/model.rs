@@ -38,8 +38,40 @@ pub struct ServiceAccount {
 pub struct Key {
     pub id: String,
     pub public_key_pem: String,
+    /// `USER_PROVIDED` (uploaded) or `GOOGLE_PROVIDED` (created here).
     pub origin: &'static str,
     pub valid_after: String,
+}
+
+/// Google allows 10 user-managed keys per service account.
+pub const MAX_KEYS: usize = 10;
+
+impl Key {
+    /// The ServiceAccountKey JSON (no key material).
+    pub fn to_json(&self, account_name: &str) -> serde_json::Value {
+        serde_json::json!({
+            "name": format!("{account_name}/keys/{}", self.id),
+            "validAfterTime": self.valid_after,
+            "validBeforeTime": "9999-12-31T23:59:59Z",
+            "keyAlgorithm": "KEY_ALG_RSA_2048",
+            "keyOrigin": self.origin,
+            "keyType": "USER_MANAGED",
+        })
+    }
+}
+
+impl ServiceAccount {
+    /// Adds a key, enforcing the per-account limit.
+    pub fn add_key(&mut self, key: Key) -> Result<(), ApiError> {
+        if self.keys.len() >= MAX_KEYS {
+            return Err(ApiError::failed_precondition(format!(
+                "Precondition check failed: service account {} already has {MAX_KEYS} keys; delete one first.",
+                self.email
+            )));
+        }
+        self.keys.push(key);
+        Ok(())
+    }
 }
 
 /// Service accounts by email.

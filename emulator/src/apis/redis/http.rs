@@ -120,8 +120,11 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
 
 async fn finish_create(emu: Emu, project: String, name: String, op_name: String) {
     let provisioned = emu.world(|w| {
+        let network = w.redis.get(&name)?.instance.authorized_network.clone();
+        let network = network.rsplit('/').next().unwrap_or_default().to_string();
+        let in_use = w.used_ranges(&project, &network, &name);
         let p = w.projects.ensure(&project)?;
-        w.redis.provision(p, &name)
+        w.redis.provision(p, &name, in_use)
     });
     let info = match provisioned {
         Ok(info) => info,

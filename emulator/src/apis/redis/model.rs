@@ -317,8 +317,8 @@ impl Store {
         &mut self,
         project: &Project,
         name: &str,
+        in_use: Vec<(String, Ipv4Net)>,
     ) -> Result<RedisInstanceInfo, ApiError> {
-        let taken = self.taken_ranges(name);
         let stored = self
             .instances
             .get_mut(name)
@@ -340,8 +340,6 @@ impl Store {
             )));
         }
         instance.authorized_network = expected;
-        let mut in_use = project.network_ranges(&network);
-        in_use.extend(taken);
         if instance.connect_mode.as_deref() == Some("DIRECT_PEERING") {
             if instance.reserved_ip_range.is_empty() {
                 let size =
@@ -377,11 +375,12 @@ impl Store {
         })
     }
 
-    /// Ranges other instances hold (for overlap checks).
-    fn taken_ranges(&self, except: &str) -> Vec<(String, Ipv4Net)> {
+    /// Ranges held by instances on `project`'s `network` (other than `except`).
+    pub fn ranges(&self, project: &str, network: &str, except: &str) -> Vec<(String, Ipv4Net)> {
+        let full = format!("projects/{project}/global/networks/{network}");
         self.instances
             .iter()
-            .filter(|(name, _)| name.as_str() != except)
+            .filter(|(name, s)| name.as_str() != except && s.instance.authorized_network == full)
             .filter_map(|(name, s)| {
                 Some((
                     format!("Redis instance {name}"),
