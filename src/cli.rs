@@ -36,7 +36,7 @@ pub struct Cli {
 }
 
 /// Flags every command accepts.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// Google Cloud project ID. Else CHATCTL_PROJECT, the configuration file, GOOGLE_CLOUD_PROJECT,
     /// CLOUDSDK_CORE_PROJECT, the active gcloud configuration, then the credentials' project_id.

@@ -103,6 +103,21 @@ impl Stack {
         Stack { nodes }
     }
 
+    /// Only the `keep` resources, with the edges among them (tests, partial walks).
+    pub fn subset(&self, keep: &[ResourceId]) -> Self {
+        Stack {
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|(id, _)| keep.contains(id))
+                .map(|(id, deps)| {
+                    let deps = deps.iter().filter(|d| keep.contains(d)).copied().collect();
+                    (*id, deps)
+                })
+                .collect(),
+        }
+    }
+
     /// The longest chain of `duration(id)` through the graph (the critical path).
     pub fn critical_path(&self, duration: impl Fn(ResourceId) -> f64) -> f64 {
         fn finish(stack: &Stack, id: ResourceId, duration: &dyn Fn(ResourceId) -> f64) -> f64 {

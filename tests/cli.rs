@@ -1,0 +1,233 @@
+//! chatctl as a user runs it: the binary's help, its refusals and exit codes, and `init`.
+//! Commands that must not reach any API are pointed at an emulator whose request log proves it.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use common::Emu;
+
+fn chatctl(args: &[&str], endpoint: Option<&str>, dir: &std::path::Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .env_remove("CHATCTL_PROJECT")
+        .env_remove("GOOGLE_CLOUD_PROJECT")
+        .env_remove("CLOUDSDK_CORE_PROJECT")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env("CLOUDSDK_CONFIG", dir.join("no-gcloud"))
+        .env("HOME", dir);
+    match endpoint {
+        Some(e) => cmd.env("CHATCTL_API_ENDPOINT", e),
+        None => cmd.env_remove("CHATCTL_API_ENDPOINT"),
+    };
+    cmd.output().expect("run chatctl")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn help_documents_every_flag_its_env_var_and_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = chatctl(&["--help"], None, dir.path());
+    assert!(top.status.success());
+    let top = text(&top.stdout);
+    for needle in [
+        "CHATCTL_PROJECT",
+        "CHATCTL_REGION",
+        "CHATCTL_ENV",
+        "CHATCTL_CONFIG",
+        "CHATCTL_OUTPUT",
+        "CHATCTL_API_ENDPOINT",
+        "Exit codes",
+        "130",
+        "flags > CHATCTL_*",
+    ] {
+        assert!(
+            top.contains(needle),
+            "top-level help lacks {needle}:\n{top}"
+        );
+    }
+    let up = text(&chatctl(&["up", "--help"], None, dir.path()).stdout);
+    for needle in [
+        "--image",
+        "CHATCTL_IMAGE",
+        "--tier",
+        "--connector-range",
+        "CHATCTL_CONNECTOR_RANGE",
+        "--no-allow-unauthenticated",
+        "--timeout",
+    ] {
+        assert!(up.contains(needle), "up --help lacks {needle}:\n{up}");
+    }
+    let down = text(&chatctl(&["down", "--help"], None, dir.path()).stdout);
+    assert!(
+        down.contains("--yes") && down.contains("CHATCTL_YES"),
+        "{down}"
+    );
+    let plan = text(&chatctl(&["plan", "--help"], None, dir.path()).stdout);
+    assert!(plan.contains("--detailed-exitcode"), "{plan}");
+    let emulator = text(&chatctl(&["emulator", "--help"], None, dir.path()).stdout);
+    for needle in [
+        "--listen",
+        "--time-scale",
+        "--allow-anonymous",
+        "--seed",
+        "--enforce-api-enablement",
+    ] {
+        assert!(
+            emulator.contains(needle),
+            "emulator --help lacks {needle}:\n{emulator}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_api_call() {
+    let emu = Emu::start(11).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = emu.base().to_string();
+    let run = move |args: Vec<&'static str>| {
+        let base = base.clone();
+        let dir = dir.path().to_path_buf();
+        std::thread::spawn(move || chatctl(&args, Some(&base), &dir))
+            .join()
+            .unwrap()
+    };
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["up", "--project", "chat-e2e-1"], 3, "--image"),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--env",
+                "Bad_Name",
+                "--image",
+                "x/y:z",
+            ],
+            3,
+            "environment name",
+        ),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--env",
+                "much-too-long-env-name",
+                "--image",
+                "x/y:z",
+            ],
+            3,
+            "at most 16",
+        ),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--connector-range",
+                "10.8.0.0/20",
+                "--image",
+                "x/y:z",
+            ],
+            3,
+            "/28",
+        ),
+        (
+            vec!["plan", "--project", "No Such Project"],
+            3,
+            "project ID",
+        ),
+        (vec!["up", "--image", "x/y:z"], 3, "no project"),
+        (vec!["up", "--bogus-flag"], 3, "--bogus-flag"),
+        (vec!["down", "--project", "chat-e2e-1"], 4, "--yes"),
+        (
+            vec!["up", "--local", "--project", "chat-e2e-1"],
+            3,
+            "--local",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let out = run(args.clone());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: stderr lacks {needle:?}:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert!(emu.requests().await.is_empty(), "no API call was made");
+}
+
+#[test]
+fn init_writes_a_commented_config_that_chatctl_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chatctl(
+        &["init", "--project", "chat-e2e-1", "--env", "pr-7"],
+        None,
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(dir.path().join("chatctl.yaml")).unwrap();
+    assert!(
+        written.contains("project: chat-e2e-1") && written.contains("env: \"pr-7\""),
+        "{written}"
+    );
+    assert!(
+        written
+            .lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+            > 10,
+        "commented"
+    );
+    let parsed =
+        chatctl::config::FileConfig::parse(&written, std::path::Path::new("chatctl.yaml")).unwrap();
+    assert_eq!(parsed.env.as_deref(), Some("pr-7"));
+
+    let again = chatctl(&["init"], None, dir.path());
+    assert_eq!(again.status.code(), Some(3), "refuses to overwrite");
+    assert!(text(&again.stderr).contains("--force"));
+    let forced = chatctl(&["init", "--force"], None, dir.path());
+    assert!(forced.status.success());
+}
+
+#[test]
+fn the_config_file_sits_between_the_environment_and_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("chatctl.yaml"),
+        "project: from-file-1\nenv: fromfile\n",
+    )
+    .unwrap();
+    let global = |project: Option<&str>, env_name: Option<&str>| chatctl::cli::GlobalArgs {
+        project: project.map(Into::into),
+        env_name: env_name.map(Into::into),
+        config: Some(dir.path().join("chatctl.yaml")),
+        ..Default::default()
+    };
+    let stack = chatctl::cli::StackArgs::default();
+    let none = |_: &str| None;
+    let from_file = chatctl::config::resolve(&global(None, None), &stack, &none).unwrap();
+    assert_eq!(from_file.project, "from-file-1");
+    assert_eq!(from_file.names.env, "fromfile");
+    assert_eq!(from_file.region, "us-central1", "default");
+    let flags = chatctl::config::resolve(&global(Some("from-flag-1"), Some("flag")), &stack, &none)
+        .unwrap();
+    assert_eq!(flags.project, "from-flag-1");
+    assert_eq!(flags.names.env, "flag");
+    // CHATCTL_* variables reach clap's fields exactly like flags; the ambient ones rank below the file.
+    let ambient = |k: &str| (k == "GOOGLE_CLOUD_PROJECT").then(|| "ambient-1".to_string());
+    assert_eq!(
+        chatctl::config::resolve(&global(None, None), &stack, &ambient)
+            .unwrap()
+            .project,
+        "from-file-1"
+    );
+}

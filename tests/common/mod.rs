@@ -1,0 +1,179 @@
+//! Shared pieces of chatctl's end-to-end tests: an in-process emulator on a free port, a
+//! chatctl session pointed at it, and readers for its request log and resources.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::sync::Arc;
+
+use chatctl::cli::{GlobalArgs, OutputFormat, StackArgs};
+use chatctl::commands::Session;
+use chatctl::config::{self, Settings};
+use chatctl::gcp::Clients;
+use emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultConfig, NoRuntime};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const PROJECT: &str = "chat-e2e-1";
+pub const IMAGE: &str = "us-central1-docker.pkg.dev/chat-e2e-1/chat/chat-server:v1";
+
+/// The time scale of the tests: a 4.5-minute Redis create takes 0.27 s.
+pub const TIME_SCALE: f64 = 0.001;
+
+pub struct Emu {
+    pub handle: EmulatorHandle,
+    pub http: reqwest::Client,
+}
+
+impl Emu {
+    pub async fn start(seed: u64) -> Self {
+        Self::start_with(seed, FaultConfig::default()).await
+    }
+
+    pub async fn start_with(seed: u64, faults: FaultConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free loopback port");
+        let config = EmulatorConfig {
+            time_scale: TIME_SCALE,
+            allow_anonymous: true,
+            seed: Some(seed),
+            enforce_api_enablement: true,
+            faults,
+        };
+        let handle = Emulator::start(listener, config, Arc::new(NoRuntime))
+            .await
+            .expect("start the emulator");
+        Emu {
+            handle,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        self.handle.base_url()
+    }
+
+    /// The request log: one JSON object per API call (method, path with query, body).
+    pub async fn requests(&self) -> Vec<Value> {
+        let text = self
+            .http
+            .get(format!("{}/_emulator/requests", self.base()))
+            .send()
+            .await
+            .expect("request log")
+            .text()
+            .await
+            .expect("request log body");
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("request log line is JSON"))
+            .collect()
+    }
+
+    /// Every resource the emulator holds, as JSON text.
+    pub async fn resources(&self) -> String {
+        self.http
+            .get(format!("{}/_emulator/resources", self.base()))
+            .send()
+            .await
+            .expect("resources")
+            .text()
+            .await
+            .expect("resources body")
+    }
+
+    /// The resources (not the finished operations, which Google keeps for a while too) that
+    /// mention `needle`, as JSON text; empty when none does.
+    pub async fn leftovers(&self, needle: &str) -> String {
+        let mut world: Value =
+            serde_json::from_str(&self.resources().await).expect("resources JSON");
+        if let Some(map) = world.as_object_mut() {
+            map.remove("operations");
+        }
+        let mut found = Vec::new();
+        collect_mentions(&world, needle, "", &mut found);
+        found.join("\n")
+    }
+
+    pub async fn set_faults(&self, faults: &FaultConfig) {
+        let status = self
+            .http
+            .post(format!("{}/_emulator/faults", self.base()))
+            .json(faults)
+            .send()
+            .await
+            .expect("set faults")
+            .status();
+        assert!(status.is_success(), "setting faults: {status}");
+    }
+
+    /// A chatctl session for environment `env` against this emulator.
+    pub async fn session(&self, env: &str) -> Session {
+        self.session_with(env, CancellationToken::new()).await
+    }
+
+    pub async fn session_with(&self, env: &str, cancel: CancellationToken) -> Session {
+        let clients = Clients::connect(Some(self.base().to_string()))
+            .await
+            .expect("clients");
+        Session::with(clients, settings(env), cancel)
+    }
+}
+
+/// Settings as `--project chat-e2e-1 --env ENV --image IMAGE --output json` would give.
+pub fn settings(env: &str) -> Settings {
+    let global = GlobalArgs {
+        project: Some(PROJECT.into()),
+        env_name: Some(env.into()),
+        output: Some(OutputFormat::Json),
+        ..GlobalArgs::default()
+    };
+    let stack = StackArgs {
+        image: Some(IMAGE.into()),
+        ..StackArgs::default()
+    };
+    config::resolve(&global, &stack, &|_| None).expect("settings")
+}
+
+/// Whether a logged request changes something (reads: GET, and the POST-shaped reads).
+pub fn is_mutating(request: &Value) -> bool {
+    let method = request["method"].as_str().unwrap_or_default();
+    let path = request["path"].as_str().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    method != "GET" && !path.ends_with(":getIamPolicy") && !path.ends_with(":batchGet")
+}
+
+pub fn mutating(requests: &[Value]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| is_mutating(r))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap_or("?"),
+                r["path"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+fn collect_mentions(value: &Value, needle: &str, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let here = format!("{path}/{k}");
+                if k.contains(needle) {
+                    out.push(here.clone());
+                }
+                collect_mentions(v, needle, &here, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_mentions(v, needle, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::String(s) if s.contains(needle) => out.push(format!("{path} = {s}")),
+        _ => {}
+    }
+}

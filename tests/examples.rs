@@ -1,0 +1,245 @@
+//! Every file in examples/ parses: the chatctl.yaml examples as configuration (and their
+//! overrides render into valid Cloud Run, Redis and connector resources), the CI pipelines as
+//! YAML whose chatctl command lines use only flags that exist, with --output json, and --yes
+//! for down.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("examples/ exists") {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn all_examples() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &mut out,
+    );
+    out.sort();
+    out
+}
+
+/// Every string scalar in a YAML document.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+/// chatctl command lines inside shell scripts: from `chatctl ` to the end of the command.
+fn command_lines(script: &str) -> Vec<Vec<String>> {
+    let script = script.replace("\\\n", " ");
+    let mut found = Vec::new();
+    for line in script.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("chatctl ") {
+            let before = rest[..at].chars().last();
+            let tail = &rest[at..];
+            rest = &rest[at + 8..];
+            if matches!(before, Some(c) if c.is_alphanumeric() || c == '-' || c == '/' || c == '_')
+            {
+                continue;
+            }
+            let end = tail.find(['|', '>', ';', ')', '&']).unwrap_or(tail.len());
+            let cleaned = templating_removed(&tail[..end]);
+            let words =
+                shlex::split(&cleaned).unwrap_or_else(|| panic!("unbalanced quotes in {line}"));
+            found.push(words);
+        }
+    }
+    found
+}
+
+/// `${{ expr }}` (GitHub) becomes a plain word; `$VAR` and `${VAR}` stay as they are.
+fn templating_removed(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("}}")
+            .map(|e| start + e + 2)
+            .unwrap_or(rest.len());
+        out.push_str("VALUE");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Cloud Build steps whose entrypoint is chatctl: the args are the command line.
+fn cloud_build_lines(doc: &Value) -> Vec<Vec<String>> {
+    let Some(steps) = doc.get("steps").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    steps
+        .iter()
+        .filter(|s| {
+            s["entrypoint"]
+                .as_str()
+                .is_some_and(|e| e.ends_with("/chatctl"))
+        })
+        .map(|s| {
+            let mut words = vec!["chatctl".to_string()];
+            words.extend(
+                s["args"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string()),
+            );
+            words
+        })
+        .collect()
+}
+
+#[test]
+fn ci_examples_use_real_flags_json_output_and_yes() {
+    let mut checked = 0;
+    for path in all_examples() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("chatctl.") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc: Value = serde_norway::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+        let mut scripts = Vec::new();
+        strings(&doc, &mut scripts);
+        let mut lines: Vec<Vec<String>> = scripts.iter().flat_map(|s| command_lines(s)).collect();
+        lines.extend(cloud_build_lines(&doc));
+        assert!(
+            !lines.is_empty(),
+            "{} runs no chatctl command",
+            path.display()
+        );
+        for words in &lines {
+            let matches = chatctl::cli::command()
+                .try_get_matches_from(words)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{}: `{}` does not parse:\n{e}",
+                        path.display(),
+                        words.join(" ")
+                    )
+                });
+            let (sub, args) = matches.subcommand().expect("a subcommand");
+            if matches!(sub, "up" | "down") {
+                let json = words.iter().any(|w| w == "json" || w == "--output=json");
+                assert!(
+                    json,
+                    "{}: `{}` lacks --output json",
+                    path.display(),
+                    words.join(" ")
+                );
+            }
+            if sub == "down" {
+                assert!(
+                    args.get_flag("yes"),
+                    "{}: `{}` lacks --yes",
+                    path.display(),
+                    words.join(" ")
+                );
+            }
+            checked += 1;
+        }
+        let subcommands: Vec<&str> = lines.iter().map(|w| w[1].as_str()).collect();
+        if !name.contains("cloudbuild") {
+            assert!(
+                subcommands.contains(&"up") && subcommands.contains(&"down"),
+                "{}: {subcommands:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(checked >= 5, "only {checked} command lines found");
+}
+
+#[test]
+fn config_examples_parse_and_render_into_valid_resources() {
+    let mut checked = 0;
+    for path in all_examples() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("chatctl.") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = chatctl::config::FileConfig::parse(&text, &path).unwrap();
+        let global = chatctl::cli::GlobalArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let settings = chatctl::config::resolve(&global, &Default::default(), &|_| None)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(file.project.is_some(), "{} names a project", path.display());
+        let vars: chatctl::templates::Vars = [
+            "serviceAccountEmail",
+            "connector",
+            "image",
+            "redisHost",
+            "redisPort",
+            "tier",
+            "project",
+            "network",
+            "env",
+            "ipCidrRange",
+            "region",
+        ]
+        .into_iter()
+        .map(|k| (k, "10.0.0.0/28".to_string()))
+        .collect();
+        let service: chatctl::resources::Rendered<google_cloud_run_v2::model::Service> =
+            chatctl::resources::render(
+                "service",
+                chatctl::templates::RUN_SERVICE,
+                &vars,
+                &settings.overrides.service,
+                None,
+            )
+            .unwrap();
+        let _: chatctl::resources::Rendered<google_cloud_vpcaccess_v1::model::Connector> =
+            chatctl::resources::render(
+                "connector",
+                chatctl::templates::VPC_CONNECTOR,
+                &vars,
+                &settings.overrides.connector,
+                None,
+            )
+            .unwrap();
+        let mut redis_vars = vars.clone();
+        redis_vars.insert("tier", "STANDARD_HA".into());
+        let _: chatctl::resources::Rendered<google_cloud_redis_v1::model::Instance> =
+            chatctl::resources::render(
+                "redis",
+                chatctl::templates::REDIS_INSTANCE,
+                &redis_vars,
+                &settings.overrides.redis,
+                None,
+            )
+            .unwrap();
+        let template = service.message.template.expect("a revision template");
+        assert_eq!(
+            template.containers.len(),
+            1,
+            "overrides merge into chat-server's container"
+        );
+        if name.ends_with(".ha.yaml") {
+            assert_eq!(settings.tier, chatctl::cli::Tier::Standard);
+            assert_eq!(template.scaling.unwrap().min_instance_count, 2);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "minimal and HA examples");
+}
