@@ -93,6 +93,18 @@ pub enum Command {
     /// Run the local Google Cloud API emulator in the foreground (Ctrl-C stops it). Point chatctl
     /// at it with CHATCTL_API_ENDPOINT=http://LISTEN.
     Emulator(EmulatorArgs),
+    /// Internal: one chat-server instance of `up --local` (settings from the environment, as
+    /// for the chat-server binary). Not for direct use.
+    #[command(hide = true)]
+    ServeChat(ServeChatArgs),
+}
+
+/// The hidden `serve-chat` subcommand: `up --local` starts its instances with it.
+#[derive(Debug, Args)]
+pub struct ServeChatArgs {
+    /// Address to listen on (local mode uses 127.0.0.1 and a free port).
+    #[arg(long)]
+    pub listen: SocketAddr,
 }
 
 /// What the environment should look like: shared by up, plan and status.
@@ -141,10 +153,21 @@ pub struct UpArgs {
     #[command(flatten)]
     pub stack: StackArgs,
 
-    /// Run the whole stack on this machine instead (emulator + real processes). Not available
-    /// yet in this build.
+    /// Run the whole stack on this machine instead, in the foreground like `docker compose up`:
+    /// the emulated Google APIs in-process, Memorystore as a real redis-server, Cloud Run as
+    /// chat-server processes behind a front door. Ctrl-C runs `down` and stops them all.
     #[arg(long)]
     pub local: bool,
+
+    /// With --local: the front door's port on 127.0.0.1 (0 picks a free one). Env: CHATCTL_PORT.
+    #[arg(long, env = "CHATCTL_PORT", default_value_t = 8080, requires = "local")]
+    pub port: u16,
+
+    /// With --local: how many chat-server instances serve behind the front door (1 to 16).
+    /// Env: CHATCTL_INSTANCES.
+    #[arg(long, env = "CHATCTL_INSTANCES", default_value_t = 2, requires = "local",
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub instances: u16,
 }
 
 #[derive(Debug, Args)]

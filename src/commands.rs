@@ -29,12 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Up(args) => {
             if args.local {
-                return Err(ConfigError(
-                    "`up --local` is not available in this build yet; run `chatctl emulator` and \
-                     point chatctl at it with CHATCTL_API_ENDPOINT instead"
-                        .into(),
-                )
-                .into());
+                return crate::local::up(global, args).await;
             }
             let settings = config::resolve(global, &args.stack, &process_env)?;
             crate::image::source(&settings)?;
@@ -68,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Init(args) => init(global, args).map(|_| EXIT_OK),
         Command::Emulator(args) => emulator(args).await.map(|_| EXIT_OK),
+        Command::ServeChat(args) => crate::local::serve_chat(args).await.map(|_| EXIT_OK),
     }
 }
 

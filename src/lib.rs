@@ -8,6 +8,7 @@ pub mod diff;
 pub mod engine;
 pub mod gcp;
 pub mod image;
+pub mod local;
 pub mod names;
 pub mod outcome;
 pub mod report;

@@ -19,7 +19,10 @@ fn main() -> ExitCode {
             });
         }
     };
-    init_logging(cli.global.verbose);
+    // `serve-chat` (a chat-server instance of `up --local`) logs like chat-server itself.
+    if !matches!(cli.command, chatctl::cli::Command::ServeChat(_)) {
+        init_logging(cli.global.verbose);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

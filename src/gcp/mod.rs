@@ -82,6 +82,16 @@ impl Clients {
     pub async fn connect(endpoint: Option<String>) -> anyhow::Result<Self> {
         let endpoint = endpoint.filter(|e| !e.trim().is_empty());
         let creds = credentials(endpoint.as_deref())?;
+        Self::connect_with(endpoint, creds).await
+    }
+
+    /// Builds every client for the emulator of `up --local`: anonymous credentials whatever
+    /// application default credentials are configured (no token is ever sent to Google).
+    pub async fn connect_anonymous(endpoint: String) -> anyhow::Result<Self> {
+        Self::connect_with(Some(endpoint), anonymous::Builder::new().build()).await
+    }
+
+    async fn connect_with(endpoint: Option<String>, creds: Credentials) -> anyhow::Result<Self> {
         let ep = endpoint.clone();
         Ok(Clients {
             redis: build_client!(google_cloud_redis_v1::client::CloudRedis, ep.clone(), creds),

@@ -1,0 +1,218 @@
+//! `chatctl up --local`: the whole stack on this machine, in the foreground like
+//! `docker compose up`, through the very same `up` and `down` as against Google.
+//!
+//! How it fits together:
+//! - The emulator runs in-process on a free loopback port with a small time scale, and chatctl's
+//!   usual clients talk to it (anonymous credentials, project `local-project`), so `up` walks
+//!   the same graph with the same client crates and prints the same progress.
+//! - Its runtime hook ([`runtime::LocalRuntime`]) makes the resources real: the Memorystore
+//!   instance is a redis-server process, the Cloud Run service N chat-server processes behind
+//!   the [`front_door`] on 127.0.0.1:`--port`, which becomes the service's URL.
+//! - chat-server instances are chatctl itself, re-executed as the hidden `chatctl serve-chat`
+//!   subcommand over the chat-server library. That is the simpler design: no second binary to
+//!   build or find (so `cargo run -- up --local` works as is), the instance code is the very
+//!   library the `chat-server` binary wraps, and each instance is still its own process that
+//!   can crash, be killed and be restarted like a Cloud Run instance.
+//! - Every child is supervised ([`processes`]): its output is streamed as `name | line`, it is
+//!   restarted when it dies, it sits in its own process group (a terminal Ctrl-C reaches only
+//!   chatctl) and the kernel kills it if chatctl dies first.
+//! - Ctrl-C or SIGTERM runs `down` (the same code path as `chatctl down`), whose delete hooks
+//!   stop the processes; then whatever is left is stopped and the ports are released.
+//!   A second signal stops every process at once and exits.
+
+mod chat_instance;
+pub mod front_door;
+pub mod processes;
+pub mod runtime;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use chat_instance::serve_chat;
+
+use crate::cli::{GlobalArgs, UpArgs};
+use crate::commands::Session;
+use crate::config::{self, ConfigError};
+use crate::gcp::Clients;
+use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK};
+use front_door::{Backends, FrontDoor};
+use processes::say;
+use runtime::{LocalRuntime, Plan};
+
+/// The project local mode uses unless `--project` names one.
+pub const LOCAL_PROJECT: &str = "local-project";
+/// The image reference deployed when no image path is configured (see [`up`]).
+pub const LOCAL_IMAGE: &str = "localhost/chatctl/chat-server:local";
+/// The emulator's time scale: the modelled Google durations shrink to a few seconds.
+const TIME_SCALE: f64 = 0.005;
+
+/// Runs `up --local` until Ctrl-C/SIGTERM, then `down`; returns the exit code.
+pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
+    let mut global = global.clone();
+    global
+        .project
+        .get_or_insert_with(|| LOCAL_PROJECT.to_string());
+    let mut settings = config::resolve(&global, &args.stack, &|key| std::env::var(key).ok())?;
+    if settings.image.is_none() && crate::image::source(&settings).is_err() {
+        // No default image path in this build: deploy a reference the emulator accepts; the
+        // runtime runs the chat-server built into chatctl whatever the reference says.
+        settings.image = Some(LOCAL_IMAGE.to_string());
+    }
+
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| {
+            ConfigError(format!(
+                "cannot use port {} on 127.0.0.1 for the front door: {e}; pass --port with a free \
+                 port (or --port 0 for any)",
+                args.port
+            ))
+        })?;
+    let redis_server = find_program("redis-server");
+    if redis_server.is_none() {
+        say(
+            "local",
+            "redis-server is not installed (not found on PATH): running ONE chat-server instance \
+             with its in-memory store instead; history is lost when it stops. Install Redis \
+             (e.g. `apt install redis-server` or `brew install redis`) for several instances.",
+        );
+    }
+    let data_dir = tempfile::Builder::new()
+        .prefix("chatctl-local-")
+        .tempdir()
+        .context("cannot create a temporary directory for Redis data")?;
+    let backends = Arc::new(Backends::default());
+    let front_door =
+        FrontDoor::start(listener, backends.clone()).context("cannot start the front door")?;
+    let plan = Plan {
+        redis_server,
+        chatctl: std::env::current_exe().context("cannot find chatctl's own executable")?,
+        instances: args.instances,
+        data_dir: data_dir.path().to_path_buf(),
+    };
+    let runtime = Arc::new(LocalRuntime::new(plan, backends, front_door.url()));
+    let emulator = emulator::Emulator::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        emulator::EmulatorConfig {
+            time_scale: TIME_SCALE,
+            allow_anonymous: true,
+            ..Default::default()
+        },
+        runtime.clone(),
+    )
+    .await
+    .context("cannot start the in-process emulator")?;
+    say(
+        "local",
+        &format!(
+            "emulated Google Cloud APIs on {} (project {}); running `up` against them",
+            emulator.base_url(),
+            settings.project
+        ),
+    );
+    let clients = Clients::connect_anonymous(emulator.base_url().to_string()).await?;
+
+    let signals = Signals::install()?;
+    let stopping = CancellationToken::new();
+    let up_session = Session::with(clients.clone(), settings.clone(), stopping.clone());
+    let coming_up = up_session.up();
+    tokio::pin!(coming_up);
+    let result = tokio::select! {
+        result = &mut coming_up => result,
+        () = signals.first() => {
+            // Like `up` on Google: start nothing new, let what is in flight report, then `down`.
+            stopping.cancel();
+            coming_up.await
+        }
+    }
+    .map(|_| ());
+    if result.is_ok() {
+        say(
+            "local",
+            &format!(
+                "chat is up at {} — open it in a browser. Press Ctrl-C to stop (runs `down`).",
+                front_door.url()
+            ),
+        );
+        let _ = std::io::stdout().flush();
+        signals.first().await;
+    }
+
+    say("local", "stopping: running `down`");
+    let down_session = Session::with(clients, settings, CancellationToken::new());
+    let teardown = async {
+        let down = down_session.down().await;
+        runtime.stop_all().await;
+        front_door.stop().await;
+        let _ = emulator.shutdown().await;
+        down
+    };
+    let down = tokio::select! {
+        down = teardown => down,
+        () = signals.second() => {
+            say("local", "second interrupt: stopping every process at once");
+            runtime.stop_all().await;
+            return Ok(EXIT_INTERRUPTED);
+        }
+    };
+    drop(data_dir);
+    result?;
+    down.context("`down` did not finish cleanly; every local process was stopped anyway")?;
+    say("local", "stopped: nothing left running");
+    Ok(EXIT_OK)
+}
+
+/// SIGINT and SIGTERM, counted: the first asks for a clean stop, the second for a fast one.
+struct Signals {
+    count: tokio::sync::watch::Receiver<u32>,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let (tx, count) = tokio::sync::watch::channel(0u32);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(()) = interrupt.recv() => {}
+                    Some(()) = terminate.recv() => {}
+                    else => return,
+                }
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+        Ok(Signals { count })
+    }
+
+    async fn reached(&self, n: u32) {
+        let mut count = self.count.clone();
+        let _ = count.wait_for(|c| *c >= n).await;
+    }
+
+    async fn first(&self) {
+        self.reached(1).await;
+    }
+
+    async fn second(&self) {
+        self.reached(2).await;
+    }
+}
+
+/// The first `name` on PATH that is an executable file.
+fn find_program(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}

@@ -1,0 +1,335 @@
+//! The emulator's runtime hook for `up --local`: it makes emulated resources real. A Memorystore
+//! instance that becomes READY is a redis-server process; a Cloud Run service revision that
+//! becomes ready is N chat-server processes behind the front door, with the service's own
+//! environment (REDISHOST/REDISPORT as `up` set them). Deletes stop the processes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use emulator::{HookFuture, RedisEndpoint, RedisInstanceInfo, Runtime, ServiceInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+use super::front_door::{Backend, Backends};
+use super::processes::{Spec, Supervised, say};
+
+/// How long a new process may take to answer before its start counts as failed.
+const START_WAIT: Duration = Duration::from_secs(20);
+/// Variables of the user's shell that would change what a chat-server instance does.
+const CHAT_ENV_CLEARED: &[&str] = &[
+    "REDISHOST",
+    "REDISPORT",
+    "REDIS_PASSWORD",
+    "REDIS_TLS",
+    "REDIS_CA_CERT",
+    "PORT",
+];
+
+/// What the runtime runs, fixed for the session.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// redis-server, or `None` for chat-server's in-memory mode (one instance).
+    pub redis_server: Option<PathBuf>,
+    /// chatctl itself: instances run as `chatctl serve-chat`.
+    pub chatctl: PathBuf,
+    /// chat-server instances per service.
+    pub instances: u16,
+    /// Where redis-server keeps its append-only file (history survives its restart).
+    pub data_dir: PathBuf,
+}
+
+/// The processes started for one resource.
+#[derive(Default)]
+struct Running {
+    redis: HashMap<String, Supervised>,
+    services: HashMap<String, Vec<Supervised>>,
+}
+
+/// The hook: shared by the emulator's jobs and the session that stops everything at the end.
+pub struct LocalRuntime {
+    plan: Plan,
+    backends: Arc<Backends>,
+    front_door_url: String,
+    running: Mutex<Running>,
+}
+
+impl LocalRuntime {
+    pub fn new(plan: Plan, backends: Arc<Backends>, front_door_url: String) -> Self {
+        LocalRuntime {
+            plan,
+            backends,
+            front_door_url,
+            running: Mutex::new(Running::default()),
+        }
+    }
+
+    /// The pids of every running process, by log name (tests read them from the log).
+    pub async fn pids(&self) -> Vec<(String, Option<u32>)> {
+        let running = self.running.lock().await;
+        let redis = running.redis.values();
+        let chat = running.services.values().flatten();
+        redis
+            .chain(chat)
+            .map(|p| (p.name().to_string(), p.pid()))
+            .collect()
+    }
+
+    /// Stops whatever `down` did not (e.g. an `up` interrupted before its service existed).
+    pub async fn stop_all(&self) {
+        let (redis, services) = {
+            let mut running = self.running.lock().await;
+            (
+                std::mem::take(&mut running.redis),
+                std::mem::take(&mut running.services),
+            )
+        };
+        self.backends.set(Vec::new());
+        let all = redis.into_values().chain(services.into_values().flatten());
+        futures::future::join_all(all.map(Supervised::stop)).await;
+    }
+
+    async fn start_redis(&self, info: &RedisInstanceInfo) -> Result<Option<RedisEndpoint>, String> {
+        let Some(redis_server) = &self.plan.redis_server else {
+            return Ok(None);
+        };
+        if let Some(old) = self.running.lock().await.redis.remove(&info.name) {
+            old.stop().await;
+        }
+        let port = free_port().map_err(|e| format!("no free port for redis-server: {e}"))?;
+        let dir = self.plan.data_dir.join(&info.instance_id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let process = Supervised::start(Spec {
+            name: "redis".into(),
+            program: redis_server.clone(),
+            args: vec!["-".into()],
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            stdin: Some(redis_config(port, &dir, info.auth_string.as_deref())),
+        });
+        let ready = wait_until(START_WAIT, || {
+            redis_answers(port, info.auth_string.as_deref())
+        })
+        .await;
+        if !ready {
+            let tail = process.tail();
+            process.stop().await;
+            return Err(format!(
+                "redis-server did not answer on 127.0.0.1:{port} within {}s:\n{tail}",
+                START_WAIT.as_secs()
+            ));
+        }
+        say(
+            "redis",
+            &format!(
+                "Memorystore instance {} is redis-server on 127.0.0.1:{port}",
+                info.instance_id
+            ),
+        );
+        self.running
+            .lock()
+            .await
+            .redis
+            .insert(info.name.clone(), process);
+        Ok(Some(RedisEndpoint {
+            host: "127.0.0.1".into(),
+            port,
+        }))
+    }
+
+    async fn stop_redis(&self, name: &str) {
+        let process = self.running.lock().await.redis.remove(name);
+        if let Some(process) = process {
+            process.stop().await;
+        }
+    }
+
+    async fn start_service(&self, info: &ServiceInfo) -> Result<Option<String>, String> {
+        // A new revision replaces the old instances (Cloud Run shifts traffic the same way).
+        self.stop_service(&info.name).await;
+        let in_memory = self.plan.redis_server.is_none();
+        let count = if in_memory { 1 } else { self.plan.instances };
+        let env: Vec<(String, String)> = info
+            .env
+            .iter()
+            .filter(|(key, _)| !(in_memory && key.starts_with("REDIS")) && key != "PORT")
+            .cloned()
+            .collect();
+        let mut started = Vec::new();
+        let mut backends = Vec::new();
+        for n in 1..=count {
+            let name = format!("chat-{n}");
+            let port = free_port().map_err(|e| format!("no free port for {name}: {e}"))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let process = Supervised::start(Spec {
+                name: name.clone(),
+                program: self.plan.chatctl.clone(),
+                args: vec!["serve-chat".into(), "--listen".into(), addr.to_string()],
+                env: env.clone(),
+                env_remove: CHAT_ENV_CLEARED.iter().map(|k| k.to_string()).collect(),
+                stdin: None,
+            });
+            started.push(process);
+            backends.push(Backend { name, addr });
+        }
+        for (process, backend) in started.iter().zip(&backends) {
+            if !wait_until(START_WAIT, || http_ready(backend.addr)).await {
+                let why = format!(
+                    "{} (chat-server) was not ready on {} within {}s:\n{}",
+                    backend.name,
+                    backend.addr,
+                    START_WAIT.as_secs(),
+                    process.tail()
+                );
+                futures::future::join_all(started.into_iter().map(Supervised::stop)).await;
+                return Err(why);
+            }
+        }
+        self.backends.set(backends);
+        self.running
+            .lock()
+            .await
+            .services
+            .insert(info.name.clone(), started);
+        say(
+            "local",
+            &format!(
+                "Cloud Run service {} (image {}) is {count} chat-server instance(s) behind {}",
+                info.service_id, info.image, self.front_door_url
+            ),
+        );
+        Ok(Some(self.front_door_url.clone()))
+    }
+
+    async fn stop_service(&self, name: &str) {
+        let processes = self.running.lock().await.services.remove(name);
+        if let Some(processes) = processes {
+            self.backends.set(Vec::new());
+            futures::future::join_all(processes.into_iter().map(Supervised::stop)).await;
+        }
+    }
+}
+
+impl Runtime for LocalRuntime {
+    fn redis_ready<'a>(
+        &'a self,
+        instance: &'a RedisInstanceInfo,
+    ) -> HookFuture<'a, Result<Option<RedisEndpoint>, String>> {
+        Box::pin(self.start_redis(instance))
+    }
+
+    fn redis_deleted<'a>(&'a self, name: &'a str) -> HookFuture<'a, ()> {
+        Box::pin(self.stop_redis(name))
+    }
+
+    fn service_ready<'a>(
+        &'a self,
+        service: &'a ServiceInfo,
+    ) -> HookFuture<'a, Result<Option<String>, String>> {
+        Box::pin(self.start_service(service))
+    }
+
+    fn service_deleted<'a>(&'a self, name: &'a str) -> HookFuture<'a, ()> {
+        Box::pin(self.stop_service(name))
+    }
+}
+
+/// redis-server's configuration, fed on stdin so the AUTH string never shows in `ps`.
+/// Append-only persistence in the session's data directory keeps room history across a
+/// restart of redis-server; RDB snapshots are off.
+fn redis_config(port: u16, dir: &Path, auth: Option<&str>) -> String {
+    let mut config = format!(
+        "bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly yes\nappendfsync everysec\ndir \"{}\"\n",
+        dir.display()
+    );
+    if let Some(auth) = auth {
+        config.push_str(&format!("requirepass \"{auth}\"\n"));
+    }
+    config
+}
+
+/// A port that was free a moment ago (the process that takes it binds it right away).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Polls `check` every 50 ms until it is true or `limit` passes.
+async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Redis answers PING (after AUTH when it has a password).
+async fn redis_answers(port: u16, auth: Option<&str>) -> bool {
+    let exchange = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        if let Some(auth) = auth {
+            let command = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{auth}\r\n", auth.len());
+            stream.write_all(command.as_bytes()).await.ok()?;
+        }
+        stream.write_all(b"PING\r\n").await.ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 64];
+        while !reply.ends_with(b"+PONG\r\n") {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 || reply.len() > 256 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        Some(())
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), exchange).await,
+        Ok(Some(()))
+    )
+}
+
+/// chat-server answers `GET /readyz` with 200 (its store answers too).
+async fn http_ready(addr: SocketAddr) -> bool {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let request = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1.1 200"))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), exchange).await,
+        Ok(Some(true))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_config_binds_loopback_and_persists_in_the_session_dir() {
+        let config = redis_config(6400, Path::new("/tmp/x"), None);
+        assert!(config.contains("bind 127.0.0.1\nport 6400\n"));
+        assert!(config.contains("appendonly yes"));
+        assert!(config.contains("dir \"/tmp/x\""));
+        assert!(!config.contains("requirepass"));
+        assert!(
+            redis_config(1, Path::new("/d"), Some("s3cret")).contains("requirepass \"s3cret\"")
+        );
+    }
+}
