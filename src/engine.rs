@@ -109,6 +109,9 @@ async fn step(
         Mode::Up => {
             let progress = reporter.progress(id, name);
             let planned = resources::plan(id, ctx, out).await?;
+            if planned.action != Action::Create {
+                out.mark_sent(id);
+            }
             if planned.action == Action::NoOp {
                 progress.state("unchanged");
             } else {
@@ -122,7 +125,10 @@ async fn step(
         }
         Mode::Down => {
             let progress = reporter.progress(id, name);
-            let existed = resources::destroy(id, ctx, &progress).await?;
+            let existed = resources::destroy(id, ctx, out, &progress).await?;
+            if existed {
+                out.mark_found();
+            }
             progress.state(if existed { "deleted" } else { "absent" });
             Ok(Step {
                 planned: None,
@@ -139,6 +145,11 @@ fn is_interrupt(err: &anyhow::Error) -> bool {
 /// Walks `stack` in `mode`; never fails as a whole: each resource's outcome is in the result.
 pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> Walk {
     let out = Outputs::default();
+    for id in ResourceId::ALL {
+        if !stack.nodes.iter().any(|(n, _)| *n == id) {
+            out.mark_sent(id);
+        }
+    }
     if let Some(image) = &ctx.settings.image {
         out.update(|v| v.image = Some(image.clone()));
     }
@@ -175,6 +186,7 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
         }
     }
     while let Some((id, name, result, duration)) = running.next().await {
+        out.mark_sent(id);
         let (planned, existed, outcome) = match result {
             Ok(step) => (step.planned, step.existed, Outcome::Done),
             Err(err) if is_interrupt(&err) => {

@@ -92,9 +92,12 @@ impl Stack {
             .iter()
             .filter(|id| kept(id))
             .map(|&id| {
+                // The service account goes last: a just-created one can be invisible to reads,
+                // and what else `down` finds tells whether to look harder (service_account.rs).
                 let after: Vec<ResourceId> = ResourceId::ALL
                     .iter()
-                    .filter(|other| kept(other) && other.needs().contains(&id))
+                    .filter(|other| kept(other) && **other != id)
+                    .filter(|other| other.needs().contains(&id) || id == ResourceId::ServiceAccount)
                     .copied()
                     .collect();
                 (id, after)

@@ -39,7 +39,7 @@ pub fn classify(err: &GaxError) -> Kind {
             Code::AlreadyExists => Kind::AlreadyExists,
             Code::Aborted => Kind::Conflict,
             Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Kind::Transient,
-            Code::ResourceExhausted if !is_quota(reason, &status.message) => Kind::Transient,
+            Code::ResourceExhausted if is_rate_limit(reason, &status.message) => Kind::Transient,
             Code::PermissionDenied if reason == "SERVICE_DISABLED" => Kind::ServiceDisabled,
             Code::InvalidArgument | Code::PermissionDenied
                 if mentions_missing_account(&status.message) =>
@@ -62,8 +62,14 @@ pub fn classify(err: &GaxError) -> Kind {
     }
 }
 
-fn is_quota(reason: &str, message: &str) -> bool {
-    reason.contains("QUOTA") || message.to_ascii_lowercase().contains("quota")
+/// 429s that pass with time (requests per minute) rather than a quota on resources.
+fn is_rate_limit(reason: &str, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    reason == "RATE_LIMIT_EXCEEDED"
+        || m.contains("per minute")
+        || m.contains("per second")
+        || m.contains("rate limit")
+        || (reason.is_empty() && !m.contains("quota"))
 }
 
 fn mentions_missing_account(message: &str) -> bool {

@@ -23,8 +23,14 @@ pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Instance>> {
     .await
 }
 
-/// Creates the instance and waits; Ok(false) when the id is already taken.
-pub async fn create(ctx: &Ctx, id: &str, instance: Instance) -> anyhow::Result<bool> {
+/// Creates the instance and waits; Ok(false) when the id is already taken. `accepted` runs
+/// once the create request has been accepted (the instance is then visible as CREATING).
+pub async fn create(
+    ctx: &Ctx,
+    id: &str,
+    instance: Instance,
+    accepted: impl FnOnce(),
+) -> anyhow::Result<bool> {
     let what = format!("create Redis instance {id}");
     let call = ctx.call(&what, ROLE);
     let sent = send_unless(ctx, call, Kind::AlreadyExists, || {
@@ -39,6 +45,7 @@ pub async fn create(ctx: &Ctx, id: &str, instance: Instance) -> anyhow::Result<b
     let Some(op) = sent.await? else {
         return Ok(false);
     };
+    accepted();
     wait(ctx, op, call).await?;
     Ok(true)
 }

@@ -85,16 +85,56 @@ pub struct Values {
     pub service_url: Option<String>,
 }
 
-#[derive(Debug, Default)]
-pub struct Outputs(Mutex<Values>);
+/// Shared between the resources of one walk: values, plus two facts the service account
+/// needs because a new account is invisible to reads for a while (see service_account.rs).
+#[derive(Debug)]
+pub struct Outputs {
+    values: Mutex<Values>,
+    /// Resources whose create request has been accepted (or that ended, or are not walked).
+    sent: tokio::sync::watch::Sender<std::collections::BTreeSet<ResourceId>>,
+    /// `down` found something of the environment.
+    found_any: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs {
+            values: Mutex::default(),
+            sent: tokio::sync::watch::Sender::new(Default::default()),
+            found_any: Default::default(),
+        }
+    }
+}
 
 impl Outputs {
+    /// Records that `id` has sent its create request (or will not send one).
+    pub fn mark_sent(&self, id: ResourceId) {
+        self.sent.send_modify(|set| {
+            set.insert(id);
+        });
+    }
+
+    /// Waits until `id` has sent its create request, ended, or is not part of the walk.
+    pub async fn sent(&self, id: ResourceId) {
+        let mut rx = self.sent.subscribe();
+        let _ = rx.wait_for(|set| set.contains(&id)).await;
+    }
+
+    pub fn mark_found(&self) {
+        self.found_any
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn found_any(&self) -> bool {
+        self.found_any.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn get(&self) -> Values {
-        self.0.lock().expect("outputs lock").clone()
+        self.values.lock().expect("outputs lock").clone()
     }
 
     pub fn update(&self, f: impl FnOnce(&mut Values)) {
-        f(&mut self.0.lock().expect("outputs lock"))
+        f(&mut self.values.lock().expect("outputs lock"))
     }
 }
 
@@ -124,7 +164,7 @@ pub async fn apply(
     }
     match id {
         ResourceId::Apis => apis::apply(ctx, planned, progress).await,
-        ResourceId::ServiceAccount => service_account::apply(ctx, planned, progress).await,
+        ResourceId::ServiceAccount => service_account::apply(ctx, out, planned, progress).await,
         ResourceId::ProjectBinding => project_binding::apply(ctx, planned, progress).await,
         ResourceId::Redis => redis::apply(ctx, out, planned, progress).await,
         ResourceId::Connector => connector::apply(ctx, planned, progress).await,
@@ -134,9 +174,14 @@ pub async fn apply(
 }
 
 /// Delete and wait; false when there was nothing to delete.
-pub async fn destroy(id: ResourceId, ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+pub async fn destroy(
+    id: ResourceId,
+    ctx: &Ctx,
+    out: &Outputs,
+    progress: &Progress<'_>,
+) -> anyhow::Result<bool> {
     match id {
-        ResourceId::ServiceAccount => service_account::destroy(ctx, progress).await,
+        ResourceId::ServiceAccount => service_account::destroy(ctx, out, progress).await,
         ResourceId::ProjectBinding => project_binding::destroy(ctx, progress).await,
         ResourceId::Redis => redis::destroy(ctx, progress).await,
         ResourceId::Connector => connector::destroy(ctx, progress).await,

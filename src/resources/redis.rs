@@ -9,6 +9,7 @@ use crate::cli::Tier;
 use crate::context::Ctx;
 use crate::gcp::redis as api;
 use crate::report::Progress;
+use crate::stack::ResourceId;
 use crate::templates::{REDIS_INSTANCE, Vars};
 
 /// Fields UpdateInstance can change in place.
@@ -136,7 +137,8 @@ pub async fn apply(
         Action::Create => {
             progress.state("creating");
             let want = desired(ctx)?;
-            if !api::create(ctx, id, want.message).await? {
+            let sent = api::create(ctx, id, want.message, || out.mark_sent(ResourceId::Redis));
+            if !sent.await? {
                 // Taken between observe and create (or a retried create that went through).
                 let found = api::get(ctx, id).await?;
                 if let Action::Conflict { reason } =

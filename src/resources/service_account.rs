@@ -1,11 +1,18 @@
 //! The chat service's identity: a service account per environment. Service accounts take no
 //! labels, so the description carries chatctl's marks; a new account is waited for until IAM
 //! shows it (it can stay invisible for a minute after creation).
+//!
+//! That invisibility would let a `down` right after an interrupted `up` miss the account, so
+//! `up` creates it only once the Redis create has been accepted (the instance is visible at
+//! once), and `down` handles it last: when it found anything else of the environment but reads
+//! say the account is absent, it probes with a create (strongly consistent: ALREADY_EXISTS
+//! even while invisible) and deletes what it finds.
 
-use super::{Action, Planned};
+use super::{Action, Outputs, Planned};
 use crate::context::Ctx;
 use crate::gcp::iam;
 use crate::report::Progress;
+use crate::stack::ResourceId;
 
 fn email(ctx: &Ctx) -> String {
     ctx.settings.names.service_account_email(ctx.project())
@@ -40,12 +47,8 @@ pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     Ok(decide(ctx, iam::get(ctx, &email(ctx)).await?))
 }
 
-pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
-    if planned.action != Action::Create {
-        return Ok(());
-    }
+async fn create(ctx: &Ctx) -> anyhow::Result<bool> {
     let names = &ctx.settings.names;
-    progress.state("creating");
     let created = iam::create(
         ctx,
         &names.service_account_id,
@@ -53,17 +56,40 @@ pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> any
         &names.service_account_description(),
     )
     .await?;
+    Ok(created.is_some())
+}
+
+async fn wait_visible(
+    ctx: &Ctx,
+    progress: &Progress<'_>,
+) -> anyhow::Result<google_cloud_iam_admin_v1::model::ServiceAccount> {
     progress.state("waiting for IAM to show it");
     let email = email(ctx);
     let mut eventual = ctx.waiting.clone();
     eventual.timeout = eventual.timeout.min(ctx.retry().eventual_window);
-    let sa = eventual
+    eventual
         .until(
             &format!("service account {email} to become visible"),
             || iam::get(ctx, &email),
         )
-        .await?;
-    if created.is_none() {
+        .await
+}
+
+pub async fn apply(
+    ctx: &Ctx,
+    out: &Outputs,
+    planned: &Planned,
+    progress: &Progress<'_>,
+) -> anyhow::Result<()> {
+    if planned.action != Action::Create {
+        return Ok(());
+    }
+    progress.state("waiting for the Redis create to be accepted");
+    out.sent(ResourceId::Redis).await;
+    progress.state("creating");
+    let created = create(ctx).await?;
+    let sa = wait_visible(ctx, progress).await?;
+    if !created {
         // The id was taken: adopt it only when it is ours.
         if let Action::Conflict { reason } = decide(ctx, Some(sa)).action {
             anyhow::bail!("{reason}");
@@ -72,14 +98,28 @@ pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> any
     Ok(())
 }
 
-pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+pub async fn destroy(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<bool> {
     let email = email(ctx);
-    match iam::get(ctx, &email).await? {
-        None => return Ok(false),
-        Some(sa) if !ours(ctx, &sa.description) => anyhow::bail!(
+    let sa = match iam::get(ctx, &email).await? {
+        Some(sa) => sa,
+        None if !out.found_any() => return Ok(false),
+        None => {
+            // Maybe created moments ago and not yet visible: a create tells for sure.
+            progress.state("checking for a just-created account");
+            let created_now = create(ctx).await?;
+            let sa = wait_visible(ctx, progress).await?;
+            if created_now {
+                progress.state("deleting");
+                iam::delete(ctx, &email).await?;
+                return Ok(false);
+            }
+            sa
+        }
+    };
+    if !ours(ctx, &sa.description) {
+        anyhow::bail!(
             "service account {email} was not created by chatctl for this environment; left alone"
-        ),
-        Some(_) => {}
+        );
     }
     progress.state("deleting");
     iam::delete(ctx, &email).await

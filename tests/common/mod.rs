@@ -113,10 +113,14 @@ impl Emu {
     }
 
     pub async fn session_with(&self, env: &str, cancel: CancellationToken) -> Session {
+        self.session_for(settings(env), cancel).await
+    }
+
+    pub async fn session_for(&self, settings: Settings, cancel: CancellationToken) -> Session {
         let clients = Clients::connect(Some(self.base().to_string()))
             .await
             .expect("clients");
-        Session::with(clients, settings(env), cancel)
+        Session::with(clients, settings, cancel)
     }
 }
 

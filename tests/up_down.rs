@@ -1,0 +1,266 @@
+//! The whole stack against the emulator (time scale 0.001, API enablement enforced, service
+//! accounts invisible for a while after creation, as on Google): up from nothing, status,
+//! a plan with no changes, an up that only reads, down leaving nothing; two environments side
+//! by side; seeded faults; an up interrupted after each mutating call, then down, then up.
+
+mod common;
+
+use chatctl::engine::{self, Mode, Outcome, Walk};
+use chatctl::resources::Action;
+use chatctl::stack::{ResourceId, Stack};
+use common::{Emu, mutating};
+use emulator::{Code, FaultConfig, ScriptedFault};
+use tokio_util::sync::CancellationToken;
+
+/// The resources the emulator serves today (Cloud Run joins when the emulator has it).
+fn stack() -> Stack {
+    Stack::up().subset(&[
+        ResourceId::Apis,
+        ResourceId::ServiceAccount,
+        ResourceId::ProjectBinding,
+        ResourceId::Redis,
+        ResourceId::Connector,
+    ])
+}
+
+fn down_stack() -> Stack {
+    let keep: Vec<ResourceId> = stack().nodes.iter().map(|(id, _)| *id).collect();
+    Stack::down().subset(&keep)
+}
+
+fn assert_all_done(walk: &Walk, what: &str) {
+    for (id, result) in &walk.results {
+        assert!(
+            matches!(result.outcome, Outcome::Done),
+            "{what}: {} ended {:?}",
+            id.label(),
+            result.outcome
+        );
+    }
+}
+
+async fn up(session: &chatctl::commands::Session) -> Walk {
+    engine::walk(Mode::Up, &stack(), &session.ctx, &session.reporter).await
+}
+
+async fn down(session: &chatctl::commands::Session) -> Walk {
+    engine::walk(Mode::Down, &down_stack(), &session.ctx, &session.reporter).await
+}
+
+async fn plan_changes(session: &chatctl::commands::Session) -> Vec<String> {
+    let plan = engine::walk(Mode::Plan, &stack(), &session.ctx, &session.reporter).await;
+    assert_all_done(&plan, "plan");
+    plan.results
+        .iter()
+        .filter_map(|(id, r)| {
+            let p = r.planned.as_ref()?;
+            p.action
+                .is_change()
+                .then(|| format!("{}: {:?}", id.label(), p.action))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn up_converges_then_only_reads_then_down_leaves_nothing() {
+    let emu = Emu::start(21).await;
+    let session = emu.session("lifecyc").await;
+
+    let first = up(&session).await;
+    assert_all_done(&first, "first up");
+    for (id, result) in &first.results {
+        let planned = result.planned.as_ref().unwrap();
+        assert!(
+            planned.action == Action::Create || planned.action != Action::NoOp,
+            "{}: {planned:?}",
+            id.label()
+        );
+    }
+    if stack()
+        .nodes
+        .iter()
+        .any(|(id, _)| *id == ResourceId::RunService)
+    {
+        let url = first.values.service_url.clone().expect("the service URL");
+        assert!(url.starts_with("https://"), "{url}");
+    }
+
+    let status = engine::walk(Mode::Plan, &stack(), &session.ctx, &session.reporter).await;
+    for (id, result) in &status.results {
+        let planned = result.planned.as_ref().unwrap();
+        assert!(
+            matches!(
+                planned.state.as_str(),
+                "READY" | "ENABLED" | "BOUND" | "PUBLIC"
+            ),
+            "{}: {}",
+            id.label(),
+            planned.state
+        );
+    }
+    assert_eq!(plan_changes(&session).await, Vec::<String>::new());
+
+    let before = emu.requests().await.len();
+    let again = up(&session).await;
+    assert_all_done(&again, "second up");
+    let log = emu.requests().await;
+    assert_eq!(
+        mutating(&log[before..]),
+        Vec::<String>::new(),
+        "a converged up only reads"
+    );
+
+    let gone = down(&session).await;
+    assert_all_done(&gone, "down");
+    assert_eq!(
+        emu.leftovers("lifecyc").await,
+        "",
+        "nothing of the environment is left"
+    );
+
+    let again = down(&session).await;
+    assert_all_done(&again, "second down");
+    assert!(
+        again.results.values().all(|r| !r.existed),
+        "a second down finds nothing"
+    );
+}
+
+#[tokio::test]
+async fn two_environments_live_side_by_side() {
+    let emu = Emu::start(22).await;
+    let auto = |env: &str| {
+        let mut s = common::settings(env);
+        s.connector_range = chatctl::config::ConnectorRange::Auto;
+        s
+    };
+    let alpha = emu
+        .session_for(auto("alpha"), CancellationToken::new())
+        .await;
+    let beta = emu
+        .session_for(auto("beta"), CancellationToken::new())
+        .await;
+    let (a, b) = tokio::join!(up(&alpha), up(&beta));
+    assert_all_done(&a, "alpha up");
+    assert_all_done(&b, "beta up");
+    let range = |s: &chatctl::commands::Session, id: &'static str| {
+        let ctx = s.ctx.clone();
+        async move {
+            chatctl::gcp::vpcaccess::get(&ctx, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .ip_cidr_range
+        }
+    };
+    let (ra, rb) = (
+        range(&alpha, "chat-alpha").await,
+        range(&beta, "chat-beta").await,
+    );
+    assert_ne!(ra, rb, "auto ranges do not overlap");
+
+    assert_all_done(&down(&alpha).await, "alpha down");
+    assert_eq!(emu.leftovers("alpha").await, "");
+    assert_eq!(
+        plan_changes(&beta).await,
+        Vec::<String>::new(),
+        "beta untouched by alpha's down"
+    );
+    assert_all_done(&down(&beta).await, "beta down");
+    assert_eq!(emu.leftovers("beta").await, "");
+}
+
+#[tokio::test]
+async fn seeded_faults_converge_and_clean_up() {
+    for seed in [31, 32, 33] {
+        let faults = FaultConfig {
+            error_rate: 0.1,
+            error_codes: vec![429, 500, 503],
+            scripted: vec![ScriptedFault {
+                method: "setIamPolicy".into(),
+                status: Code::Aborted,
+                message: Some("There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.".into()),
+                times: 1,
+            }],
+            ..FaultConfig::default()
+        };
+        let emu = Emu::start_with(seed, faults).await;
+        let env = format!("fault{seed}");
+        let session = emu.session(&env).await;
+        assert_all_done(&up(&session).await, &format!("up, seed {seed}"));
+        assert_all_done(&down(&session).await, &format!("down, seed {seed}"));
+        emu.set_faults(&FaultConfig::default()).await;
+        assert_eq!(emu.leftovers(&env).await, "", "seed {seed}");
+        let aborted = emu
+            .requests()
+            .await
+            .iter()
+            .filter(|r| {
+                r["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(":setIamPolicy")
+            })
+            .count();
+        assert!(
+            aborted >= 2,
+            "seed {seed}: the aborted policy write was redone ({aborted} writes)"
+        );
+    }
+}
+
+/// Runs `up` and drops it (like a killed process) once it has made `cut` mutating calls.
+async fn cut_up(emu: &Emu, session: &chatctl::commands::Session, cut: usize) {
+    let before = mutating(&emu.requests().await).len();
+    let run = up(session);
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            _ = &mut run => panic!("up finished before its mutating call number {cut}"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(1)) => {
+                if mutating(&emu.requests().await).len() - before >= cut {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_up_cut_after_each_mutating_call_is_cleaned_by_down_and_finished_by_up() {
+    let emu = Emu::start(41).await;
+    let total = {
+        let before = mutating(&emu.requests().await).len();
+        let session = emu.session("cutcount").await;
+        assert_all_done(&up(&session).await, "reference up");
+        let n = mutating(&emu.requests().await).len() - before;
+        assert_all_done(&down(&session).await, "reference down");
+        n
+    };
+    assert!(total >= 5, "a full up makes {total} mutating calls");
+    for cut in 1..total {
+        let env = format!("cut{cut}");
+        let session = emu.session(&env).await;
+        cut_up(&emu, &session, cut).await;
+        assert_all_done(
+            &down(&emu.session(&env).await).await,
+            &format!("down after cut {cut}"),
+        );
+        assert_eq!(
+            emu.leftovers(&env).await,
+            "",
+            "cut {cut}: down left something"
+        );
+
+        cut_up(&emu, &session, cut).await;
+        let session = emu.session(&env).await;
+        assert_all_done(&up(&session).await, &format!("up after cut {cut}"));
+        assert_eq!(
+            plan_changes(&session).await,
+            Vec::<String>::new(),
+            "cut {cut}"
+        );
+        assert_all_done(&down(&session).await, &format!("final down, cut {cut}"));
+        assert_eq!(emu.leftovers(&env).await, "", "cut {cut}");
+    }
+}
