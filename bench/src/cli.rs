@@ -56,6 +56,12 @@ pub struct Target {
     #[arg(long, default_value_t = 120.0, value_parser = seconds)]
     pub setup_timeout: f64,
 
+    /// Seconds to wait between the namespace connect reply and `signin`. socket.io-client sends
+    /// at once (0); a server that registers its event handlers only after replying drops an
+    /// early `signin`, which shows up as "timed out waiting for the signin ack".
+    #[arg(long, default_value_t = 0.0, value_parser = seconds)]
+    pub signin_delay: f64,
+
     /// Prefix of the room names (a per-run id is appended, so every run starts with empty rooms).
     #[arg(long, default_value = "bench")]
     pub room_prefix: String,
@@ -136,6 +142,7 @@ impl Target {
             in_flight: self.in_flight,
             connect_timeout: Duration::from_secs_f64(self.connect_timeout),
             setup_timeout: Duration::from_secs_f64(self.setup_timeout),
+            signin_delay: Duration::from_secs_f64(self.signin_delay),
         }
     }
 }

@@ -3,7 +3,10 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::{SinkExt, StreamExt};
+use std::time::Duration;
+
 use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
@@ -16,30 +19,51 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The ack id chat-bench uses for `signin`; `sendMessage` acks count up from 1.
 const SIGNIN_ACK: u64 = 0;
 
-/// Connects to `endpoint` (from [`protocol::endpoint`]) and signs `user` in to `room`.
-pub async fn sign_in(endpoint: &str, user: &str, room: &str) -> Result<Socket> {
+/// Connects to `endpoint` (from [`protocol::endpoint`]) and signs `user` in to `room`, failing
+/// at `deadline` with the name of the step that was still waiting. `signin_delay` is a pause
+/// between the namespace connect reply and `signin` (zero, like socket.io-client, by default).
+pub async fn sign_in(
+    endpoint: &str,
+    user: &str,
+    room: &str,
+    signin_delay: Duration,
+    deadline: Instant,
+) -> Result<Socket> {
+    let step = |name: &'static str| move |_| anyhow!("timed out waiting for {name}");
     // tungstenite zero-fills the free read buffer before every read (default 128 KiB): with
     // ~100-byte frames 4 KiB still takes dozens per read and cuts that memset to almost nothing.
     // Nagle off: every send is one small frame that should leave now.
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
-    let (mut socket, _) = connect_async_with_config(endpoint, Some(config), true)
+    let (mut socket, _) = timeout_at(
+        deadline,
+        connect_async_with_config(endpoint, Some(config), true),
+    )
+    .await
+    .map_err(step("the WebSocket handshake"))?
+    .with_context(|| format!("WebSocket connect to {endpoint}"))?;
+    match timeout_at(deadline, next_text(&mut socket))
         .await
-        .with_context(|| format!("WebSocket connect to {endpoint}"))?;
-    match next_text(&mut socket).await? {
+        .map_err(step("the Engine.IO open packet"))??
+    {
         text if protocol::classify(&text) == Incoming::Open => {}
         other => bail!("expected the Engine.IO open packet, got {other:?}"),
     }
     socket.send(Message::text(protocol::CONNECT)).await?;
-    wait_for(&mut socket, |packet| match packet {
+    let connected = wait_for(&mut socket, |packet| match packet {
         Incoming::Connected => Some(Ok(())),
         Incoming::ConnectError(why) => Some(Err(anyhow!("namespace connect refused: {why}"))),
         _ => None,
-    })
-    .await?;
+    });
+    timeout_at(deadline, connected)
+        .await
+        .map_err(step("the namespace connect reply (40)"))??;
+    if !signin_delay.is_zero() {
+        tokio::time::sleep(signin_delay).await;
+    }
     socket
         .send(Message::text(protocol::signin(SIGNIN_ACK, user, room)))
         .await?;
-    wait_for(&mut socket, |packet| match packet {
+    let signed_in = wait_for(&mut socket, |packet| match packet {
         Incoming::Ack {
             id: SIGNIN_ACK,
             args,
@@ -48,8 +72,10 @@ pub async fn sign_in(endpoint: &str, user: &str, room: &str) -> Result<Socket> {
             Some(error) => Err(anyhow!("signin refused: {error}")),
         }),
         _ => None,
-    })
-    .await?;
+    });
+    timeout_at(deadline, signed_in)
+        .await
+        .map_err(step("the signin ack"))??;
     Ok(socket)
 }
 

@@ -37,6 +37,8 @@ pub struct Pacing {
     pub connect_timeout: Duration,
     /// Bound on the whole setup.
     pub setup_timeout: Duration,
+    /// Pause between the namespace connect reply and `signin`.
+    pub signin_delay: Duration,
 }
 
 /// Shared state of a paced setup: the semaphore and the running tally.
@@ -74,19 +76,14 @@ impl Setup {
     /// (the failure is tallied for [`Setup::wait`]).
     pub async fn connect(&self, endpoint: &str, user: &str, room: &str) -> Option<Socket> {
         let _slot = self.permits.acquire().await.ok()?;
-        let outcome = timeout(
-            self.pacing.connect_timeout,
-            client::sign_in(endpoint, user, room),
-        )
-        .await;
-        match outcome {
-            Ok(Ok(socket)) => {
+        let deadline = Instant::now() + self.pacing.connect_timeout;
+        match client::sign_in(endpoint, user, room, self.pacing.signin_delay, deadline).await {
+            Ok(socket) => {
                 self.connected.fetch_add(1, Ordering::Relaxed);
                 Some(socket)
             }
-            Ok(Err(error)) => self.fail(format!("{user}@{endpoint}: {error:#}")),
-            Err(_) => self.fail(format!(
-                "{user}@{endpoint}: no signin ack within {:?}",
+            Err(error) => self.fail(format!(
+                "{user}@{endpoint} (room {room}, connect timeout {:?}): {error:#}",
                 self.pacing.connect_timeout
             )),
         }
