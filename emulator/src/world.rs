@@ -4,7 +4,7 @@
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use crate::apis::{iam, redis, vpcaccess};
+use crate::apis::{artifactregistry, cloudbuild, iam, redis, run, storage, vpcaccess};
 use crate::auth::Tokens;
 use crate::ops::Operations;
 use crate::projects::Projects;
@@ -17,6 +17,10 @@ pub struct World {
     pub redis: redis::Store,
     pub vpcaccess: vpcaccess::Store,
     pub iam: iam::Store,
+    pub run: run::Store,
+    pub artifactregistry: artifactregistry::Store,
+    pub cloudbuild: cloudbuild::Store,
+    pub storage: storage::Store,
     #[serde(skip)]
     pub tokens: Tokens,
 }

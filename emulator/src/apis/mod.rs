@@ -4,10 +4,14 @@
 use crate::json::EnumField;
 use crate::router::Route;
 
+pub mod artifactregistry;
+pub mod cloudbuild;
 pub mod iam;
 pub mod redis;
 pub mod resourcemanager;
+pub mod run;
 pub mod serviceusage;
+pub mod storage;
 pub mod vpcaccess;
 
 /// Every API route, shared operation routes included.
@@ -18,6 +22,10 @@ pub fn routes() -> Vec<Route> {
     routes.extend(resourcemanager::routes());
     routes.extend(serviceusage::routes());
     routes.extend(vpcaccess::routes());
+    routes.extend(run::routes());
+    routes.extend(artifactregistry::routes());
+    routes.extend(cloudbuild::routes());
+    routes.extend(storage::routes());
     routes
 }
 
@@ -28,6 +36,9 @@ pub fn enums_of(service: &str) -> &'static [EnumField] {
         iam::SERVICE => iam::ENUMS,
         serviceusage::SERVICE => serviceusage::ENUMS,
         vpcaccess::SERVICE => vpcaccess::ENUMS,
+        run::SERVICE => run::ENUMS,
+        artifactregistry::SERVICE => artifactregistry::ENUMS,
+        cloudbuild::SERVICE => cloudbuild::ENUMS,
         _ => &[],
     }
 }

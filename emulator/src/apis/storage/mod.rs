@@ -7,6 +7,6 @@ mod http;
 mod model;
 
 pub use http::routes;
-pub use model::{StorageError, Store};
+pub use model::Store;
 
 pub const SERVICE: &str = "storage.googleapis.com";

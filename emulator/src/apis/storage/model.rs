@@ -169,9 +169,9 @@ pub fn check_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), S
 
 /// The bucket naming rules of cloud.google.com/storage/docs/buckets#naming.
 pub fn valid_bucket_name(name: &str) -> bool {
-    let chars_ok = name.bytes().all(|b| {
-        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-    });
+    let chars_ok = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
     let ends_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     let max = if name.contains('.') { 222 } else { 63 };
     let components_ok = name.split('.').all(|c| !c.is_empty() && c.len() <= 63);
@@ -380,9 +380,10 @@ impl Store {
                 "Invalid storage class: '{storage_class}'. Use STANDARD, NEARLINE, COLDLINE or ARCHIVE."
             )));
         }
-        let uniform = body
-            .pointer("/iamConfiguration/uniformBucketLevelAccess/enabled")
-            .or_else(|| body.pointer("/iamConfiguration/bucketPolicyOnly/enabled"))
+        let iam_config = body.get("iamConfiguration").cloned().unwrap_or_default();
+        let uniform = iam_config
+            .pointer("/uniformBucketLevelAccess/enabled")
+            .or_else(|| iam_config.pointer("/bucketPolicyOnly/enabled"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if let Some(existing) = self.buckets.get(&name) {

@@ -1,0 +1,275 @@
+//! The HTTP surface of Cloud Build v1: builds create (`/v1/projects/{projectId}/builds` and
+//! `/v1/{parent=projects/*/locations/*}/builds`), get, cancel; the global build operations
+//! (`operations/build/{project}/{id}`); the emulator-only build log
+//! (`GET /_emulator/builds/{id}/log`). Timing: queued ≈ 5 s, done ≈ 3 min, × time scale.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::model::{Build, validate};
+use super::{ENUMS, SERVICE};
+use crate::error::{ApiError, Code};
+use crate::ops;
+use crate::router::{Call, Handler, Reply, Route};
+use crate::state::Emu;
+
+const QUEUE_LATENCY: Duration = Duration::from_secs(5);
+const BUILD_LATENCY: Duration = Duration::from_secs(180);
+const BUILD_TYPE: &str = "google.devtools.cloudbuild.v1.Build";
+const METADATA_TYPE: &str =
+    "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata";
+const DEFAULT_TIMEOUT: &str = "3600s";
+
+pub fn routes() -> Vec<Route> {
+    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
+        Route::new(m, p, SERVICE, id, ENUMS, h)
+    };
+    vec![
+        r(
+            Method::POST,
+            "/v1/projects/{project}/builds",
+            "cloudbuild.projects.builds.create",
+            |c| Box::pin(create(c)),
+        ),
+        r(
+            Method::POST,
+            "/v1/projects/{project}/locations/{location}/builds",
+            "cloudbuild.projects.locations.builds.create",
+            |c| Box::pin(create(c)),
+        ),
+        r(
+            Method::GET,
+            "/v1/projects/{project}/builds/{id}",
+            "cloudbuild.projects.builds.get",
+            |c| Box::pin(get(c)),
+        ),
+        r(
+            Method::GET,
+            "/v1/projects/{project}/locations/{location}/builds/{id}",
+            "cloudbuild.projects.locations.builds.get",
+            |c| Box::pin(get(c)),
+        ),
+        r(
+            Method::POST,
+            "/v1/projects/{project}/builds/{id}:cancel",
+            "cloudbuild.projects.builds.cancel",
+            |c| Box::pin(cancel(c)),
+        ),
+        r(
+            Method::POST,
+            "/v1/projects/{project}/locations/{location}/builds/{id}:cancel",
+            "cloudbuild.projects.locations.builds.cancel",
+            |c| Box::pin(cancel(c)),
+        ),
+        r(
+            Method::GET,
+            "/v1/operations/build/{project}/{operation}",
+            "cloudbuild.operations.get",
+            |c| Box::pin(get_operation(c)),
+        ),
+        Route::new(
+            Method::GET,
+            "/_emulator/builds/{id}/log",
+            "",
+            "emulator.builds.log",
+            &[],
+            |c| Box::pin(log(c)),
+        ),
+    ]
+}
+
+fn location(call: &Call) -> &str {
+    match call.param("location") {
+        "" => "global",
+        l => l,
+    }
+}
+
+/// A UUID-shaped build id.
+fn build_id(emu: &Emu) -> String {
+    let hex = emu.random_hex(16);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn log_url(location: &str, id: &str, number: u64) -> String {
+    match location {
+        "global" => {
+            format!("https://console.cloud.google.com/cloud-build/builds/{id}?project={number}")
+        }
+        region => format!(
+            "https://console.cloud.google.com/cloud-build/builds;region={region}/{id}?project={number}"
+        ),
+    }
+}
+
+async fn create(call: Call) -> Result<Reply, ApiError> {
+    let project = call.param("project").to_string();
+    let location = location(&call).to_string();
+    if location != "global" {
+        crate::validate::require_region(&location)?;
+    }
+    let mut build: Build = call.body()?;
+    validate(&build, &project)?;
+    let id = build_id(&call.emu);
+    let operation = match location.as_str() {
+        "global" => format!(
+            "operations/build/{project}/{}",
+            URL_SAFE_NO_PAD.encode(id.as_bytes())
+        ),
+        region => format!(
+            "projects/{project}/locations/{region}/operations/{}",
+            call.emu.operation_id()
+        ),
+    };
+    let op = call.emu.world(|w| {
+        let number = w.projects.ensure(&project)?.number;
+        if let Some(email) = build.service_account.rsplit('/').next()
+            && !email.is_empty()
+            && !w.iam.is_visible_email(email)
+        {
+            return Err(ApiError::invalid_argument(format!(
+                "invalid build: service account {email} does not exist (a new account can take a minute to become usable)."
+            )));
+        }
+        build.id = id.clone();
+        build.project_id = project.clone();
+        build.name = format!("projects/{number}/locations/{location}/builds/{id}");
+        build.status = Some("QUEUED".to_string());
+        build.status_detail.clear();
+        build.results = None;
+        build.failure_info = None;
+        build.create_time = Some(crate::json::now_timestamp());
+        build.start_time = None;
+        build.finish_time = None;
+        build.timeout.get_or_insert_with(|| DEFAULT_TIMEOUT.to_string());
+        build.queue_ttl.get_or_insert_with(|| DEFAULT_TIMEOUT.to_string());
+        build.log_url = log_url(&location, &id, number);
+        if build.logs_bucket.is_empty() {
+            build.logs_bucket = format!("gs://{number}.cloudbuild-logs.googleusercontent.com");
+        }
+        let metadata = json!({ "@type": METADATA_TYPE, "build": build });
+        w.cloudbuild.insert(build.clone(), operation.clone());
+        Ok(w.operations.start(operation.clone(), SERVICE, metadata))
+    })?;
+    let started = id.clone();
+    let op_name = operation.clone();
+    call.emu.schedule(QUEUE_LATENCY, move |emu| async move {
+        emu.world(|w| {
+            if let Some(build) = w.cloudbuild.start(&started) {
+                set_metadata(w, &op_name, &build);
+            }
+        });
+    });
+    call.emu.schedule(BUILD_LATENCY, move |emu| async move {
+        emu.world(|w| {
+            let crate::world::World {
+                cloudbuild,
+                storage,
+                artifactregistry,
+                ..
+            } = w;
+            let Some(outcome) = cloudbuild.execute(&id, storage, artifactregistry) else {
+                return;
+            };
+            set_metadata(w, &operation, &outcome.build);
+            let result = if outcome.success {
+                Ok(ops::any(BUILD_TYPE, &outcome.build))
+            } else {
+                Err(ApiError::new(
+                    Code::Unknown,
+                    "Build failed; check build logs for details",
+                ))
+            };
+            w.operations.finish(&operation, result);
+        });
+    });
+    Ok(Reply::Json(op))
+}
+
+fn set_metadata(w: &mut crate::world::World, operation: &str, build: &Build) {
+    if let Some(op) = w.operations.get_mut(operation) {
+        op.metadata["build"] = serde_json::to_value(build).unwrap_or_default();
+    }
+}
+
+async fn get(call: Call) -> Result<Reply, ApiError> {
+    let build = call.emu.world(|w| {
+        w.cloudbuild
+            .get(call.param("project"), call.param("id"))
+            .map(|s| s.build.clone())
+    })?;
+    Ok(Reply::Json(serde_json::to_value(build).unwrap_or_default()))
+}
+
+async fn cancel(call: Call) -> Result<Reply, ApiError> {
+    let (project, id) = (call.param("project"), call.param("id"));
+    let build = call.emu.world(|w| {
+        let build = w.cloudbuild.cancel(project, id)?;
+        if build.status.as_deref() == Some("CANCELLED") {
+            let operation = w.cloudbuild.get(project, id)?.operation.clone();
+            set_metadata(w, &operation, &build);
+            if w.operations.get(&operation).is_some_and(|o| !o.done()) {
+                w.operations.finish(
+                    &operation,
+                    Err(ApiError::new(Code::Cancelled, "Build was cancelled")),
+                );
+            }
+        }
+        Ok::<_, ApiError>(build)
+    })?;
+    Ok(Reply::Json(serde_json::to_value(build).unwrap_or_default()))
+}
+
+async fn get_operation(call: Call) -> Result<Reply, ApiError> {
+    let name = format!(
+        "operations/build/{}/{}",
+        call.param("project"),
+        call.param("operation")
+    );
+    let op = call.emu.world(|w| w.operations.get(&name).cloned());
+    match op {
+        Some(op) => Ok(Reply::Json(op.to_json())),
+        None => Err(ApiError::not_found(format!(
+            "Resource '{name}' was not found"
+        ))),
+    }
+}
+
+/// The build's log as plain text (what the console's log page would show).
+async fn log(call: Call) -> Result<Reply, ApiError> {
+    let id = call.param("id");
+    let text = call
+        .emu
+        .world(|w| w.cloudbuild.get_mut(id).map(|s| s.log.clone()));
+    let text = text.ok_or_else(|| super::model::not_found(id))?;
+    let response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(text))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Reply::Raw(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_urls_name_the_region_when_there_is_one() {
+        assert!(log_url("global", "b1", 12).ends_with("/builds/b1?project=12"));
+        assert!(log_url("us-central1", "b1", 12).contains("builds;region=us-central1/b1"));
+    }
+}

@@ -1,0 +1,397 @@
+//! The HTTP surface of the Cloud Storage JSON API: bucket and object routes, media and
+//! multipart uploads (`multipart/related`: JSON metadata, the bytes, and optionally the
+//! checksums google-cloud-storage appends), `alt=media` downloads with the `x-goog-*` headers
+//! the official client reads. Every error is answered in Storage's legacy shape.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::SERVICE;
+use super::model::{StorageError, Upload, check_fields, object_fields};
+use crate::error::{ApiError, Code};
+use crate::router::{Call, Handler, Reply, Route};
+
+type Answer = Result<Response, StorageError>;
+
+pub fn routes() -> Vec<Route> {
+    let r =
+        |m: Method, p: &'static str, id: &'static str, h: Handler| Route::new(m, p, "", id, &[], h);
+    let object = "/storage/v1/b/{bucket}/o/{object=**}";
+    vec![
+        r(
+            Method::POST,
+            "/storage/v1/b",
+            "storage.buckets.insert",
+            |c| Box::pin(legacy(c, insert_bucket)),
+        ),
+        r(Method::GET, "/storage/v1/b", "storage.buckets.list", |c| {
+            Box::pin(legacy(c, list_buckets))
+        }),
+        r(
+            Method::GET,
+            "/storage/v1/b/{bucket}",
+            "storage.buckets.get",
+            |c| Box::pin(legacy(c, get_bucket)),
+        ),
+        r(
+            Method::DELETE,
+            "/storage/v1/b/{bucket}",
+            "storage.buckets.delete",
+            |c| Box::pin(legacy(c, delete_bucket)),
+        ),
+        r(
+            Method::POST,
+            "/upload/storage/v1/b/{bucket}/o",
+            "storage.objects.insert",
+            |c| Box::pin(legacy(c, upload)),
+        ),
+        r(
+            Method::GET,
+            "/storage/v1/b/{bucket}/o",
+            "storage.objects.list",
+            |c| Box::pin(legacy(c, list_objects)),
+        ),
+        r(Method::GET, object, "storage.objects.get", |c| {
+            Box::pin(legacy(c, get_object))
+        }),
+        r(
+            Method::GET,
+            "/download/storage/v1/b/{bucket}/o/{object=**}",
+            "storage.objects.get",
+            |c| Box::pin(legacy(c, download)),
+        ),
+        r(Method::DELETE, object, "storage.objects.delete", |c| {
+            Box::pin(legacy(c, delete_object))
+        }),
+    ]
+}
+
+/// Runs a handler and answers its error in Storage's legacy shape.
+async fn legacy(call: Call, handler: fn(&Call) -> Answer) -> Result<Reply, ApiError> {
+    let response = handler(&call).unwrap_or_else(|e| json_response(e.status, &e.body()));
+    Ok(Reply::Raw(response))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+fn ok(body: &Value) -> Answer {
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// A core error (bad project, API disabled) in the legacy shape.
+fn from_api(error: ApiError) -> StorageError {
+    let reason = match error.code {
+        Code::PermissionDenied => "accessNotConfigured",
+        Code::NotFound => "notFound",
+        _ => "invalid",
+    };
+    StorageError::new(error.code.http(), reason, error.message)
+}
+
+/// Checks the project exists and has Storage enabled; returns its number.
+fn require_project(call: &Call, project: &str) -> Result<u64, StorageError> {
+    call.emu
+        .world(|w| {
+            w.require_enabled(&call.emu, project, SERVICE)?;
+            Ok(w.projects.get(project).map_or(0, |p| p.number))
+        })
+        .map_err(from_api)
+}
+
+/// The bucket's project must have Storage enabled.
+fn require_bucket_project(call: &Call, bucket: &str) -> Result<(), StorageError> {
+    let project = call
+        .emu
+        .world(|w| w.storage.bucket(bucket).map(|b| b.project.clone()))?;
+    require_project(call, &project).map(drop)
+}
+
+fn int_query(call: &Call, name: &str) -> Result<Option<i64>, StorageError> {
+    call.query(name)
+        .map(|v| {
+            v.parse().map_err(|_| {
+                StorageError::invalid(format!(
+                    "Invalid value for {name}: {v} (expected an integer)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn insert_bucket(call: &Call) -> Answer {
+    let project = call
+        .query("project")
+        .ok_or_else(|| StorageError::required("project"))?;
+    let number = require_project(call, project)?;
+    let body: Map<String, Value> = serde_json::from_slice(&call.body).map_err(|e| {
+        StorageError::new(
+            StatusCode::BAD_REQUEST,
+            "parseError",
+            format!("Parse Error: {e}"),
+        )
+    })?;
+    let bucket = call
+        .emu
+        .world(|w| w.storage.insert_bucket(project, number, body))?;
+    ok(&bucket.to_json(call.emu.base_url()))
+}
+
+fn list_buckets(call: &Call) -> Answer {
+    let project = call
+        .query("project")
+        .ok_or_else(|| StorageError::required("project"))?;
+    require_project(call, project)?;
+    let prefix = call.query("prefix").unwrap_or_default();
+    let buckets = call.emu.world(|w| w.storage.list_buckets(project, prefix));
+    let items = buckets.iter().map(|b| b.to_json(call.emu.base_url()));
+    ok(&list_body("storage#buckets", items))
+}
+
+/// A list answer: `{"kind", "items"}`, `items` omitted when empty (as the JSON API does).
+fn list_body(kind: &str, items: impl Iterator<Item = Value>) -> Value {
+    let items: Vec<Value> = items.collect();
+    let mut body = json!({ "kind": kind });
+    if !items.is_empty() {
+        body["items"] = Value::Array(items);
+    }
+    body
+}
+
+fn get_bucket(call: &Call) -> Answer {
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    let found = call.emu.world(|w| w.storage.bucket(bucket).cloned())?;
+    ok(&found.to_json(call.emu.base_url()))
+}
+
+fn delete_bucket(call: &Call) -> Answer {
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    call.emu.world(|w| w.storage.delete_bucket(bucket))?;
+    Ok(empty())
+}
+
+fn empty() -> Response {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+fn upload(call: &Call) -> Answer {
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    let mut upload = Upload {
+        name: call.query("name").unwrap_or_default().to_string(),
+        if_generation_match: int_query(call, "ifGenerationMatch")?,
+        if_generation_not_match: int_query(call, "ifGenerationNotMatch")?,
+        ..Upload::default()
+    };
+    let content_type = header_str(&call.headers, header::CONTENT_TYPE);
+    let data = match call.query("uploadType") {
+        Some("media") => {
+            upload.content_type = content_type.to_string();
+            call.body.to_vec()
+        }
+        Some("multipart") => multipart(content_type, &call.body, &mut upload)?,
+        Some("resumable") => {
+            return Err(StorageError::invalid(
+                "Resumable uploads are not emulated; use uploadType=media or uploadType=multipart.",
+            ));
+        }
+        Some(other) => {
+            return Err(StorageError::invalid(format!(
+                "Invalid upload type '{other}': use media or multipart."
+            )));
+        }
+        None => return Err(StorageError::required("uploadType")),
+    };
+    let object = call.emu.world(|w| w.storage.upload(bucket, upload, data))?;
+    ok(&object.to_json(call.emu.base_url()))
+}
+
+/// Reads a `multipart/related` upload: metadata JSON, the bytes, optional trailing checksums.
+fn multipart(
+    content_type: &str,
+    body: &[u8],
+    upload: &mut Upload,
+) -> Result<Vec<u8>, StorageError> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_string())
+        .next()
+        .filter(|_| content_type.starts_with("multipart/related"))
+        .ok_or_else(|| {
+            StorageError::invalid(
+                "A multipart upload needs Content-Type: multipart/related; boundary=...",
+            )
+        })?;
+    let parts = split_multipart(body, &boundary)
+        .filter(|parts| parts.len() >= 2)
+        .ok_or_else(|| {
+            StorageError::invalid(
+                "Malformed multipart body: expected a metadata part and a media part.",
+            )
+        })?;
+    let metadata: Map<String, Value> = serde_json::from_slice(parts[0].1).map_err(|e| {
+        StorageError::new(
+            StatusCode::BAD_REQUEST,
+            "parseError",
+            format!("Parse Error in the metadata part: {e}"),
+        )
+    })?;
+    check_fields(&metadata, object_fields())?;
+    let text = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+    if let Some(name) = text(&metadata, "name") {
+        upload.name = name;
+    }
+    upload.content_type = text(&metadata, "contentType")
+        .or_else(|| part_header(parts[1].0, "content-type"))
+        .unwrap_or_default();
+    upload.md5_hash = text(&metadata, "md5Hash");
+    upload.crc32c = text(&metadata, "crc32c");
+    if let Some(Value::Object(custom)) = metadata.get("metadata") {
+        upload.metadata = custom.clone();
+    }
+    if let Some((_, trailer)) = parts.get(2) {
+        let sums: Map<String, Value> = serde_json::from_slice(trailer).unwrap_or_default();
+        upload.md5_hash = text(&sums, "md5Hash").or(upload.md5_hash.take());
+        upload.crc32c = text(&sums, "crc32c").or(upload.crc32c.take());
+    }
+    Ok(parts[1].1.to_vec())
+}
+
+fn part_header(headers: &str, name: &str) -> Option<String> {
+    headers.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The parts of a multipart body as (headers, content).
+fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<(&'a str, &'a [u8])>> {
+    let open = format!("--{boundary}");
+    let next = format!("\r\n--{boundary}");
+    let mut rest = &body[find(body, open.as_bytes())? + open.len()..];
+    let mut parts = Vec::new();
+    while !rest.starts_with(b"--") {
+        rest = rest.strip_prefix(b"\r\n")?;
+        let end = find(rest, next.as_bytes())?;
+        let part = &rest[..end];
+        let split = find(part, b"\r\n\r\n");
+        let (headers, content) = match split {
+            Some(i) => (&part[..i], &part[i + 4..]),
+            None if part.starts_with(b"\r\n") => (&part[..0], &part[2..]),
+            None => return None,
+        };
+        parts.push((std::str::from_utf8(headers).ok()?, content));
+        rest = &rest[end + next.len()..];
+    }
+    Some(parts)
+}
+
+fn get_object(call: &Call) -> Answer {
+    if call.query("alt") == Some("media") {
+        return download(call);
+    }
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    let generation = int_query(call, "generation")?;
+    let object = call.emu.world(|w| {
+        w.storage
+            .object(bucket, call.param("object"), generation)
+            .cloned()
+    })?;
+    ok(&object.to_json(call.emu.base_url()))
+}
+
+/// The bytes, with the headers google-cloud-storage's reader requires.
+fn download(call: &Call) -> Answer {
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    let generation = int_query(call, "generation")?;
+    let object = call.emu.world(|w| {
+        w.storage
+            .object(bucket, call.param("object"), generation)
+            .cloned()
+    })?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, &object.content_type)
+        .header(header::ETAG, object.etag())
+        .header("x-goog-generation", object.generation.to_string())
+        .header("x-goog-metageneration", "1")
+        .header("x-goog-stored-content-length", object.size.to_string())
+        .header("x-goog-stored-content-encoding", "identity")
+        .header("x-goog-storage-class", "STANDARD")
+        .header(
+            "x-goog-hash",
+            format!("crc32c={},md5={}", object.crc32c, object.md5_hash),
+        )
+        .body(Body::from(object.data.as_ref().clone()))
+        .map_err(|e| {
+            StorageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "backendError",
+                e.to_string(),
+            )
+        })
+}
+
+fn list_objects(call: &Call) -> Answer {
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    let prefix = call.query("prefix").unwrap_or_default();
+    let objects = call.emu.world(|w| w.storage.list_objects(bucket, prefix))?;
+    let items = objects.iter().map(|o| o.to_json(call.emu.base_url()));
+    ok(&list_body("storage#objects", items))
+}
+
+fn delete_object(call: &Call) -> Answer {
+    let bucket = call.param("bucket");
+    require_bucket_project(call, bucket)?;
+    call.emu
+        .world(|w| w.storage.delete_object(bucket, call.param("object")))?;
+    Ok(empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_parts_are_split_on_the_boundary() {
+        let body = b"--xyz\r\nContent-Type: application/json\r\n\r\n{\"name\":\"a.txt\"}\r\n--xyz\r\nContent-Type: text/plain\r\n\r\nhello\r\n--xyz--\r\n";
+        let parts = split_multipart(body, "xyz").unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].1, b"{\"name\":\"a.txt\"}");
+        assert_eq!(parts[1].1, b"hello");
+        let mut upload = Upload::default();
+        let data = multipart("multipart/related; boundary=xyz", body, &mut upload).unwrap();
+        assert_eq!(data, b"hello");
+        assert_eq!(upload.name, "a.txt");
+        assert_eq!(upload.content_type, "text/plain");
+    }
+}
