@@ -85,6 +85,7 @@ start_all
 pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
 best=0
 for rate in $RATES; do
+  sleep 3 # let the servers finish closing the previous run's 500 sockets
   line=$(record "sweep-$rate" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
     --senders "$SENDERS" --rate "$rate" --warmup "$WARMUP" --duration "$DURATION") || break
   # Sustained: nothing lost, the generator kept the schedule, and p99 stays under a second.
@@ -100,6 +101,7 @@ echo "highest sustained rate: $best messages/s ($((best * 50)) deliveries/s)" >&
 if [ "$best" -gt 0 ]; then
   half=$((best / 2))
   echo "== fanout at half rate: $half messages/s" >&2
+  sleep 3
   record "half-$half" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
     --senders "$SENDERS" --rate "$half" --warmup "$WARMUP" --duration $((DURATION * 2)) >/dev/null
 fi
