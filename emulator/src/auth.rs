@@ -112,7 +112,7 @@ fn verify_jwt(world: &World, token: &str) -> Result<Claims, String> {
         _ => "Invalid JWT Signature.".to_string(),
     })?;
     if let Some(iat) = claims.iat
-        && (claims.exp.saturating_sub(iat) > MAX_JWT_LIFETIME || iat > now_secs() + LEEWAY)
+        && (claims.exp.saturating_sub(iat) > MAX_JWT_LIFETIME + LEEWAY || iat > now_secs() + LEEWAY)
     {
         return Err("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.".to_string());
     }
@@ -165,7 +165,10 @@ pub fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<Option<String>, Ap
         if token.split('.').count() != 3 {
             return Err(invalid());
         }
-        let claims = verify_jwt(w, token).map_err(|_| invalid())?;
+        let claims = verify_jwt(w, token).map_err(|reason| {
+            tracing::info!(%reason, "rejected a bearer JWT");
+            invalid()
+        })?;
         let self_signed_ok = claims.sub.as_deref().is_none_or(|s| s == claims.iss)
             && (claims.scope.is_some() || claims.aud.is_some());
         if self_signed_ok {

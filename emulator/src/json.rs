@@ -214,11 +214,6 @@ pub fn now_timestamp() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-/// A `google.protobuf.Duration` in JSON form.
-pub fn duration_json(seconds: u64) -> String {
-    format!("{seconds}s")
-}
-
 /// Parses a `google.protobuf.Duration` string ("3600s", "1.5s") into seconds.
 pub fn parse_duration(text: &str) -> Result<f64, ApiError> {
     text.strip_suffix('s')
@@ -229,26 +224,6 @@ pub fn parse_duration(text: &str) -> Result<f64, ApiError> {
                 "Invalid value for duration: \"{text}\" (expected seconds with an 's' suffix, e.g. \"3600s\")"
             ))
         })
-}
-
-/// Deserialises an int64 that proto3 JSON may send as a string or a number.
-pub mod int64 {
-    use serde::{Deserialize, Deserializer, de::Error};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        Num(i64),
-        Text(String),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        match Option::<Either>::deserialize(d)? {
-            None => Ok(None),
-            Some(Either::Num(n)) => Ok(Some(n)),
-            Some(Either::Text(s)) => s.parse().map(Some).map_err(D::Error::custom),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,6 @@
 //! # }
 //! ```
 
-// Helpers used by the API modules still being added (IAM, Resource Manager, Service Usage).
-#![allow(dead_code)]
-
 mod apis;
 mod auth;
 mod config;

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -26,8 +26,6 @@ pub enum Reply {
     /// 200 with a JSON body whose enums are described by another table (e.g. an operation of
     /// another API served by a shared route).
     JsonWithEnums(Value, &'static [EnumField]),
-    /// A status with no body (e.g. 204).
-    Empty(StatusCode),
     /// Anything else (media downloads, legacy error shapes).
     Raw(Response),
 }
@@ -45,7 +43,6 @@ enum Seg {
 /// One method of one API.
 pub struct Route {
     pub method: Method,
-    pub pattern: &'static str,
     segs: Vec<Seg>,
     /// `redis.googleapis.com`; empty for routes that check enablement themselves.
     pub service: &'static str,
@@ -83,7 +80,6 @@ impl Route {
             .collect();
         Route {
             method,
-            pattern,
             segs,
             service,
             id,
@@ -137,7 +133,6 @@ fn decode(s: &str) -> String {
 /// Everything a handler needs about one call.
 pub struct Call {
     pub emu: Emu,
-    pub method: Method,
     pub params: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
@@ -233,7 +228,7 @@ mod tests {
     use super::*;
 
     fn handler(_: Call) -> HandlerFuture {
-        Box::pin(async { Ok(Reply::Empty(StatusCode::OK)) })
+        Box::pin(async { Ok(Reply::Json(serde_json::Value::Null)) })
     }
 
     #[test]

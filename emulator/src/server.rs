@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::{EmulatorConfig, FaultConfig};
 use crate::error::ApiError;
@@ -93,6 +94,9 @@ impl Emulator {
             .route("/_emulator/users", post(users))
             .fallback(dispatch)
             .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(CatchPanicLayer::custom(|_| {
+                ApiError::internal("Internal error encountered.").into_response()
+            }))
             .with_state(app);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -224,7 +228,7 @@ async fn dispatch(
         ))
         .into_response();
     };
-    match run(&app.emu, route, params, query, method, headers, body).await {
+    match run(&app.emu, route, params, query, headers, body).await {
         Ok(Reply::Json(mut value)) => {
             json::encode_enums(&mut value, route.enums, encoding);
             axum::Json(value).into_response()
@@ -233,7 +237,6 @@ async fn dispatch(
             json::encode_enums(&mut value, enums, encoding);
             axum::Json(value).into_response()
         }
-        Ok(Reply::Empty(status)) => status.into_response(),
         Ok(Reply::Raw(response)) => response,
         Err(error) => error.into_response(),
     }
@@ -244,7 +247,6 @@ async fn run(
     route: &Route,
     params: Vec<(String, String)>,
     query: Vec<(String, String)>,
-    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Reply, ApiError> {
@@ -266,7 +268,6 @@ async fn run(
     }
     let call = Call {
         emu: emu.clone(),
-        method,
         params,
         query,
         headers,
