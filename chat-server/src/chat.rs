@@ -363,6 +363,20 @@ async fn on_disconnect<A: Adapter>(
     }
 }
 
+/// Closes every client transport of this instance (so socket.io-client reconnects, on Cloud Run
+/// to another instance) and records each signed-in socket's departure, as a disconnect would:
+/// socketioxide does not run disconnect handlers when the server closes.
+pub async fn close_all<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
+    let sessions: Vec<Session> = io
+        .sockets()
+        .iter()
+        .filter_map(|s| s.extensions.remove::<Session>())
+        .collect();
+    io.close().await;
+    futures::future::join_all(sessions.iter().map(|session| schedule_leave(chat, session))).await;
+    tracing::info!(departures = sessions.len(), "client transports closed");
+}
+
 /// Announces "just left" for every presence whose grace period ran out, on any instance's
 /// behalf (claims are atomic), until the task is aborted.
 pub async fn announce_leaves<A: Adapter>(io: SocketIo<A>, chat: Chat) {

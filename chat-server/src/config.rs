@@ -15,47 +15,57 @@ use clap::Parser;
 )]
 pub struct Config {
     /// TCP port to listen on (all interfaces).
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
 
     /// Redis host for history, presence and cross-instance broadcast. Unset: single instance, in memory.
-    #[arg(long, env = "REDISHOST")]
+    #[arg(long, env = "REDISHOST", value_name = "REDISHOST")]
     pub redis_host: Option<String>,
 
     /// Redis port.
-    #[arg(long, env = "REDISPORT", default_value_t = 6379)]
+    #[arg(
+        long,
+        env = "REDISPORT",
+        value_name = "REDISPORT",
+        default_value_t = 6379
+    )]
     pub redis_port: u16,
 
     /// Redis AUTH password (Memorystore AUTH string). Never logged.
-    #[arg(long, env = "REDIS_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REDIS_PASSWORD",
+        value_name = "REDIS_PASSWORD",
+        hide_env_values = true
+    )]
     pub redis_password: Option<String>,
 
     /// Connect to Redis over TLS (Memorystore in-transit encryption): 1/true or 0/false.
-    #[arg(long, env = "REDIS_TLS", default_value = "0", value_parser = parse_bool)]
+    #[arg(long, env = "REDIS_TLS", value_name = "REDIS_TLS", default_value = "0", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub redis_tls: bool,
 
     /// CA certificate for REDIS_TLS: a PEM file path or the PEM text itself. Unset: system roots.
-    #[arg(long, env = "REDIS_CA_CERT")]
+    #[arg(long, env = "REDIS_CA_CERT", value_name = "REDIS_CA_CERT")]
     pub redis_ca_cert: Option<String>,
 
     /// How many recent messages each room keeps (and sends on sign-in).
-    #[arg(long, env = "HISTORY_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "HISTORY_LIMIT", value_name = "HISTORY_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub history_limit: u32,
 
     /// Comma-separated Origins allowed to open a Socket.IO connection, e.g. https://chat.example.com. Empty: any.
-    #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
+    #[arg(long, env = "ALLOWED_ORIGINS", value_name = "ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
     pub allowed_origins: Origins,
 
     /// Longest message accepted, in characters (after control characters are stripped).
-    #[arg(long, env = "MAX_MESSAGE_LEN", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "MAX_MESSAGE_LEN", value_name = "MAX_MESSAGE_LEN", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_message_len: u32,
 
     /// Per-socket message rate limit as COUNT/WINDOW (e.g. 20/10s), or "off".
-    #[arg(long, env = "RATE_LIMIT", default_value = "20/10s", value_parser = parse_rate_limit)]
+    #[arg(long, env = "RATE_LIMIT", value_name = "RATE_LIMIT", default_value = "20/10s", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
 
     /// How long a disconnected user may take to come back (on any instance) before "just left" is announced.
-    #[arg(long, env = "RECONNECT_GRACE", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "RECONNECT_GRACE", value_name = "RECONNECT_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub reconnect_grace: Duration,
 }
 

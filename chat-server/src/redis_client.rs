@@ -72,6 +72,29 @@ pub fn manager_config() -> ConnectionManagerConfig {
         .set_number_of_retries(usize::MAX)
 }
 
+/// Checks that Redis accepts a connection, retrying only what may pass by itself (refused,
+/// timed out) until `wait` runs out; a refusal such as a wrong password is returned at once.
+pub async fn check(client: &Client, wait: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let reason =
+            match tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
+                .await
+            {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) if !(e.is_io_error() || e.is_connection_refusal() || e.is_timeout()) => {
+                    return Err(e.to_string());
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {CONNECT_TIMEOUT:?}"),
+            };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(reason);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Connects once (bounded by `wait`), then keeps the connection alive in the background.
 pub async fn connect(
     client: Client,

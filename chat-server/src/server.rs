@@ -139,6 +139,9 @@ impl Instance {
             reason,
         };
         let client = redis_client::client(&config).map_err(ServeError::Config)?;
+        redis_client::check(&client, REDIS_STARTUP_WAIT)
+            .await
+            .map_err(redis_error)?;
         let conn = redis_client::connect(
             client.clone(),
             redis_client::manager_config(),
@@ -225,6 +228,7 @@ async fn serve_http<A: Adapter>(
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     let sweeper = tokio::spawn(chat::announce_leaves(io.clone(), chat.clone()));
+    let chat_for_close = chat.clone();
     let app = http::router(layer, HttpState { chat, pubsub });
     let shutdown = shutdown.shared();
     tracing::info!(%addr, "chat-server listening");
@@ -234,13 +238,14 @@ async fn serve_http<A: Adapter>(
         .into_future();
     let closing = {
         let io = io.clone();
+        let chat_closing = chat_for_close;
         let shutdown = shutdown.clone();
         async move {
             shutdown.await;
             tracing::info!(
                 "shutting down: no new connections; closing client transports so they reconnect elsewhere"
             );
-            io.close().await;
+            chat::close_all(&io, &chat_closing).await;
         }
     };
     let drained = async { tokio::join!(serving, closing).0 };

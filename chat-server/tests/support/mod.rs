@@ -51,16 +51,36 @@ impl Redis {
 
     /// Starts on a given port (to restart Redis where the servers expect it).
     pub fn start_on(port: u16) -> Redis {
+        Self::launch(port, &[])
+    }
+
+    /// Starts with extra redis-server arguments (e.g. `--requirepass`).
+    pub fn start_with(extra: &[&str]) -> Redis {
+        Self::launch(free_port(), extra)
+    }
+
+    fn launch(port: u16, extra: &[&str]) -> Redis {
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .and_then(|i| extra.get(i + 1));
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server could not be started: install it (scripts/deps runs apt-get install redis-server)");
         let mut redis = Redis { child, port };
         let port = redis.port;
+        // With a password, an unauthenticated PING answers NOAUTH: that also means "up".
+        let up = if password.is_some() {
+            "-NOAUTH"
+        } else {
+            "+PONG"
+        };
         wait_until(&mut redis.child, "redis-server", None, || {
-            resp(port, &["PING"]).is_ok_and(|reply| reply.starts_with("+PONG"))
+            resp(port, &["PING"]).is_ok_and(|reply| reply.starts_with(up))
         });
         redis
     }
