@@ -46,15 +46,14 @@ async fn list_redis(client: &CloudRedis) -> Result<(), google_cloud_gax::error::
 
 /// Signs in a user through `/_emulator/users` + the refresh-token grant (google-cloud-auth).
 async fn user_credentials(base_url: &str) -> Credentials {
-    let authorized_user: Value = http()
-        .post(format!("{base_url}/_emulator/users"))
-        .json(&json!({ "email": "dev@example.com" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let authorized_user: Value = post_json(
+        format!("{base_url}/_emulator/users"),
+        &json!({ "email": "dev@example.com" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(authorized_user["type"], "authorized_user");
     user_account::Builder::new(authorized_user).build().unwrap()
 }

@@ -12,12 +12,7 @@ use serde_json::{Value, json};
 const PROJECT: &str = "control-test-proj";
 
 async fn post_faults(base_url: &str, faults: Value) -> reqwest::Response {
-    http()
-        .post(format!("{base_url}/_emulator/faults"))
-        .json(&faults)
-        .send()
-        .await
-        .unwrap()
+    post_json(format!("{base_url}/_emulator/faults"), &faults).await
 }
 
 #[tokio::test]
@@ -118,24 +113,14 @@ async fn random_faults_follow_the_seed() {
 async fn requests_resources_and_reset() {
     let emu = start(fast_config()).await;
     let base = emu.base_url();
-    let created = http()
-        .post(format!(
-            "{base}/v1/projects/{PROJECT}/serviceAccounts?%24alt=json%3Benum-encoding%3Dint"
-        ))
-        .json(&json!({ "accountId": "logged-account" }))
-        .send()
-        .await
-        .unwrap();
+    let created = post_json(
+        format!("{base}/v1/projects/{PROJECT}/serviceAccounts?%24alt=json%3Benum-encoding%3Dint"),
+        &json!({ "accountId": "logged-account" }),
+    )
+    .await;
     assert_eq!(created.status(), 200);
 
-    let log = http()
-        .get(format!("{base}/_emulator/requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let log = get_text(format!("{base}/_emulator/requests")).await;
     let lines: Vec<Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -150,14 +135,7 @@ async fn requests_resources_and_reset() {
     );
     assert_eq!(entry["body"]["accountId"], "logged-account");
 
-    let resources: Value = http()
-        .get(format!("{base}/_emulator/resources"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resources: Value = get_json(format!("{base}/_emulator/resources")).await;
     assert!(resources.to_string().contains("logged-account@"));
 
     let reset = http()
@@ -166,23 +144,9 @@ async fn requests_resources_and_reset() {
         .await
         .unwrap();
     assert_eq!(reset.status(), 200);
-    let after: Value = http()
-        .get(format!("{base}/_emulator/resources"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = get_json(format!("{base}/_emulator/resources")).await;
     assert!(!after.to_string().contains("logged-account@"));
-    let log_after = http()
-        .get(format!("{base}/_emulator/requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let log_after = get_text(format!("{base}/_emulator/requests")).await;
     assert!(!log_after.contains("logged-account"));
     emu.shutdown().await.unwrap();
 }

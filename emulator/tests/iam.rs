@@ -240,18 +240,14 @@ async fn set_iam_policy_with_a_stale_etag_is_aborted() {
     );
 
     // The v1 form serves the same policy.
-    let v1: serde_json::Value = http()
-        .post(format!(
-            "{}/v1/projects/{PROJECT}:getIamPolicy",
-            emu.base_url()
-        ))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1: serde_json::Value = post_json(
+        format!("{}/v1/projects/{PROJECT}:getIamPolicy", emu.base_url()),
+        &serde_json::json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(
         v1["bindings"]
             .to_string()

@@ -205,29 +205,19 @@ async fn enums_are_names_by_default_and_numbers_on_request() {
     let redis = client(emu.base_url()).await;
     create_done(&redis, "enums", basic(1)).await.unwrap();
     let url = format!("{}/v1/{PARENT}/instances/enums", emu.base_url());
-    let names: serde_json::Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    let names: serde_json::Value = get_json(&url).await;
     assert_eq!(names["tier"], "BASIC");
     assert_eq!(names["state"], "READY");
-    let numbers: serde_json::Value = http()
-        .get(format!("{url}?%24alt=json%3Benum-encoding%3Dint"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let numbers: serde_json::Value =
+        get_json(format!("{url}?%24alt=json%3Benum-encoding%3Dint")).await;
     assert_eq!(numbers["tier"], 1);
     assert_eq!(numbers["state"], 2);
 
-    let unknown = http()
-        .post(format!(
-            "{}/v1/{PARENT}/instances?instanceId=typo",
-            emu.base_url()
-        ))
-        .json(&serde_json::json!({"tier": "BASIC", "memorySizeGb": 1, "memorySizeGB": 2}))
-        .send()
-        .await
-        .unwrap();
+    let unknown = post_json(
+        format!("{}/v1/{PARENT}/instances?instanceId=typo", emu.base_url()),
+        &serde_json::json!({"tier": "BASIC", "memorySizeGb": 1, "memorySizeGB": 2}),
+    )
+    .await;
     assert_eq!(unknown.status(), 400);
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");

@@ -117,3 +117,32 @@ pub async fn visible_service_account(
     })
     .await
 }
+
+/// GET `url` and return its body as text.
+pub async fn get_text(url: impl reqwest::IntoUrl) -> String {
+    http()
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("a text body")
+}
+
+/// GET `url` and parse its JSON body.
+pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
+    http()
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+/// POST a JSON body to `url`.
+pub async fn post_json(url: impl reqwest::IntoUrl, body: &serde_json::Value) -> reqwest::Response {
+    http().post(url).json(body).send().await.expect("POST")
+}
