@@ -264,3 +264,20 @@ async fn an_up_cut_after_each_mutating_call_is_cleaned_by_down_and_finished_by_u
         assert_eq!(emu.leftovers(&env).await, "", "cut {cut}");
     }
 }
+
+#[test]
+fn the_contract_check_rejects_what_the_apis_would_refuse() {
+    let alt = "%24alt=json%3Benum-encoding%3Dint";
+    let ok = serde_json::json!({"method": "GET", "path": format!("/v1/projects/p/locations/r/instances/x?{alt}"), "body": ""});
+    assert!(common::contract::violations(&[ok]).is_empty());
+    let bad = [
+        serde_json::json!({"method": "GET", "path": "/v1/projects/p/locations/r/instances/x", "body": ""}),
+        serde_json::json!({"method": "PUT", "path": format!("/v1/projects/p/locations/r/instances/x?{alt}"), "body": ""}),
+        serde_json::json!({"method": "POST", "path": format!("/v1/projects/p/locations/r/connectors?connectorId=c&{alt}"),
+                           "body": r#"{"network":"default","ipCidrRange":"10.8.0.0/20"}"#}),
+        serde_json::json!({"method": "GET", "path": format!("/v1/projects/p/locations/r/instances/x?view=FULL&{alt}"), "body": ""}),
+    ];
+    for request in bad {
+        assert!(!common::contract::violations(std::slice::from_ref(&request)).is_empty(), "{request}");
+    }
+}

@@ -64,6 +64,33 @@ fn clashes<'a>(ctx: &Ctx, others: &'a [Connector], range: &str) -> Option<&'a Co
     })
 }
 
+/// How often `auto` picks again after losing a race for a /28.
+const AUTO_ATTEMPTS: usize = 5;
+
+fn is_range_conflict(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}").to_ascii_lowercase();
+    text.contains("conflict") || text.contains("overlap")
+}
+
+/// The configured range (checked against the others), or a free one under `auto`.
+fn pick_range(ctx: &Ctx, others: &[Connector]) -> anyhow::Result<String> {
+    match &ctx.settings.connector_range {
+        ConnectorRange::Fixed(r) => {
+            if let Some(other) = clashes(ctx, others, r) {
+                anyhow::bail!(
+                    "the connector range {r} overlaps {} of connector {} on network {}: pass \
+                     another --connector-range, or `--connector-range auto`",
+                    other.ip_cidr_range,
+                    other.name,
+                    ctx.settings.network
+                );
+            }
+            Ok(r.clone())
+        }
+        ConnectorRange::Auto => free_range(ctx, others),
+    }
+}
+
 /// The first /28 of the pool that no other connector uses.
 fn free_range(ctx: &Ctx, others: &[Connector]) -> anyhow::Result<String> {
     let (base, bits) = AUTO_POOL;
@@ -137,31 +164,41 @@ pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> any
     let id = &ctx.settings.names.connector;
     match &planned.action {
         Action::Create => {
-            let others = api::list(ctx).await?;
-            let range = match &ctx.settings.connector_range {
-                ConnectorRange::Fixed(r) => {
-                    if let Some(other) = clashes(ctx, &others, r) {
-                        anyhow::bail!(
-                            "the connector range {r} overlaps {} of connector {} on network {}: \
-                             pass another --connector-range, or `--connector-range auto`",
-                            other.ip_cidr_range,
-                            other.name,
-                            ctx.settings.network
-                        );
+            // Under `auto`, another environment may take the same free /28 at the same time;
+            // the API then fails the operation with a conflict: pick again.
+            let mut taken: Vec<String> = Vec::new();
+            for attempt in 0..AUTO_ATTEMPTS {
+                let mut others = api::list(ctx).await?;
+                others.extend(taken.iter().map(|r| {
+                    Connector::new()
+                        .set_ip_cidr_range(r.clone())
+                        .set_network(ctx.settings.network.clone())
+                }));
+                let range = pick_range(ctx, &others)?;
+                progress.state(&format!("creating on {range}"));
+                let want = desired(ctx, &range)?;
+                match api::create(ctx, id, want.message).await {
+                    Ok(true) => return wait_ready(ctx, progress).await,
+                    Ok(false) => {
+                        let found = api::get(ctx, id).await?;
+                        if let Action::Conflict { reason } =
+                            decide(ctx, found.as_ref(), &range)?.action
+                        {
+                            anyhow::bail!("{reason}");
+                        }
+                        return wait_ready(ctx, progress).await;
                     }
-                    r.clone()
-                }
-                ConnectorRange::Auto => free_range(ctx, &others)?,
-            };
-            progress.state(&format!("creating on {range}"));
-            let want = desired(ctx, &range)?;
-            if !api::create(ctx, id, want.message).await? {
-                let found = api::get(ctx, id).await?;
-                if let Action::Conflict { reason } = decide(ctx, found.as_ref(), &range)?.action {
-                    anyhow::bail!("{reason}");
+                    Err(e)
+                        if ctx.settings.connector_range == ConnectorRange::Auto
+                            && attempt + 1 < AUTO_ATTEMPTS
+                            && is_range_conflict(&e) =>
+                    {
+                        taken.push(range);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
-            wait_ready(ctx, progress).await
+            unreachable!("the last attempt returns")
         }
         Action::Resume { state } if state == "DELETING" => anyhow::bail!(
             "connector {id} is being deleted: run `chatctl up` again once `chatctl status` shows it absent"

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod contract;
+
 use std::sync::Arc;
 
 use chatctl::cli::{GlobalArgs, OutputFormat, StackArgs};
@@ -30,11 +32,15 @@ impl Emu {
     }
 
     pub async fn start_with(seed: u64, faults: FaultConfig) -> Self {
+        Self::start_scaled(seed, faults, TIME_SCALE).await
+    }
+
+    pub async fn start_scaled(seed: u64, faults: FaultConfig, time_scale: f64) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free loopback port");
         let config = EmulatorConfig {
-            time_scale: TIME_SCALE,
+            time_scale,
             allow_anonymous: true,
             seed: Some(seed),
             enforce_api_enablement: true,

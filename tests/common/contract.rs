@@ -1,0 +1,328 @@
+//! What the Google APIs accept, per the API contract (gcp-api-contract.md §5-§14): every
+//! request chatctl sends must match one documented method and path shape, carry the query
+//! parameters that method takes, and a body with the fields the API requires.
+
+use serde_json::Value;
+
+/// One documented call: method, path pattern (`{}` = one segment), allowed query keys, and a
+/// check of the body.
+struct Shape {
+    method: &'static str,
+    path: &'static str,
+    query: &'static [&'static str],
+    body: fn(&Value) -> Result<(), String>,
+}
+
+fn any(_: &Value) -> Result<(), String> {
+    Ok(())
+}
+
+fn need(body: &Value, pointer: &str) -> Result<(), String> {
+    match body.pointer(pointer) {
+        Some(v) if !v.is_null() => Ok(()),
+        _ => Err(format!("body lacks {pointer}: {body}")),
+    }
+}
+
+fn batch_enable(b: &Value) -> Result<(), String> {
+    let ids = b["serviceIds"].as_array().ok_or("serviceIds missing")?;
+    if ids.is_empty() || ids.len() > 20 {
+        return Err(format!("batchEnable takes 1-20 ids, got {}", ids.len()));
+    }
+    Ok(())
+}
+
+fn sa_create(b: &Value) -> Result<(), String> {
+    let id = b["accountId"].as_str().ok_or("accountId missing")?;
+    if !(6..=30).contains(&id.len()) {
+        return Err(format!("accountId {id} is not 6-30 characters"));
+    }
+    need(b, "/serviceAccount")
+}
+
+fn set_policy(b: &Value) -> Result<(), String> {
+    need(b, "/policy/etag")?;
+    need(b, "/policy/bindings")
+}
+
+fn get_policy(b: &Value) -> Result<(), String> {
+    match b.pointer("/options/requestedPolicyVersion") {
+        Some(v) if v == 3 => Ok(()),
+        _ => Err(format!("getIamPolicy should ask for version 3: {b}")),
+    }
+}
+
+fn redis_create(b: &Value) -> Result<(), String> {
+    need(b, "/tier")?;
+    need(b, "/memorySizeGb")?;
+    need(b, "/labels/managed-by")
+}
+
+fn connector_create(b: &Value) -> Result<(), String> {
+    need(b, "/minInstances")?;
+    need(b, "/maxInstances")?;
+    need(b, "/network")?;
+    let range = b["ipCidrRange"].as_str().ok_or("ipCidrRange missing")?;
+    if !range.ends_with("/28") {
+        return Err(format!("connector range {range} is not a /28"));
+    }
+    Ok(())
+}
+
+fn run_service(b: &Value) -> Result<(), String> {
+    if b.get("template").and_then(|t| t.get("timeout")) != Some(&Value::from("3600s")) {
+        return Err(format!("template.timeout should be 3600s: {b}"));
+    }
+    need(b, "/template/vpcAccess/connector")?;
+    need(b, "/template/serviceAccount")?;
+    need(b, "/template/containers/0/image")?;
+    need(b, "/labels/chatctl-env")?;
+    let env = b
+        .pointer("/template/containers/0/env")
+        .and_then(Value::as_array)
+        .ok_or("env missing")?;
+    if !env.iter().any(|e| e["name"] == "REDISHOST") {
+        return Err("REDISHOST missing".into());
+    }
+    if b.pointer("/template/sessionAffinity") != Some(&Value::Bool(true)) {
+        return Err("sessionAffinity should be true".into());
+    }
+    Ok(())
+}
+
+const LRO: &[&str] = &[];
+
+fn shapes() -> Vec<Shape> {
+    vec![
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/services:batchGet",
+            query: &["names"],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/services:batchEnable",
+            query: &[],
+            body: batch_enable,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/operations/{}",
+            query: LRO,
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/serviceAccounts/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/serviceAccounts",
+            query: &[],
+            body: sa_create,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/v1/projects/{}/serviceAccounts/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v3/projects/{}:getIamPolicy",
+            query: &[],
+            body: get_policy,
+        },
+        Shape {
+            method: "POST",
+            path: "/v3/projects/{}:setIamPolicy",
+            query: &[],
+            body: set_policy,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/instances/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/locations/{}/instances",
+            query: &["instanceId"],
+            body: redis_create,
+        },
+        Shape {
+            method: "PATCH",
+            path: "/v1/projects/{}/locations/{}/instances/{}",
+            query: &["updateMask"],
+            body: any,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/v1/projects/{}/locations/{}/instances/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/operations/{}",
+            query: LRO,
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/connectors",
+            query: &["pageSize", "pageToken"],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/connectors/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/locations/{}/connectors",
+            query: &["connectorId"],
+            body: connector_create,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/v1/projects/{}/locations/{}/connectors/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v2/projects/{}/locations/{}/services/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v2/projects/{}/locations/{}/services",
+            query: &["serviceId", "validateOnly"],
+            body: run_service,
+        },
+        Shape {
+            method: "PATCH",
+            path: "/v2/projects/{}/locations/{}/services/{}",
+            query: &["updateMask", "validateOnly", "allowMissing"],
+            body: run_service,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/v2/projects/{}/locations/{}/services/{}",
+            query: &["validateOnly", "etag"],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v2/projects/{}/locations/{}/services/{}:getIamPolicy",
+            query: &["options.requestedPolicyVersion"],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v2/projects/{}/locations/{}/services/{}:setIamPolicy",
+            query: &[],
+            body: set_policy,
+        },
+        Shape {
+            method: "GET",
+            path: "/v2/projects/{}/locations/{}/operations/{}",
+            query: LRO,
+            body: any,
+        },
+    ]
+}
+
+fn segments_match(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let a: Vec<&str> = path.split('/').collect();
+    p.len() == a.len()
+        && p.iter().zip(&a).all(|(p, a)| {
+            if *p == "{}" {
+                !a.is_empty() && !a.contains(':')
+            } else if let Some((_, verb)) = p.split_once("{}:") {
+                a.split_once(':')
+                    .is_some_and(|(id, v)| !id.is_empty() && v == verb)
+            } else {
+                p == a
+            }
+        })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Checks every logged request; returns the ones that match no documented shape, with why.
+pub fn violations(requests: &[Value]) -> Vec<String> {
+    let shapes = shapes();
+    let mut bad = Vec::new();
+    for r in requests {
+        let method = r["method"].as_str().unwrap_or_default();
+        let full = r["path"].as_str().unwrap_or_default();
+        let (path, query) = full.split_once('?').unwrap_or((full, ""));
+        let params: Vec<(String, String)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        let Some(shape) = shapes
+            .iter()
+            .find(|s| s.method == method && segments_match(s.path, path))
+        else {
+            bad.push(format!(
+                "{method} {full}: no documented call has this method and path"
+            ));
+            continue;
+        };
+        if !params
+            .iter()
+            .any(|(k, v)| k == "$alt" && v == "json;enum-encoding=int")
+        {
+            bad.push(format!(
+                "{method} {full}: lacks $alt=json;enum-encoding=int"
+            ));
+        }
+        for (k, _) in &params {
+            if k != "$alt" && !shape.query.contains(&k.as_str()) {
+                bad.push(format!(
+                    "{method} {full}: query parameter {k} is not one this call takes"
+                ));
+            }
+        }
+        let body: Value = match &r["body"] {
+            Value::String(s) if !s.is_empty() => serde_json::from_str(s).unwrap_or(Value::Null),
+            Value::Null => Value::Null,
+            other => other.clone(),
+        };
+        if let Err(why) = (shape.body)(&body) {
+            bad.push(format!("{method} {full}: {why}"));
+        }
+    }
+    bad
+}
