@@ -119,7 +119,16 @@ pub async fn resolve_digest(
 
 /// Registry credentials for `*-docker.pkg.dev` from the Google credentials: user
 /// `oauth2accesstoken`, password = the access token (what `gcloud auth configure-docker` does).
+/// A service-account key file in GOOGLE_APPLICATION_CREDENTIALS is sent as Artifact Registry's
+/// documented `_json_key` login instead, because google-cloud-auth turns such keys into
+/// self-signed JWTs rather than OAuth access tokens.
 pub async fn registry_auth(ctx: &ImageContext) -> Result<RegistryAuth, ImageError> {
+    if let Some(key) = service_account_key_file() {
+        return Ok(RegistryAuth::Basic {
+            username: "_json_key".into(),
+            password: key,
+        });
+    }
     let headers = super::staging::google_headers(ctx).await?;
     let token = headers
         .get(reqwest::header::AUTHORIZATION)
@@ -132,4 +141,12 @@ pub async fn registry_auth(ctx: &ImageContext) -> Result<RegistryAuth, ImageErro
         },
         None => RegistryAuth::Anonymous,
     })
+}
+
+/// The contents of GOOGLE_APPLICATION_CREDENTIALS when it is a service-account key.
+fn service_account_key_file() -> Option<String> {
+    let path = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (json["type"] == "service_account").then_some(text)
 }

@@ -2,6 +2,11 @@
 //! Dockerfile), a workspace manifest whose only member is chat-server, and the root Cargo.lock
 //! pruned to what chat-server needs. Deterministic: file order, times, owners and modes are
 //! fixed, so the same sources give the same bytes. Used by build.rs (through `#[path]`) and tests.
+//!
+//! Contract with chat-server/Dockerfile: the archive root is the Docker build context
+//! (`docker build -f chat-server/Dockerfile .`). Build with `cargo build --release -p chat-server`
+//! but without `--locked`: the shipped lock pins every version chat-server resolves to, yet may
+//! still list a few packages only other members' features pulled in, which cargo then drops.
 
 use super::tarball;
 use std::collections::{BTreeSet, HashMap};
