@@ -6,7 +6,7 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
-use support::{ChatServer, Redis, chat_server_command, free_port};
+use support::{CHAT_ENV, ChatServer, Redis, chat_server_command, free_port};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
@@ -36,19 +36,7 @@ fn version_and_help_work() {
     let help = run(&["--help"], &[]);
     assert!(help.status.success());
     let help = text(&help).split_whitespace().collect::<Vec<_>>().join(" ");
-    for name in [
-        "PORT",
-        "REDISHOST",
-        "REDISPORT",
-        "REDIS_PASSWORD",
-        "REDIS_TLS",
-        "REDIS_CA_CERT",
-        "HISTORY_LIMIT",
-        "ALLOWED_ORIGINS",
-        "MAX_MESSAGE_LEN",
-        "RATE_LIMIT",
-        "RECONNECT_GRACE",
-    ] {
+    for name in CHAT_ENV {
         assert!(
             help.contains(&format!("env: {name}")),
             "--help does not document {name}:\n{help}"

@@ -59,6 +59,29 @@ impl Redis {
         Self::launch(free_port(), extra)
     }
 
+    /// Starts with TLS only (no plaintext port), serving `cert`/`key`; clients are not asked for certificates.
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--tls-cert-file")
+            .arg(cert)
+            .arg("--tls-key-file")
+            .arg(key)
+            .arg("--tls-ca-cert-file")
+            .arg(ca)
+            .args(["--tls-auth-clients", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server could not be started: install it (scripts/deps runs apt-get install redis-server)");
+        let mut redis = Redis { child, port };
+        wait_until(&mut redis.child, "redis-server (TLS)", None, || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        redis
+    }
+
     fn launch(port: u16, extra: &[&str]) -> Redis {
         let password = extra
             .iter()
@@ -129,7 +152,7 @@ pub struct ChatServer {
 }
 
 /// The environment variables chat-server reads; cleared so the caller's environment cannot leak in.
-const CHAT_ENV: &[&str] = &[
+pub const CHAT_ENV: &[&str] = &[
     "PORT",
     "REDISHOST",
     "REDISPORT",
