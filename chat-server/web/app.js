@@ -69,7 +69,7 @@
   });
 
   socket.on("connect_error", (err) => {
-    if (socket.active) showConnectionLost("Cannot reach the server, retrying…");
+    if (socket.active) showConnectionLost("Cannot reach the server, reconnecting…");
     else setConnection("offline", "Refused by the server: " + err.message);
   });
 
