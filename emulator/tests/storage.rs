@@ -78,34 +78,14 @@ async fn buckets_are_global_named_by_rule_and_uniform_when_asked() {
         "int64 as a string"
     );
 
-    let got: Value = http()
-        .get(format!("{base}/storage/v1/b/{BUCKET}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(format!("{base}/storage/v1/b/{BUCKET}")).await;
     assert_eq!(got["name"], BUCKET);
-    let listed: Value = http()
-        .get(format!("{base}/storage/v1/b"))
-        .query(&[("project", PROJECT), ("prefix", "storage-test")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(format!(
+        "{base}/storage/v1/b?project={PROJECT}&prefix=storage-test"
+    ))
+    .await;
     assert_eq!(listed["items"][0]["name"], BUCKET);
-    let others: Value = http()
-        .get(format!("{base}/storage/v1/b"))
-        .query(&[("project", "another-project")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let others: Value = get_json(format!("{base}/storage/v1/b?project=another-project")).await;
     assert!(
         others.get("items").is_none(),
         "another project owns no bucket: {others}"
@@ -239,14 +219,8 @@ async fn simple_media_uploads_answer_the_object_json() {
         .expect("int64 as a string")
         .to_string();
 
-    let metadata: Value = http()
-        .get(format!("{base}/storage/v1/b/{BUCKET}/o/source%2Fa%20b.tgz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value =
+        get_json(format!("{base}/storage/v1/b/{BUCKET}/o/source%2Fa%20b.tgz")).await;
     assert_eq!(metadata["generation"], generation.as_str());
     let media = http()
         .get(format!("{base}/storage/v1/b/{BUCKET}/o/source%2Fa%20b.tgz"))
