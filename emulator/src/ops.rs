@@ -254,14 +254,23 @@ async fn delete(call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::Json(json!({})))
 }
 
+/// `:cancel` is best effort, as Google documents it: a running operation is marked
+/// `requestedCancellation` and keeps running; a finished one cannot be cancelled.
 async fn cancel(call: Call) -> Result<Reply, ApiError> {
     let name = op_name(&call);
     let op = find(&call, &name)?;
-    if !op.done() {
+    if op.done() {
         return Err(ApiError::failed_precondition(format!(
-            "Operation {name} cannot be cancelled in its current state."
+            "Operation {name} has already completed and cannot be cancelled."
         )));
     }
+    call.emu.world(|w| {
+        if let Some(op) = w.operations.get_mut(&name)
+            && op.metadata.is_object()
+        {
+            op.metadata["requestedCancellation"] = Value::Bool(true);
+        }
+    });
     Ok(Reply::Json(json!({})))
 }
 

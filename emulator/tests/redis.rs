@@ -159,6 +159,11 @@ async fn rejects_what_the_real_api_rejects() {
         .unwrap_err();
     assert_eq!(code_of(&no_tier), Code::InvalidArgument);
 
+    let wrong_zone = start_create(&redis, "zoned", basic(1).set_location_id("europe-west1-b"))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&wrong_zone), Code::InvalidArgument);
+
     let op = start_create(&redis, "dup", basic(1))
         .await
         .expect("first create is accepted");

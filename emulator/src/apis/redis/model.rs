@@ -232,6 +232,20 @@ impl Store {
             ));
         }
         validate::labels(&input.labels)?;
+        for (field, zone) in [
+            ("location_id", &input.location_id),
+            ("alternative_location_id", &input.alternative_location_id),
+        ] {
+            let in_region = zone
+                .strip_prefix(location)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|z| z.len() == 1 && z.bytes().all(|b| b.is_ascii_lowercase()));
+            if !zone.is_empty() && !in_region {
+                return Err(ApiError::invalid_argument(format!(
+                    "{field} \"{zone}\" is not a zone of region {location} (e.g. {location}-a)."
+                )));
+            }
+        }
         let connect_mode = input
             .connect_mode
             .clone()
