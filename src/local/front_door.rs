@@ -26,10 +26,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::processes::say;
+
 /// The cookie that pins a browser to one instance.
 pub const AFFINITY_COOKIE: &str = "chatctl-affinity";
 /// The response header naming the instance that answered.
 pub const INSTANCE_HEADER: &str = "x-chatctl-instance";
+
+/// The front door's name in the log.
+const FRONT_DOOR: &str = "door";
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -52,21 +57,20 @@ impl Backends {
         *self.list.write().unwrap_or_else(|e| e.into_inner()) = backends;
     }
 
-    /// The order to try instances in: the pinned one first, then round-robin.
+    /// The order to try instances in: the pinned one first (the rotation does not move), else
+    /// the next in round-robin order; the others follow as fallbacks.
     fn candidates(&self, pinned: Option<&str>) -> Vec<Backend> {
         let list = self.list.read().unwrap_or_else(|e| e.into_inner());
         if list.is_empty() {
             return Vec::new();
         }
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % list.len();
-        let mut order: Vec<Backend> = (0..list.len())
+        let start = match pinned.and_then(|p| list.iter().position(|b| b.name == p)) {
+            Some(at) => at,
+            None => self.next.fetch_add(1, Ordering::Relaxed) % list.len(),
+        };
+        (0..list.len())
             .map(|i| list[(start + i) % list.len()].clone())
-            .collect();
-        if let Some(at) = pinned.and_then(|p| order.iter().position(|b| b.name == p)) {
-            let pinned = order.remove(at);
-            order.insert(0, pinned);
-        }
-        order
+            .collect()
     }
 }
 
@@ -163,6 +167,14 @@ async fn route(
         }
     }
     let Some((backend, stream)) = connected else {
+        say(
+            FRONT_DOOR,
+            &format!(
+                "{} {}: no instance accepts connections",
+                req.method(),
+                req.uri().path()
+            ),
+        );
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "no instance accepts connections (they may be restarting); retry in a moment\n",
@@ -171,7 +183,7 @@ async fn route(
     let (mut sender, connection) =
         match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
             Ok(pair) => pair,
-            Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("{}: {e}\n", backend.name)),
+            Err(e) => return bad_gateway(&backend, e),
         };
     tokio::spawn(connection.with_upgrades());
     let client_upgrade = hyper::upgrade::on(&mut req);
@@ -181,7 +193,7 @@ async fn route(
     }
     let mut response = match sender.send_request(req).await {
         Ok(response) => response,
-        Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("{}: {e}\n", backend.name)),
+        Err(e) => return bad_gateway(&backend, e),
     };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let backend_upgrade = hyper::upgrade::on(&mut response);
@@ -225,6 +237,18 @@ fn affinity_of<B>(req: &Request<B>) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
+/// The instance failed mid-request (it crashed or stopped): say so, and tell the client.
+fn bad_gateway(backend: &Backend, error: hyper::Error) -> Response<Body> {
+    say(
+        FRONT_DOOR,
+        &format!("{} failed a request: {error}", backend.name),
+    );
+    plain(
+        StatusCode::BAD_GATEWAY,
+        &format!("{} failed: {error}\n", backend.name),
+    )
+}
+
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
     let body = Full::new(Bytes::from(text.to_string()))
         .map_err(|never| match never {})
@@ -265,6 +289,8 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(b.candidates(Some("chat-2"))[0].name, "chat-2");
         }
+        // Pinned requests do not move the rotation: the next new client gets the next instance.
+        assert_eq!(b.candidates(None)[0].name, "chat-1");
         // A cookie naming a gone instance falls back to round-robin over the others.
         assert_eq!(b.candidates(Some("chat-9")).len(), 2);
     }

@@ -1,0 +1,28 @@
+//! `chatctl up --local` in real headless Chromium: the playwright-core suite
+//! tests/js/local-browser.test.mjs opens two pages at the front door, signs both in to one
+//! room and checks each sees the other's messages; then SIGINT stops everything.
+
+mod local_support;
+
+use std::time::Duration;
+
+use local_support::{LocalStack, run_node_suite};
+use nix::sys::signal::Signal;
+
+#[test]
+fn two_browsers_chat_through_the_front_door() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stack = LocalStack::start(dir.path(), &["--instances", "2"], &[]);
+    stack.wait_up();
+    run_node_suite(
+        "tests/js/local-browser.test.mjs",
+        &[("CHAT_URL", stack.url())],
+        Duration::from_secs(180),
+    );
+    let status = stack.stop_with(Signal::SIGINT);
+    assert!(
+        status.success(),
+        "chatctl exited with {status}:\n{}",
+        stack.log_text()
+    );
+}

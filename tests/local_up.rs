@@ -1,0 +1,193 @@
+//! `chatctl up --local` end to end: it comes up through the emulated `up`, serves the chat page
+//! at the front door, spreads real socket.io-client users over two chat-server instances that
+//! share a real redis-server, survives the loss of an instance with history intact, and on
+//! SIGINT runs `down`, leaving no process and no port behind. Without redis-server it says so
+//! and runs one in-memory instance.
+
+mod local_support;
+
+use std::time::Duration;
+
+use local_support::{
+    LocalStack, alive, children_of, http_get, port_free, run_node_suite, wait_gone,
+};
+use nix::sys::signal::Signal;
+
+/// After a signal, the log must show `down` ran and finished, and nothing may be left running.
+fn assert_clean_stop(stack: &mut LocalStack, signal: Signal) {
+    let pid = stack.child.id();
+    let pids = stack.all_pids();
+    let ports = stack.ports();
+    assert!(
+        !pids.is_empty(),
+        "no process pids in the log:\n{}",
+        stack.log_text()
+    );
+    let status = stack.stop_with(signal);
+    let log = stack.log_text();
+    assert!(
+        status.success(),
+        "chatctl exited with {status} after {signal}:\n{log}"
+    );
+    assert!(
+        log.contains("chatctl down:"),
+        "{signal} did not run `down`:\n{log}"
+    );
+    assert!(log.contains("is gone"), "`down` did not finish:\n{log}");
+    assert!(children_of(pid).is_empty(), "chatctl's children outlive it");
+    for pid in pids {
+        assert!(
+            wait_gone(pid, Duration::from_secs(5)),
+            "process {pid} started by chatctl still runs after {signal}:\n{log}"
+        );
+    }
+    for port in ports {
+        assert!(
+            port_free(port),
+            "port {port} is still held after {signal}:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stack = LocalStack::start(dir.path(), &["--instances", "2"], &[]);
+    stack.wait_up();
+    let log = stack.log_text();
+    assert!(
+        log.contains("chatctl up:"),
+        "the emulated `up` did not run:\n{log}"
+    );
+    assert!(
+        log.contains("redis-server on 127.0.0.1:"),
+        "no redis-server:\n{log}"
+    );
+    assert!(
+        log.contains("using Redis"),
+        "instances do not use Redis:\n{log}"
+    );
+
+    // The page, through the front door, with the instance named and an affinity cookie.
+    let (status, headers, body) = http_get(stack.port, "/");
+    assert!(status.contains(" 200 "), "GET / answered {status}");
+    assert!(
+        body.contains("<html") || body.contains("<!doctype html"),
+        "not a page: {body:.200}"
+    );
+    assert!(
+        headers.contains("x-chatctl-instance: chat-"),
+        "no instance header: {headers}"
+    );
+    assert!(
+        headers.contains("set-cookie: chatctl-affinity=chat-"),
+        "no affinity cookie: {headers}"
+    );
+
+    let pids = stack.pids();
+    let chat_pids: serde_json::Map<String, serde_json::Value> = pids
+        .iter()
+        .filter(|(name, _)| name.starts_with("chat-"))
+        .map(|(name, pid)| (name.clone(), (*pid).into()))
+        .collect();
+    assert_eq!(chat_pids.len(), 2, "expected chat-1 and chat-2 in {pids:?}");
+    run_node_suite(
+        "tests/js/local-front-door.test.mjs",
+        &[
+            ("CHAT_URL", stack.url()),
+            (
+                "CHAT_PIDS",
+                serde_json::Value::Object(chat_pids.clone()).to_string(),
+            ),
+        ],
+        Duration::from_secs(120),
+    );
+
+    // The suite killed one instance: the supervisor restarts it (a new pid, same name).
+    let killed: Vec<&String> = chat_pids
+        .iter()
+        .filter(|(_, pid)| !alive(pid.as_u64().unwrap() as u32))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        killed.len(),
+        1,
+        "exactly one instance was killed: {killed:?}"
+    );
+    stack.wait_for_line(
+        &format!("{:>8} | exited", killed[0]),
+        Duration::from_secs(10),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stack.pids().get(killed[0].as_str())
+        == chat_pids[killed[0]].as_u64().map(|p| p as u32).as_ref()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} was not restarted:\n{}",
+            killed[0],
+            stack.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    assert_clean_stop(&mut stack, Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_also_runs_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stack = LocalStack::start(dir.path(), &["--instances", "1"], &[]);
+    stack.wait_up();
+    let (status, _, _) = http_get(stack.port, "/healthz");
+    assert!(status.contains(" 200 "), "GET /healthz answered {status}");
+    assert_clean_stop(&mut stack, Signal::SIGTERM);
+}
+
+#[test]
+fn without_redis_server_it_says_so_and_runs_one_in_memory_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    // A PATH without redis-server (chatctl runs its instances from its own executable).
+    let mut stack = LocalStack::start(dir.path(), &[], &[("PATH", "/nonexistent")]);
+    stack.wait_up();
+    let log = stack.log_text();
+    assert!(
+        log.contains("redis-server is not installed"),
+        "no plain word about the missing redis-server:\n{log}"
+    );
+    assert!(
+        log.contains("kept in memory"),
+        "the instance is not in memory mode:\n{log}"
+    );
+    let pids = stack.pids();
+    let names: Vec<&String> = pids.keys().collect();
+    assert_eq!(names, ["chat-1"], "one instance and no redis expected");
+    let (status, _, body) = http_get(stack.port, "/");
+    assert!(
+        status.contains(" 200 "),
+        "GET / answered {status}: {body:.200}"
+    );
+    assert_clean_stop(&mut stack, Signal::SIGINT);
+}
+
+#[test]
+fn a_busy_port_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["up", "--local", "--port", &port.to_string()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port {port}")) && stderr.contains("--port"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("chatctl up:"),
+        "`up` ran although the port was busy: {stderr}"
+    );
+}
