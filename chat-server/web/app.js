@@ -7,6 +7,7 @@
   const ACK_TIMEOUT_MS = 10000; // how long to wait for the server to answer signin/sendMessage
   const MAX_RENDERED = 500; // older list items are dropped so long sessions stay light
   const LIMITS = { user: 32, room: 64 }; // the server's limits, checked early for a clear message
+  const REJOIN_FAILED = "Could not rejoin the room after reconnecting";
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -52,7 +53,15 @@
     if (session) {
       const payload = { user: session.user, room: session.room };
       if (lastId !== null) payload.lastId = lastId;
-      socket.emit("updateSocketId", payload);
+      socket.timeout(ACK_TIMEOUT_MS).emit("updateSocketId", payload, (timeoutErr, err) => {
+        if (timeoutErr && !socket.connected) return; // the next connection re-registers anyway
+        if (!timeoutErr && !err) {
+          if (ui.chatError.textContent.startsWith(REJOIN_FAILED)) ui.chatError.textContent = "";
+          return;
+        }
+        const why = timeoutErr ? "the server did not answer" : errorText(err);
+        ui.chatError.textContent = REJOIN_FAILED + " (" + why + "). Leave and join again.";
+      });
     }
   });
 

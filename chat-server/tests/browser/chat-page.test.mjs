@@ -394,6 +394,7 @@ test("the page shows a lost connection, reconnects by itself and catches up on w
     ],
     "nothing lost, nothing duplicated, in order",
   );
+  assert.equal(await dave.textContent("#chat-error"), "", "the rejoin was acknowledged");
   assert.deepEqual(dave.errors, []);
 
   // The tutorial's page reconnected by itself and its "reconnect" handler re-registered it
@@ -409,6 +410,8 @@ test("the page shows a lost connection, reconnects by itself and catches up on w
       .then(() => true, () => false);
     if (arrived) break;
     const log = await tutor.evaluate(() => window.socketLog);
+    // A log with "reconnect" but no messages means the server dropped the updateSocketId the
+    // client sent right after CONNECT (its handlers must be registered before CONNECT is answered).
     assert.ok(attempt < 5, `the tutorial's page never got messages again after reconnecting; its socket: ${JSON.stringify(log)}`);
   }
   assert.deepEqual(tutor.errors, []);
