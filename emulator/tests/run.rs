@@ -602,3 +602,77 @@ async fn a_runtime_that_cannot_start_the_revision_fails_the_operation() {
     assert!(error.to_string().contains("exec format error"), "{error}");
     assert_eq!(recorder.ready.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn proto3_json_on_the_wire_enums_as_names_or_numbers_unknown_fields_refused() {
+    let emu = start(fast_config()).await;
+    let base = emu.base_url();
+    let url = format!("{base}/v2/{PARENT}/services");
+    let unknown = http()
+        .post(&url)
+        .query(&[("serviceId", "raw")])
+        .json(&serde_json::json!({
+            "template": { "containers": [{ "image": HELLO }] },
+            "colour": "blue",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"colour\"")
+    );
+
+    // Enum names in, names out by default; numbers when the caller asks for them.
+    let created = http()
+        .post(&url)
+        .query(&[("serviceId", "raw")])
+        .json(&serde_json::json!({
+            "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY",
+            "template": { "containers": [{ "image": HELLO }], "executionEnvironment": 2 },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let op: serde_json::Value = created.json().await.unwrap();
+    assert!(
+        op.get("done").is_none(),
+        "an unfinished operation has no done key: {op}"
+    );
+    assert_eq!(
+        op["metadata"]["@type"],
+        "type.googleapis.com/google.cloud.run.v2.Service"
+    );
+    let service_url = format!("{base}/v2/{PARENT}/services/raw");
+    let ready = eventually(Duration::from_secs(10), || async {
+        let s = get_json(&service_url).await;
+        (s["reconciling"] != true).then_some(s)
+    })
+    .await;
+    assert_eq!(ready["ingress"], "INGRESS_TRAFFIC_INTERNAL_ONLY");
+    assert_eq!(
+        ready["template"]["executionEnvironment"],
+        "EXECUTION_ENVIRONMENT_GEN2"
+    );
+    assert_eq!(ready["terminalCondition"]["state"], "CONDITION_SUCCEEDED");
+    assert_eq!(ready["generation"], "1", "int64 travels as a string");
+    assert_eq!(
+        ready["template"]["timeout"], "300s",
+        "the default timeout is filled in"
+    );
+    let numbers = get_json(format!("{service_url}?%24alt=json%3Benum-encoding%3Dint")).await;
+    assert_eq!(numbers["ingress"], 2);
+    assert_eq!(numbers["terminalCondition"]["state"], 4);
+    let done = get_json(format!("{base}/v2/{}", op["name"].as_str().unwrap())).await;
+    assert_eq!(done["done"], true);
+    assert_eq!(
+        done["response"]["@type"],
+        "type.googleapis.com/google.cloud.run.v2.Service"
+    );
+}
