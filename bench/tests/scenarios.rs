@@ -26,6 +26,8 @@ fn fanout_across_two_instances_counts_every_delivery() {
     let output = chat_bench(
         &[
             "fanout",
+            "--signin-delay",
+            SIGNIN_DELAY,
             "--url",
             &first_url,
             "--url",
@@ -76,6 +78,8 @@ fn idle_holds_every_connection_and_reads_server_memory() {
     let output = chat_bench(
         &[
             "idle",
+            "--signin-delay",
+            SIGNIN_DELAY,
             "--url",
             &url,
             "--connections",
