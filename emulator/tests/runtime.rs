@@ -101,6 +101,25 @@ async fn start_with(runtime: Arc<dyn Runtime>) -> (emulator::EmulatorHandle, Clo
     (emu, redis)
 }
 
+/// Creates a 1 GB BASIC instance and polls its operation to the end.
+async fn create_basic(
+    redis: &CloudRedis,
+    id: &str,
+) -> Result<Instance, google_cloud_gax::error::Error> {
+    redis
+        .create_instance()
+        .set_parent(PARENT)
+        .set_instance_id(id)
+        .set_instance(
+            Instance::new()
+                .set_tier(instance::Tier::Basic)
+                .set_memory_size_gb(1),
+        )
+        .poller()
+        .until_done()
+        .await
+}
+
 /// Sends PING to host:port until redis answers +PONG (it may still be starting).
 async fn ping(host: &str, port: i32) -> String {
     eventually(Duration::from_secs(10), || async {
@@ -119,19 +138,7 @@ async fn ping(host: &str, port: i32) -> String {
 async fn a_ready_instance_is_served_by_what_the_runtime_started() {
     let runtime = Arc::new(RealRedis::default());
     let (emu, redis) = start_with(runtime.clone()).await;
-    let ready = redis
-        .create_instance()
-        .set_parent(PARENT)
-        .set_instance_id("local")
-        .set_instance(
-            Instance::new()
-                .set_tier(instance::Tier::Basic)
-                .set_memory_size_gb(1),
-        )
-        .poller()
-        .until_done()
-        .await
-        .unwrap();
+    let ready = create_basic(&redis, "local").await.unwrap();
     assert_eq!(ready.host, "127.0.0.1");
     assert_eq!(ping(&ready.host, ready.port).await, "+PONG\r\n");
 
@@ -150,19 +157,7 @@ async fn a_ready_instance_is_served_by_what_the_runtime_started() {
 #[tokio::test]
 async fn a_failing_runtime_fails_the_operation() {
     let (emu, redis) = start_with(Arc::new(BrokenRuntime)).await;
-    let error = redis
-        .create_instance()
-        .set_parent(PARENT)
-        .set_instance_id("broken")
-        .set_instance(
-            Instance::new()
-                .set_tier(instance::Tier::Basic)
-                .set_memory_size_gb(1),
-        )
-        .poller()
-        .until_done()
-        .await
-        .unwrap_err();
+    let error = create_basic(&redis, "broken").await.unwrap_err();
     assert_eq!(code_of(&error), Code::Internal);
     assert!(
         error
