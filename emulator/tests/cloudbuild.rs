@@ -285,3 +285,44 @@ async fn invalid_builds_are_refused_at_once() {
         .unwrap_err();
     assert_eq!(code_of(&missing), Code::NotFound);
 }
+
+#[tokio::test]
+async fn cloud_run_deploys_the_built_image_by_digest() {
+    use google_cloud_run_v2::model::{Container, RevisionTemplate, Service};
+    let emu = start(fast_config()).await;
+    let cb = client(emu.base_url()).await;
+    let generation = stage(emu.base_url(), "source/a.tgz", b"sources").await;
+    let built = run_build(&cb, docker_build("source/a.tgz", generation, IMAGE)).await;
+    let digest = digest_of(&built, IMAGE);
+    let run = google_cloud_run_v2::client::Services::builder()
+        .with_endpoint(emu.base_url())
+        .with_credentials(anonymous())
+        .with_polling_backoff_policy(fast_polling())
+        .build()
+        .await
+        .unwrap();
+    let deploy = |id: &'static str, image: String| {
+        let run = run.clone();
+        async move {
+            run.create_service()
+                .set_parent(format!("projects/{PROJECT}/locations/us-central1"))
+                .set_service_id(id)
+                .set_service(Service::new().set_template(
+                    RevisionTemplate::new().set_containers([Container::new().set_image(image)]),
+                ))
+                .poller()
+                .until_done()
+                .await
+        }
+    };
+    let pinned = format!("{IMAGE}@{digest}");
+    let service = deploy("chat", pinned.clone())
+        .await
+        .expect("the built image deploys");
+    assert_eq!(service.template.unwrap().containers[0].image, pinned);
+    let unknown = format!("{IMAGE}@sha256:{}", "0".repeat(64));
+    let error = deploy("stale", unknown)
+        .await
+        .expect_err("a digest nobody pushed");
+    assert_eq!(code_of(&error), Code::FailedPrecondition);
+}
