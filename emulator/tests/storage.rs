@@ -252,3 +252,41 @@ async fn simple_media_uploads_answer_the_object_json() {
     assert_eq!(no_name.status(), 400);
     assert_eq!(legacy_reason(&no_name.json().await.unwrap()), "required");
 }
+
+#[tokio::test]
+async fn resumable_uploads_in_chunks_through_the_official_client() {
+    let emu = start(fast_config()).await;
+    insert_bucket(emu.base_url(), PROJECT, json!({ "name": BUCKET })).await;
+    let storage = storage_client(emu.base_url()).await;
+    let bucket = format!("projects/_/buckets/{BUCKET}");
+    // 600 KiB in 256 KiB chunks: three PUTs, the first two answered 308 with the range kept.
+    let contents: String = (0..600 * 1024)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    for (name, unbuffered) in [("big-buffered.tgz", false), ("big-unbuffered.tgz", true)] {
+        let write = storage
+            .write_object(&bucket, name, contents.clone())
+            .set_content_type("application/gzip")
+            .with_resumable_upload_threshold(0_usize)
+            .with_resumable_upload_buffer_size(256 * 1024_usize);
+        let written = if unbuffered {
+            write.send_unbuffered().await
+        } else {
+            write.send_buffered().await
+        }
+        .unwrap_or_else(|e| panic!("the resumable upload of {name} succeeds: {e}"));
+        assert_eq!(written.size, contents.len() as i64);
+        assert_eq!(written.content_type, "application/gzip");
+        let mut reader = storage.read_object(&bucket, name).send().await.unwrap();
+        let mut read = Vec::new();
+        while let Some(chunk) = reader.next().await {
+            read.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(read, contents.as_bytes(), "{name} reads back");
+    }
+    let uploads = get_text(format!("{}/_emulator/requests", emu.base_url())).await;
+    assert!(
+        uploads.matches("uploadType=resumable&upload_id=").count() >= 4,
+        "the buffered upload went in several chunks:\n{uploads}"
+    );
+}

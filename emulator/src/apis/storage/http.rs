@@ -13,7 +13,7 @@ use super::model::{StorageError, Upload, check_fields, object_fields};
 use crate::error::{ApiError, Code};
 use crate::router::{Call, Handler, Reply, Route};
 
-type Answer = Result<Response, StorageError>;
+pub(super) type Answer = Result<Response, StorageError>;
 
 pub fn routes() -> Vec<Route> {
     let r =
@@ -48,6 +48,12 @@ pub fn routes() -> Vec<Route> {
             |c| Box::pin(legacy(c, upload)),
         ),
         r(
+            Method::PUT,
+            "/upload/storage/v1/b/{bucket}/o",
+            "storage.objects.insert",
+            |c| Box::pin(legacy(c, super::resumable::put)),
+        ),
+        r(
             Method::GET,
             "/storage/v1/b/{bucket}/o",
             "storage.objects.list",
@@ -74,7 +80,7 @@ async fn legacy(call: Call, handler: fn(&Call) -> Answer) -> Result<Reply, ApiEr
     Ok(Reply::Raw(response))
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
@@ -82,7 +88,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .unwrap_or_default()
 }
 
-fn ok(body: &Value) -> Answer {
+pub(super) fn ok(body: &Value) -> Answer {
     Ok(json_response(StatusCode::OK, body))
 }
 
@@ -107,14 +113,14 @@ fn require_project(call: &Call, project: &str) -> Result<u64, StorageError> {
 }
 
 /// The bucket's project must have Storage enabled.
-fn require_bucket_project(call: &Call, bucket: &str) -> Result<(), StorageError> {
+pub(super) fn require_bucket_project(call: &Call, bucket: &str) -> Result<(), StorageError> {
     let project = call
         .emu
         .world(|w| w.storage.bucket(bucket).map(|b| b.project.clone()))?;
     require_project(call, &project).map(drop)
 }
 
-fn int_query(call: &Call, name: &str) -> Result<Option<i64>, StorageError> {
+pub(super) fn int_query(call: &Call, name: &str) -> Result<Option<i64>, StorageError> {
     call.query(name)
         .map(|v| {
             v.parse().map_err(|_| {
@@ -186,7 +192,7 @@ fn empty() -> Response {
         .unwrap_or_default()
 }
 
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
+pub(super) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -209,11 +215,7 @@ fn upload(call: &Call) -> Answer {
             call.body.to_vec()
         }
         Some("multipart") => multipart(content_type, &call.body, &mut upload)?,
-        Some("resumable") => {
-            return Err(StorageError::invalid(
-                "Resumable uploads are not emulated; use uploadType=media or uploadType=multipart.",
-            ));
-        }
+        Some("resumable") => return super::resumable::start(call, upload),
         Some(other) => {
             return Err(StorageError::invalid(format!(
                 "Invalid upload type '{other}': use media or multipart."
@@ -249,32 +251,45 @@ fn multipart(
                 "Malformed multipart body: expected a metadata part and a media part.",
             )
         })?;
-    let metadata: Map<String, Value> = serde_json::from_slice(parts[0].1).map_err(|e| {
-        StorageError::new(
-            StatusCode::BAD_REQUEST,
-            "parseError",
-            format!("Parse Error in the metadata part: {e}"),
-        )
-    })?;
-    check_fields(&metadata, object_fields())?;
+    read_metadata(parts[0].1, upload)?;
+    if upload.content_type.is_empty() {
+        upload.content_type = part_header(parts[1].0, "content-type").unwrap_or_default();
+    }
     let text = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
-    if let Some(name) = text(&metadata, "name") {
-        upload.name = name;
-    }
-    upload.content_type = text(&metadata, "contentType")
-        .or_else(|| part_header(parts[1].0, "content-type"))
-        .unwrap_or_default();
-    upload.md5_hash = text(&metadata, "md5Hash");
-    upload.crc32c = text(&metadata, "crc32c");
-    if let Some(Value::Object(custom)) = metadata.get("metadata") {
-        upload.metadata = custom.clone();
-    }
     if let Some((_, trailer)) = parts.get(2) {
         let sums: Map<String, Value> = serde_json::from_slice(trailer).unwrap_or_default();
         upload.md5_hash = text(&sums, "md5Hash").or(upload.md5_hash.take());
         upload.crc32c = text(&sums, "crc32c").or(upload.crc32c.take());
     }
     Ok(parts[1].1.to_vec())
+}
+
+/// Applies an upload's JSON metadata (name, content type, checksums, custom metadata).
+pub(super) fn read_metadata(json: &[u8], upload: &mut Upload) -> Result<(), StorageError> {
+    if json.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let metadata: Map<String, Value> = serde_json::from_slice(json).map_err(|e| {
+        StorageError::new(
+            StatusCode::BAD_REQUEST,
+            "parseError",
+            format!("Parse Error in the object metadata: {e}"),
+        )
+    })?;
+    check_fields(&metadata, object_fields())?;
+    let text = |k: &str| metadata.get(k).and_then(Value::as_str).map(String::from);
+    if let Some(name) = text("name") {
+        upload.name = name;
+    }
+    if let Some(content_type) = text("contentType") {
+        upload.content_type = content_type;
+    }
+    upload.md5_hash = text("md5Hash");
+    upload.crc32c = text("crc32c");
+    if let Some(Value::Object(custom)) = metadata.get("metadata") {
+        upload.metadata = custom.clone();
+    }
+    Ok(())
 }
 
 fn part_header(headers: &str, name: &str) -> Option<String> {

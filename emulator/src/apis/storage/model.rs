@@ -332,6 +332,25 @@ pub struct Store {
     objects: BTreeMap<String, BTreeMap<String, Object>>,
     #[serde(skip)]
     last_generation: i64,
+    /// Resumable upload sessions by id.
+    #[serde(skip)]
+    sessions: BTreeMap<String, Session>,
+}
+
+/// A resumable upload in progress (or finished: the object is kept for status queries).
+#[derive(Debug, Default)]
+struct Session {
+    bucket: String,
+    upload: Upload,
+    data: Vec<u8>,
+    done: Option<Object>,
+}
+
+/// Where a resumable upload stands after a request.
+pub enum Progress {
+    /// This many bytes are persisted; more are expected.
+    Partial(u64),
+    Done(Object),
 }
 
 impl Store {
@@ -549,6 +568,81 @@ impl Store {
             objects.remove(name);
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Opens a resumable upload session for `upload` into `bucket`.
+    pub fn start_session(
+        &mut self,
+        id: String,
+        bucket: &str,
+        upload: Upload,
+    ) -> Result<(), StorageError> {
+        self.bucket(bucket)?;
+        if upload.name.is_empty() {
+            return Err(StorageError::required("name"));
+        }
+        let session = Session {
+            bucket: bucket.to_string(),
+            upload,
+            ..Session::default()
+        };
+        self.sessions.insert(id, session);
+        Ok(())
+    }
+
+    /// Adds `bytes` at `offset` to a session (bytes already persisted are skipped, as the
+    /// service does); with `total` known and reached, the object is created.
+    pub fn resume(
+        &mut self,
+        id: &str,
+        offset: Option<u64>,
+        bytes: &[u8],
+        total: Option<u64>,
+    ) -> Result<Progress, StorageError> {
+        let session = self.sessions.get_mut(id).ok_or_else(|| {
+            StorageError::new(
+                StatusCode::NOT_FOUND,
+                "notFound",
+                format!("No such upload session: {id}"),
+            )
+        })?;
+        if let Some(object) = &session.done {
+            return Ok(Progress::Done(object.clone()));
+        }
+        let have = session.data.len() as u64;
+        if let Some(offset) = offset {
+            if offset > have {
+                return Err(StorageError::invalid(format!(
+                    "Upload chunk starts at byte {offset}, but only {have} bytes are persisted; resume from byte {have}."
+                )));
+            }
+            let skip = usize::try_from(have - offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            session.data.extend_from_slice(&bytes[skip..]);
+        }
+        let have = session.data.len() as u64;
+        match total {
+            Some(total) if have > total => Err(StorageError::invalid(format!(
+                "The upload sent {have} bytes, more than the declared total of {total}."
+            ))),
+            Some(total) if have == total => {
+                let bucket = session.bucket.clone();
+                let upload = std::mem::take(&mut session.upload);
+                let data = std::mem::take(&mut session.data);
+                let object = self.upload(&bucket, upload, data);
+                let session = self
+                    .sessions
+                    .get_mut(id)
+                    .expect("the session was just used");
+                let object = object?;
+                session.done = Some(object.clone());
+                Ok(Progress::Done(object))
+            }
+            _ => Ok(Progress::Partial(have)),
+        }
     }
 }
 
