@@ -185,27 +185,30 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     })
 }
 
+/// `memory_size_gb` → `memorySizeGb` (proto field names are accepted in both forms).
+pub fn camel_case(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A FieldMask from a query (`updateMask=displayName,memory_size_gb`), paths in camelCase.
 pub fn field_mask(text: Option<&str>) -> Vec<String> {
     text.unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|path| {
-            let mut out = String::new();
-            let mut upper = false;
-            for c in path.chars() {
-                if c == '_' {
-                    upper = true;
-                } else if upper {
-                    out.extend(c.to_uppercase());
-                    upper = false;
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        })
+        .map(camel_case)
         .collect()
 }
 

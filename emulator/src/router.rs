@@ -50,9 +50,54 @@ pub struct Route {
     pub id: &'static str,
     pub enums: &'static [EnumField],
     pub handler: Handler,
+    /// The query parameters the method takes (besides system ones such as `$alt`); others
+    /// are INVALID_ARGUMENT, as Google answers. `None`: not checked.
+    pub query: Option<&'static [&'static str]>,
 }
 
+/// System parameters every Google method accepts.
+const SYSTEM_PARAMS: &[&str] = &[
+    "$alt",
+    "alt",
+    "$fields",
+    "fields",
+    "key",
+    "prettyPrint",
+    "$prettyPrint",
+    "quotaUser",
+    "access_token",
+    "callback",
+    "$callback",
+    "upload_protocol",
+    "uploadType",
+    "$userProject",
+    "userProject",
+    "$outputDefaults",
+    "$httpStatusCode",
+];
+
 impl Route {
+    /// Declares the method's query parameters (camelCase); any other is refused.
+    pub fn with_query(mut self, names: &'static [&'static str]) -> Self {
+        self.query = Some(names);
+        self
+    }
+
+    /// INVALID_ARGUMENT for the first query parameter the method does not take.
+    pub fn check_query(&self, query: &[(String, String)]) -> Result<(), ApiError> {
+        let Some(allowed) = self.query else {
+            return Ok(());
+        };
+        match query.iter().find(|(k, _)| {
+            !allowed.contains(&json::camel_case(k).as_str()) && !SYSTEM_PARAMS.contains(&k.as_str())
+        }) {
+            Some((name, _)) => Err(ApiError::invalid_argument(format!(
+                "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. Field '{name}' could not be found in request message."
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub fn new(
         method: Method,
         pattern: &'static str,
@@ -85,6 +130,7 @@ impl Route {
             id,
             enums,
             handler,
+            query: None,
         }
     }
 
@@ -150,12 +196,13 @@ impl Call {
             .unwrap_or("")
     }
 
-    /// A query parameter (the last one when repeated); empty values count as absent.
+    /// A query parameter (the last one when repeated); empty values count as absent. A
+    /// camelCase `name` also finds its proto (snake_case) spelling, as Google accepts both.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .rev()
-            .find(|(k, v)| k == name && !v.is_empty())
+            .find(|(k, v)| same_param(k, name) && !v.is_empty())
             .map(|(_, v)| v.as_str())
     }
 
@@ -163,7 +210,7 @@ impl Call {
     pub fn query_all(&self, name: &str) -> Vec<&str> {
         self.query
             .iter()
-            .filter(|(k, _)| k == name)
+            .filter(|(k, _)| same_param(k, name))
             .map(|(_, v)| v.as_str())
             .collect()
     }
@@ -194,6 +241,25 @@ impl Call {
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         json::parse_body(&self.body, self.enums)
     }
+}
+
+/// Turns on query checking for every route: those named in `table` take its parameters,
+/// the others none.
+pub fn with_queries(routes: Vec<Route>, table: &[(&str, &'static [&'static str])]) -> Vec<Route> {
+    routes
+        .into_iter()
+        .map(|route| {
+            let allowed = table
+                .iter()
+                .find(|(id, _)| *id == route.id)
+                .map_or(&[][..], |(_, names)| *names);
+            route.with_query(allowed)
+        })
+        .collect()
+}
+
+fn same_param(sent: &str, name: &str) -> bool {
+    sent == name || (sent.contains('_') && json::camel_case(sent) == name)
 }
 
 /// Cuts a list into a page: `pageToken` is an offset, `pageSize` 0 means `default_size`.

@@ -255,6 +255,7 @@ async fn run(
         tokio::time::sleep(latency).await;
     }
     crate::auth::authenticate(emu, &headers)?;
+    route.check_query(&query)?;
     if let Some(fault) = emu.faults().pick(route.id) {
         return Err(fault);
     }

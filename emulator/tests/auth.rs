@@ -226,5 +226,10 @@ async fn an_uploaded_key_signs_in_and_the_jwt_bearer_grant_works() {
     assert_eq!(forged.status(), 400);
     let body: Value = forged.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
+
+    // The request log shows the grants but never the assertions or tokens.
+    let log = get_text(format!("{}/_emulator/requests", emu.base_url())).await;
+    assert!(log.contains("\"/token\"") && log.contains("<redacted>"));
+    assert!(!log.contains(&sign(&private_pem)) && !log.contains(access));
     emu.shutdown().await.unwrap();
 }

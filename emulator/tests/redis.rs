@@ -232,5 +232,27 @@ async fn enums_are_names_by_default_and_numbers_on_request() {
             .unwrap()
             .contains("memorySizeGB")
     );
+
+    // Query parameters: proto or JSON spelling; anything else is refused like Google does.
+    let list = format!("{}/v1/{PARENT}/instances", emu.base_url());
+    let snake = http()
+        .get(format!("{list}?page_size=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snake.status(), 200);
+    let typo = http()
+        .get(format!("{list}?pageSise=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typo.status(), 400);
+    let body: serde_json::Value = typo.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot bind query parameter")
+    );
     emu.shutdown().await.unwrap();
 }

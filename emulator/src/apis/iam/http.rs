@@ -13,7 +13,7 @@ use super::SERVICE;
 use super::model::{Key, ServiceAccount, VISIBILITY_LAG};
 use crate::error::ApiError;
 use crate::json::{EnumDef, EnumField};
-use crate::router::{Call, Handler, Reply, Route, paginate};
+use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
 use crate::validate;
 
 static KEY_ALGORITHM: EnumDef = EnumDef {
@@ -69,6 +69,16 @@ pub static ENUMS: &[EnumField] = &[
     },
 ];
 
+/// Query parameters each method takes (the others take none).
+const QUERY: &[(&str, &[&str])] = &[
+    (
+        "iam.projects.serviceAccounts.list",
+        &["pageSize", "pageToken"],
+    ),
+    ("iam.projects.serviceAccounts.keys.list", &["keyTypes"]),
+    ("iam.projects.serviceAccounts.keys.get", &["publicKeyType"]),
+];
+
 pub fn routes() -> Vec<Route> {
     let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
         Route::new(m, p, SERVICE, id, ENUMS, h)
@@ -77,7 +87,7 @@ pub fn routes() -> Vec<Route> {
     let account = "/v1/projects/{project}/serviceAccounts/{account}";
     let keys = "/v1/projects/{project}/serviceAccounts/{account}/keys";
     let key = "/v1/projects/{project}/serviceAccounts/{account}/keys/{key}";
-    vec![
+    let routes = vec![
         r(
             Method::POST,
             accounts,
@@ -132,7 +142,8 @@ pub fn routes() -> Vec<Route> {
             "iam.projects.serviceAccounts.keys.delete",
             |c| Box::pin(delete_key(c)),
         ),
-    ]
+    ];
+    with_queries(routes, QUERY)
 }
 
 /// A missing account: 404, or 403 through the `projects/-` wildcard (discovery doc).

@@ -11,7 +11,7 @@ use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
-use crate::router::{Call, Handler, Reply, Route, paginate};
+use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
 use crate::state::Emu;
 use crate::validate;
 
@@ -23,13 +23,23 @@ const RESIZE_LATENCY: Duration = Duration::from_secs(240);
 const INSTANCE_TYPE: &str = "google.cloud.redis.v1.Instance";
 const METADATA_TYPE: &str = "type.googleapis.com/google.cloud.redis.v1.OperationMetadata";
 
+/// Query parameters each method takes (the others take none).
+const QUERY: &[(&str, &[&str])] = &[
+    ("redis.projects.locations.instances.create", &["instanceId"]),
+    (
+        "redis.projects.locations.instances.list",
+        &["pageSize", "pageToken"],
+    ),
+    ("redis.projects.locations.instances.patch", &["updateMask"]),
+];
+
 pub fn routes() -> Vec<Route> {
     let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
         Route::new(m, p, SERVICE, id, ENUMS, h)
     };
     let instances = "/v1/projects/{project}/locations/{location}/instances";
     let instance = "/v1/projects/{project}/locations/{location}/instances/{instance}";
-    vec![
+    let routes = vec![
         r(
             Method::POST,
             instances,
@@ -66,7 +76,8 @@ pub fn routes() -> Vec<Route> {
             "redis.projects.locations.instances.getAuthString",
             |c| Box::pin(auth_string(c)),
         ),
-    ]
+    ];
+    with_queries(routes, QUERY)
 }
 
 fn instance_name(call: &Call) -> String {

@@ -10,7 +10,7 @@ use super::SERVICE;
 use crate::error::ApiError;
 use crate::json::{EnumDef, EnumField};
 use crate::policy::PolicyInput;
-use crate::router::{Call, Handler, Reply, Route};
+use crate::router::{Call, Handler, Reply, Route, with_queries};
 use crate::world::World;
 
 static LOG_TYPE: EnumDef = EnumDef {
@@ -42,11 +42,14 @@ pub static ENUMS: &[EnumField] = &[
     },
 ];
 
+/// Query parameters each method takes (the others take none).
+const QUERY: &[(&str, &[&str])] = &[];
+
 pub fn routes() -> Vec<Route> {
     let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
         Route::new(m, p, SERVICE, id, ENUMS, h)
     };
-    vec![
+    let routes = vec![
         r(
             Method::GET,
             "/v3/projects/{project}",
@@ -83,7 +86,8 @@ pub fn routes() -> Vec<Route> {
             "cloudresourcemanager.projects.setIamPolicy",
             |c| Box::pin(set_iam_policy(c)),
         ),
-    ]
+    ];
+    with_queries(routes, QUERY)
 }
 
 async fn get_v3(call: Call) -> Result<Reply, ApiError> {

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::json::{EnumDef, EnumField};
 use crate::ops;
 use crate::projects::{ENABLE_PROPAGATION, Enablement, Project, SERVICES};
-use crate::router::{Call, Handler, Reply, Route, paginate};
+use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
 use crate::state::Emu;
 
 /// How long an enable operation runs (real: seconds to a minute).
@@ -46,11 +46,20 @@ pub static ENUMS: &[EnumField] = &[
     },
 ];
 
+/// Query parameters each method takes (the others take none).
+const QUERY: &[(&str, &[&str])] = &[
+    (
+        "serviceusage.services.list",
+        &["pageSize", "pageToken", "filter"],
+    ),
+    ("serviceusage.services.batchGet", &["names"]),
+];
+
 pub fn routes() -> Vec<Route> {
     let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
         Route::new(m, p, SERVICE, id, ENUMS, h)
     };
-    vec![
+    let routes = vec![
         r(
             Method::GET,
             "/v1/projects/{project}/services/{service}",
@@ -87,7 +96,8 @@ pub fn routes() -> Vec<Route> {
             "serviceusage.services.disable",
             |c| Box::pin(disable(c)),
         ),
-    ]
+    ];
+    with_queries(routes, QUERY)
 }
 
 fn unknown_services(names: &[&str]) -> ApiError {

@@ -11,7 +11,7 @@ use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
-use crate::router::{Call, Handler, Reply, Route, paginate};
+use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
 use crate::state::Emu;
 use crate::validate;
 
@@ -20,13 +20,25 @@ const DELETE_LATENCY: Duration = Duration::from_secs(90);
 const CONNECTOR_TYPE: &str = "google.cloud.vpcaccess.v1.Connector";
 const METADATA_TYPE: &str = "type.googleapis.com/google.cloud.vpcaccess.v1.OperationMetadata";
 
+/// Query parameters each method takes (the others take none).
+const QUERY: &[(&str, &[&str])] = &[
+    (
+        "vpcaccess.projects.locations.connectors.create",
+        &["connectorId"],
+    ),
+    (
+        "vpcaccess.projects.locations.connectors.list",
+        &["pageSize", "pageToken"],
+    ),
+];
+
 pub fn routes() -> Vec<Route> {
     let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
         Route::new(m, p, SERVICE, id, ENUMS, h)
     };
     let connectors = "/v1/projects/{project}/locations/{location}/connectors";
     let connector = "/v1/projects/{project}/locations/{location}/connectors/{connector}";
-    vec![
+    let routes = vec![
         r(
             Method::POST,
             connectors,
@@ -51,7 +63,8 @@ pub fn routes() -> Vec<Route> {
             "vpcaccess.projects.locations.connectors.delete",
             |c| Box::pin(delete(c)),
         ),
-    ]
+    ];
+    with_queries(routes, QUERY)
 }
 
 fn connector_name(call: &Call) -> String {
