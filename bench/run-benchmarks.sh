@@ -5,17 +5,18 @@
 #   2. fanout at half the highest sustained rate (the p99 figure),
 #   3. idle with 10,000 connections on freshly started instances (RSS per connection).
 # Every JSON line goes to $OUT with the load average around it. Knobs (environment):
-#   RATES="1000 2000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000,
+#   RATES="2000 4000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
 #   SIGNIN_DELAY=0, SKIP_BUILD=1, PROFILE=release, OUT=target/bench/results.jsonl,
 #   REDIS_PORT/PORT_A/PORT_B.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RATES=${RATES:-"1000 2000 3000 4000 5000 6000 8000"}
+RATES=${RATES:-"2000 4000 6000 8000 9000 10000 12000"}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 SENDERS=${SENDERS:-100}
 IDLE=${IDLE:-10000}
+SETTLE=${SETTLE:-40} # longer than one ping interval (25 s), so ping traffic is in the RSS
 SIGNIN_DELAY=${SIGNIN_DELAY:-0}
 OUT=${OUT:-target/bench/results.jsonl}
 REDIS_PORT=${REDIS_PORT:-26379}
@@ -110,5 +111,5 @@ stop_all
 echo "== idle: $IDLE connections on fresh instances" >&2
 start_all
 record "idle-$IDLE" idle "${targets[@]}" --pid "$SERVER_A" --pid "$SERVER_B" \
-  --connections "$IDLE" --room-size 50 --settle 15 >/dev/null
+  --connections "$IDLE" --room-size 50 --settle "$SETTLE" >/dev/null
 stop_all
