@@ -95,6 +95,18 @@ impl Policy {
         policy
     }
 
+    /// Renames a member everywhere (a deleted service account shows as
+    /// `deleted:serviceAccount:EMAIL?uid=ID`, as Google documents).
+    pub fn rename_member(&mut self, from: &str, to: &str) {
+        for binding in &mut self.bindings {
+            for member in &mut binding.members {
+                if member == from {
+                    *member = to.to_string();
+                }
+            }
+        }
+    }
+
     /// Replaces the policy (the fields in `update_mask`, default `bindings,etag`).
     /// `check_member` judges each member that is new to the policy.
     pub fn set(

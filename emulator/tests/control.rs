@@ -110,6 +110,30 @@ async fn random_faults_follow_the_seed() {
 }
 
 #[tokio::test]
+async fn added_latency_delays_api_calls_but_not_control_endpoints() {
+    let emu = start(fast_config()).await;
+    let set = post_faults(emu.base_url(), json!({ "latencyMs": 300 })).await;
+    assert_eq!(set.status(), 200);
+    let shown = get_json(format!("{}/_emulator/faults", emu.base_url())).await;
+    assert_eq!(shown["latencyMs"], 300);
+    let started = std::time::Instant::now();
+    let call = http()
+        .get(format!(
+            "{}/v1/projects/{PROJECT}/serviceAccounts",
+            emu.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "the injected delay is a lower bound"
+    );
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn requests_resources_and_reset() {
     let emu = start(fast_config()).await;
     let base = emu.base_url();

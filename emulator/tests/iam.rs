@@ -174,6 +174,24 @@ async fn a_new_service_account_is_invisible_for_a_while() {
         .await
         .expect("once visible, the account can be granted roles");
     assert!(updated.bindings.iter().any(|b| b.members.contains(&member)));
+
+    // Deleting the account leaves a `deleted:` member behind, as Google shows it.
+    iam.delete_service_account()
+        .set_name(&created.name)
+        .send()
+        .await
+        .unwrap();
+    let after = rm
+        .get_iam_policy()
+        .set_resource(format!("projects/{PROJECT}"))
+        .send()
+        .await
+        .unwrap();
+    let deleted = format!("deleted:{member}?uid={}", created.unique_id);
+    assert!(
+        after.bindings.iter().any(|b| b.members.contains(&deleted)),
+        "{after:?}"
+    );
     emu.shutdown().await.unwrap();
 }
 

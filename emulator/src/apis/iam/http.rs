@@ -262,7 +262,14 @@ async fn delete(call: Call) -> Result<Reply, ApiError> {
             .find(call.param("project"), call.param("account"))?
             .email
             .clone();
-        w.iam.remove(&email)
+        let account = w.iam.remove(&email)?;
+        if let Ok(project) = w.projects.ensure(&account.project_id) {
+            project.policy.rename_member(
+                &format!("serviceAccount:{email}"),
+                &format!("deleted:serviceAccount:{email}?uid={}", account.unique_id),
+            );
+        }
+        Some(account)
     });
     match removed {
         Some(_) => Ok(Reply::Json(json!({}))),
