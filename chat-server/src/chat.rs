@@ -102,9 +102,14 @@ fn left(user: &str) -> Value {
     json!({"title": "Someone just left", "description": format!("{user} just left the room")})
 }
 
-/// Sets up a newly connected socket.
-pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Chat>) {
-    chat.metrics.connections.inc();
+/// Prepares a socket before the client is told it is connected. This runs as connect
+/// middleware (awaited before the CONNECT packet goes out): socketioxide spawns the connect
+/// handler only after sending CONNECT, so handlers registered there could miss the client's
+/// first events.
+pub async fn prepare_socket<A: Adapter>(
+    socket: SocketRef<A>,
+    State(chat): State<Chat>,
+) -> Result<(), std::convert::Infallible> {
     socket.extensions.insert(Line::default());
     socket
         .extensions
@@ -116,6 +121,12 @@ pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Cha
     socket.on("updateSocketId", update_socket_id::<A>);
     socket.on_fallback(unknown_event::<A>);
     socket.on_disconnect(on_disconnect::<A>);
+    Ok(())
+}
+
+/// Counts a connected socket (its handlers are already in place).
+pub async fn on_connect(State(chat): State<Chat>) {
+    chat.metrics.connections.inc();
 }
 
 /// `signin {user, room}`: join, tell the others, ack `(null, history)`.

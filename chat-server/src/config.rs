@@ -164,6 +164,7 @@ impl Config {
                 "REDIS_CA_CERT is set but REDIS_TLS is not 1: set REDIS_TLS=1 to use it".into(),
             );
         }
+        self.redis_ca_pem()?;
         if self.reconnect_grace > Duration::from_secs(3600) {
             return Err("RECONNECT_GRACE must be at most 1h".into());
         }

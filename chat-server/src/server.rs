@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
@@ -178,7 +179,10 @@ impl Instance {
         match self {
             Instance::Memory { chat } => {
                 let (layer, io) = socket_io_builder(&chat).build_layer();
-                io.ns("/", chat::on_connect::<LocalAdapter>);
+                io.ns(
+                    "/",
+                    chat::on_connect.with(chat::prepare_socket::<LocalAdapter>),
+                );
                 serve_http(listener, layer, io, chat, None, shutdown).await
             }
             Instance::Redis { chat, driver } => {
@@ -191,16 +195,19 @@ impl Instance {
                     .with_adapter::<Remote>(adapter)
                     .build_layer();
                 let addr = chat.config.redis_host.clone().unwrap_or_default();
-                tokio::time::timeout(REDIS_STARTUP_WAIT, io.ns("/", chat::on_connect::<Remote>))
-                    .await
-                    .map_err(|_| ServeError::Redis {
-                        addr: addr.clone(),
-                        reason: "subscribing timed out".into(),
-                    })?
-                    .map_err(|e| ServeError::Redis {
-                        addr,
-                        reason: format!("subscribing failed: {e}"),
-                    })?;
+                tokio::time::timeout(
+                    REDIS_STARTUP_WAIT,
+                    io.ns("/", chat::on_connect.with(chat::prepare_socket::<Remote>)),
+                )
+                .await
+                .map_err(|_| ServeError::Redis {
+                    addr: addr.clone(),
+                    reason: "subscribing timed out".into(),
+                })?
+                .map_err(|e| ServeError::Redis {
+                    addr,
+                    reason: format!("subscribing failed: {e}"),
+                })?;
                 serve_http(listener, layer, io, chat, Some(driver), shutdown).await
             }
         }
