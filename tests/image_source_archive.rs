@@ -94,7 +94,12 @@ fn entries_are_normalised_and_hold_no_build_outputs() {
     assert!(
         paths
             .iter()
-            .all(|p| !p.contains("/target/") && !p.split('/').any(|c| c.starts_with('.')))
+            .all(|p| !p.contains("/target/") && !p.split('/').any(|c| c.starts_with('.'))),
+        "no build outputs or dot files: {paths:?}"
+    );
+    assert!(
+        paths.iter().all(|p| !p.starts_with("chat-server/tests/")),
+        "chat-server's tests are not part of the image's sources: {paths:?}"
     );
 }
 

@@ -3,9 +3,8 @@
 //! embedded archive in the bucket, run a Cloud Build build of chat-server/Dockerfile that
 //! pushes the tagged image, follow it, and return the image by the digest the build reports.
 
-use super::{
-    ImageContext, ImageError, ImageEvent, ImageRef, artifact_registry, source_archive, staging,
-};
+use super::source_archive::{self, BuildContext};
+use super::{ImageContext, ImageError, ImageEvent, ImageRef, artifact_registry, staging};
 use google_cloud_build_v1::client::CloudBuild;
 use google_cloud_build_v1::model::build::Status;
 use google_cloud_build_v1::model::build_options::LoggingMode;
@@ -18,25 +17,30 @@ const DOCKER_BUILDER: &str = "gcr.io/cloud-builders/docker";
 /// Cloud Build's own limit for the build (it stops the build after this).
 const BUILD_TIMEOUT_SECONDS: i64 = 30 * 60;
 
-pub async fn build_from_source(ctx: &ImageContext) -> Result<ImageRef, ImageError> {
-    let has_dockerfile = source_archive::files()
-        .map_err(|e| ImageError::Api {
-            action: "read the embedded sources".into(),
-            message: e.to_string(),
-        })?
-        .iter()
-        .any(|(path, _)| path == source_archive::DOCKERFILE);
+/// Builds `context` (its `chat-server/Dockerfile`) into `REGION-docker.pkg.dev/PROJECT/REPO/
+/// chat-server:src-<sha256>` and returns that image by digest; reuses the tag when it exists.
+pub async fn build_from_source(
+    ctx: &ImageContext,
+    context: &BuildContext,
+) -> Result<ImageRef, ImageError> {
+    let has_dockerfile =
+        context
+            .contains(source_archive::DOCKERFILE)
+            .map_err(|e| ImageError::Api {
+                action: "read the build context".into(),
+                message: e.to_string(),
+            })?;
     if !has_dockerfile {
         return Err(ImageError::Api {
             action: "build from source".into(),
             message: format!(
-                "this chatctl was built without {}; use `--build local` or `--image REF`",
+                "the build context has no {}; use `--build local` or `--image REF`",
                 source_archive::DOCKERFILE
             ),
         });
     }
     artifact_registry::ensure_repository(ctx).await?;
-    let tag = source_archive::image_tag();
+    let tag = context.image_tag();
     let image = ImageRef {
         tag: Some(tag.clone()),
         ..ctx.artifact_registry_image()
@@ -52,12 +56,12 @@ pub async fn build_from_source(ctx: &ImageContext) -> Result<ImageRef, ImageErro
     }
 
     let bucket = staging::ensure_bucket(ctx).await?;
-    let object = format!("source/chat-server-{}.tgz", source_archive::sha256_hex());
-    let generation = staging::upload(ctx, &bucket, &object, source_archive::bytes()).await?;
+    let object = format!("source/chat-server-{}.tgz", context.sha256_hex());
+    let generation = staging::upload(ctx, &bucket, &object, context.bytes().clone()).await?;
     (ctx.progress)(&ImageEvent::SourceUploaded {
         bucket: bucket.clone(),
         object: object.clone(),
-        bytes: source_archive::bytes().len() as u64,
+        bytes: context.bytes().len() as u64,
     });
 
     let client = client(ctx).await?;

@@ -4,7 +4,7 @@
 //! reference (`--image REF`). The engine calls [`ensure_image`] and deploys what it returns.
 
 mod artifact_registry;
-mod cloud_build;
+pub mod cloud_build;
 pub mod local;
 pub mod oci;
 pub mod reference;
@@ -212,7 +212,9 @@ impl ImageError {
 ///   `*-docker.pkg.dev`, the registry API otherwise) and resolves it to its digest.
 pub async fn ensure_image(ctx: &ImageContext, how: &ImageSource) -> Result<ImageRef, ImageError> {
     let image = match how {
-        ImageSource::Source => cloud_build::build_from_source(ctx).await?,
+        ImageSource::Source => {
+            cloud_build::build_from_source(ctx, &source_archive::BuildContext::embedded()).await?
+        }
         ImageSource::Local(build) => push_local_build(ctx, build).await?.image,
         ImageSource::Prebuilt(reference) => check_prebuilt(ctx, reference).await?,
     };

@@ -22,7 +22,58 @@ pub fn sha256_hex() -> &'static str {
 
 /// The tag `--build source` gives the image it builds from these sources: `src-<sha256>`.
 pub fn image_tag() -> String {
-    format!("src-{}", sha256_hex())
+    BuildContext::embedded().image_tag()
+}
+
+/// A Docker build context as shipped to Cloud Build: tar.gz bytes and their sha256.
+/// [`BuildContext::embedded`] is chat-server's; tests may ship their own.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    bytes: bytes::Bytes,
+    sha256_hex: String,
+}
+
+impl BuildContext {
+    /// The chat-server sources embedded in this chatctl.
+    pub fn embedded() -> BuildContext {
+        BuildContext {
+            bytes: bytes::Bytes::from_static(ARCHIVE),
+            sha256_hex: sha256_hex().to_string(),
+        }
+    }
+
+    /// Any tar.gz build context.
+    pub fn from_tar_gz(bytes: Vec<u8>) -> BuildContext {
+        let digest = super::oci::sha256_digest(&bytes);
+        BuildContext {
+            sha256_hex: digest["sha256:".len()..].to_string(),
+            bytes: bytes.into(),
+        }
+    }
+
+    pub fn bytes(&self) -> &bytes::Bytes {
+        &self.bytes
+    }
+
+    pub fn sha256_hex(&self) -> &str {
+        &self.sha256_hex
+    }
+
+    /// `src-<sha256>`: the image tag that names these sources.
+    pub fn image_tag(&self) -> String {
+        format!("src-{}", self.sha256_hex)
+    }
+
+    /// Whether the archive holds a file at `path`.
+    pub fn contains(&self, path: &str) -> std::io::Result<bool> {
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(self.bytes.as_ref()));
+        for entry in archive.entries()? {
+            if entry?.path()?.to_string_lossy() == path {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Every file in the archive, in archive order, with its contents.

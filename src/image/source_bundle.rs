@@ -14,6 +14,9 @@ use std::path::Path;
 
 /// Directories and files under chat-server/ that are never part of the build context.
 const SKIPPED_NAMES: &[&str] = &["target", "node_modules"];
+/// chat-server's tests are not in the image: leaving them out keeps the source hash (the image
+/// tag) unchanged when only tests change, so no rebuild is triggered for them.
+const SKIPPED_PATHS: &[&str] = &["chat-server/tests"];
 
 /// The build context of the workspace at `root`, as a tar.gz.
 pub fn pack(root: &Path) -> std::io::Result<Vec<u8>> {
@@ -50,6 +53,12 @@ fn collect_files(
             continue;
         }
         let relative = dir.join(&name);
+        if SKIPPED_PATHS
+            .iter()
+            .any(|skipped| relative == Path::new(skipped))
+        {
+            continue;
+        }
         let file_type = item.file_type()?;
         if file_type.is_dir() {
             collect_files(root, &relative, out)?;

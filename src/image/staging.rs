@@ -156,7 +156,7 @@ pub async fn upload(
     ctx: &ImageContext,
     bucket: &str,
     object: &str,
-    data: &'static [u8],
+    data: bytes::Bytes,
 ) -> Result<i64, ImageError> {
     let storage = Storage::new(ctx).await?;
     let request = storage
