@@ -22,9 +22,18 @@ fn page_and_assets_are_served_from_the_binary_with_a_strict_csp() {
     for (path, file, content_type) in cases {
         let reply = server.get(path);
         assert_eq!(reply.status, 200, "GET {path}");
-        assert!(reply.header("content-type").is_some_and(|t| t.starts_with(content_type)), "GET {path}: {:?}", reply.headers);
+        assert!(
+            reply
+                .header("content-type")
+                .is_some_and(|t| t.starts_with(content_type)),
+            "GET {path}: {:?}",
+            reply.headers
+        );
         let csp = reply.header("content-security-policy").unwrap_or_default();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "GET {path}: CSP {csp:?}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "GET {path}: CSP {csp:?}"
+        );
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
         let on_disk = std::fs::read_to_string(format!("{WEB}/{file}")).expect("web file");
         assert_eq!(reply.body, on_disk, "GET {path} serves web/{file}");
@@ -45,7 +54,13 @@ fn probes_and_metrics_in_memory_mode() {
     assert_eq!(handshake.status, 200);
     let metrics = server.get("/metrics");
     assert_eq!(metrics.status, 200);
-    assert!(metrics.header("content-type").is_some_and(|t| t.contains("text")), "{:?}", metrics.headers);
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|t| t.contains("text")),
+        "{:?}",
+        metrics.headers
+    );
     for line in [
         "# TYPE chat_connections gauge",
         "# TYPE chat_messages_in counter",
@@ -56,7 +71,11 @@ fn probes_and_metrics_in_memory_mode() {
         "# TYPE chat_message_delivery_seconds histogram",
         "chat_message_delivery_seconds_bucket{le=\"0.005\"}",
     ] {
-        assert!(metrics.body.contains(line), "/metrics lacks {line:?}:\n{}", metrics.body);
+        assert!(
+            metrics.body.contains(line),
+            "/metrics lacks {line:?}:\n{}",
+            metrics.body
+        );
     }
 }
 
@@ -71,58 +90,108 @@ fn logs_are_json_lines_with_a_cloud_logging_severity() {
     assert!(!lines.is_empty(), "nothing logged at startup");
     for line in &lines {
         let severity = line["severity"].as_str().unwrap_or_default();
-        assert!(["DEBUG", "INFO", "WARNING", "ERROR"].contains(&severity), "bad severity in {line}");
+        assert!(
+            ["DEBUG", "INFO", "WARNING", "ERROR"].contains(&severity),
+            "bad severity in {line}"
+        );
         assert!(line["message"].is_string(), "no message in {line}");
     }
     assert!(
-        lines.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains("in memory, single instance"))),
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("in memory, single instance"))),
         "memory mode is announced:\n{log}"
     );
 }
 
 #[test]
 fn allowed_origins_guard_the_socket_io_endpoint() {
-    let server = ChatServer::memory(&[("ALLOWED_ORIGINS", "https://chat.example.com, https://other.example".into())]);
+    let server = ChatServer::memory(&[(
+        "ALLOWED_ORIGINS",
+        "https://chat.example.com, https://other.example".into(),
+    )]);
     let handshake = "/socket.io/?EIO=4&transport=polling";
     let status = |origin: Option<&str>| {
         let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
-        http_get(server.port, handshake, &headers).expect("handshake").status
+        http_get(server.port, handshake, &headers)
+            .expect("handshake")
+            .status
     };
     assert_eq!(status(Some("https://evil.example")), 403);
-    assert_eq!(status(Some("http://chat.example.com")), 403, "the scheme is part of the origin");
+    assert_eq!(
+        status(Some("http://chat.example.com")),
+        403,
+        "the scheme is part of the origin"
+    );
     assert_eq!(status(Some("https://chat.example.com")), 200);
     assert_eq!(status(Some("https://other.example")), 200);
-    assert_eq!(status(Some(&format!("http://127.0.0.1:{}", server.port))), 200, "our own page may connect");
+    assert_eq!(
+        status(Some(&format!("http://127.0.0.1:{}", server.port))),
+        200,
+        "our own page may connect"
+    );
     assert_eq!(status(None), 200, "non-browser clients send no Origin");
-    assert_eq!(server.get("/").status, 200, "the page itself is not origin-checked");
+    assert_eq!(
+        server.get("/").status,
+        200,
+        "the page itself is not origin-checked"
+    );
 }
 
 #[test]
 fn any_origin_may_connect_when_allowed_origins_is_empty() {
     let server = ChatServer::memory(&[]);
-    let reply = http_get(server.port, "/socket.io/?EIO=4&transport=polling", &[("Origin", "https://anywhere.example")]).expect("handshake");
+    let reply = http_get(
+        server.port,
+        "/socket.io/?EIO=4&transport=polling",
+        &[("Origin", "https://anywhere.example")],
+    )
+    .expect("handshake");
     assert_eq!(reply.status, 200);
-    assert!(reply.body.starts_with("0{"), "an Engine.IO open packet: {}", reply.body);
+    assert!(
+        reply.body.starts_with("0{"),
+        "an Engine.IO open packet: {}",
+        reply.body
+    );
 }
 
 #[tokio::test]
 async fn the_library_runs_a_server_in_process_and_stops_it() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let handle = chat_server::spawn(listener, chat_server::Config::default()).await.expect("start");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let handle = chat_server::spawn(listener, chat_server::Config::default())
+        .await
+        .expect("start");
     let port = handle.local_addr().port();
-    let reply = tokio::task::spawn_blocking(move || http_get(port, "/healthz", &[])).await.expect("join").expect("GET");
+    let reply = tokio::task::spawn_blocking(move || http_get(port, "/healthz", &[]))
+        .await
+        .expect("join")
+        .expect("GET");
     assert_eq!(reply.status, 200);
-    tokio::time::timeout(Duration::from_secs(8), handle.shutdown()).await.expect("stops within 8 s").expect("clean stop");
-    let after = tokio::task::spawn_blocking(move || http_get(port, "/healthz", &[])).await.expect("join");
+    tokio::time::timeout(Duration::from_secs(8), handle.shutdown())
+        .await
+        .expect("stops within 8 s")
+        .expect("clean stop");
+    let after = tokio::task::spawn_blocking(move || http_get(port, "/healthz", &[]))
+        .await
+        .expect("join");
     assert!(after.is_err(), "still answering after shutdown");
 }
 
 #[tokio::test]
 async fn the_library_refuses_bad_settings_before_listening() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let config = chat_server::Config { redis_tls: true, ..chat_server::Config::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let config = chat_server::Config {
+        redis_tls: true,
+        ..chat_server::Config::default()
+    };
     match chat_server::spawn(listener, config).await {
-        Err(chat_server::ServeError::Config(message)) => assert!(message.contains("REDISHOST"), "{message}"),
+        Err(chat_server::ServeError::Config(message)) => {
+            assert!(message.contains("REDISHOST"), "{message}")
+        }
         Err(other) => panic!("expected a settings error, got {other}"),
         Ok(_) => panic!("REDIS_TLS without REDISHOST must be refused"),
     }

@@ -43,8 +43,16 @@ fn cross_instance_delivery_resumes_after_the_pubsub_connections_are_killed() {
     let redis = Redis::start();
     let a = ChatServer::with_redis(&redis, &[]);
     let b = ChatServer::with_redis(&redis, &[]);
-    run_node_suite("pubsub-kill.test.mjs", &suite_env(&a, &b, redis.port), SUITE_LIMIT);
-    assert!(a.log_text().contains("Redis pub/sub connection lost"), "the loss is logged:\n{}", a.log_text());
+    run_node_suite(
+        "pubsub-kill.test.mjs",
+        &suite_env(&a, &b, redis.port),
+        SUITE_LIMIT,
+    );
+    assert!(
+        a.log_text().contains("Redis pub/sub connection lost"),
+        "the loss is logged:\n{}",
+        a.log_text()
+    );
 }
 
 #[test]
@@ -57,14 +65,25 @@ fn instances_survive_a_redis_restart_and_deliver_across_again() {
     let port = redis.kill();
     for server in [&a, &b] {
         wait_ready_status(server, 503, Duration::from_secs(10));
-        assert_eq!(server.get("/healthz").status, 200, "alive while Redis is down");
+        assert_eq!(
+            server.get("/healthz").status,
+            200,
+            "alive while Redis is down"
+        );
     }
     let metrics = a.get("/metrics").body;
-    assert!(!metrics.contains("chat_redis_errors_total 0\n"), "Redis errors are counted:\n{metrics}");
+    assert!(
+        !metrics.contains("chat_redis_errors_total 0\n"),
+        "Redis errors are counted:\n{metrics}"
+    );
 
     let redis = Redis::start_on(port);
     for server in [&a, &b] {
         wait_ready_status(server, 200, Duration::from_secs(20));
     }
-    run_node_suite("cross-instance.test.mjs", &suite_env(&a, &b, redis.port), SUITE_LIMIT);
+    run_node_suite(
+        "cross-instance.test.mjs",
+        &suite_env(&a, &b, redis.port),
+        SUITE_LIMIT,
+    );
 }
