@@ -1,6 +1,7 @@
 //! The request log behind `GET /_emulator/requests`: every API call as {method, path, body},
-//! with secrets (token grants, key material) redacted.
+//! with secrets (token grants, key material) redacted; the most recent 50 000 calls are kept.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -26,8 +27,11 @@ const SECRET_FIELDS: &[&str] = &[
     "authString",
 ];
 
+/// The log keeps the most recent calls only, so a long-running emulator stays small.
+const MAX_ENTRIES: usize = 50_000;
+
 #[derive(Default)]
-pub struct RequestLog(Mutex<Vec<LoggedRequest>>);
+pub struct RequestLog(Mutex<VecDeque<LoggedRequest>>);
 
 impl RequestLog {
     pub fn record(&self, method: &str, path: &str, body: &[u8]) {
@@ -57,7 +61,11 @@ impl RequestLog {
             path: path.to_string(),
             body,
         };
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        let mut log = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() >= MAX_ENTRIES {
+            log.pop_front();
+        }
+        log.push_back(entry);
     }
 
     /// The log as JSON lines.
