@@ -13,20 +13,15 @@ use local_support::{
 };
 use nix::sys::signal::Signal;
 
-/// After a signal, the log must show `down` ran and finished, and nothing may be left running.
-fn assert_clean_stop(stack: &mut LocalStack, signal: Signal) {
+/// After a signal, the log must show `down` ran and finished, and nothing may be left running:
+/// no child of chatctl, no process it reported starting, no port it reported using.
+fn assert_clean_stop(stack: &mut LocalStack, signal: Signal, expected_code: i32) {
     let pid = stack.child.id();
-    let pids = stack.all_pids();
-    let ports = stack.ports();
-    assert!(
-        !pids.is_empty(),
-        "no process pids in the log:\n{}",
-        stack.log_text()
-    );
     let status = stack.stop_with(signal);
     let log = stack.log_text();
-    assert!(
-        status.success(),
+    assert_eq!(
+        status.code(),
+        Some(expected_code),
         "chatctl exited with {status} after {signal}:\n{log}"
     );
     assert!(
@@ -35,13 +30,13 @@ fn assert_clean_stop(stack: &mut LocalStack, signal: Signal) {
     );
     assert!(log.contains("is gone"), "`down` did not finish:\n{log}");
     assert!(children_of(pid).is_empty(), "chatctl's children outlive it");
-    for pid in pids {
+    for pid in stack.all_pids() {
         assert!(
             wait_gone(pid, Duration::from_secs(5)),
             "process {pid} started by chatctl still runs after {signal}:\n{log}"
         );
     }
-    for port in ports {
+    for port in stack.ports() {
         assert!(
             port_free(port),
             "port {port} is still held after {signal}:\n{log}"
@@ -131,7 +126,7 @@ fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    assert_clean_stop(&mut stack, Signal::SIGINT);
+    assert_clean_stop(&mut stack, Signal::SIGINT, 0);
 }
 
 #[test]
@@ -141,7 +136,7 @@ fn sigterm_also_runs_down() {
     stack.wait_up();
     let (status, _, _) = http_get(stack.port, "/healthz");
     assert!(status.contains(" 200 "), "GET /healthz answered {status}");
-    assert_clean_stop(&mut stack, Signal::SIGTERM);
+    assert_clean_stop(&mut stack, Signal::SIGTERM, 0);
 }
 
 #[test]
@@ -167,7 +162,7 @@ fn without_redis_server_it_says_so_and_runs_one_in_memory_instance() {
         status.contains(" 200 "),
         "GET / answered {status}: {body:.200}"
     );
-    assert_clean_stop(&mut stack, Signal::SIGINT);
+    assert_clean_stop(&mut stack, Signal::SIGINT, 0);
 }
 
 #[test]
@@ -189,5 +184,18 @@ fn a_busy_port_is_refused_before_anything_starts() {
     assert!(
         !stderr.contains("chatctl up:"),
         "`up` ran although the port was busy: {stderr}"
+    );
+}
+
+#[test]
+fn sigint_while_coming_up_stops_what_was_started_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stack = LocalStack::start(dir.path(), &[], &[]);
+    // Redis is being created (its emulated create takes about a second).
+    stack.wait_for_line("chat-default creating", local_support::UP_LIMIT);
+    assert_clean_stop(&mut stack, Signal::SIGINT, 130);
+    assert!(
+        !stack.log_text().contains("chat is up at"),
+        "it came up before the signal"
     );
 }

@@ -39,7 +39,7 @@ use crate::cli::{GlobalArgs, UpArgs};
 use crate::commands::Session;
 use crate::config::{self, ConfigError};
 use crate::gcp::Clients;
-use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK};
+use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK, Interrupted};
 use front_door::{Backends, FrontDoor};
 use processes::say;
 use runtime::{LocalRuntime, Plan};
@@ -147,9 +147,10 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     let down_session = Session::with(clients, settings, CancellationToken::new());
     let teardown = async {
         let down = down_session.down().await;
+        // The emulator first (no more hooks), then whatever `down` did not stop.
+        let _ = emulator.shutdown().await;
         runtime.stop_all().await;
         front_door.stop().await;
-        let _ = emulator.shutdown().await;
         down
     };
     let down = tokio::select! {
@@ -161,6 +162,16 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         }
     };
     drop(data_dir);
+    if let Err(e) = &result
+        && e.chain().any(|c| c.is::<Interrupted>())
+    {
+        down.context("`down` after the interrupt did not finish cleanly")?;
+        say(
+            "local",
+            "interrupted before it was up: `down` removed what was started; nothing left running",
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
     result?;
     down.context("`down` did not finish cleanly; every local process was stopped anyway")?;
     say("local", "stopped: nothing left running");

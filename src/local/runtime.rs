@@ -42,12 +42,17 @@ pub struct Plan {
     pub data_dir: PathBuf,
 }
 
-/// The processes started for one resource.
+/// The processes started for each resource; `closed` once the session stops, after which a
+/// hook that is still starting something stops it again (an `up` interrupted mid-create).
 #[derive(Default)]
 struct Running {
     redis: HashMap<String, Supervised>,
     services: HashMap<String, Vec<Supervised>>,
+    closed: bool,
 }
+
+/// What a hook answers when the session is stopping.
+const CLOSED: &str = "local mode is stopping: nothing new is started";
 
 /// The hook: shared by the emulator's jobs and the session that stops everything at the end.
 pub struct LocalRuntime {
@@ -82,6 +87,7 @@ impl LocalRuntime {
     pub async fn stop_all(&self) {
         let (redis, services) = {
             let mut running = self.running.lock().await;
+            running.closed = true;
             (
                 std::mem::take(&mut running.redis),
                 std::mem::take(&mut running.services),
@@ -96,7 +102,14 @@ impl LocalRuntime {
         let Some(redis_server) = &self.plan.redis_server else {
             return Ok(None);
         };
-        if let Some(old) = self.running.lock().await.redis.remove(&info.name) {
+        let old = {
+            let mut running = self.running.lock().await;
+            if running.closed {
+                return Err(CLOSED.into());
+            }
+            running.redis.remove(&info.name)
+        };
+        if let Some(old) = old {
             old.stop().await;
         }
         let port = free_port().map_err(|e| format!("no free port for redis-server: {e}"))?;
@@ -123,6 +136,9 @@ impl LocalRuntime {
                 START_WAIT.as_secs()
             ));
         }
+        if !self.keep(|r| &mut r.redis, &info.name, process).await {
+            return Err(CLOSED.into());
+        }
         say(
             "redis",
             &format!(
@@ -130,15 +146,28 @@ impl LocalRuntime {
                 info.instance_id
             ),
         );
-        self.running
-            .lock()
-            .await
-            .redis
-            .insert(info.name.clone(), process);
         Ok(Some(RedisEndpoint {
             host: "127.0.0.1".into(),
             port,
         }))
+    }
+
+    /// Records processes a hook started, unless the session closed meanwhile: then they are
+    /// stopped and `false` is returned.
+    async fn keep<T: Stoppable>(
+        &self,
+        map: impl FnOnce(&mut Running) -> &mut HashMap<String, T>,
+        name: &str,
+        processes: T,
+    ) -> bool {
+        let mut running = self.running.lock().await;
+        if running.closed {
+            drop(running);
+            processes.stop().await;
+            return false;
+        }
+        map(&mut running).insert(name.to_string(), processes);
+        true
     }
 
     async fn stop_redis(&self, name: &str) {
@@ -189,12 +218,10 @@ impl LocalRuntime {
                 return Err(why);
             }
         }
+        if !self.keep(|r| &mut r.services, &info.name, started).await {
+            return Err(CLOSED.into());
+        }
         self.backends.set(backends);
-        self.running
-            .lock()
-            .await
-            .services
-            .insert(info.name.clone(), started);
         say(
             "local",
             &format!(
@@ -211,6 +238,23 @@ impl LocalRuntime {
             self.backends.set(Vec::new());
             futures::future::join_all(processes.into_iter().map(Supervised::stop)).await;
         }
+    }
+}
+
+/// One process or a service's set of them.
+trait Stoppable {
+    async fn stop(self);
+}
+
+impl Stoppable for Supervised {
+    async fn stop(self) {
+        Supervised::stop(self).await;
+    }
+}
+
+impl Stoppable for Vec<Supervised> {
+    async fn stop(self) {
+        futures::future::join_all(self.into_iter().map(Supervised::stop)).await;
     }
 }
 
