@@ -5,6 +5,8 @@
 
 mod http;
 mod model;
+mod rollout;
+mod service;
 
 pub use http::routes;
 pub use model::Store;
@@ -12,6 +14,8 @@ pub use model::Store;
 use crate::json::{EnumDef, EnumField};
 
 pub const SERVICE: &str = "run.googleapis.com";
+/// The `@type` name of the Service, the metadata and response of every operation.
+const SERVICE_TYPE: &str = "google.cloud.run.v2.Service";
 
 static INGRESS: EnumDef = EnumDef {
     name: "google.cloud.run.v2.IngressTraffic",
