@@ -143,6 +143,23 @@ async fn create_get_list_patch_auth_delete() {
         .await
         .unwrap_err();
     assert_eq!(code_of(&gone), Code::NotFound);
+
+    // The operations stay listed and readable, each done with its @type'd result.
+    let ops = redis
+        .list_operations()
+        .set_name("projects/redis-test-proj/locations/us-central1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ops.operations.len(), 3, "create, update, delete");
+    assert!(ops.operations.iter().all(|op| op.done));
+    let first = redis
+        .get_operation()
+        .set_name(&ops.operations[0].name)
+        .send()
+        .await
+        .unwrap();
+    assert!(first.done);
     emu.shutdown().await.unwrap();
 }
 
