@@ -5,27 +5,27 @@
 //! A message text is `PHASE:SENDER:SEQ:MICROS` (`w` warm-up or `m` measured; MICROS is the
 //! *scheduled* send time, so generator lag shows up as latency instead of hiding it).
 
+mod member;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::time::Instant;
 
-use crate::latency::{self, Recorder, Summary};
+use crate::latency::{self, Summary};
 use crate::procfs::{self, CpuSnapshot, CpuUse};
-use crate::protocol::{self, Incoming};
-use crate::setup::{self, Control, Pacing, Setup};
+use crate::setup::{Control, Pacing, Setup};
+use member::{Counters, Member, SenderPlan, Tally, Timeline};
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct FanoutConfig {
-    /// WebSocket endpoints (from [`protocol::endpoint`]), members spread over them round-robin.
+    /// WebSocket endpoints (from [`crate::protocol::endpoint`]), members spread over them round-robin.
     pub endpoints: Vec<String>,
     pub rooms: usize,
     pub members: usize,
@@ -85,76 +85,6 @@ pub struct FanoutReport {
     pub cpu: Vec<CpuUse>,
     pub loadavg_before: String,
     pub loadavg_after: String,
-}
-
-/// Progress shared by all connection tasks, read live by the driver to end the drain early.
-#[derive(Default)]
-struct Counters {
-    expected: AtomicU64,
-    received: AtomicU64,
-    pending_acks: AtomicU64,
-    senders_done: AtomicUsize,
-}
-
-/// When sending starts, when measuring starts, when sending ends.
-#[derive(Clone, Copy)]
-struct Timeline {
-    measure_from: Instant,
-    measure_until: Instant,
-}
-
-/// A sending member: its id in message texts and its schedule.
-#[derive(Clone, Copy)]
-struct SenderPlan {
-    id: u32,
-    period: Duration,
-    offset: Duration,
-}
-
-/// One connection's results, merged by the driver.
-struct Tally {
-    sent: u64,
-    acked: u64,
-    send_errors: u64,
-    first_send_error: Option<String>,
-    ack_timeouts: u64,
-    received: u64,
-    out_of_order: u64,
-    latency: Recorder,
-    ack_latency: Recorder,
-    send_lag: Recorder,
-    disconnect: Option<String>,
-}
-
-impl Tally {
-    fn new() -> Self {
-        Self {
-            sent: 0,
-            acked: 0,
-            send_errors: 0,
-            first_send_error: None,
-            ack_timeouts: 0,
-            received: 0,
-            out_of_order: 0,
-            latency: Recorder::default(),
-            ack_latency: Recorder::default(),
-            send_lag: Recorder::default(),
-            disconnect: None,
-        }
-    }
-
-    fn merge(&mut self, other: Tally) {
-        self.sent += other.sent;
-        self.acked += other.acked;
-        self.send_errors += other.send_errors;
-        self.first_send_error = self.first_send_error.take().or(other.first_send_error);
-        self.ack_timeouts += other.ack_timeouts;
-        self.received += other.received;
-        self.out_of_order += other.out_of_order;
-        self.latency.merge(other.latency);
-        self.ack_latency.merge(other.ack_latency);
-        self.send_lag.merge(other.send_lag);
-    }
 }
 
 /// Runs the scenario and returns its report.
@@ -374,193 +304,6 @@ impl std::ops::Deref for Merged {
     type Target = Tally;
     fn deref(&self) -> &Tally {
         &self.tally
-    }
-}
-
-/// One connection task: a room member, possibly also a sender.
-struct Member {
-    setup: Arc<Setup>,
-    counters: Arc<Counters>,
-    control: watch::Receiver<Control>,
-    room_size: u64,
-    warmup: Duration,
-    duration: Duration,
-    sender: Option<SenderPlan>,
-}
-
-/// Per-connection receive state: the last sequence number seen from each sender in the room.
-struct Receiver {
-    last_seq: Vec<(u32, u64)>,
-}
-
-impl Member {
-    async fn run(mut self, endpoint: &str, user: &str, room: &str) -> Tally {
-        let mut tally = Tally::new();
-        let Some(mut socket) = self.setup.connect(endpoint, user, room).await else {
-            self.finish_sending();
-            return tally;
-        };
-        let mut receiver = Receiver {
-            last_seq: Vec::new(),
-        };
-        let mut timeline: Option<Timeline> = None;
-        let mut ticker: Option<Interval> = None;
-        let mut pending: std::collections::HashMap<u64, (u64, bool)> = Default::default();
-        let mut next_ack: u64 = 1;
-        let mut seq: u64 = 0;
-        let mut signals = setup::signals(self.control.clone());
-        loop {
-            tokio::select! {
-                signal = signals.next() => {
-                    match signal {
-                        Some(Control::Start(start)) => {
-                            timeline = Some(Timeline {
-                                measure_from: start + self.warmup,
-                                measure_until: start + self.warmup + self.duration,
-                            });
-                            ticker = self.sender.map(|plan| {
-                                let mut ticker = tokio::time::interval_at(start + plan.offset, plan.period);
-                                ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-                                ticker
-                            });
-                        }
-                        Some(Control::Waiting) => {}
-                        Some(Control::Stop) | None => break,
-                    }
-                }
-                frame = socket.next() => {
-                    let text = match frame {
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Close(_))) | None => {
-                            tally.disconnect = Some("the server closed the WebSocket".into());
-                            break;
-                        }
-                        Some(Ok(_)) => continue,
-                        Some(Err(error)) => {
-                            tally.disconnect = Some(format!("WebSocket read: {error}"));
-                            break;
-                        }
-                    };
-                    match protocol::classify(&text) {
-                        Incoming::Ping => {
-                            if let Err(error) = socket.send(Message::text(protocol::PONG)).await {
-                                tally.disconnect = Some(format!("pong failed: {error}"));
-                                break;
-                            }
-                        }
-                        Incoming::Event(event) => {
-                            if let Some(text) = protocol::message_text(event) {
-                                receiver.on_message(text, &mut tally, &self.counters);
-                            }
-                        }
-                        Incoming::Ack { id, args } => {
-                            if let Some((scheduled, measured)) = pending.remove(&id) {
-                                self.counters.pending_acks.fetch_sub(1, Ordering::Relaxed);
-                                self.on_ack(args, scheduled, measured, &mut tally);
-                            }
-                        }
-                        Incoming::Close | Incoming::Disconnected => {
-                            tally.disconnect = Some("the server closed the session".into());
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                scheduled = next_tick(&mut ticker) => {
-                    let (Some(plan), Some(timeline)) = (self.sender, timeline) else { continue };
-                    if scheduled >= timeline.measure_until {
-                        ticker = None;
-                        self.finish_sending();
-                        continue;
-                    }
-                    let measured = scheduled >= timeline.measure_from;
-                    let scheduled_us = latency::micros_at(scheduled.into_std());
-                    let phase = if measured { 'm' } else { 'w' };
-                    let text = format!("{phase}:{}:{seq}:{scheduled_us}", plan.id);
-                    seq += 1;
-                    let frame = protocol::send_message(next_ack, &text);
-                    if let Err(error) = socket.send(Message::text(frame)).await {
-                        tally.send_errors += u64::from(measured);
-                        tally.disconnect = Some(format!("send failed: {error}"));
-                        break;
-                    }
-                    if measured {
-                        tally.sent += 1;
-                        tally.send_lag.record_since(scheduled_us);
-                        self.counters.expected.fetch_add(self.room_size, Ordering::Relaxed);
-                    }
-                    pending.insert(next_ack, (scheduled_us, measured));
-                    self.counters.pending_acks.fetch_add(1, Ordering::Relaxed);
-                    next_ack += 1;
-                }
-            }
-        }
-        self.finish_sending();
-        tally.ack_timeouts = pending.values().filter(|(_, measured)| *measured).count() as u64;
-        self.counters
-            .pending_acks
-            .fetch_sub(pending.len() as u64, Ordering::Relaxed);
-        if tally.disconnect.is_none() {
-            setup::close(socket).await;
-        }
-        tally
-    }
-
-    fn on_ack(&self, args: &str, scheduled_us: u64, measured: bool, tally: &mut Tally) {
-        if !measured {
-            return;
-        }
-        tally.ack_latency.record_since(scheduled_us);
-        match protocol::ack_error(args) {
-            None => tally.acked += 1,
-            Some(error) => {
-                tally.send_errors += 1;
-                tally.first_send_error.get_or_insert(error);
-                // A refused message is not broadcast, so nobody should expect it.
-                self.counters
-                    .expected
-                    .fetch_sub(self.room_size, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Counts this sender as done with its schedule, once.
-    fn finish_sending(&mut self) {
-        if self.sender.take().is_some() {
-            self.counters.senders_done.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Receiver {
-    /// Counts one `message` delivery of a measured message and records its latency.
-    fn on_message(&mut self, text: &str, tally: &mut Tally, counters: &Counters) {
-        let Some(rest) = text.strip_prefix("m:") else {
-            return;
-        };
-        let mut fields = rest.split(':').map(str::parse::<u64>);
-        let (Some(Ok(sender)), Some(Ok(seq)), Some(Ok(scheduled_us))) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            return;
-        };
-        tally.received += 1;
-        counters.received.fetch_add(1, Ordering::Relaxed);
-        tally.latency.record_since(scheduled_us);
-        let sender = sender as u32;
-        match self.last_seq.iter_mut().find(|(id, _)| *id == sender) {
-            Some((_, last)) if seq <= *last => tally.out_of_order += 1,
-            Some((_, last)) => *last = seq,
-            None => self.last_seq.push((sender, seq)),
-        }
-    }
-}
-
-/// The next scheduled send instant, or never when this member does not send.
-async fn next_tick(ticker: &mut Option<Interval>) -> Instant {
-    match ticker {
-        Some(ticker) => ticker.tick().await,
-        None => std::future::pending().await,
     }
 }
 
