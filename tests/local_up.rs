@@ -199,3 +199,28 @@ fn sigint_while_coming_up_stops_what_was_started_and_exits_130() {
         "it came up before the signal"
     );
 }
+
+#[test]
+fn chatctl_yaml_shapes_the_local_service_like_the_real_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // The same file drives `up` on Google: here Cloud Run's instance limit caps --instances.
+    std::fs::write(
+        dir.path().join("chatctl.yaml"),
+        "service:\n  template:\n    scaling:\n      maxInstanceCount: 1\n",
+    )
+    .unwrap();
+    let mut stack = LocalStack::start(dir.path(), &["--instances", "3"], &[]);
+    stack.wait_up();
+    let log = stack.log_text();
+    assert!(
+        log.contains("at most 1 instance(s)"),
+        "the limit was not applied:\n{log}"
+    );
+    let chat: Vec<String> = stack
+        .pids()
+        .into_keys()
+        .filter(|n| n.starts_with("chat-"))
+        .collect();
+    assert_eq!(chat, ["chat-1"], "{log}");
+    assert_clean_stop(&mut stack, Signal::SIGINT, 0);
+}

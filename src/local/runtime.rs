@@ -181,7 +181,19 @@ impl LocalRuntime {
         // A new revision replaces the old instances (Cloud Run shifts traffic the same way).
         self.stop_service(&info.name).await;
         let in_memory = self.plan.redis_server.is_none();
-        let count = if in_memory { 1 } else { self.plan.instances };
+        let mut count = if in_memory { 1 } else { self.plan.instances };
+        if let Ok(max) = u16::try_from(info.max_instance_count)
+            && max > 0
+            && count > max
+        {
+            say(
+                "local",
+                &format!(
+                    "the service allows at most {max} instance(s) (scaling.maxInstanceCount): running {max}"
+                ),
+            );
+            count = max;
+        }
         let env: Vec<(String, String)> = info
             .env
             .iter()
