@@ -676,3 +676,37 @@ async fn proto3_json_on_the_wire_enums_as_names_or_numbers_unknown_fields_refuse
         "type.googleapis.com/google.cloud.run.v2.Service"
     );
 }
+
+#[tokio::test]
+async fn disabled_apis_answer_service_disabled() {
+    let config = EmulatorConfig {
+        enforce_api_enablement: true,
+        ..fast_config()
+    };
+    let emu = start(config).await;
+    let run = run_client(emu.base_url()).await;
+    let error = create_error(&run, "chat", service(HELLO)).await;
+    assert_eq!(code_of(&error), Code::PermissionDenied);
+    assert_eq!(reason_of(&error).as_deref(), Some("SERVICE_DISABLED"));
+    let build = get_json(format!(
+        "{}/v1/projects/{PROJECT}/builds/00000000-0000-0000-0000-000000000000",
+        emu.base_url()
+    ))
+    .await;
+    assert_eq!(
+        build["error"]["details"][0]["reason"], "SERVICE_DISABLED",
+        "{build}"
+    );
+    let services = get_json(format!("{}/v2/{PARENT}/services", emu.base_url())).await;
+    assert_eq!(services["error"]["status"], "PERMISSION_DENIED");
+    let bucket = http()
+        .post(format!("{}/storage/v1/b", emu.base_url()))
+        .query(&[("project", PROJECT)])
+        .json(&serde_json::json!({ "name": "run-test-proj-bucket" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bucket.status(), 403, "Storage too, in its own error shape");
+    let body: serde_json::Value = bucket.json().await.unwrap();
+    assert_eq!(body["error"]["errors"][0]["reason"], "accessNotConfigured");
+}
