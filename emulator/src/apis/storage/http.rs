@@ -9,7 +9,8 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::SERVICE;
-use super::model::{StorageError, Upload, check_fields, object_fields};
+use super::model::{StorageError, Upload};
+use super::rules::{check_fields, object_fields};
 use crate::error::{ApiError, Code};
 use crate::router::{Call, Handler, Reply, Route};
 

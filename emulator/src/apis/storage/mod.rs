@@ -6,6 +6,7 @@
 mod http;
 mod model;
 mod resumable;
+mod rules;
 
 pub use http::routes;
 pub use model::Store;

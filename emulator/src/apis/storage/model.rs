@@ -1,6 +1,6 @@
-//! Buckets and objects and their rules: global bucket names (409 whoever holds them), name
-//! syntax, storage classes, upload preconditions, generations and the checksums the JSON API
-//! reports (md5 and crc32c, base64). Errors carry Storage's legacy `reason`.
+//! The store of buckets and objects: global bucket names (409 whoever holds them), upload
+//! preconditions and checksum checks, generations, and resumable upload sessions. The field
+//! and naming rules and the error shape live in `rules.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,190 +11,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// An error in Storage's legacy shape: HTTP status, message and `errors[].reason`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StorageError {
-    pub status: StatusCode,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl StorageError {
-    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
-        StorageError {
-            status,
-            reason,
-            message: message.into(),
-        }
-    }
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
-    }
-    pub fn required(parameter: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "required",
-            format!("Required parameter: {parameter}"),
-        )
-    }
-    pub fn no_bucket() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "notFound",
-            "The specified bucket does not exist.",
-        )
-    }
-    pub fn no_object(bucket: &str, name: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "notFound",
-            format!("No such object: {bucket}/{name}"),
-        )
-    }
-    pub fn precondition() -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "conditionNotMet",
-            "At least one of the pre-conditions you specified did not hold.",
-        )
-    }
-
-    /// `{"error":{"code","message","errors":[{"message","domain":"global","reason"}]}}`.
-    pub fn body(&self) -> Value {
-        json!({ "error": {
-            "code": self.status.as_u16(),
-            "message": self.message,
-            "errors": [{ "message": self.message, "domain": "global", "reason": self.reason }],
-        }})
-    }
-}
-
-/// Bucket fields a request may carry (discovery `Bucket`); others are rejected.
-const BUCKET_FIELDS: &[&str] = &[
-    "acl",
-    "autoclass",
-    "billing",
-    "cors",
-    "customPlacementConfig",
-    "defaultEventBasedHold",
-    "defaultObjectAcl",
-    "encryption",
-    "etag",
-    "hierarchicalNamespace",
-    "iamConfiguration",
-    "id",
-    "kind",
-    "labels",
-    "lifecycle",
-    "location",
-    "locationType",
-    "logging",
-    "metageneration",
-    "name",
-    "objectRetention",
-    "owner",
-    "projectNumber",
-    "retentionPolicy",
-    "rpo",
-    "satisfiesPZS",
-    "selfLink",
-    "softDeletePolicy",
-    "storageClass",
-    "timeCreated",
-    "updated",
-    "versioning",
-    "website",
-];
-
-/// Object metadata fields an upload may carry (discovery `Object`).
-const OBJECT_FIELDS: &[&str] = &[
-    "acl",
-    "bucket",
-    "cacheControl",
-    "componentCount",
-    "contentDisposition",
-    "contentEncoding",
-    "contentLanguage",
-    "contentType",
-    "crc32c",
-    "customTime",
-    "customerEncryption",
-    "etag",
-    "eventBasedHold",
-    "generation",
-    "hardDeleteTime",
-    "id",
-    "kind",
-    "kmsKeyName",
-    "md5Hash",
-    "mediaLink",
-    "metadata",
-    "metageneration",
-    "name",
-    "owner",
-    "retention",
-    "retentionExpirationTime",
-    "selfLink",
-    "size",
-    "softDeleteTime",
-    "storageClass",
-    "temporaryHold",
-    "timeCreated",
-    "timeDeleted",
-    "timeStorageClassUpdated",
-    "updated",
-];
-
-const STORAGE_CLASSES: &[&str] = &[
-    "STANDARD",
-    "NEARLINE",
-    "COLDLINE",
-    "ARCHIVE",
-    "MULTI_REGIONAL",
-    "REGIONAL",
-    "DURABLE_REDUCED_AVAILABILITY",
-];
-const MULTI_REGIONS: &[&str] = &["US", "EU", "ASIA"];
-const DUAL_REGIONS: &[&str] = &["NAM4", "EUR4", "ASIA1", "EUR5", "EUR7", "EUR8"];
-
-/// Rejects keys outside `allowed`, worded like Google's JSON parser.
-pub fn check_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), StorageError> {
-    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(StorageError::invalid(format!(
-            "Invalid JSON payload received. Unknown name \"{key}\": Cannot find field."
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// The bucket naming rules of cloud.google.com/storage/docs/buckets#naming.
-pub fn valid_bucket_name(name: &str) -> bool {
-    let chars_ok = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
-    let ends_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let max = if name.contains('.') { 222 } else { 63 };
-    let components_ok = name.split('.').all(|c| !c.is_empty() && c.len() <= 63);
-    let is_ip = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
-    (3..=max).contains(&name.len())
-        && chars_ok
-        && ends_ok(name.as_bytes().first())
-        && ends_ok(name.as_bytes().last())
-        && components_ok
-        && !is_ip
-        && !name.starts_with("goog")
-        && !name.contains("google")
-        && !name.contains("g00gle")
-}
-
-/// Object names: 1–1024 bytes of UTF-8, no CR/LF, not `.` or `..`.
-pub fn valid_object_name(name: &str) -> bool {
-    (1..=1024).contains(&name.len())
-        && !name.contains(['\r', '\n'])
-        && name != "."
-        && name != ".."
-        && !name.starts_with(".well-known/acme-challenge/")
-}
+pub use super::rules::StorageError;
+use super::rules::{
+    BUCKET_FIELDS, DUAL_REGIONS, MULTI_REGIONS, STORAGE_CLASSES, check_fields, checksums,
+    valid_bucket_name, valid_object_name,
+};
 
 /// A bucket as stored.
 #[derive(Clone, Debug, Serialize)]
@@ -303,13 +124,6 @@ impl Object {
     pub fn etag(&self) -> String {
         STANDARD.encode(self.generation.to_be_bytes())
     }
-}
-
-/// The md5 and crc32c of `data`, base64 as the JSON API reports them.
-pub fn checksums(data: &[u8]) -> (String, String) {
-    let md5 = STANDARD.encode(md5::compute(data).0);
-    let crc = STANDARD.encode(crc32c::crc32c(data).to_be_bytes());
-    (md5, crc)
 }
 
 /// What an upload asks for besides the bytes.
@@ -643,35 +457,5 @@ impl Store {
             }
             _ => Ok(Progress::Partial(have)),
         }
-    }
-}
-
-/// Object metadata fields an upload's JSON part may carry.
-pub fn object_fields() -> &'static [&'static str] {
-    OBJECT_FIELDS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_names() {
-        assert!(valid_bucket_name("my-project_cloudbuild"));
-        assert!(valid_bucket_name("run-sources-p-us-central1"));
-        assert!(!valid_bucket_name("ab"));
-        assert!(!valid_bucket_name("My-Bucket"));
-        assert!(!valid_bucket_name("-bucket"));
-        assert!(!valid_bucket_name("my-google-bucket"));
-        assert!(!valid_bucket_name("goog-bucket"));
-        assert!(!valid_bucket_name("192.168.5.4"));
-    }
-
-    #[test]
-    fn checksums_match_the_json_api() {
-        // The values the JSON API documents for "hello world".
-        let (md5, crc) = checksums(b"hello world");
-        assert_eq!(md5, "XrY7u+Ae7tCTyyK7j1rNww==");
-        assert_eq!(crc, "yZRlqg==");
     }
 }
