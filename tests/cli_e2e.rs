@@ -35,7 +35,7 @@ async fn ctrl_c_stops_an_up_reports_what_runs_and_down_cleans_up() {
     // Slower time (a Redis create takes 2.7 s) so the interrupt lands while it runs.
     let emu = Emu::start_scaled(51, FaultConfig::default(), 0.01).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = chatctl(emu.base(), dir.path())
+    let child = chatctl(emu.base(), dir.path())
         .args([
             "up", "--env", "sigint", "--image", IMAGE, "--output", "json",
         ])

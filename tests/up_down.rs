@@ -12,15 +12,9 @@ use common::{Emu, mutating};
 use emulator::{Code, FaultConfig, ScriptedFault};
 use tokio_util::sync::CancellationToken;
 
-/// The resources the emulator serves today (Cloud Run joins when the emulator has it).
+/// The whole stack.
 fn stack() -> Stack {
-    Stack::up().subset(&[
-        ResourceId::Apis,
-        ResourceId::ServiceAccount,
-        ResourceId::ProjectBinding,
-        ResourceId::Redis,
-        ResourceId::Connector,
-    ])
+    Stack::up()
 }
 
 fn down_stack() -> Stack {
@@ -209,17 +203,21 @@ async fn seeded_faults_converge_and_clean_up() {
     }
 }
 
-/// Runs `up` and drops it (like a killed process) once it has made `cut` mutating calls.
-async fn cut_up(emu: &Emu, session: &chatctl::commands::Session, cut: usize) {
+/// Runs `up` and drops it (like a killed process) once it has made `cut` mutating calls;
+/// false when it finished first (retried calls make the count vary a little from run to run).
+async fn cut_up(emu: &Emu, session: &chatctl::commands::Session, cut: usize) -> bool {
     let before = mutating(&emu.requests().await).len();
     let run = up(session);
     tokio::pin!(run);
     loop {
         tokio::select! {
-            _ = &mut run => panic!("up finished before its mutating call number {cut}"),
+            walk = &mut run => {
+                assert_all_done(&walk, "an up that was not cut in time");
+                return false;
+            }
             _ = tokio::time::sleep(std::time::Duration::from_millis(1)) => {
                 if mutating(&emu.requests().await).len() - before >= cut {
-                    return;
+                    return true;
                 }
             }
         }
@@ -238,10 +236,11 @@ async fn an_up_cut_after_each_mutating_call_is_cleaned_by_down_and_finished_by_u
         n
     };
     assert!(total >= 5, "a full up makes {total} mutating calls");
+    let mut cuts = 0;
     for cut in 1..total {
         let env = format!("cut{cut}");
         let session = emu.session(&env).await;
-        cut_up(&emu, &session, cut).await;
+        cuts += usize::from(cut_up(&emu, &session, cut).await);
         assert_all_done(
             &down(&emu.session(&env).await).await,
             &format!("down after cut {cut}"),
@@ -263,6 +262,11 @@ async fn an_up_cut_after_each_mutating_call_is_cleaned_by_down_and_finished_by_u
         assert_all_done(&down(&session).await, &format!("final down, cut {cut}"));
         assert_eq!(emu.leftovers(&env).await, "", "cut {cut}");
     }
+    assert!(
+        cuts + 2 >= total,
+        "only {cuts} of {} ups were cut",
+        total - 1
+    );
 }
 
 #[test]
@@ -278,6 +282,9 @@ fn the_contract_check_rejects_what_the_apis_would_refuse() {
         serde_json::json!({"method": "GET", "path": format!("/v1/projects/p/locations/r/instances/x?view=FULL&{alt}"), "body": ""}),
     ];
     for request in bad {
-        assert!(!common::contract::violations(std::slice::from_ref(&request)).is_empty(), "{request}");
+        assert!(
+            !common::contract::violations(std::slice::from_ref(&request)).is_empty(),
+            "{request}"
+        );
     }
 }

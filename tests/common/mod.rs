@@ -24,6 +24,8 @@ pub const TIME_SCALE: f64 = 0.001;
 pub struct Emu {
     pub handle: EmulatorHandle,
     pub http: reqwest::Client,
+    /// Requests of the test's own setup (pushing the image), left out of `requests()`.
+    setup_requests: usize,
 }
 
 impl Emu {
@@ -35,6 +37,7 @@ impl Emu {
         Self::start_scaled(seed, faults, TIME_SCALE).await
     }
 
+    /// Starts an emulator, pushes the chat-server image, then turns `faults` on.
     pub async fn start_scaled(seed: u64, faults: FaultConfig, time_scale: f64) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -44,15 +47,86 @@ impl Emu {
             allow_anonymous: true,
             seed: Some(seed),
             enforce_api_enablement: true,
-            faults,
+            faults: FaultConfig::default(),
         };
         let handle = Emulator::start(listener, config, Arc::new(NoRuntime))
             .await
             .expect("start the emulator");
-        Emu {
+        let mut emu = Emu {
             handle,
             http: reqwest::Client::new(),
+            setup_requests: 0,
+        };
+        emu.push_image().await;
+        emu.set_faults(&faults).await;
+        emu.setup_requests = emu.requests().await.len();
+        emu
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base()))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator call");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn until_done(&self, mut op: Value) {
+        for _ in 0..2000 {
+            if op["done"] == true {
+                assert!(op.get("error").is_none(), "operation failed: {op}");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let name = op["name"].as_str().expect("operation name").to_string();
+            op = self
+                .call(reqwest::Method::GET, &format!("/v1/{name}"), Value::Null)
+                .await
+                .1;
         }
+        panic!("operation never finished: {op}");
+    }
+
+    /// What a user does before `chatctl up --image`: an Artifact Registry repository with the
+    /// chat-server image pushed to it (Cloud Run refuses images that do not exist).
+    async fn push_image(&self) {
+        let (_, op) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/projects/{PROJECT}/services:batchEnable"),
+                serde_json::json!({"serviceIds": ["artifactregistry.googleapis.com"]}),
+            )
+            .await;
+        self.until_done(op).await;
+        let create =
+            format!("/v1/projects/{PROJECT}/locations/us-central1/repositories?repositoryId=chat");
+        for _ in 0..2000 {
+            let (status, op) = self
+                .call(
+                    reqwest::Method::POST,
+                    &create,
+                    serde_json::json!({"format": "DOCKER"}),
+                )
+                .await;
+            if status == 200 {
+                self.until_done(op).await;
+                break;
+            }
+            assert_eq!(status, 403, "repository create: {op}");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/_emulator/images",
+                serde_json::json!({"image": IMAGE}),
+            )
+            .await;
+        assert_eq!(status, 200, "image push: {body}");
     }
 
     pub fn base(&self) -> &str {
@@ -73,6 +147,7 @@ impl Emu {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).expect("request log line is JSON"))
+            .skip(self.setup_requests)
             .collect()
     }
 
