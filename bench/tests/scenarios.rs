@@ -7,13 +7,6 @@ use std::time::Duration;
 
 use support::{chat_bench, chat_server, json_line, redis_server};
 
-/// chat-server (socketioxide 0.18) replies to the namespace CONNECT before its spawned connect
-/// handler has registered `signin`, so a `signin` sent at once is sometimes dropped and never
-/// acked (about 1 in 100 connections under load). These tests check chat-bench's counting, not
-/// that race, so they pause before signing in. Drop this once chat-server registers its handlers
-/// before replying (e.g. in a connect middleware).
-const SIGNIN_DELAY: &str = "0.2";
-
 #[test]
 fn fanout_across_two_instances_counts_every_delivery() {
     let redis = redis_server();
@@ -26,8 +19,6 @@ fn fanout_across_two_instances_counts_every_delivery() {
     let output = chat_bench(
         &[
             "fanout",
-            "--signin-delay",
-            SIGNIN_DELAY,
             "--url",
             &first_url,
             "--url",
@@ -78,8 +69,6 @@ fn idle_holds_every_connection_and_reads_server_memory() {
     let output = chat_bench(
         &[
             "idle",
-            "--signin-delay",
-            SIGNIN_DELAY,
             "--url",
             &url,
             "--connections",
