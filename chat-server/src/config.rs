@@ -52,7 +52,8 @@ pub struct Config {
     #[arg(long, env = "HISTORY_LIMIT", value_name = "HISTORY_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub history_limit: u32,
 
-    /// Comma-separated Origins allowed to open a Socket.IO connection, e.g. https://chat.example.com. Empty: any.
+    /// Comma-separated Origins allowed to open a Socket.IO connection, e.g. https://chat.example.com.
+    /// Empty: any. The page this server serves (same host) and non-browser clients (no Origin) always may.
     #[arg(long, env = "ALLOWED_ORIGINS", value_name = "ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
     pub allowed_origins: Origins,
 

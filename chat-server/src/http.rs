@@ -10,7 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use socketioxide::adapter::Adapter;
-use socketioxide::layer::SocketIoLayer;
+use socketioxide::service::SocketIoService;
 
 use crate::assets;
 use crate::chat::Chat;
@@ -28,11 +28,14 @@ pub struct HttpState {
 }
 
 /// All routes. `/socket.io/socket.io.js` is a route of its own, so it wins over the Socket.IO
-/// layer, which only sees what no route matched.
-pub fn router<A: Adapter>(socket_io: SocketIoLayer<A>, state: HttpState) -> Router {
+/// service, which only sees what no route matched.
+///
+/// The Socket.IO service is mounted as a service, not with `Router::layer`: socketioxide creates
+/// a new Engine.IO session table each time its layer is applied, and axum applies a layer once
+/// per route and fallback, so long-polling requests of one session could land in another table.
+pub fn router<A: Adapter>(socket_io: SocketIoService<Router, A>, state: HttpState) -> Router {
     let socket_io = Router::new()
-        .fallback(not_found)
-        .layer(socket_io)
+        .fallback_service(socket_io)
         .layer(middleware::from_fn_with_state(state.clone(), check_origin));
     Router::new()
         .route(
@@ -62,6 +65,11 @@ pub fn router<A: Adapter>(socket_io: SocketIoLayer<A>, state: HttpState) -> Rout
         .fallback_service(socket_io)
 }
 
+/// What the Socket.IO service answers for a path it does not handle.
+pub fn not_found() -> Router {
+    Router::new().fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+}
+
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -80,10 +88,6 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
-}
-
-async fn not_found() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_FOUND, "not found\n")
 }
 
 /// Alive: the process answers.

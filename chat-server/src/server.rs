@@ -10,7 +10,7 @@ use futures::FutureExt;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::layer::SocketIoLayer;
+use socketioxide::service::SocketIoService;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -178,12 +178,13 @@ impl Instance {
     ) -> Result<(), ServeError> {
         match self {
             Instance::Memory { chat } => {
-                let (layer, io) = socket_io_builder(&chat).build_layer();
+                let (socket_io, io) =
+                    socket_io_builder(&chat).build_with_inner_svc(http::not_found());
                 io.ns(
                     "/",
                     chat::on_connect.with(chat::prepare_socket::<LocalAdapter>),
                 );
-                serve_http(listener, layer, io, chat, None, shutdown).await
+                serve_http(listener, socket_io, io, chat, None, shutdown).await
             }
             Instance::Redis { chat, driver } => {
                 type Remote = CustomRedisAdapter<socketioxide::adapter::Emitter, PubSubDriver>;
@@ -191,9 +192,9 @@ impl Instance {
                     .with_prefix("chat-socket.io")
                     .with_stream_buffer(ADAPTER_STREAM_BUFFER);
                 let adapter = RedisAdapterCtr::new_with_driver(driver.clone(), adapter_config);
-                let (layer, io) = socket_io_builder(&chat)
+                let (socket_io, io) = socket_io_builder(&chat)
                     .with_adapter::<Remote>(adapter)
-                    .build_layer();
+                    .build_with_inner_svc(http::not_found());
                 let addr = chat.config.redis_host.clone().unwrap_or_default();
                 tokio::time::timeout(
                     REDIS_STARTUP_WAIT,
@@ -208,7 +209,7 @@ impl Instance {
                     addr,
                     reason: format!("subscribing failed: {e}"),
                 })?;
-                serve_http(listener, layer, io, chat, Some(driver), shutdown).await
+                serve_http(listener, socket_io, io, chat, Some(driver), shutdown).await
             }
         }
     }
@@ -227,7 +228,7 @@ fn socket_io_builder(chat: &Chat) -> socketioxide::SocketIoBuilder {
 
 async fn serve_http<A: Adapter>(
     listener: TcpListener,
-    layer: SocketIoLayer<A>,
+    socket_io: SocketIoService<axum::Router, A>,
     io: SocketIo<A>,
     chat: Chat,
     pubsub: Option<PubSubDriver>,
@@ -236,7 +237,7 @@ async fn serve_http<A: Adapter>(
     let addr = listener.local_addr()?;
     let sweeper = tokio::spawn(chat::announce_leaves(io.clone(), chat.clone()));
     let chat_for_close = chat.clone();
-    let app = http::router(layer, HttpState { chat, pubsub });
+    let app = http::router(socket_io, HttpState { chat, pubsub });
     let shutdown = shutdown.shared();
     tracing::info!(%addr, "chat-server listening");
 

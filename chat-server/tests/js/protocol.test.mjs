@@ -417,3 +417,20 @@ test("signing in to another room moves the socket there", async () => {
     closeAll(mover, inOne, inTwo);
   }
 });
+
+test("HTTP long-polling clients (socket.io-client's default first transport) chat too", async () => {
+  const room = freshRoom("polling");
+  const polling = await connect(URL_A, { transports: ["polling"] });
+  const upgrading = await connect(URL_B, { transports: ["polling", "websocket"] });
+  try {
+    assert.equal(polling.io.engine.transport.name, "polling");
+    await signin(polling, "poll", room);
+    await signin(upgrading, "upgrade", room);
+    assert.deepEqual(await ack(polling, "sendMessage", "over polling"), []);
+    await messageArrives(upgrading, "over polling");
+    assert.deepEqual(await ack(upgrading, "sendMessage", "back"), []);
+    await messageArrives(polling, "back");
+  } finally {
+    closeAll(polling, upgrading);
+  }
+});
