@@ -1,8 +1,8 @@
 //! `chatctl up --local` end to end: it comes up through the emulated `up`, serves the chat page
 //! at the front door, spreads real socket.io-client users over two chat-server instances that
-//! share a real redis-server, survives the loss of an instance with history intact, and on
-//! SIGINT runs `down`, leaving no process and no port behind. Without redis-server it says so
-//! and runs one in-memory instance.
+//! share a real redis-server, survives the loss of an instance or of redis-server with history
+//! intact, and on SIGINT runs `down`, leaving no process and no port behind. Without
+//! redis-server it says so and runs one in-memory instance.
 
 mod local_support;
 
@@ -94,6 +94,7 @@ fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
                 "CHAT_PIDS",
                 serde_json::Value::Object(chat_pids.clone()).to_string(),
             ),
+            ("REDIS_PID", pids["redis"].to_string()),
         ],
         Duration::from_secs(120),
     );
@@ -125,6 +126,14 @@ fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+
+    // The suite also killed redis-server: it came back under a new pid.
+    stack.wait_for_line("   redis | exited", Duration::from_secs(10));
+    assert_ne!(
+        stack.pids()["redis"],
+        pids["redis"],
+        "redis-server was not restarted"
+    );
 
     assert_clean_stop(&mut stack, Signal::SIGINT, 0);
 }

@@ -295,11 +295,11 @@ impl Runtime for LocalRuntime {
 }
 
 /// redis-server's configuration, fed on stdin so the AUTH string never shows in `ps`.
-/// Append-only persistence in the session's data directory keeps room history across a
-/// restart of redis-server; RDB snapshots are off.
+/// Append-only persistence (every write synced) in the session's data directory keeps room
+/// history across a restart of redis-server, even a crash; RDB snapshots are off.
 fn redis_config(port: u16, dir: &Path, auth: Option<&str>) -> String {
     let mut config = format!(
-        "bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly yes\nappendfsync everysec\ndir \"{}\"\n",
+        "bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly yes\nappendfsync always\ndir \"{}\"\n",
         dir.display()
     );
     if let Some(auth) = auth {

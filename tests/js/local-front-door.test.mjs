@@ -2,7 +2,7 @@
 // connections are spread over the instances, users on different instances chat with each
 // other, and when one instance is killed its user reconnects and finds the room's history.
 // Started by tests/local_up.rs, which passes CHAT_URL (the front door) and CHAT_PIDS
-// ({"chat-1": pid, ...}, read from chatctl's log).
+// ({"chat-1": pid, ...}, read from chatctl's log) and REDIS_PID (the Memorystore instance).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
@@ -10,6 +10,7 @@ import { io } from "socket.io-client";
 const WAIT_MS = 15000;
 const URL = required("CHAT_URL");
 const PIDS = JSON.parse(required("CHAT_PIDS"));
+const REDIS_PID = Number(required("REDIS_PID"));
 
 /** Every socket opened, closed at the end even when a test fails (or node would hang). */
 const opened = [];
@@ -102,4 +103,38 @@ test("two users land on different instances, chat, and history survives killing 
 
   again.close();
   bob.close();
+});
+
+test("history survives a crash of redis-server: it restarts on its port with its append-only file", async () => {
+  const room = `local-redis-${process.pid}`;
+  const ann = await connect("ann");
+  await signin(ann, "ann", room);
+  assert.deepEqual(await ack(ann, "sendMessage", "before the redis crash"), []);
+  process.kill(REDIS_PID, "SIGKILL");
+  ann.close();
+
+  // Until Redis is back (chatctl restarts it) and the instances reconnect, sign-in may fail;
+  // once it succeeds, the history must hold the message.
+  const deadline = Date.now() + 30000;
+  let lastError;
+  while (Date.now() < deadline) {
+    let socket;
+    try {
+      socket = await connect("ann again");
+      const [error, history] = await ack(socket, "signin", { user: "ann", room });
+      if (error === null) {
+        const texts = (history?.messages ?? []).map((m) => m.text);
+        assert.ok(texts.includes("before the redis crash"), `history after the Redis restart: ${JSON.stringify(texts)}`);
+        return;
+      }
+      lastError = error;
+    } catch (err) {
+      if (err instanceof assert.AssertionError) throw err;
+      lastError = err.message;
+    } finally {
+      socket?.close();
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`no sign-in succeeded within 30 s after the Redis crash; last error: ${lastError}`);
 });
