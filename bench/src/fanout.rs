@@ -167,7 +167,7 @@ pub async fn run(config: FanoutConfig) -> Result<FanoutReport> {
         surplus_deliveries: tally.received.saturating_sub(expected),
         out_of_order: tally.out_of_order,
         deliveries_per_s: round2(tally.received as f64 / duration),
-        latency: tally.latency.summary(),
+        latency: counters.latency.summary(),
         ack_latency: tally.ack_latency.summary(),
         send_lag: tally.send_lag.summary(),
         disconnects: tally.disconnect_count,

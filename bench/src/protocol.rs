@@ -1,7 +1,10 @@
 //! Minimal Engine.IO v4 / Socket.IO v5 framing for the tutorial's events, over WebSocket text frames.
 //! Only what chat-bench measures is parsed; everything else is classified and skipped.
 
+use std::sync::LazyLock;
+
 use anyhow::{Result, bail};
+use memchr::memmem;
 
 /// The Socket.IO `CONNECT` packet for the default namespace `/`.
 pub const CONNECT: &str = "40";
@@ -101,9 +104,11 @@ pub fn ack_error(args: &str) -> Option<String> {
 /// The `text` of a `["message",{..."text":"..."...}]` event, found without a JSON parse.
 /// Returns `None` for other events and for texts that contain escapes.
 pub fn message_text(event: &str) -> Option<&str> {
+    const KEY: &str = "\"text\":\"";
+    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(KEY));
     let body = event.strip_prefix("[\"message\",")?;
-    let start = body.find("\"text\":\"")? + "\"text\":\"".len();
-    let len = body[start..].find('"')?;
+    let start = FINDER.find(body.as_bytes())? + KEY.len();
+    let len = memchr::memchr(b'"', &body.as_bytes()[start..])?;
     let text = &body[start..start + len];
     (!text.contains('\\')).then_some(text)
 }

@@ -10,17 +10,20 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::latency::{self, Recorder};
+use crate::latency::{self, Recorder, ShardedRecorder};
 use crate::protocol::{self, Incoming};
 use crate::setup::{self, Control, Setup};
 
-/// Progress shared by all connection tasks, read live by the driver to end the drain early.
+/// What all connection tasks share: progress (read live by the driver to end the drain early)
+/// and the delivery latencies.
 #[derive(Default)]
 pub struct Counters {
     pub expected: AtomicU64,
     pub received: AtomicU64,
     pub pending_acks: AtomicU64,
     pub senders_done: AtomicUsize,
+    /// Delivery latency of every member.
+    pub latency: ShardedRecorder,
 }
 
 /// The measured window: sends scheduled before it are warm-up, sending stops at its end.
@@ -47,7 +50,6 @@ pub struct Tally {
     pub ack_timeouts: u64,
     pub received: u64,
     pub out_of_order: u64,
-    pub latency: Recorder,
     pub ack_latency: Recorder,
     pub send_lag: Recorder,
     pub disconnect: Option<String>,
@@ -63,7 +65,6 @@ impl Tally {
             ack_timeouts: 0,
             received: 0,
             out_of_order: 0,
-            latency: Recorder::default(),
             ack_latency: Recorder::default(),
             send_lag: Recorder::default(),
             disconnect: None,
@@ -78,7 +79,6 @@ impl Tally {
         self.ack_timeouts += other.ack_timeouts;
         self.received += other.received;
         self.out_of_order += other.out_of_order;
-        self.latency.merge(other.latency);
         self.ack_latency.merge(other.ack_latency);
         self.send_lag.merge(other.send_lag);
     }
@@ -253,7 +253,7 @@ impl Receiver {
         };
         tally.received += 1;
         counters.received.fetch_add(1, Ordering::Relaxed);
-        tally.latency.record_since(scheduled_us);
+        counters.latency.record_since(scheduled_us);
         let sender = sender as u32;
         match self.last_seq.iter_mut().find(|(id, _)| *id == sender) {
             Some((_, last)) if seq <= *last => tally.out_of_order += 1,
