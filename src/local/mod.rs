@@ -25,7 +25,7 @@ pub mod front_door;
 pub mod processes;
 pub mod runtime;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use chat_instance::serve_chat;
 
-use crate::cli::{GlobalArgs, UpArgs};
+use crate::cli::{GlobalArgs, OutputFormat, UpArgs};
 use crate::commands::Session;
 use crate::config::{self, ConfigError};
 use crate::gcp::Clients;
@@ -120,6 +120,11 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     let signals = Signals::install()?;
     let stopping = CancellationToken::new();
     let up_session = Session::with(clients.clone(), settings.clone(), stopping.clone());
+    // Progress bars on a terminal: the processes' lines wait until `up` is done.
+    let bars = std::io::stderr().is_terminal() && settings.output == OutputFormat::Human;
+    if bars {
+        processes::hold();
+    }
     let coming_up = up_session.up();
     tokio::pin!(coming_up);
     let result = tokio::select! {
@@ -131,6 +136,7 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         }
     }
     .map(|_| ());
+    processes::release();
     if result.is_ok() {
         say(
             "local",
@@ -146,7 +152,11 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     say("local", "stopping: running `down`");
     let down_session = Session::with(clients, settings, CancellationToken::new());
     let teardown = async {
+        if bars {
+            processes::hold();
+        }
         let down = down_session.down().await;
+        processes::release();
         // The emulator first (no more hooks), then whatever `down` did not stop.
         let _ = emulator.shutdown().await;
         runtime.stop_all().await;
@@ -156,6 +166,7 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     let down = tokio::select! {
         down = teardown => down,
         () = signals.second() => {
+            processes::release();
             say("local", "second interrupt: stopping every process at once");
             runtime.stop_all().await;
             return Ok(EXIT_INTERRUPTED);

@@ -238,9 +238,35 @@ async fn pump(name: String, pipe: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeq
     }
 }
 
+/// Lines held back while progress bars own the terminal (see [`hold`]).
+static HELD: Mutex<Option<Vec<String>>> = Mutex::new(None);
+/// At most this many lines are held; later ones are counted, not kept.
+const HELD_LIMIT: usize = 10_000;
+
+/// Holds log lines back (e.g. while `up` draws progress bars on a terminal, which lines printed
+/// in between would garble) until [`release`].
+pub fn hold() {
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    held.get_or_insert_with(Vec::new);
+}
+
+/// Prints the held lines and lets later ones through at once.
+pub fn release() {
+    let held = HELD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    for line in held.unwrap_or_default() {
+        eprintln!("{line}");
+    }
+}
+
 /// Prints `name | text` on stderr (human output; stdout is for the URL and JSON events).
 pub fn say(name: &str, text: &str) {
-    eprintln!("{name:>8} | {text}");
+    let line = format!("{name:>8} | {text}");
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    match held.as_mut() {
+        Some(lines) if lines.len() < HELD_LIMIT => lines.push(line),
+        Some(_) => {}
+        None => eprintln!("{line}"),
+    }
 }
 
 /// chat-server logs one JSON object per line (for Cloud Logging); show it as
