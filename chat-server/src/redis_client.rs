@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::io::tcp::{TcpSettings, socket2};
 use redis::{
     Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion,
     RedisConnectionInfo,
@@ -40,7 +41,8 @@ pub fn client(config: &Config) -> Result<Client, String> {
     let info: ConnectionInfo = addr
         .into_connection_info()
         .map_err(|e| format!("invalid Redis address: {e}"))?
-        .set_redis_settings(redis_settings);
+        .set_redis_settings(redis_settings)
+        .set_tcp_settings(tcp_settings());
 
     if !config.redis_tls {
         return Client::open(info).map_err(|e| format!("invalid Redis settings: {e}"));
@@ -58,6 +60,19 @@ pub fn client(config: &Config) -> Result<Client, String> {
         }
         None => Client::open(info).map_err(|e| format!("invalid Redis TLS settings: {e}")),
     }
+}
+
+/// TCP_NODELAY: without it, Nagle and delayed ACKs add tens of ms to every small command and
+/// publish. Keepalive: a connection that dies silently (a failover without a reset) is noticed in
+/// about a minute, so the subscriber reconnects instead of staying deaf.
+fn tcp_settings() -> TcpSettings {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(30))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(3);
+    TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive)
 }
 
 /// Reconnection behaviour shared by the command and the pub/sub connection.
