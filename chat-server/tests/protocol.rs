@@ -40,6 +40,21 @@ fn protocol_across_two_instances_sharing_redis() {
         &suite_env(a.url(), b.url()),
         SUITE_LIMIT,
     );
+    let metrics = a.get("/metrics").body;
+    for counter in [
+        "chat_messages_in_total",
+        "chat_messages_out_total",
+        "chat_rejected_total",
+    ] {
+        let value = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{counter} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert!(
+            value.is_some_and(|v| v > 0.0),
+            "{counter} must have counted the suite's traffic:\n{metrics}"
+        );
+    }
     for server in [&a, &b] {
         assert!(
             server.get("/healthz").status == 200,
