@@ -159,13 +159,15 @@ pub struct UpArgs {
     #[arg(long)]
     pub local: bool,
 
-    /// With --local: the front door's port on 127.0.0.1 (0 picks a free one). Env: CHATCTL_PORT.
-    #[arg(long, env = "CHATCTL_PORT", default_value_t = 8080, requires = "local")]
+    /// With --local (ignored otherwise): the front door's port on 127.0.0.1 (0 picks a free one).
+    /// Env: CHATCTL_PORT.
+    #[arg(long, env = "CHATCTL_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// With --local: how many chat-server instances serve behind the front door (1 to 16).
+    /// With --local (ignored otherwise): how many chat-server instances serve behind the front
+    /// door (1 to 16).
     /// Env: CHATCTL_INSTANCES.
-    #[arg(long, env = "CHATCTL_INSTANCES", default_value_t = 2, requires = "local",
+    #[arg(long, env = "CHATCTL_INSTANCES", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub instances: u16,
 }
