@@ -42,7 +42,10 @@ fn the_readme_starts_with_up_local_then_the_test_command() {
     );
     assert_eq!(commands.get(1).map(String::as_str), Some("scripts/test"));
     let script = repo_root().join("scripts/test");
-    let mode = std::fs::metadata(&script).expect("scripts/test exists").permissions().mode();
+    let mode = std::fs::metadata(&script)
+        .expect("scripts/test exists")
+        .permissions()
+        .mode();
     assert!(mode & 0o111 != 0, "scripts/test is not executable");
 }
 
@@ -56,15 +59,24 @@ fn the_first_readme_command_comes_up_serves_the_page_and_stops_on_sigint() {
     assert_eq!(twin[..2], ["cargo", "run"], "{first}");
     let port = free_port();
     let mut command = Command::new(twin[0]);
-    command.args(&twin[1..]).env("CHATCTL_PORT", port.to_string());
+    command
+        .args(&twin[1..])
+        .env("CHATCTL_PORT", port.to_string());
     let mut stack = LocalStack::spawn(command, &repo_root(), port);
     // `cargo run` replaces itself with chatctl (exec), so the signal reaches chatctl directly.
     let line = stack.wait_for_line("chat is up at", CARGO_RUN_LIMIT);
     assert!(line.contains(&stack.url()), "{line}");
     let (status, _, body) = http_get(port, "/");
     assert!(status.contains(" 200 "), "GET / answered {status}");
-    assert!(body.to_lowercase().contains("<html"), "not a page: {body:.200}");
+    assert!(
+        body.to_lowercase().contains("<html"),
+        "not a page: {body:.200}"
+    );
     let status = stack.stop_with(Signal::SIGINT);
-    assert!(status.success(), "exit {status} after SIGINT:\n{}", stack.log_text());
+    assert!(
+        status.success(),
+        "exit {status} after SIGINT:\n{}",
+        stack.log_text()
+    );
     assert!(port_free(port), "the front door's port is still held");
 }
