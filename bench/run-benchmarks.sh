@@ -35,9 +35,12 @@ BENCH=$dir/chat-bench
 SERVER=$dir/chat-server
 
 pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+stop_all() { # the chat-servers first (newest first), so they drain while Redis is still up
+  local index
+  for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
+    kill "${pids[index]}" 2>/dev/null || true
+    wait "${pids[index]}" 2>/dev/null || true
+  done
   pids=()
 }
 trap stop_all EXIT
