@@ -65,7 +65,8 @@ async fn main() {
         ..GlobalArgs::default()
     };
     let stack_args = StackArgs {
-        image: Some("us-central1-docker.pkg.dev/chat-bench-1/chat/chat-server:v1".into()),
+        // Google's public sample image: the benchmark measures provisioning, not the image.
+        image: Some("us-docker.pkg.dev/cloudrun/container/hello".into()),
         ..StackArgs::default()
     };
     let settings = chatctl::config::resolve(&global, &stack_args, &|_| None).expect("settings");

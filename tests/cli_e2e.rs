@@ -117,3 +117,115 @@ async fn ctrl_c_stops_an_up_reports_what_runs_and_down_cleans_up() {
     assert_eq!(summary["ok"], true);
     assert_eq!(emu.leftovers("sigint").await, "");
 }
+
+async fn run(base: &str, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let base = base.to_string();
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || chatctl(&base, &dir).args(&args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_tears_down() {
+    let emu = Emu::start(52).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = emu.base().to_string();
+    let env = ["--env", "binary"];
+
+    let up = run(
+        &base,
+        dir.path(),
+        &[&["up", "--image", IMAGE, "--output", "json"][..], &env].concat(),
+    )
+    .await;
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let events = json_lines(&up.stdout);
+    let summary = events
+        .iter()
+        .find(|e| e["type"] == "summary")
+        .expect("summary");
+    let url = summary["url"].as_str().expect("the URL").to_string();
+    assert!(url.starts_with("https://chat-binary-"), "{url}");
+    assert_eq!(summary["resources"].as_array().unwrap().len(), 7);
+    assert!(
+        events.iter().filter(|e| e["type"] == "state").count() >= 14,
+        "state changes as events"
+    );
+
+    let plan = run(
+        &base,
+        dir.path(),
+        &[&["plan", "--image", IMAGE, "--detailed-exitcode"][..], &env].concat(),
+    )
+    .await;
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "no changes: {}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let changed = run(
+        &base,
+        dir.path(),
+        &[
+            &[
+                "plan",
+                "--image",
+                "us-docker.pkg.dev/cloudrun/container/hello",
+                "--detailed-exitcode",
+                "--output",
+                "json",
+            ][..],
+            &env,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(changed.status.code(), Some(2), "a new image is a change");
+    let planned = json_lines(&changed.stdout);
+    let run_plan = planned
+        .iter()
+        .find(|e| e["resource"] == "run-service")
+        .unwrap();
+    assert_eq!(run_plan["action"], "update");
+    assert!(
+        run_plan["changes"][0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("image"),
+        "{run_plan}"
+    );
+
+    let status = run(
+        &base,
+        dir.path(),
+        &[&["status", "--output", "json"][..], &env].concat(),
+    )
+    .await;
+    assert_eq!(status.status.code(), Some(0));
+    let lines = json_lines(&status.stdout);
+    assert_eq!(
+        lines.iter().find(|e| e["type"] == "summary").unwrap()["url"],
+        url.as_str()
+    );
+    for line in lines.iter().filter(|e| e["type"] == "status") {
+        assert_eq!(line["action"], "no-op", "{line}");
+    }
+
+    let down = run(&base, dir.path(), &[&["down", "--yes"][..], &env].concat()).await;
+    assert_eq!(
+        down.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(String::from_utf8_lossy(&down.stderr).contains("is gone"));
+    assert_eq!(emu.leftovers("binary").await, "");
+}
