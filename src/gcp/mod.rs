@@ -140,3 +140,34 @@ where
         Err(e) => Err(errors::explain(e, call)),
     }
 }
+
+/// Deletes through `send` (a long-running operation) and waits for it with `get_operation`;
+/// Ok(false) when the resource was already gone.
+pub async fn delete_and_wait<S, SendFut, G, GetFut>(
+    ctx: &crate::context::Ctx,
+    call: errors::Call<'_>,
+    send: S,
+    get_operation: G,
+) -> anyhow::Result<bool>
+where
+    S: FnMut() -> SendFut,
+    SendFut: std::future::Future<
+            Output = Result<
+                google_cloud_longrunning::model::Operation,
+                google_cloud_gax::error::Error,
+            >,
+        >,
+    G: FnMut(String) -> GetFut,
+    GetFut: std::future::Future<
+            Output = Result<
+                google_cloud_longrunning::model::Operation,
+                google_cloud_gax::error::Error,
+            >,
+        >,
+{
+    let Some(op) = send_unless(ctx, call, errors::Kind::NotFound, send).await? else {
+        return Ok(false);
+    };
+    ctx.waiting.operation(op, call, get_operation).await?;
+    Ok(true)
+}

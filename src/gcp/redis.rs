@@ -73,14 +73,13 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
     let name = instance_name(ctx, id);
     let what = format!("delete Redis instance {id}");
     let call = ctx.call(&what, ROLE);
-    let sent = send_unless(ctx, call, Kind::NotFound, || {
-        ctx.clients.redis.delete_instance().set_name(&name).send()
-    });
-    let Some(op) = sent.await? else {
-        return Ok(false);
-    };
-    wait(ctx, op, call).await?;
-    Ok(true)
+    super::delete_and_wait(
+        ctx,
+        call,
+        || ctx.clients.redis.delete_instance().set_name(&name).send(),
+        |op| ctx.clients.redis.get_operation().set_name(op).send(),
+    )
+    .await
 }
 
 async fn wait(

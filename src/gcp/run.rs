@@ -69,14 +69,13 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
     let name = service_name(ctx, id);
     let what = format!("delete Cloud Run service {id}");
     let call = ctx.call(&what, ROLE);
-    let sent = send_unless(ctx, call, Kind::NotFound, || {
-        ctx.clients.run.delete_service().set_name(&name).send()
-    });
-    let Some(op) = sent.await? else {
-        return Ok(false);
-    };
-    wait(ctx, op, call).await?;
-    Ok(true)
+    super::delete_and_wait(
+        ctx,
+        call,
+        || ctx.clients.run.delete_service().set_name(&name).send(),
+        |op| ctx.clients.run.get_operation().set_name(op).send(),
+    )
+    .await
 }
 
 async fn wait(

@@ -74,20 +74,19 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
     let name = connector_name(ctx, id);
     let what = format!("delete connector {id}");
     let call = ctx.call(&what, ROLE);
-    let sent = send_unless(ctx, call, Kind::NotFound, || {
-        {
+    super::delete_and_wait(
+        ctx,
+        call,
+        || {
             ctx.clients
                 .vpcaccess
                 .delete_connector()
                 .set_name(&name)
                 .send()
-        }
-    });
-    let Some(op) = sent.await? else {
-        return Ok(false);
-    };
-    wait(ctx, op, call).await?;
-    Ok(true)
+        },
+        |op| ctx.clients.vpcaccess.get_operation().set_name(op).send(),
+    )
+    .await
 }
 
 async fn wait(
