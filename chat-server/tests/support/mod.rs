@@ -337,6 +337,11 @@ fn dechunk(mut body: &str) -> String {
 /// Runs `node --test <crate>/tests/js/<file>` with `env`, bounded by `limit`, and fails the test
 /// with the suite's output unless every node test passed.
 pub fn run_node_suite(file: &str, env: &[(&str, String)], limit: Duration) {
+    run_node_tests(&format!("js/{file}"), env, limit)
+}
+
+/// Runs `node --test <crate>/tests/<file>` (any suite under tests/) like [`run_node_suite`].
+pub fn run_node_tests(file: &str, env: &[(&str, String)], limit: Duration) {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let client = crate_dir.join("../node_modules/socket.io-client");
     assert!(
@@ -347,7 +352,7 @@ pub fn run_node_suite(file: &str, env: &[(&str, String)], limit: Duration) {
     let mut command = Command::new("node");
     command
         .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
-        .arg(crate_dir.join("tests/js").join(file))
+        .arg(crate_dir.join("tests").join(file))
         .current_dir(crate_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
