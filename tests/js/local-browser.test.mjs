@@ -4,10 +4,8 @@
 // messages. Started by tests/local_browser.rs, which passes CHAT_URL (the front door).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../../chat-server/tests/browser/chromium.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const WAIT_MS = 20000;
 const URL = process.env.CHAT_URL;
 if (!URL) throw new Error("CHAT_URL is not set: run this suite through cargo nextest (tests/local_browser.rs)");
@@ -15,21 +13,7 @@ if (!URL) throw new Error("CHAT_URL is not set: run this suite through cargo nex
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: install it with scripts/deps (apt-get install chromium)`);
-  // launch() gives every run a fresh temporary profile (its own --user-data-dir).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
