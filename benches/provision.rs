@@ -19,13 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 /// The emulator's modelled durations in real seconds (emulator/src/apis/*/http.rs: enable 30 s
 /// plus 20 s of SERVICE_DISABLED propagation, service account visible after 60 s, Redis create
-/// 270 s, connector create 180 s, Cloud Run deploy 45 s; IAM policy writes are immediate).
+/// 270 s, connector create 180 s, the image 5 s repository create + 5 s queue + 180 s Cloud
+/// Build, Cloud Run deploy 45 s; IAM policy writes, the bucket and the upload are immediate).
 fn modelled(id: ResourceId) -> f64 {
     match id {
         ResourceId::Apis => 30.0 + 20.0,
         ResourceId::ServiceAccount => 60.0,
         ResourceId::Redis => 270.0,
         ResourceId::Connector => 180.0,
+        ResourceId::Image => 5.0 + 5.0 + 180.0,
         ResourceId::RunService => 45.0,
         ResourceId::ProjectBinding | ResourceId::PublicAccess => 0.0,
     }
@@ -64,11 +66,8 @@ async fn main() {
         output: Some(OutputFormat::Human),
         ..GlobalArgs::default()
     };
-    let stack_args = StackArgs {
-        // Google's public sample image: the benchmark measures provisioning, not the image.
-        image: Some("us-docker.pkg.dev/cloudrun/container/hello".into()),
-        ..StackArgs::default()
-    };
+    // The default `--build source`: the image is built by (emulated) Cloud Build alongside Redis.
+    let stack_args = StackArgs::default();
     let settings = chatctl::config::resolve(&global, &stack_args, &|_| None).expect("settings");
     let clients = Clients::connect(Some(emu.base_url().to_string()))
         .await

@@ -86,7 +86,8 @@ pub enum Command {
     /// Show what `up` would create, update or leave alone, field by field. Reads only.
     Plan(PlanArgs),
     /// Show every resource of the environment, its state, the URL and drift from what `up`
-    /// would set. Reads only.
+    /// with the same settings would set (pass the same --image or --build, or keep them in
+    /// chatctl.yaml). Reads only.
     Status(StackArgs),
     /// Write a commented chatctl.yaml to start from.
     Init(InitArgs),
@@ -110,11 +111,37 @@ pub struct ServeChatArgs {
 /// What the environment should look like: shared by up, plan and status.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StackArgs {
-    /// Container image of chat-server to deploy, e.g.
-    /// us-central1-docker.pkg.dev/PROJECT/chat/chat-server:v1. Required by `up`; `plan` and
-    /// `status` compare against the deployed image when it is not given.
-    #[arg(long, env = "CHATCTL_IMAGE", value_name = "REF")]
+    /// Deploy this prebuilt chat-server image instead of building one, e.g.
+    /// us-central1-docker.pkg.dev/PROJECT/chat/chat-server:v1. chatctl checks that it exists
+    /// and deploys it by digest. Not together with --build.
+    #[arg(
+        long,
+        env = "CHATCTL_IMAGE",
+        value_name = "REF",
+        conflicts_with = "build"
+    )]
     pub image: Option<String>,
+
+    /// How to make the chat-server image: `source` sends the sources chatctl carries to Cloud
+    /// Build (works from any OS; skipped when an image of the same sources exists), `local`
+    /// compiles here and pushes without Docker (x86_64 Linux, fastest) [default: source].
+    #[arg(long, env = "CHATCTL_BUILD", value_enum)]
+    pub build: Option<BuildMode>,
+
+    /// Artifact Registry Docker repository the image goes to, in --region
+    /// [default: cloud-run-source-deploy, the one `gcloud run deploy --source` uses].
+    #[arg(long, env = "CHATCTL_REPOSITORY", value_name = "NAME")]
+    pub repository: Option<String>,
+
+    /// With --build local: push to this registry path instead of Artifact Registry, e.g.
+    /// 127.0.0.1:5000/chatctl (required when CHATCTL_API_ENDPOINT points at the emulator).
+    #[arg(long, env = "CHATCTL_REGISTRY", value_name = "HOST[:PORT]/PATH")]
+    pub registry: Option<String>,
+
+    /// With --build source: the Cloud Storage bucket the sources are staged in
+    /// [default: PROJECT_cloudbuild, as gcloud names it].
+    #[arg(long, env = "CHATCTL_STAGING_BUCKET", value_name = "BUCKET")]
+    pub staging_bucket: Option<String>,
 
     /// Memorystore tier: `basic` (one node) or `standard` (STANDARD_HA, a replica in another
     /// zone) [default: basic].
@@ -139,6 +166,14 @@ pub struct StackArgs {
     /// the operation keeps running and the next `up` resumes it, e.g. 20m, 90s [default: 20m].
     #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
+}
+
+/// How `up` makes the chat-server image (see --build).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildMode {
+    Source,
+    Local,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

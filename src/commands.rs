@@ -23,6 +23,11 @@ fn process_env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
+/// Whether CHATCTL_API_ENDPOINT sends the Google API calls elsewhere (the emulator).
+fn emulated() -> bool {
+    process_env(crate::gcp::ENDPOINT_ENV).is_some_and(|e| !e.trim().is_empty())
+}
+
 /// Runs the parsed command line; Ok carries the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let global = &cli.global;
@@ -32,7 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 return crate::local::up(global, args).await;
             }
             let settings = config::resolve(global, &args.stack, &process_env)?;
-            crate::image::source(&settings)?;
+            crate::image::source(&settings, emulated())?;
             let session = Session::open(settings).await?;
             session.up().await.map(|_| EXIT_OK)
         }
@@ -275,6 +280,7 @@ impl Session {
                     "project": self.ctx.settings.project,
                     "region": self.ctx.settings.region,
                     "url": walk.values.service_url,
+                    "image": walk.values.image,
                     "elapsed_s": self.reporter.elapsed().as_secs_f64(),
                     "resources": resources,
                 }));
@@ -293,6 +299,9 @@ impl Session {
                 match (command, ok, &walk.values.service_url) {
                     ("up", true, Some(url)) => {
                         eprintln!("✓ {} is up ({secs:.1}s)", self.env_line());
+                        if let Some(image) = &walk.values.image {
+                            eprintln!("  serving {image}");
+                        }
                         println!("{url}");
                     }
                     ("down", true, _) => {
@@ -437,7 +446,7 @@ fn init(global: &GlobalArgs, args: &InitArgs) -> anyhow::Result<()> {
     std::fs::write(&args.path, text)
         .with_context(|| format!("cannot write {}", args.path.display()))?;
     eprintln!(
-        "wrote {}: edit it, then run `chatctl plan` and `chatctl up --image REF`",
+        "wrote {}: edit it, then run `chatctl plan` and `chatctl up`",
         args.path.display()
     );
     Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cli::{GlobalArgs, OutputFormat, StackArgs, Tier};
+use crate::cli::{BuildMode, GlobalArgs, OutputFormat, StackArgs, Tier};
 use crate::names::{self, Names};
 
 pub const DEFAULT_REGION: &str = "us-central1";
@@ -31,6 +31,10 @@ pub struct FileConfig {
     pub env: Option<String>,
     pub output: Option<OutputFormat>,
     pub image: Option<String>,
+    pub build: Option<BuildMode>,
+    pub repository: Option<String>,
+    pub registry: Option<String>,
+    pub staging_bucket: Option<String>,
     pub tier: Option<Tier>,
     pub connector_range: Option<String>,
     pub network: Option<String>,
@@ -76,7 +80,16 @@ pub struct Settings {
     pub names: Names,
     pub output: OutputFormat,
     pub verbose: u8,
+    /// `--image REF`: a prebuilt image (exclusive with `build`).
     pub image: Option<String>,
+    /// `--build`: how to make the image when no `image` is given.
+    pub build: BuildMode,
+    /// Artifact Registry repository for built images (None: the image module's default).
+    pub repository: Option<String>,
+    /// `--registry`: where `--build local` pushes instead of Artifact Registry.
+    pub registry: Option<String>,
+    /// `--staging-bucket` for `--build source`.
+    pub staging_bucket: Option<String>,
     pub tier: Tier,
     pub connector_range: ConnectorRange,
     pub network: String,
@@ -131,9 +144,29 @@ pub fn resolve(
             .map_err(|e| ConfigError(format!("timeout in the configuration file: {e}")))?,
         (None, None) => DEFAULT_TIMEOUT,
     };
-    let image = stack.image.clone().or(file.image.clone());
+    // A flag (or CHATCTL_*) for one way of getting the image overrides the file's other way.
+    let (image, build) = match (stack.image.clone(), stack.build) {
+        (Some(image), _) => (Some(image), None),
+        (None, Some(build)) => (None, Some(build)),
+        (None, None) => (file.image.clone(), file.build),
+    };
     if let Some(image) = &image {
         validate_image(image)?;
+        if build.is_some() {
+            return Err(ConfigError(
+                "the configuration file sets both `image:` and `build:`: keep one (a prebuilt \
+                 image, or how to build one)"
+                    .into(),
+            ));
+        }
+    }
+    let repository = stack.repository.clone().or(file.repository);
+    if let Some(repository) = &repository {
+        names::validate_repository(repository).map_err(ConfigError)?;
+    }
+    let staging_bucket = stack.staging_bucket.clone().or(file.staging_bucket);
+    if let Some(bucket) = &staging_bucket {
+        names::validate_bucket(bucket).map_err(ConfigError)?;
     }
     let overrides = Overrides {
         service: object_or_empty(file.service, "service")?,
@@ -147,6 +180,10 @@ pub fn resolve(
         output: global.output.or(file.output).unwrap_or(OutputFormat::Human),
         verbose: global.verbose,
         image,
+        build: build.unwrap_or(BuildMode::Source),
+        repository,
+        registry: stack.registry.clone().or(file.registry),
+        staging_bucket,
         tier: stack.tier.or(file.tier).unwrap_or(Tier::Basic),
         connector_range,
         network: pick(stack.network.clone(), file.network, DEFAULT_NETWORK),

@@ -88,11 +88,11 @@ async fn step(
     out: &Outputs,
     reporter: &Reporter,
     name: &str,
-    apis_pending: bool,
+    api_disabled: bool,
 ) -> anyhow::Result<Step> {
     match mode {
         Mode::Plan => {
-            if apis_pending && id != ResourceId::Apis {
+            if api_disabled {
                 // Reading an API that is not enabled yet only yields SERVICE_DISABLED.
                 let planned = Planned::new(name, "unknown (APIs not enabled yet)", Action::Create);
                 return Ok(Step {
@@ -150,9 +150,6 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
             out.mark_sent(id);
         }
     }
-    if let Some(image) = &ctx.settings.image {
-        out.update(|v| v.image = Some(image.clone()));
-    }
     let mut waiting_for: HashMap<ResourceId, usize> = stack
         .nodes
         .iter()
@@ -168,21 +165,24 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
     };
     let mut results: BTreeMap<ResourceId, NodeResult> = BTreeMap::new();
     let mut running = FuturesUnordered::new();
-    let mut apis_pending = false;
+    // Plan mode: the APIs `up` would enable first (reading them now only yields SERVICE_DISABLED).
+    let mut disabled_apis: Vec<String> = Vec::new();
     let cancel = ctx.waiting.cancel.clone();
 
-    let start = |id: ResourceId, apis_pending: bool| {
+    let start = |id: ResourceId, disabled_apis: &[String]| {
+        let api_disabled = resources::apis::read_through(id)
+            .is_some_and(|api| disabled_apis.iter().any(|d| d == api));
         let name = resources::display_name(id, ctx);
         let out = &out;
         async move {
             let began = Instant::now();
-            let result = step(mode, id, ctx, out, reporter, &name, apis_pending).await;
+            let result = step(mode, id, ctx, out, reporter, &name, api_disabled).await;
             (id, name, result, began.elapsed())
         }
     };
     for (id, deps) in &stack.nodes {
         if deps.is_empty() {
-            running.push(start(*id, apis_pending));
+            running.push(start(*id, &disabled_apis));
         }
     }
     while let Some((id, name, result, duration)) = running.next().await {
@@ -199,7 +199,12 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
             }
         };
         if id == ResourceId::Apis && mode == Mode::Plan {
-            apis_pending = planned.as_ref().is_some_and(|p| p.action.is_change());
+            disabled_apis = match planned.as_ref().map(|p| &p.action) {
+                Some(Action::Update { changes }) => {
+                    changes.iter().map(|c| c.path.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
         }
         let ok = matches!(outcome, Outcome::Done);
         results.insert(
@@ -229,7 +234,7 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
                         false,
                     );
                 } else {
-                    running.push(start(next, apis_pending));
+                    running.push(start(next, &disabled_apis));
                 }
             }
         }

@@ -134,6 +134,38 @@ pub fn validate_region(region: &str) -> Result<(), String> {
     }
 }
 
+/// Validates an Artifact Registry repository ID (1-63 lowercase letters, digits and hyphens,
+/// starting with a letter, not ending with a hyphen).
+pub fn validate_repository(repository: &str) -> Result<(), String> {
+    if (1..=63).contains(&repository.len()) && is_dns_label(repository) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{repository}` is not an Artifact Registry repository ID (1-63 lowercase letters, \
+             digits and hyphens, starting with a letter), e.g. cloud-run-source-deploy"
+        ))
+    }
+}
+
+/// Validates a Cloud Storage bucket name (3-63 lowercase letters, digits, `-`, `_` and `.`,
+/// starting and ending with a letter or digit, not starting with `goog`).
+pub fn validate_bucket(bucket: &str) -> Result<(), String> {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket.starts_with(alphanumeric)
+        && bucket.ends_with(alphanumeric)
+        && bucket.chars().all(|c| alphanumeric(c) || "-_.".contains(c))
+        && !bucket.starts_with("goog");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{bucket}` is not a Cloud Storage bucket name (3-63 lowercase letters, digits, `-`, \
+             `_` and `.`, starting and ending with a letter or digit), e.g. my-project_cloudbuild"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +205,17 @@ mod tests {
         assert!(validate_project("12345").is_err());
         assert!(validate_region("us-central1").is_ok());
         assert!(validate_region("central").is_err());
+    }
+
+    #[test]
+    fn repository_and_bucket_rules() {
+        assert!(validate_repository("cloud-run-source-deploy").is_ok());
+        assert!(validate_repository("Chat").is_err());
+        assert!(validate_repository("chat-").is_err());
+        assert!(validate_bucket("my-project_cloudbuild").is_ok());
+        assert!(validate_bucket("ab").is_err());
+        assert!(validate_bucket("Bucket").is_err());
+        assert!(validate_bucket("google-things").is_err());
+        assert!(validate_bucket("-x-").is_err());
     }
 }

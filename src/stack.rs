@@ -17,6 +17,8 @@ pub enum ResourceId {
     Redis,
     /// The Serverless VPC Access connector Cloud Run reaches Redis through.
     Connector,
+    /// The chat-server container image, built or checked, by digest.
+    Image,
     /// The Cloud Run service running chat-server.
     RunService,
     /// roles/run.invoker for allUsers on the service (or its absence).
@@ -24,12 +26,13 @@ pub enum ResourceId {
 }
 
 impl ResourceId {
-    pub const ALL: [ResourceId; 7] = [
+    pub const ALL: [ResourceId; 8] = [
         ResourceId::Apis,
         ResourceId::ServiceAccount,
         ResourceId::ProjectBinding,
         ResourceId::Redis,
         ResourceId::Connector,
+        ResourceId::Image,
         ResourceId::RunService,
         ResourceId::PublicAccess,
     ];
@@ -42,6 +45,7 @@ impl ResourceId {
             ResourceId::ProjectBinding => "project-binding",
             ResourceId::Redis => "redis",
             ResourceId::Connector => "connector",
+            ResourceId::Image => "image",
             ResourceId::RunService => "run-service",
             ResourceId::PublicAccess => "public-access",
         }
@@ -52,9 +56,9 @@ impl ResourceId {
         use ResourceId::*;
         match self {
             Apis => &[],
-            ServiceAccount | Redis | Connector => &[Apis],
+            ServiceAccount | Redis | Connector | Image => &[Apis],
             ProjectBinding => &[ServiceAccount],
-            RunService => &[Apis, ServiceAccount, Redis, Connector],
+            RunService => &[Apis, ServiceAccount, Redis, Connector, Image],
             PublicAccess => &[RunService],
         }
     }
@@ -85,9 +89,15 @@ impl Stack {
     }
 
     /// `down`: reverse edges. The APIs stay enabled (disabling them would affect everything
-    /// else in the project) and the public binding goes with its service.
+    /// else in the project), the public binding goes with its service, and the image stays in
+    /// its repository (shared with other environments and `gcloud run deploy --source`).
     pub fn down() -> Self {
-        let kept = |id: &ResourceId| !matches!(id, ResourceId::Apis | ResourceId::PublicAccess);
+        let kept = |id: &ResourceId| {
+            !matches!(
+                id,
+                ResourceId::Apis | ResourceId::PublicAccess | ResourceId::Image
+            )
+        };
         let nodes = ResourceId::ALL
             .iter()
             .filter(|id| kept(id))
@@ -151,6 +161,7 @@ mod tests {
         assert!(after(ResourceId::ServiceAccount).contains(&ResourceId::ProjectBinding));
         assert!(after(ResourceId::RunService).is_empty());
         assert!(!down.nodes.iter().any(|(n, _)| *n == ResourceId::Apis));
+        assert!(!down.nodes.iter().any(|(n, _)| *n == ResourceId::Image));
     }
 
     #[test]

@@ -55,6 +55,14 @@ fn help_documents_every_flag_its_env_var_and_the_exit_codes() {
     for needle in [
         "--image",
         "CHATCTL_IMAGE",
+        "--build",
+        "CHATCTL_BUILD",
+        "--repository",
+        "CHATCTL_REPOSITORY",
+        "--registry",
+        "CHATCTL_REGISTRY",
+        "--staging-bucket",
+        "CHATCTL_STAGING_BUCKET",
         "--tier",
         "--connector-range",
         "CHATCTL_CONNECTOR_RANGE",
@@ -90,7 +98,59 @@ async fn bad_input_is_refused_before_any_api_call() {
     let emu = Emu::start(11).await;
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec!["up", "--project", "chat-e2e-1"], 3, "--image"),
+        (
+            vec!["up", "--project", "chat-e2e-1", "--build", "local"],
+            3,
+            "--registry",
+        ),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--build",
+                "local",
+                "--registry",
+                "Not A Registry",
+            ],
+            3,
+            "--registry",
+        ),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--repository",
+                "Chat_Images",
+            ],
+            3,
+            "repository ID",
+        ),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--staging-bucket",
+                "goog-bucket",
+            ],
+            3,
+            "bucket name",
+        ),
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--image",
+                "x/y:z",
+                "--build",
+                "source",
+            ],
+            3,
+            "cannot be used with",
+        ),
         (
             vec![
                 "up",

@@ -127,6 +127,14 @@ async fn run(base: &str, dir: &std::path::Path, args: &[&str]) -> std::process::
         .unwrap()
 }
 
+/// `run`, which must succeed (exit 0); its stderr is shown when it does not.
+async fn run_ok(base: &str, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = run(base, dir, args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "chatctl {args:?}: {stderr}");
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_tears_down() {
     let emu = Emu::start(52).await;
@@ -153,7 +161,7 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
         .expect("summary");
     let url = summary["url"].as_str().expect("the URL").to_string();
     assert!(url.starts_with("https://chat-binary-"), "{url}");
-    assert_eq!(summary["resources"].as_array().unwrap().len(), 7);
+    assert_eq!(summary["resources"].as_array().unwrap().len(), 8);
     assert!(
         events.iter().filter(|e| e["type"] == "state").count() >= 14,
         "state changes as events"
@@ -171,6 +179,18 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
         "no changes: {}",
         String::from_utf8_lossy(&plan.stderr)
     );
+    let missing = run(
+        &base,
+        dir.path(),
+        &[&["plan", "--image", &IMAGE.replace(":v1", ":v9")][..], &env].concat(),
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(1), "an image that is not there");
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("does not exist"), "{said}");
+
+    let newer = IMAGE.replace(":v1", ":v2");
+    emu.push(&newer).await;
     let changed = run(
         &base,
         dir.path(),
@@ -178,7 +198,7 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
             &[
                 "plan",
                 "--image",
-                "us-docker.pkg.dev/cloudrun/container/hello",
+                &newer,
                 "--detailed-exitcode",
                 "--output",
                 "json",
@@ -206,7 +226,8 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
     let status = run(
         &base,
         dir.path(),
-        &[&["status", "--output", "json"][..], &env].concat(),
+        &[&["status", "--image", IMAGE, "--output", "json"][..], &env].concat(),
+        // Drift is measured against what `up` with the same settings would do.
     )
     .await;
     assert_eq!(status.status.code(), Some(0));
@@ -228,4 +249,129 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
     );
     assert!(String::from_utf8_lossy(&down.stderr).contains("is gone"));
     assert_eq!(emu.leftovers("binary").await, "");
+}
+
+/// The Cloud Run service create requests in `log`, with the image each deployed.
+fn deployed_images(log: &[serde_json::Value]) -> Vec<String> {
+    log.iter()
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/v2/") && p.contains("/services?"))
+        })
+        .filter_map(|r| {
+            let body: serde_json::Value = match &r["body"] {
+                serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
+                other => other.clone(),
+            };
+            Some(
+                body.pointer("/template/containers/0/image")?
+                    .as_str()?
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn calls(log: &[serde_json::Value], method: &str, path_start: &str) -> usize {
+    log.iter()
+        .filter(|r| {
+            r["method"] == method
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with(path_start))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_builds_the_embedded_sources_deploys_by_digest_and_a_second_up_skips_the_build() {
+    let emu = Emu::start(53).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = emu.base().to_string();
+    let env = ["--env", "fromsrc"];
+
+    let up = run_ok(
+        &base,
+        dir.path(),
+        &[&["up", "--output", "json"][..], &env].concat(),
+    )
+    .await;
+    let log = emu.requests().await;
+    assert_eq!(common::contract::violations(&log), Vec::<String>::new());
+    // The staging bucket (gcloud's name), the upload, the build, in that order.
+    let bucket = format!("/storage/v1/b?project={PROJECT}");
+    assert_eq!(calls(&log, "POST", &bucket), 1, "bucket created");
+    let upload = format!("/upload/storage/v1/b/{PROJECT}_cloudbuild/o?uploadType=media");
+    assert_eq!(calls(&log, "POST", &upload), 1, "sources uploaded");
+    let builds = format!("/v1/projects/{PROJECT}/builds?");
+    assert_eq!(calls(&log, "POST", &builds), 1, "one Cloud Build build");
+    let repository = format!("/v1/projects/{PROJECT}/locations/us-central1/repositories?");
+    assert_eq!(
+        calls(&log, "POST", &repository),
+        1,
+        "the repository created"
+    );
+    // Cloud Run got the built image by digest.
+    let deployed = deployed_images(&log);
+    let prefix = format!(
+        "us-central1-docker.pkg.dev/{PROJECT}/cloud-run-source-deploy/chat-server:src-{}@sha256:",
+        chatctl::image::source_archive::sha256_hex()
+    );
+    assert!(
+        deployed.len() == 1 && deployed[0].starts_with(&prefix),
+        "{deployed:?} in {:#?}",
+        log.iter()
+            .filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/v2/"))
+            .collect::<Vec<_>>()
+    );
+    let events = json_lines(&up.stdout);
+    let states: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "state" && e["resource"] == "image")
+        .filter_map(|e| e["state"].as_str())
+        .collect();
+    for expected in ["sources uploaded", "Cloud Build", "build SUCCESS", "ready"] {
+        assert!(
+            states.iter().any(|s| s.contains(expected)),
+            "image progress lacks {expected:?}: {states:?}"
+        );
+    }
+
+    // Again: the image of the same sources exists, nothing is built, staged or changed.
+    let before = emu.requests().await.len();
+    let again = run_ok(
+        &base,
+        dir.path(),
+        &[&["up", "--output", "json"][..], &env].concat(),
+    )
+    .await;
+    let log = emu.requests().await;
+    assert_eq!(common::mutating(&log[before..]), Vec::<String>::new());
+    let summary = json_lines(&again.stdout)
+        .into_iter()
+        .find(|e| e["type"] == "summary")
+        .expect("summary");
+    let image = summary["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "image")
+        .expect("the image in the summary")
+        .clone();
+    assert_eq!(image["action"], "no-op", "{image}");
+    let serving = summary["image"].as_str().expect("the image in the summary");
+    assert!(serving.starts_with(&prefix), "{summary}");
+
+    // `plan` agrees, and `down` removes the environment but keeps the shared repository.
+    run_ok(
+        &base,
+        dir.path(),
+        &[&["plan", "--detailed-exitcode"][..], &env].concat(),
+    )
+    .await;
+    run_ok(&base, dir.path(), &[&["down", "--yes"][..], &env].concat()).await;
+    assert_eq!(emu.leftovers("fromsrc").await, "");
+    assert!(emu.resources().await.contains("cloud-run-source-deploy"));
 }

@@ -64,6 +64,16 @@ async fn up_converges_then_only_reads_then_down_leaves_nothing() {
     assert_all_done(&first, "first up");
     for (id, result) in &first.results {
         let planned = result.planned.as_ref().unwrap();
+        if *id == ResourceId::Image {
+            // A prebuilt --image is checked and pinned by digest, never created.
+            assert_eq!(planned.action, Action::NoOp, "{planned:?}");
+            assert!(
+                planned
+                    .name
+                    .starts_with(&format!("{}@sha256:", common::IMAGE))
+            );
+            continue;
+        }
         assert!(
             planned.action == Action::Create || planned.action != Action::NoOp,
             "{}: {planned:?}",
@@ -85,7 +95,7 @@ async fn up_converges_then_only_reads_then_down_leaves_nothing() {
         assert!(
             matches!(
                 planned.state.as_str(),
-                "READY" | "ENABLED" | "BOUND" | "PUBLIC"
+                "READY" | "ENABLED" | "BOUND" | "PUBLIC" | "EXISTS"
             ),
             "{}: {}",
             id.label(),
@@ -117,6 +127,11 @@ async fn up_converges_then_only_reads_then_down_leaves_nothing() {
     assert!(
         again.results.values().all(|r| !r.existed),
         "a second down finds nothing"
+    );
+    assert_eq!(
+        common::contract::violations(&emu.requests().await),
+        Vec::<String>::new(),
+        "every request is one the real API accepts"
     );
 }
 
@@ -199,6 +214,11 @@ async fn seeded_faults_converge_and_clean_up() {
         assert!(
             aborted >= 2,
             "seed {seed}: the aborted policy write was redone ({aborted} writes)"
+        );
+        assert_eq!(
+            common::contract::violations(&emu.requests().await),
+            Vec::<String>::new(),
+            "seed {seed}"
         );
     }
 }

@@ -32,6 +32,8 @@ pub struct Clients {
     pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
+    /// The credentials every client uses (the image module builds its own clients with them).
+    pub credentials: Credentials,
 }
 
 /// Application default credentials are "configured" when a file says so; otherwise, with an
@@ -113,6 +115,7 @@ impl Clients {
                 creds
             ),
             endpoint,
+            credentials: creds,
         })
     }
 

@@ -75,6 +75,44 @@ impl RetryPolicy {
     }
 }
 
+/// The same rule for calls that retry inside the google-cloud crates (the image module's
+/// clients): transient failures of idempotent calls, within the policy's transient window.
+#[derive(Debug)]
+struct TransientOnly;
+
+impl google_cloud_gax::retry_policy::RetryPolicy for TransientOnly {
+    fn on_error(
+        &self,
+        state: &google_cloud_gax::retry_state::RetryState,
+        error: GaxError,
+    ) -> google_cloud_gax::retry_result::RetryResult {
+        use google_cloud_gax::retry_result::RetryResult;
+        if state.idempotent && classify(&error) == Kind::Transient {
+            RetryResult::Continue(error)
+        } else {
+            RetryResult::Permanent(error)
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// This policy as a google-cloud client's retry and backoff policies.
+    pub fn for_clients(
+        &self,
+    ) -> (
+        google_cloud_gax::retry_policy::RetryPolicyArg,
+        google_cloud_gax::backoff_policy::BackoffPolicyArg,
+    ) {
+        use google_cloud_gax::retry_policy::RetryPolicyExt;
+        let retry = TransientOnly.with_time_limit(self.transient_window);
+        let backoff = google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder::new()
+            .with_initial_delay(self.initial)
+            .with_maximum_delay(self.max_delay)
+            .clamp();
+        (retry.into(), backoff.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

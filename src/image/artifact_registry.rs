@@ -11,14 +11,13 @@ use google_cloud_gax::error::rpc::Code;
 use google_cloud_lro::Poller;
 
 async fn client(ctx: &ImageContext) -> Result<ArtifactRegistry, ImageError> {
-    let mut builder = ArtifactRegistry::builder().with_credentials(ctx.credentials.clone());
-    if let Some(endpoint) = &ctx.api_endpoint {
-        builder = builder.with_endpoint(endpoint.clone());
-    }
-    builder.build().await.map_err(|e| ImageError::Api {
-        action: "create the Artifact Registry client".into(),
-        message: e.to_string(),
-    })
+    super::client_builder(ctx, ArtifactRegistry::builder())
+        .build()
+        .await
+        .map_err(|e| ImageError::Api {
+            action: "create the Artifact Registry client".into(),
+            message: e.to_string(),
+        })
 }
 
 fn is_code(error: &google_cloud_gax::error::Error, code: Code) -> bool {

@@ -40,20 +40,13 @@ pub async fn build_from_source(
         });
     }
     artifact_registry::ensure_repository(ctx).await?;
-    let tag = context.image_tag();
-    let image = ImageRef {
-        tag: Some(tag.clone()),
-        ..ctx.artifact_registry_image()
-    };
-    let path = image
-        .artifact_registry()
-        .expect("artifact_registry_image is an Artifact Registry reference");
-    if let Some(digest) = artifact_registry::tag_digest(ctx, &path, &tag).await? {
+    if let Some(built) = existing_build(ctx, context).await? {
         (ctx.progress)(&ImageEvent::BuildSkipped {
-            image: image.to_string(),
+            image: built.to_string(),
         });
-        return Ok(image.with_digest(&digest));
+        return Ok(built);
     }
+    let image = tagged_image(ctx, context);
 
     let bucket = staging::ensure_bucket(ctx).await?;
     let object = format!("source/chat-server-{}.tgz", context.sha256_hex());
@@ -98,15 +91,36 @@ pub async fn build_from_source(
     pushed_digest(&finished, &image.to_string()).map(|digest| image.with_digest(&digest))
 }
 
-async fn client(ctx: &ImageContext) -> Result<CloudBuild, ImageError> {
-    let mut builder = CloudBuild::builder().with_credentials(ctx.credentials.clone());
-    if let Some(endpoint) = &ctx.api_endpoint {
-        builder = builder.with_endpoint(endpoint.clone());
+/// Where the build of `context` goes: `REGION-docker.pkg.dev/PROJECT/REPO/chat-server:src-<sha256>`.
+pub fn tagged_image(ctx: &ImageContext, context: &BuildContext) -> ImageRef {
+    ImageRef {
+        tag: Some(context.image_tag()),
+        ..ctx.artifact_registry_image()
     }
-    builder.build().await.map_err(|e| ImageError::Api {
-        action: "create the Cloud Build client".into(),
-        message: e.to_string(),
-    })
+}
+
+/// The image an earlier build of the same sources pushed, by digest; `None` when there is none
+/// (or no repository yet). Reads only.
+pub async fn existing_build(
+    ctx: &ImageContext,
+    context: &BuildContext,
+) -> Result<Option<ImageRef>, ImageError> {
+    let image = tagged_image(ctx, context);
+    let path = image
+        .artifact_registry()
+        .expect("artifact_registry_image is an Artifact Registry reference");
+    let digest = artifact_registry::tag_digest(ctx, &path, &context.image_tag()).await?;
+    Ok(digest.map(|digest| image.with_digest(&digest)))
+}
+
+async fn client(ctx: &ImageContext) -> Result<CloudBuild, ImageError> {
+    super::client_builder(ctx, CloudBuild::builder())
+        .build()
+        .await
+        .map_err(|e| ImageError::Api {
+            action: "create the Cloud Build client".into(),
+            message: e.to_string(),
+        })
 }
 
 /// The build: `docker build -f chat-server/Dockerfile -t IMAGE .` on the staged archive, then

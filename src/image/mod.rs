@@ -17,6 +17,7 @@ pub mod tarball;
 pub use local::LocalBuild;
 pub use reference::{ImageRef, InvalidReference};
 
+use crate::cli::BuildMode;
 use crate::config::{ConfigError, Settings};
 use google_cloud_auth::credentials::Credentials;
 use std::path::PathBuf;
@@ -40,19 +41,31 @@ pub enum ImageSource {
     Prebuilt(String),
 }
 
-/// Decides the image source for `up` from the settings, before any API call.
-/// (Until the CLI has `--build`, only `--image REF` is offered.)
-pub fn source(settings: &Settings) -> Result<ImageSource, ConfigError> {
-    match &settings.image {
-        Some(image) => {
-            ImageRef::parse(image).map_err(|e| ConfigError(e.to_string()))?;
-            Ok(ImageSource::Prebuilt(image.clone()))
+/// Decides how `up` gets the image, from the settings, before any API call. `emulated` is
+/// true when CHATCTL_API_ENDPOINT redirects the Google APIs: `--build local` then needs
+/// `--registry`, because the emulator has no registry to push to.
+pub fn source(settings: &Settings, emulated: bool) -> Result<ImageSource, ConfigError> {
+    if let Some(image) = &settings.image {
+        ImageRef::parse(image).map_err(|e| ConfigError(e.to_string()))?;
+        return Ok(ImageSource::Prebuilt(image.clone()));
+    }
+    match settings.build {
+        BuildMode::Source => Ok(ImageSource::Source),
+        BuildMode::Local => {
+            if emulated && settings.registry.is_none() {
+                return Err(ConfigError(
+                    "`--build local` against CHATCTL_API_ENDPOINT needs --registry HOST:PORT/PATH \
+                     (a registry to push to, e.g. 127.0.0.1:5000/chatctl): the emulator has no \
+                     Artifact Registry registry"
+                        .into(),
+                ));
+            }
+            if let Some(registry) = &settings.registry {
+                ImageRef::parse(&format!("{}/{IMAGE_NAME}", registry.trim_end_matches('/')))
+                    .map_err(|e| ConfigError(format!("--registry `{registry}`: {e}")))?;
+            }
+            Ok(ImageSource::Local(LocalBuild::default()))
         }
-        None => Err(ConfigError(
-            "`chatctl up` needs the chat-server image: pass --image REF (or set CHATCTL_IMAGE, or \
-             `image:` in chatctl.yaml), e.g. --image us-central1-docker.pkg.dev/PROJECT/chat/chat-server:v1"
-                .into(),
-        )),
     }
 }
 
@@ -111,6 +124,8 @@ pub struct ImageContext {
     pub poll_interval: Duration,
     /// Longest wait for a Cloud Build build before giving up (the build keeps running).
     pub build_timeout: Duration,
+    /// Retries of the Google API calls (transient failures of idempotent calls).
+    pub retry: crate::gcp::retry::RetryPolicy,
     pub progress: Progress,
 }
 
@@ -133,6 +148,7 @@ impl ImageContext {
             labels: vec![("managed-by".into(), "chatctl".into())],
             poll_interval: Duration::from_secs(3),
             build_timeout: Duration::from_secs(30 * 60),
+            retry: crate::gcp::retry::RetryPolicy::default(),
             progress: Arc::new(|_| {}),
         }
     }
@@ -145,6 +161,22 @@ impl ImageContext {
             tag: None,
             digest: None,
         }
+    }
+}
+
+/// A google-cloud client builder with the context's credentials, endpoint and retries.
+fn client_builder<F>(
+    ctx: &ImageContext,
+    builder: google_cloud_gax::client_builder::ClientBuilder<F, Credentials>,
+) -> google_cloud_gax::client_builder::ClientBuilder<F, Credentials> {
+    let (retry, backoff) = ctx.retry.for_clients();
+    let builder = builder
+        .with_credentials(ctx.credentials.clone())
+        .with_retry_policy(retry)
+        .with_backoff_policy(backoff);
+    match &ctx.api_endpoint {
+        Some(endpoint) => builder.with_endpoint(endpoint.clone()),
+        None => builder,
     }
 }
 

@@ -40,6 +40,7 @@ struct Storage {
     http: reqwest::Client,
     base: String,
     headers: HeaderMap,
+    retry: crate::gcp::retry::RetryPolicy,
 }
 
 impl Storage {
@@ -60,25 +61,45 @@ impl Storage {
             http,
             base: base.trim_end_matches('/').to_string(),
             headers: google_headers(ctx).await?,
+            retry: ctx.retry,
         })
     }
 
+    /// Sends `request`, retrying 429, 5xx and network failures with the context's backoff
+    /// (every Storage call here is idempotent: a list, a named insert, an overwrite).
     async fn send(
         &self,
         action: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, serde_json::Value), ImageError> {
-        let response = request
-            .headers(self.headers.clone())
-            .send()
-            .await
-            .map_err(|e| ImageError::Api {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            let attempt_request = request.try_clone().ok_or_else(|| ImageError::Api {
                 action: action.into(),
-                message: format!("{e} ({})", self.base),
+                message: "the request body cannot be resent".into(),
             })?;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        Ok((status, body))
+            let delay = self.retry.backoff(attempt);
+            let retry_left = started.elapsed() + delay < self.retry.transient_window;
+            match attempt_request.headers(self.headers.clone()).send().await {
+                Ok(response)
+                    if retry_left && matches!(response.status().as_u16(), 429 | 500..=504) => {}
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+                    return Ok((status, body));
+                }
+                Err(e) if retry_left && (e.is_connect() || e.is_timeout()) => {}
+                Err(e) => {
+                    return Err(ImageError::Api {
+                        action: action.into(),
+                        message: format!("{e} ({})", self.base),
+                    });
+                }
+            }
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
     }
 }
 

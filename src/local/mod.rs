@@ -46,8 +46,6 @@ use runtime::{LocalRuntime, Plan};
 
 /// The project local mode uses unless `--project` names one.
 pub const LOCAL_PROJECT: &str = "local-project";
-/// The image reference deployed when no image path is configured (see [`up`]).
-pub const LOCAL_IMAGE: &str = "localhost/chatctl/chat-server:local";
 /// The emulator's time scale: the modelled Google durations shrink to a few seconds.
 const TIME_SCALE: f64 = 0.005;
 
@@ -57,12 +55,10 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     global
         .project
         .get_or_insert_with(|| LOCAL_PROJECT.to_string());
-    let mut settings = config::resolve(&global, &args.stack, &|key| std::env::var(key).ok())?;
-    if settings.image.is_none() && crate::image::source(&settings).is_err() {
-        // No default image path in this build: deploy a reference the emulator accepts; the
-        // runtime runs the chat-server built into chatctl whatever the reference says.
-        settings.image = Some(LOCAL_IMAGE.to_string());
-    }
+    // The image goes the same way as on Google (by default the emulator's Cloud Build "builds"
+    // the embedded sources); the runtime then runs the chat-server built into chatctl.
+    let settings = config::resolve(&global, &args.stack, &|key| std::env::var(key).ok())?;
+    crate::image::source(&settings, true)?;
 
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -1,12 +1,16 @@
 //! The Google APIs the stack needs, enabled in one batch (they stay enabled on `down`).
 
 use super::{Action, Planned};
+use crate::cli::BuildMode;
+use crate::config::Settings;
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::serviceusage;
 use crate::report::Progress;
+use crate::stack::ResourceId;
 
-/// Every API the stack calls or runs on (the connector needs Compute Engine).
+/// Every API the stack calls or runs on (the connector needs Compute Engine; images live in
+/// Artifact Registry).
 pub const SERVICES: &[&str] = &[
     "serviceusage.googleapis.com",
     "cloudresourcemanager.googleapis.com",
@@ -15,11 +19,38 @@ pub const SERVICES: &[&str] = &[
     "redis.googleapis.com",
     "vpcaccess.googleapis.com",
     "run.googleapis.com",
+    "artifactregistry.googleapis.com",
 ];
 
+/// What `--build source` adds: the staging bucket and the build.
+pub const SOURCE_BUILD_SERVICES: &[&str] = &["storage.googleapis.com", "cloudbuild.googleapis.com"];
+
+/// The APIs this run needs.
+pub fn services(settings: &Settings) -> Vec<&'static str> {
+    let mut services = SERVICES.to_vec();
+    if settings.image.is_none() && settings.build == BuildMode::Source {
+        services.extend_from_slice(SOURCE_BUILD_SERVICES);
+    }
+    services
+}
+
+/// The API a resource is read through (`plan` cannot read it while that API is disabled).
+pub fn read_through(id: ResourceId) -> Option<&'static str> {
+    Some(match id {
+        ResourceId::Apis => return None,
+        ResourceId::ServiceAccount => "iam.googleapis.com",
+        ResourceId::ProjectBinding => "cloudresourcemanager.googleapis.com",
+        ResourceId::Redis => "redis.googleapis.com",
+        ResourceId::Connector => "vpcaccess.googleapis.com",
+        ResourceId::Image => "artifactregistry.googleapis.com",
+        ResourceId::RunService | ResourceId::PublicAccess => "run.googleapis.com",
+    })
+}
+
 pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
-    let disabled = serviceusage::disabled(ctx, SERVICES).await?;
-    let name = format!("{} APIs", SERVICES.len());
+    let services = services(&ctx.settings);
+    let disabled = serviceusage::disabled(ctx, &services).await?;
+    let name = format!("{} APIs", services.len());
     if disabled.is_empty() {
         return Ok(Planned::new(name, "ENABLED", Action::NoOp));
     }

@@ -3,6 +3,7 @@
 
 pub mod apis;
 pub mod connector;
+pub mod image;
 pub mod project_binding;
 pub mod public_access;
 pub mod redis;
@@ -146,6 +147,7 @@ pub async fn plan(id: ResourceId, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Pl
         ResourceId::ProjectBinding => project_binding::plan(ctx).await,
         ResourceId::Redis => redis::plan(ctx, out).await,
         ResourceId::Connector => connector::plan(ctx).await,
+        ResourceId::Image => image::plan(ctx, out).await,
         ResourceId::RunService => run_service::plan(ctx, out).await,
         ResourceId::PublicAccess => public_access::plan(ctx).await,
     }
@@ -168,6 +170,7 @@ pub async fn apply(
         ResourceId::ProjectBinding => project_binding::apply(ctx, planned, progress).await,
         ResourceId::Redis => redis::apply(ctx, out, planned, progress).await,
         ResourceId::Connector => connector::apply(ctx, planned, progress).await,
+        ResourceId::Image => image::apply(ctx, out, planned, progress).await,
         ResourceId::RunService => run_service::apply(ctx, out, planned, progress).await,
         ResourceId::PublicAccess => public_access::apply(ctx, planned, progress).await,
     }
@@ -186,7 +189,7 @@ pub async fn destroy(
         ResourceId::Redis => redis::destroy(ctx, progress).await,
         ResourceId::Connector => connector::destroy(ctx, progress).await,
         ResourceId::RunService => run_service::destroy(ctx, progress).await,
-        ResourceId::Apis | ResourceId::PublicAccess => Ok(false),
+        ResourceId::Apis | ResourceId::PublicAccess | ResourceId::Image => Ok(false),
     }
 }
 
@@ -263,13 +266,14 @@ where
 pub fn display_name(id: ResourceId, ctx: &Ctx) -> String {
     let names = &ctx.settings.names;
     match id {
-        ResourceId::Apis => format!("{} APIs", apis::SERVICES.len()),
+        ResourceId::Apis => format!("{} APIs", apis::services(&ctx.settings).len()),
         ResourceId::ServiceAccount => names.service_account_email(ctx.project()),
         ResourceId::ProjectBinding => {
             format!("{} → {}", project_binding::ROLE, names.service_account_id)
         }
         ResourceId::Redis => names.redis_instance.clone(),
         ResourceId::Connector => names.connector.clone(),
+        ResourceId::Image => image::display_name(ctx),
         ResourceId::RunService => names.run_service.clone(),
         ResourceId::PublicAccess => "roles/run.invoker → allUsers".to_string(),
     }

@@ -24,10 +24,11 @@ fn deployed_image(found: Option<&Service>) -> Option<String> {
 fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<Rendered<Service>> {
     let s = &ctx.settings;
     let values = out.get();
-    let image = s
+    // The image step publishes the image by digest; before it has run (plan with APIs still
+    // disabled) compare against the --image given, else what is deployed.
+    let image = values
         .image
-        .clone()
-        .or(values.image)
+        .or(s.image.clone())
         .or_else(|| deployed_image(found))
         .unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
     let vars = Vars::from([

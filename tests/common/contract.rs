@@ -90,6 +90,29 @@ fn run_service(b: &Value) -> Result<(), String> {
     Ok(())
 }
 
+fn repository_create(b: &Value) -> Result<(), String> {
+    match b["format"].as_str() {
+        Some("DOCKER") | Some("1") => Ok(()),
+        _ if b["format"] == 1 => Ok(()),
+        _ => Err(format!("repository format should be DOCKER: {b}")),
+    }
+}
+
+fn build_create(b: &Value) -> Result<(), String> {
+    need(b, "/source/storageSource/bucket")?;
+    need(b, "/source/storageSource/object")?;
+    need(b, "/steps/0/name")?;
+    need(b, "/images/0")
+}
+
+fn bucket_insert(b: &Value) -> Result<(), String> {
+    need(b, "/name")?;
+    match b.pointer("/iamConfiguration/uniformBucketLevelAccess/enabled") {
+        Some(Value::Bool(true)) => Ok(()),
+        _ => Err(format!("staging bucket should have uniform access: {b}")),
+    }
+}
+
 const LRO: &[&str] = &[];
 
 fn shapes() -> Vec<Shape> {
@@ -238,6 +261,63 @@ fn shapes() -> Vec<Shape> {
             query: LRO,
             body: any,
         },
+        // Artifact Registry v1 (§11).
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/repositories/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/locations/{}/repositories",
+            query: &["repositoryId"],
+            body: repository_create,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/repositories/{}/packages/{}/tags/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/repositories/{}/dockerImages/{}",
+            query: &[],
+            body: any,
+        },
+        // Cloud Build v1 (§13).
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/builds",
+            query: &["parent"],
+            body: build_create,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/builds/{}",
+            query: &["name"],
+            body: any,
+        },
+        // Cloud Storage JSON API (§12), called without the google-cloud crates' $alt.
+        Shape {
+            method: "GET",
+            path: "/storage/v1/b",
+            query: &["project", "prefix"],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/storage/v1/b",
+            query: &["project"],
+            body: bucket_insert,
+        },
+        Shape {
+            method: "POST",
+            path: "/upload/storage/v1/b/{}/o",
+            query: &["uploadType", "name"],
+            body: any,
+        },
     ]
 }
 
@@ -301,9 +381,11 @@ pub fn violations(requests: &[Value]) -> Vec<String> {
             ));
             continue;
         };
-        if !params
-            .iter()
-            .any(|(k, v)| k == "$alt" && v == "json;enum-encoding=int")
+        let storage = path.starts_with("/storage/") || path.starts_with("/upload/storage/");
+        if !storage
+            && !params
+                .iter()
+                .any(|(k, v)| k == "$alt" && v == "json;enum-encoding=int")
         {
             bad.push(format!(
                 "{method} {full}: lacks $alt=json;enum-encoding=int"

@@ -119,11 +119,16 @@ impl Emu {
             assert_eq!(status, 403, "repository create: {op}");
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        self.push(IMAGE).await;
+    }
+
+    /// Puts `image` into the emulator's Artifact Registry (as `docker push` would).
+    pub async fn push(&self, image: &str) {
         let (status, body) = self
             .call(
                 reqwest::Method::POST,
                 "/_emulator/images",
-                serde_json::json!({"image": IMAGE}),
+                serde_json::json!({"image": image}),
             )
             .await;
         assert_eq!(status, 200, "image push: {body}");

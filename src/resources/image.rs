@@ -1,0 +1,186 @@
+//! The chat-server image, as one step of the stack: `--build source` (Cloud Build), `--build
+//! local` (compile and push from here) or `--image REF`, through [`crate::image`]. Publishes
+//! the image by digest for the Cloud Run service. `down` keeps it: the repository and the
+//! staging bucket are shared with `gcloud run deploy --source` and other environments.
+
+use std::sync::Arc;
+
+use super::{Action, Outputs, Planned};
+use crate::context::Ctx;
+use crate::image::source_archive::BuildContext;
+use crate::image::{
+    self, ImageContext, ImageError, ImageEvent, ImageRef, ImageSource, cloud_build,
+};
+use crate::outcome::{Interrupted, TimedOut};
+use crate::report::Progress;
+
+/// How often a Cloud Build build is polled on Google, and against an endpoint override.
+const BUILD_POLL_GOOGLE: std::time::Duration = std::time::Duration::from_secs(3);
+const BUILD_POLL_OVERRIDE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How the settings ask for the image.
+pub fn source(ctx: &Ctx) -> anyhow::Result<ImageSource> {
+    Ok(image::source(
+        &ctx.settings,
+        ctx.clients.endpoint.is_some(),
+    )?)
+}
+
+/// The image module's view of this run: project, region, endpoint, credentials, overrides.
+fn context(ctx: &Ctx) -> ImageContext {
+    let s = &ctx.settings;
+    let mut image = ImageContext::new(&s.project, &s.region, ctx.clients.credentials.clone());
+    image.api_endpoint = ctx.clients.endpoint.clone();
+    if let Some(repository) = &s.repository {
+        image.repository = repository.clone();
+    }
+    image.registry_override = s.registry.clone();
+    image.staging_bucket = s.staging_bucket.clone();
+    image.build_timeout = s.timeout;
+    image.retry = *ctx.retry();
+    image.poll_interval = if ctx.clients.endpoint.is_some() {
+        BUILD_POLL_OVERRIDE
+    } else {
+        BUILD_POLL_GOOGLE
+    };
+    image
+}
+
+/// The name shown before the image is known.
+pub fn display_name(ctx: &Ctx) -> String {
+    match (&ctx.settings.image, &ctx.settings.registry) {
+        (Some(image), _) => image.clone(),
+        (None, Some(registry)) if ctx.settings.build == crate::cli::BuildMode::Local => {
+            format!("{}/{}", registry.trim_end_matches('/'), image::IMAGE_NAME)
+        }
+        _ => context(ctx).artifact_registry_image().to_string(),
+    }
+}
+
+fn publish(out: &Outputs, image: &ImageRef) {
+    let image = image.to_string();
+    out.update(|v| v.image = Some(image));
+}
+
+/// Observe and decide (reads only): a prebuilt image must exist; a source build is reused
+/// when the repository has the tag of the embedded sources; a local build always runs (its
+/// digest is known only after compiling; an unchanged binary pushes nothing new).
+pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+    let image_ctx = context(ctx);
+    match source(ctx)? {
+        ImageSource::Prebuilt(reference) => {
+            let image = image::check_prebuilt(&image_ctx, &reference).await?;
+            publish(out, &image);
+            Ok(Planned::new(image.to_string(), "EXISTS", Action::NoOp))
+        }
+        ImageSource::Source => {
+            let sources = BuildContext::embedded();
+            match cloud_build::existing_build(&image_ctx, &sources).await? {
+                Some(image) => {
+                    publish(out, &image);
+                    Ok(Planned::new(image.to_string(), "BUILT", Action::NoOp))
+                }
+                None => {
+                    let tagged = cloud_build::tagged_image(&image_ctx, &sources);
+                    Ok(Planned::new(tagged.to_string(), "absent", Action::Create))
+                }
+            }
+        }
+        ImageSource::Local(_) => Ok(Planned::new(
+            display_name(ctx),
+            "built by up (--build local)",
+            Action::Create,
+        )),
+    }
+}
+
+/// Build (or check) the image, reporting each step, and publish it by digest.
+pub async fn apply(
+    ctx: &Ctx,
+    out: &Outputs,
+    _planned: &Planned,
+    progress: &Progress<'_>,
+) -> anyhow::Result<()> {
+    let how = source(ctx)?;
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let mut image_ctx = context(ctx);
+    image_ctx.progress = Arc::new(move |event: &ImageEvent| {
+        let _ = events.send(event.clone());
+    });
+    let work = image::ensure_image(&image_ctx, &how);
+    tokio::pin!(work);
+    let mut build_id = None;
+    let mut show = |event: ImageEvent| {
+        if let ImageEvent::BuildStarted { build_id: id, .. } = &event {
+            build_id = Some(id.clone());
+        }
+        if let Some(text) = describe(&event) {
+            progress.state(&text);
+        }
+    };
+    let result = loop {
+        tokio::select! {
+            result = &mut work => {
+                while let Ok(event) = received.try_recv() {
+                    show(event);
+                }
+                break result;
+            }
+            Some(event) = received.recv() => show(event),
+            _ = ctx.waiting.cancel.cancelled() => {
+                let what = match &build_id {
+                    Some(id) => format!("Cloud Build build {id} keeps running; the next `chatctl up` reuses its image once it is pushed"),
+                    None => "stopped before the image was ready".to_string(),
+                };
+                return Err(anyhow::Error::new(Interrupted).context(what));
+            }
+        }
+    };
+    let image = result.map_err(|error| explain(error, ctx))?;
+    publish(out, &image);
+    Ok(())
+}
+
+/// A build still running at the deadline is a timeout (exit 5), like any other operation.
+fn explain(error: ImageError, ctx: &Ctx) -> anyhow::Error {
+    match error {
+        ImageError::BuildFailed {
+            build_id, status, ..
+        } if status == "still running" => TimedOut {
+            what: "Cloud Build build of chat-server".into(),
+            operation: build_id,
+            waited: ctx.settings.timeout,
+        }
+        .into(),
+        other => other.into(),
+    }
+}
+
+/// One progress line per step of the image's making.
+fn describe(event: &ImageEvent) -> Option<String> {
+    Some(match event {
+        ImageEvent::RepositoryCreated { repository } => format!("created {repository}"),
+        ImageEvent::BuildSkipped { .. } => "reusing the image built from the same sources".into(),
+        ImageEvent::SourceUploaded { bucket, bytes, .. } => {
+            format!("sources uploaded to gs://{bucket} ({} KiB)", bytes / 1024)
+        }
+        ImageEvent::BuildStarted { build_id, log_url } => {
+            format!("Cloud Build {build_id} started, logs: {log_url}")
+        }
+        ImageEvent::BuildStatus { status, .. } => format!("build {status}"),
+        ImageEvent::Compiling { profile, .. } => format!("compiling chat-server ({profile})"),
+        ImageEvent::Blob {
+            digest,
+            bytes,
+            uploaded,
+        } => {
+            let short = digest.get(..19).unwrap_or(digest);
+            if *uploaded {
+                format!("pushed {short} ({} KiB)", bytes / 1024)
+            } else {
+                format!("registry has {short}")
+            }
+        }
+        ImageEvent::Ready { .. } => return None,
+    })
+}
