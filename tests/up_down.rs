@@ -308,3 +308,66 @@ fn the_contract_check_rejects_what_the_apis_would_refuse() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_failed_image_build_deploys_nothing_and_the_next_up_converges() {
+    let emu = Emu::start(23).await;
+    let env = "badbuild";
+    let mut settings = common::settings(env);
+    settings.image = None; // the default: build the embedded sources with Cloud Build
+    emu.set_faults(&FaultConfig {
+        scripted: vec![ScriptedFault {
+            method: "builds.create".into(),
+            status: Code::PermissionDenied,
+            message: Some("The caller does not have permission".into()),
+            times: 1,
+        }],
+        ..FaultConfig::default()
+    })
+    .await;
+    let session = emu
+        .session_for(settings.clone(), CancellationToken::new())
+        .await;
+    let failed = up(&session).await;
+    let image = &failed.results[&ResourceId::Image];
+    let Outcome::Failed(error) = &image.outcome else {
+        panic!("the image should fail: {:?}", image.outcome);
+    };
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("Cloud Build") && message.contains("roles/cloudbuild.builds.editor"),
+        "the error says what failed and which role is needed: {message}"
+    );
+    for id in [ResourceId::RunService, ResourceId::PublicAccess] {
+        assert!(
+            matches!(
+                failed.results[&id].outcome,
+                Outcome::Skipped(ResourceId::Image)
+            ),
+            "{}: {:?}",
+            id.label(),
+            failed.results[&id].outcome
+        );
+    }
+    let log = emu.requests().await;
+    assert!(
+        !log.iter()
+            .any(|r| r["method"] == "POST"
+                && r["path"].as_str().unwrap_or_default().starts_with("/v2/")),
+        "no Cloud Run service was created"
+    );
+
+    // The fault is spent: the next up builds, deploys by digest and converges.
+    let session = emu.session_for(settings, CancellationToken::new()).await;
+    let fixed = up(&session).await;
+    assert_all_done(&fixed, "up after the failed build");
+    let image = fixed.values.image.expect("the built image");
+    assert!(
+        image.contains("/cloud-run-source-deploy/chat-server:src-"),
+        "{image}"
+    );
+    assert!(image.contains("@sha256:"), "{image}");
+    assert_eq!(plan_changes(&session).await, Vec::<String>::new());
+    assert_all_done(&down(&session).await, "down");
+    assert_eq!(emu.leftovers(env).await, "");
+}
