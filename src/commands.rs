@@ -239,6 +239,7 @@ impl Session {
                 "type": "summary",
                 "command": "status",
                 "url": url,
+                "image": walk.values.image,
                 "changes": walk.changes(),
             })),
             OutputFormat::Human => match &url {
