@@ -1,13 +1,15 @@
 //! Cloud Build v1 through the official google-cloud-build-v1 client, the way `--build source`
 //! drives it: staged sources in Storage, a docker build that pushes to Artifact Registry, the
 //! build followed to SUCCESS with a reproducible digest, and the failures (missing source,
-//! image no step builds, missing repository) with their failure info and log.
+//! image no step builds, missing repository) with their failure info and log; builds.list with
+//! its filter syntax, newest first and paged.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
+use emulator::EmulatorConfig;
 use google_cloud_build_v1::client::CloudBuild;
 use google_cloud_build_v1::model::build::Status;
 use google_cloud_build_v1::model::build::failure_info::FailureType;
@@ -87,9 +89,9 @@ fn docker_build(object: &str, generation: i64, image: &str) -> Build {
         .set_options(BuildOptions::new().set_logging(LoggingMode::CloudLoggingOnly))
 }
 
-/// Starts a build (global form) and follows it like gcloud: id from the metadata, then
-/// `builds.get` until a terminal status.
-async fn run_build(cb: &CloudBuild, build: Build) -> Build {
+/// Starts a build (global form) and returns it as the operation's metadata shows it (queued),
+/// without waiting: gcloud reads the build id from there.
+async fn start_build(cb: &CloudBuild, build: Build) -> Build {
     let op = cb
         .create_build()
         .set_project_id(PROJECT)
@@ -106,6 +108,12 @@ async fn run_build(cb: &CloudBuild, build: Build) -> Build {
         .expect("the metadata carries the build");
     assert_eq!(started.status, Status::Queued);
     assert!(started.log_url.contains(&started.id), "{}", started.log_url);
+    started
+}
+
+/// Starts a build and follows it like gcloud: `builds.get` until a terminal status.
+async fn run_build(cb: &CloudBuild, build: Build) -> Build {
+    let started = start_build(cb, build).await;
     eventually(Duration::from_secs(10), || async {
         let build = cb
             .get_build()
@@ -325,4 +333,146 @@ async fn cloud_run_deploys_the_built_image_by_digest() {
         .await
         .expect_err("a digest nobody pushed");
     assert_eq!(code_of(&error), Code::FailedPrecondition);
+}
+
+/// The ids builds.list answers for `filter` (global endpoint, every page).
+async fn listed(cb: &CloudBuild, filter: &str) -> Vec<String> {
+    use google_cloud_gax::paginator::{ItemPaginator, Paginator};
+    let mut items = cb
+        .list_builds()
+        .set_project_id(PROJECT)
+        .set_filter(filter)
+        .set_page_size(2)
+        .by_page()
+        .items();
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        match items.next().await {
+            Some(build) => ids.push(build.expect("a page of builds").id),
+            None => return ids,
+        }
+    }
+    panic!("more pages than builds: {ids:?}");
+}
+
+#[tokio::test]
+async fn builds_list_newest_first_filtered_and_paged() {
+    // Real time (5 s queued, 3 min building): the unfinished builds stay unfinished.
+    let emu = start(EmulatorConfig {
+        time_scale: 1.0,
+        ..fast_config()
+    })
+    .await;
+    let cb = client(emu.base_url()).await;
+    let generation = stage(emu.base_url(), "source/a.tgz", b"sources").await;
+    let other_image =
+        "us-central1-docker.pkg.dev/build-test-proj/cloud-run-source-deploy/other:src-1";
+    let ours = start_build(
+        &cb,
+        docker_build("source/a.tgz", generation, IMAGE).set_tags(["chatctl", "chat-server"]),
+    )
+    .await;
+    let cancelled = start_build(
+        &cb,
+        docker_build("source/a.tgz", generation, IMAGE).set_tags(["chatctl", "chat-server"]),
+    )
+    .await;
+    cb.cancel_build()
+        .set_project_id(PROJECT)
+        .set_id(&cancelled.id)
+        .send()
+        .await
+        .expect("cancel");
+    let other = start_build(
+        &cb,
+        docker_build("source/a.tgz", generation, other_image).set_tags(["chatctl"]),
+    )
+    .await;
+    let regional = cb
+        .create_build()
+        .set_parent(format!("projects/{PROJECT}/locations/us-central1"))
+        .set_build(docker_build("source/a.tgz", generation, IMAGE).set_tags(["chatctl"]))
+        .send()
+        .await
+        .expect("a regional build");
+    assert!(!regional.done);
+
+    // Everything global, newest first, over two pages of two.
+    assert_eq!(
+        listed(&cb, "").await,
+        [other.id.as_str(), &cancelled.id, &ours.id]
+    );
+    // What chatctl asks: a build of this image, by chatctl, still in flight.
+    let in_flight = format!(
+        r#"tags="chatctl" AND images="{IMAGE}" AND (status="QUEUED" OR status="WORKING" OR status="PENDING")"#
+    );
+    assert_eq!(listed(&cb, &in_flight).await, [ours.id.as_str()]);
+    assert_eq!(
+        listed(&cb, r#"status="CANCELLED""#).await,
+        [cancelled.id.as_str()]
+    );
+    assert_eq!(
+        listed(&cb, &format!(r#"NOT images="{IMAGE}""#)).await,
+        [other.id.as_str()]
+    );
+    assert_eq!(
+        listed(
+            &cb,
+            r#"create_time>"2000-01-01T00:00:00Z" AND tags!="chat-server""#
+        )
+        .await,
+        [other.id.as_str()]
+    );
+    let page = cb
+        .list_builds()
+        .set_project_id(PROJECT)
+        .set_filter(r#"tags="chatctl""#)
+        .set_page_size(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.builds.len(), 1);
+    assert!(!page.next_page_token.is_empty());
+    assert_eq!(page.builds[0].status, Status::Queued);
+
+    // The regional endpoint lists the regional build only.
+    let mut regional_list = cb
+        .list_builds()
+        .set_parent(format!("projects/{PROJECT}/locations/us-central1"))
+        .send()
+        .await
+        .expect("regional list")
+        .builds;
+    assert_eq!(regional_list.len(), 1);
+    let only = regional_list.pop().unwrap();
+    assert!(
+        only.name.contains("/locations/us-central1/builds/"),
+        "{}",
+        only.name
+    );
+
+    // Filters the server does not understand, and bad page tokens, are refused, not ignored.
+    for bad in [
+        r#"labels.env="x""#,
+        r#"status="RUNNING""#,
+        "status=WORKING",
+        r#"tags="a" AND tags="b" OR tags="c""#,
+    ] {
+        let error = cb
+            .list_builds()
+            .set_project_id(PROJECT)
+            .set_filter(bad)
+            .send()
+            .await
+            .expect_err(bad);
+        assert_eq!(code_of(&error), Code::InvalidArgument, "{bad}: {error}");
+    }
+    let error = cb
+        .list_builds()
+        .set_project_id(PROJECT)
+        .set_page_token("not-a-token")
+        .send()
+        .await
+        .expect_err("a made-up page token");
+    assert_eq!(code_of(&error), Code::InvalidArgument);
 }

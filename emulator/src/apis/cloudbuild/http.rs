@@ -1,5 +1,6 @@
 //! The HTTP surface of Cloud Build v1: builds create (`/v1/projects/{projectId}/builds` and
-//! `/v1/{parent=projects/*/locations/*}/builds`), get, cancel; the global build operations
+//! `/v1/{parent=projects/*/locations/*}/builds`), get, list (newest first, with Cloud Build's
+//! filter syntax, see `filter.rs`), cancel; the global build operations
 //! (`operations/build/{project}/{id}`); the emulator-only build log
 //! (`GET /_emulator/builds/{id}/log`). Timing: queued ≈ 5 s, done ≈ 3 min, × time scale.
 
@@ -12,11 +13,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use super::filter::Filter;
 use super::model::{Build, validate};
 use super::{ENUMS, SERVICE};
 use crate::error::{ApiError, Code};
 use crate::ops;
-use crate::router::{Call, Handler, Reply, Route};
+use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
 use crate::state::Emu;
 
 const QUEUE_LATENCY: Duration = Duration::from_secs(5);
@@ -25,12 +27,36 @@ const BUILD_TYPE: &str = "google.devtools.cloudbuild.v1.Build";
 const METADATA_TYPE: &str =
     "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata";
 const DEFAULT_TIMEOUT: &str = "3600s";
+/// Builds per page of builds.list when the caller names no pageSize.
+const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// Query parameters each method takes, per the discovery document (the others take none).
+const QUERY: &[(&str, &[&str])] = &[
+    ("cloudbuild.projects.builds.create", &["parent"]),
+    (
+        "cloudbuild.projects.locations.builds.create",
+        &["projectId"],
+    ),
+    ("cloudbuild.projects.builds.get", &["name"]),
+    (
+        "cloudbuild.projects.locations.builds.get",
+        &["id", "projectId"],
+    ),
+    (
+        "cloudbuild.projects.builds.list",
+        &["parent", "pageSize", "pageToken", "filter"],
+    ),
+    (
+        "cloudbuild.projects.locations.builds.list",
+        &["projectId", "pageSize", "pageToken", "filter"],
+    ),
+];
 
 pub fn routes() -> Vec<Route> {
     let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
         Route::new(m, p, SERVICE, id, ENUMS, h)
     };
-    vec![
+    let routes = vec![
         r(
             Method::POST,
             "/v1/projects/{project}/builds",
@@ -54,6 +80,18 @@ pub fn routes() -> Vec<Route> {
             "/v1/projects/{project}/locations/{location}/builds/{id}",
             "cloudbuild.projects.locations.builds.get",
             |c| Box::pin(get(c)),
+        ),
+        r(
+            Method::GET,
+            "/v1/projects/{project}/builds",
+            "cloudbuild.projects.builds.list",
+            |c| Box::pin(list(c)),
+        ),
+        r(
+            Method::GET,
+            "/v1/projects/{project}/locations/{location}/builds",
+            "cloudbuild.projects.locations.builds.list",
+            |c| Box::pin(list(c)),
         ),
         r(
             Method::POST,
@@ -81,7 +119,8 @@ pub fn routes() -> Vec<Route> {
             &[],
             |c| Box::pin(log(c)),
         ),
-    ]
+    ];
+    with_queries(routes, QUERY)
 }
 
 fn location(call: &Call) -> &str {
@@ -212,6 +251,49 @@ async fn get(call: Call) -> Result<Reply, ApiError> {
             .map(|s| s.build.clone())
     })?;
     Ok(Reply::Json(serde_json::to_value(build).unwrap_or_default()))
+}
+
+/// builds.list: the project's builds in the location (global unless the regional form or
+/// `parent` names one), filtered, newest first, a page at a time.
+async fn list(call: Call) -> Result<Reply, ApiError> {
+    let project = call.param("project").to_string();
+    let location = match (call.param("location"), call.query("parent")) {
+        ("", None) => "global".to_string(),
+        ("", Some(parent)) => parent_location(parent, &project)?,
+        (region, _) => region.to_string(),
+    };
+    if location != "global" {
+        crate::validate::require_region(&location)?;
+    }
+    let filter = Filter::parse(call.query("filter").unwrap_or_default())?;
+    let builds: Vec<Build> = call
+        .emu
+        .world(|w| w.cloudbuild.list(&project, &location))
+        .into_iter()
+        .filter(|b| filter.matches(b))
+        .collect();
+    let (page, next) = paginate(&builds, &call, DEFAULT_PAGE_SIZE)?;
+    let mut body = json!({});
+    if !page.is_empty() {
+        body["builds"] = serde_json::to_value(page).unwrap_or_default();
+    }
+    if let Some(token) = next {
+        body["nextPageToken"] = json!(token);
+    }
+    Ok(Reply::Json(body))
+}
+
+/// The location of `parent` (`projects/P/locations/L`), which must name `project`.
+fn parent_location(parent: &str, project: &str) -> Result<String, ApiError> {
+    parent
+        .strip_prefix(&format!("projects/{project}/locations/"))
+        .filter(|l| !l.is_empty() && !l.contains('/'))
+        .map(String::from)
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "parent {parent} must be projects/{project}/locations/LOCATION."
+            ))
+        })
 }
 
 async fn cancel(call: Call) -> Result<Reply, ApiError> {

@@ -1,9 +1,10 @@
 //! Cloud Build v1 (cloudbuild.googleapis.com): builds create (global and regional forms) → LRO
-//! with BuildOperationMetadata, builds get and cancel, and the build log. A build goes QUEUED →
-//! WORKING → SUCCESS (each image in `images` pushed to Artifact Registry with a digest derived
-//! from the source object's bytes and the image name) or FAILURE (missing source, image no step
-//! builds, push refused), about 3 min × time scale.
+//! with BuildOperationMetadata, builds get, list (filtered) and cancel, and the build log. A
+//! build goes QUEUED → WORKING → SUCCESS (each image in `images` pushed to Artifact Registry
+//! with a digest derived from the source object's bytes and the image name) or FAILURE
+//! (missing source, image no step builds, push refused), about 3 min × time scale.
 
+mod filter;
 mod http;
 mod model;
 

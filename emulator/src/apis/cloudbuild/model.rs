@@ -165,16 +165,30 @@ pub struct Stored {
     pub build: Build,
     pub log: String,
     pub operation: String,
+    /// Creation order (timestamps can tie), for listing newest first.
+    #[serde(skip)]
+    pub sequence: u64,
 }
 
 /// Builds by id.
 #[derive(Default, Serialize)]
 pub struct Store {
     builds: BTreeMap<String, Stored>,
+    #[serde(skip)]
+    created: u64,
 }
 
 pub fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Build {id} not found."))
+}
+
+/// The location in a build's name, `projects/N/locations/LOCATION/builds/ID`.
+fn location_of(build: &Build) -> &str {
+    build
+        .name
+        .split_once("/locations/")
+        .and_then(|(_, rest)| rest.split_once("/builds/"))
+        .map_or("global", |(location, _)| location)
 }
 
 /// The checks Cloud Build makes before accepting a build.
@@ -272,14 +286,27 @@ pub struct Outcome {
 impl Store {
     pub fn insert(&mut self, build: Build, operation: String) {
         let log = format!("starting build \"{}\"\n", build.id);
+        self.created += 1;
         self.builds.insert(
             build.id.clone(),
             Stored {
                 build,
                 log,
                 operation,
+                sequence: self.created,
             },
         );
+    }
+
+    /// The builds of `project` in `location` (`global` for the global endpoint), newest first.
+    pub fn list(&self, project: &str, location: &str) -> Vec<Build> {
+        let mut found: Vec<&Stored> = self
+            .builds
+            .values()
+            .filter(|s| s.build.project_id == project && location_of(&s.build) == location)
+            .collect();
+        found.sort_by_key(|s| std::cmp::Reverse(s.sequence));
+        found.into_iter().map(|s| s.build.clone()).collect()
     }
 
     /// A build of `project` by id.
