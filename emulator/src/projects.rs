@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::apis::compute::model::Network;
 use crate::error::ApiError;
 use crate::policy::Policy;
 use crate::state::Emu;
@@ -59,21 +60,6 @@ pub fn service_title(service: &str) -> Option<&'static str> {
         .map(|(_, title)| *title)
 }
 
-/// A subnet of a network.
-#[derive(Clone, Debug, Serialize)]
-pub struct Subnet {
-    pub name: String,
-    pub region: String,
-    pub range: Ipv4Net,
-}
-
-/// A VPC network.
-#[derive(Clone, Debug, Serialize)]
-pub struct Network {
-    pub name: String,
-    pub subnets: Vec<Subnet>,
-}
-
 /// Whether an API is enabled, and since when it really works.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,38 +83,10 @@ pub struct Project {
     pub policy: Policy,
 }
 
-/// The auto-mode `default` network's subnets in a handful of regions (Google's real ranges).
-const DEFAULT_SUBNETS: &[(&str, &str)] = &[
-    ("us-central1", "10.128.0.0/20"),
-    ("europe-west1", "10.132.0.0/20"),
-    ("us-west1", "10.138.0.0/20"),
-    ("asia-east1", "10.140.0.0/20"),
-    ("us-east1", "10.142.0.0/20"),
-    ("europe-west2", "10.154.0.0/20"),
-    ("europe-west3", "10.156.0.0/20"),
-    ("europe-west4", "10.164.0.0/20"),
-];
-
 impl Project {
     fn new(id: &str) -> Self {
-        let subnets = DEFAULT_SUBNETS
-            .iter()
-            .filter_map(|(region, cidr)| {
-                Some(Subnet {
-                    name: "default".to_string(),
-                    region: region.to_string(),
-                    range: cidr.parse().ok()?,
-                })
-            })
-            .collect();
         let mut networks = BTreeMap::new();
-        networks.insert(
-            "default".to_string(),
-            Network {
-                name: "default".to_string(),
-                subnets,
-            },
-        );
+        networks.insert("default".to_string(), Network::auto_mode_default(id));
         let number = project_number(id);
         Project {
             id: id.to_string(),
@@ -156,16 +114,11 @@ impl Project {
         }
     }
 
-    /// Every subnet range of a network, for overlap checks.
+    /// Every subnet range of a network (primary and secondary), for overlap checks.
     pub fn network_ranges(&self, network: &str) -> Vec<(String, Ipv4Net)> {
         self.networks
             .get(network)
-            .map(|n| {
-                n.subnets
-                    .iter()
-                    .map(|s| (format!("subnetwork {} in {}", s.name, s.region), s.range))
-                    .collect()
-            })
+            .map(Network::ranges)
             .unwrap_or_default()
     }
 }

@@ -74,6 +74,7 @@ const SYSTEM_PARAMS: &[&str] = &[
     "userProject",
     "$outputDefaults",
     "$httpStatusCode",
+    "$apiVersion",
 ];
 
 impl Route {
@@ -269,9 +270,21 @@ pub fn paginate<T: Clone>(
     call: &Call,
     default_size: usize,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let size = match call.query_i32("pageSize")? {
+    paginate_by(items, call, "pageSize", default_size)
+}
+
+/// The same, with the page size in `size_param` (Compute Engine's `maxResults`).
+pub fn paginate_by<T: Clone>(
+    items: &[T],
+    call: &Call,
+    size_param: &str,
+    default_size: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let size = match call.query_i32(size_param)? {
         n if n < 0 => {
-            return Err(ApiError::invalid_argument("page_size must not be negative"));
+            return Err(ApiError::invalid_argument(format!(
+                "{size_param} must not be negative"
+            )));
         }
         0 => default_size,
         n => n as usize,

@@ -6,6 +6,7 @@ use crate::router::Route;
 
 pub mod artifactregistry;
 pub mod cloudbuild;
+pub mod compute;
 pub mod iam;
 pub mod redis;
 pub mod resourcemanager;
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(artifactregistry::routes());
     routes.extend(cloudbuild::routes());
     routes.extend(storage::routes());
+    routes.extend(compute::routes());
     routes
 }
 
