@@ -149,7 +149,7 @@ pub struct StackArgs {
     pub tier: Option<Tier>,
 
     /// The connector's /28 range, e.g. 10.8.0.0/28, or `auto` to pick a free /28 that overlaps
-    /// no existing connector in the region [default: 10.8.0.0/28].
+    /// no connector or subnet of the network [default: 10.8.0.0/28].
     #[arg(long, env = "CHATCTL_CONNECTOR_RANGE", value_name = "CIDR|auto")]
     pub connector_range: Option<String>,
 
