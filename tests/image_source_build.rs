@@ -1,7 +1,8 @@
 //! `--build source` against the emulator (Artifact Registry, Cloud Storage, Cloud Build through
 //! the official clients and the JSON API): the repository and the staging bucket are created,
 //! the archive is uploaded, the build runs and its digest comes back; the second run skips the
-//! build; a failed build and a squatted bucket name give clear errors.
+//! build; a build an earlier run stopped waiting for is followed, not started again; a failed
+//! build and a squatted bucket name give clear errors.
 
 mod image_support;
 
@@ -16,9 +17,13 @@ use std::time::Duration;
 const PROJECT: &str = "image-test";
 
 async fn start_emulator() -> EmulatorHandle {
+    start_emulator_scaled(0.001).await
+}
+
+async fn start_emulator_scaled(time_scale: f64) -> EmulatorHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = EmulatorConfig {
-        time_scale: 0.001,
+        time_scale,
         allow_anonymous: true,
         seed: Some(7),
         ..EmulatorConfig::default()
@@ -193,6 +198,66 @@ async fn source_build_stages_builds_and_then_reuses_the_image() {
         .await
         .expect("other sources");
     assert_ne!(other.digest, image.digest);
+}
+
+#[tokio::test]
+async fn a_build_left_running_is_followed_by_the_next_run_not_started_again() {
+    // 0.02 × (5 s queued + 3 min): the build runs 3.7 s, far past the first run's deadline.
+    let emulator = start_emulator_scaled(0.02).await;
+    let (mut ctx, events) = context(&emulator);
+    let sources = test_context("v1");
+    ctx.build_timeout = Duration::from_millis(1);
+    let error = cloud_build::build_from_source(&ctx, &sources)
+        .await
+        .expect_err("chatctl stops waiting at its deadline");
+    let ImageError::BuildFailed {
+        build_id, status, ..
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(status, cloud_build::STILL_RUNNING);
+
+    let running = cloud_build::running_build(&ctx, &sources)
+        .await
+        .expect("list the builds")
+        .expect("the build is still running");
+    assert_eq!(&running.id, build_id);
+    assert!(
+        ["QUEUED", "WORKING"].contains(&running.status.as_str()),
+        "{running:?}"
+    );
+    assert!(running.log_url.contains(build_id.as_str()), "{running:?}");
+    let other_sources = cloud_build::running_build(&ctx, &test_context("v2")).await;
+    assert_eq!(other_sources.expect("list the builds"), None);
+
+    events.lock().unwrap().clear();
+    ctx.build_timeout = Duration::from_secs(60);
+    let image = cloud_build::build_from_source(&ctx, &sources)
+        .await
+        .expect("the next run follows the running build");
+    assert!(image.digest.is_some(), "{image}");
+    let seen = events.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ImageEvent::BuildResumed { build_id: id, .. } if id == build_id)),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            ImageEvent::BuildStarted { .. } | ImageEvent::SourceUploaded { .. }
+        )),
+        "nothing uploaded or started again: {seen:?}"
+    );
+    let requests = emulator_requests(&emulator).await;
+    assert_eq!(count(&requests, "POST", "/builds"), 1, "one build in all");
+    assert_eq!(count(&requests, "POST", "/upload/"), 1, "one upload in all");
+    assert_eq!(
+        cloud_build::running_build(&ctx, &sources).await.unwrap(),
+        None,
+        "nothing runs once the image is pushed"
+    );
 }
 
 #[tokio::test]

@@ -1,10 +1,13 @@
 //! `--build source`: the gcloud `run deploy --source` flow without gcloud. Ensure the
-//! repository, skip everything when the tag `src-<source sha256>` exists, otherwise stage the
-//! embedded archive in the bucket, run a Cloud Build build of chat-server/Dockerfile that
-//! pushes the tagged image, follow it, and return the image by the digest the build reports.
+//! repository, skip everything when the tag `src-<source sha256>` exists, follow the build of
+//! that tag already in flight when an earlier run started one (interrupted or timed out),
+//! otherwise stage the embedded archive in the bucket, run a Cloud Build build of
+//! chat-server/Dockerfile that pushes the tagged image, follow it, and return the image by the
+//! digest the build reports.
 
 use super::source_archive::{self, BuildContext};
 use super::{ImageContext, ImageError, ImageEvent, ImageRef, artifact_registry, staging};
+use crate::gcp::errors::Kind;
 use google_cloud_build_v1::client::CloudBuild;
 use google_cloud_build_v1::model::build::Status;
 use google_cloud_build_v1::model::build_options::LoggingMode;
@@ -16,6 +19,11 @@ use google_cloud_build_v1::model::{
 const DOCKER_BUILDER: &str = "gcr.io/cloud-builders/docker";
 /// Cloud Build's own limit for the build (it stops the build after this).
 const BUILD_TIMEOUT_SECONDS: i64 = 30 * 60;
+/// The `status` of [`ImageError::BuildFailed`] when chatctl stopped waiting at its deadline
+/// (the build itself keeps running).
+pub const STILL_RUNNING: &str = "still running";
+/// The Cloud Build tag on every build chatctl starts (how it finds them again).
+const CHATCTL_TAG: &str = "chatctl";
 
 /// Builds `context` (its `chat-server/Dockerfile`) into `REGION-docker.pkg.dev/PROJECT/REPO/
 /// chat-server:src-<sha256>` and returns that image by digest; reuses the tag when it exists.
@@ -47,6 +55,14 @@ pub async fn build_from_source(
         return Ok(built);
     }
     let image = tagged_image(ctx, context);
+    let client = client(ctx).await?;
+    if let Some(running) = find_running(ctx, &client, &image.to_string()).await? {
+        (ctx.progress)(&ImageEvent::BuildResumed {
+            build_id: running.id.clone(),
+            log_url: running.log_url.clone(),
+        });
+        return finish(ctx, &client, &running.id, image).await;
+    }
 
     let bucket = staging::ensure_bucket(ctx).await?;
     let object = format!("source/chat-server-{}.tgz", context.sha256_hex());
@@ -57,7 +73,6 @@ pub async fn build_from_source(
         bytes: context.bytes().len() as u64,
     });
 
-    let client = client(ctx).await?;
     let operation = client
         .create_build()
         .set_project_id(&ctx.project)
@@ -87,8 +102,75 @@ pub async fn build_from_source(
         build_id: started.id.clone(),
         log_url: started.log_url.clone(),
     });
-    let finished = follow(ctx, &client, &started.id).await?;
+    finish(ctx, &client, &started.id, image).await
+}
+
+/// Follows build `build_id` to its end and returns `image` by the digest it pushed.
+async fn finish(
+    ctx: &ImageContext,
+    client: &CloudBuild,
+    build_id: &str,
+    image: ImageRef,
+) -> Result<ImageRef, ImageError> {
+    let finished = follow(ctx, client, build_id).await?;
     pushed_digest(&finished, &image.to_string()).map(|digest| image.with_digest(&digest))
+}
+
+/// A Cloud Build build still under way (queued, pending or working).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningBuild {
+    pub id: String,
+    /// QUEUED, PENDING or WORKING.
+    pub status: String,
+    pub log_url: String,
+}
+
+/// The newest build of `context`'s tagged image that Cloud Build is still running (one an
+/// interrupted or timed-out `up` left behind), or `None`. Reads only.
+pub async fn running_build(
+    ctx: &ImageContext,
+    context: &BuildContext,
+) -> Result<Option<RunningBuild>, ImageError> {
+    let client = client(ctx).await?;
+    find_running(ctx, &client, &tagged_image(ctx, context).to_string()).await
+}
+
+/// The builds.list filter for chatctl's builds of `image` that have not ended.
+pub fn running_filter(image: &str) -> String {
+    let quoted = image.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"tags="{CHATCTL_TAG}" AND images="{quoted}" AND (status="QUEUED" OR status="PENDING" OR status="WORKING")"#
+    )
+}
+
+async fn find_running(
+    ctx: &ImageContext,
+    client: &CloudBuild,
+    image: &str,
+) -> Result<Option<RunningBuild>, ImageError> {
+    // Newest first: the first page of one is the build to follow.
+    let listed = client
+        .list_builds()
+        .set_project_id(&ctx.project)
+        .set_filter(running_filter(image))
+        .set_page_size(1)
+        .send()
+        .await;
+    let page = match listed {
+        Ok(page) => page,
+        // Cloud Build not enabled (yet): nothing can be building.
+        Err(e) if crate::gcp::errors::classify(&e) == Kind::ServiceDisabled => return Ok(None),
+        Err(e) => return Err(ImageError::api("list the Cloud Build builds", &e)),
+    };
+    Ok(page
+        .builds
+        .into_iter()
+        .find(|b| !is_terminal(&b.status) && b.images.iter().any(|i| i == image))
+        .map(|b| RunningBuild {
+            status: b.status.name().unwrap_or("UNKNOWN").to_string(),
+            id: b.id,
+            log_url: b.log_url,
+        }))
 }
 
 /// Where the build of `context` goes: `REGION-docker.pkg.dev/PROJECT/REPO/chat-server:src-<sha256>`.
@@ -146,7 +228,7 @@ pub fn build_request(image: &str, bucket: &str, object: &str, generation: i64) -
         ])])
         .set_images([image])
         .set_timeout(google_cloud_wkt::Duration::clamp(BUILD_TIMEOUT_SECONDS, 0))
-        .set_tags(["chatctl", "chat-server"])
+        .set_tags([CHATCTL_TAG, "chat-server"])
         .set_options(BuildOptions::new().set_logging(LoggingMode::CloudLoggingOnly))
 }
 
@@ -187,9 +269,9 @@ async fn follow(
         if tokio::time::Instant::now() + ctx.poll_interval > deadline {
             return Err(ImageError::BuildFailed {
                 build_id: build_id.to_string(),
-                status: "still running".into(),
+                status: STILL_RUNNING.into(),
                 detail: format!(
-                    "chatctl stopped waiting after {} s; the next `chatctl up` reuses the image once the build pushes it",
+                    "chatctl stopped waiting after {} s; the next `chatctl up` follows the build (or reuses its image once it is pushed)",
                     ctx.build_timeout.as_secs()
                 ),
                 log_url: build.log_url,

@@ -84,6 +84,9 @@ pub enum ImageEvent {
     },
     /// Cloud Build accepted the build; follow it at `log_url`.
     BuildStarted { build_id: String, log_url: String },
+    /// A build of the same sources was already running (an earlier run was interrupted or
+    /// stopped waiting): it is followed instead of starting another.
+    BuildResumed { build_id: String, log_url: String },
     /// The build changed state (QUEUED, WORKING, ...).
     BuildStatus { build_id: String, status: String },
     /// `--build local` is compiling chat-server.
@@ -238,7 +241,8 @@ impl ImageError {
 /// Makes sure the chat-server image exists in a registry and returns it pinned by digest.
 ///
 /// * [`ImageSource::Source`]: ensures the repository and the staging bucket, uploads the
-///   embedded sources, runs Cloud Build and follows it (skipped when the tag exists).
+///   embedded sources, runs Cloud Build and follows it (skipped when the tag exists; a build
+///   of the same sources already running is followed instead of starting another).
 /// * [`ImageSource::Local`]: compiles a static chat-server, pushes a one-layer OCI image.
 /// * [`ImageSource::Prebuilt`]: checks the reference exists (Artifact Registry API for
 ///   `*-docker.pkg.dev`, the registry API otherwise) and resolves it to its digest.

@@ -63,8 +63,9 @@ fn publish(out: &Outputs, image: &ImageRef) {
 }
 
 /// Observe and decide (reads only): a prebuilt image must exist; a source build is reused
-/// when the repository has the tag of the embedded sources; a local build always runs (its
-/// digest is known only after compiling; an unchanged binary pushes nothing new).
+/// when the repository has the tag of the embedded sources, and resumed (followed, not started
+/// again) when an earlier run left its build running; a local build always runs (its digest is
+/// known only after compiling; an unchanged binary pushes nothing new).
 pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
     let image_ctx = context(ctx);
     match source(ctx)? {
@@ -81,8 +82,19 @@ pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
                     Ok(Planned::new(image.to_string(), "BUILT", Action::NoOp))
                 }
                 None => {
-                    let tagged = cloud_build::tagged_image(&image_ctx, &sources);
-                    Ok(Planned::new(tagged.to_string(), "absent", Action::Create))
+                    let tagged = cloud_build::tagged_image(&image_ctx, &sources).to_string();
+                    Ok(
+                        match cloud_build::running_build(&image_ctx, &sources).await? {
+                            Some(build) => Planned::new(
+                                tagged,
+                                build.status.clone(),
+                                Action::Resume {
+                                    state: build.status,
+                                },
+                            ),
+                            None => Planned::new(tagged, "absent", Action::Create),
+                        },
+                    )
                 }
             }
         }
@@ -111,7 +123,9 @@ pub async fn apply(
     tokio::pin!(work);
     let mut build_id = None;
     let mut show = |event: ImageEvent| {
-        if let ImageEvent::BuildStarted { build_id: id, .. } = &event {
+        if let ImageEvent::BuildStarted { build_id: id, .. }
+        | ImageEvent::BuildResumed { build_id: id, .. } = &event
+        {
             build_id = Some(id.clone());
         }
         if let Some(text) = describe(&event) {
@@ -128,28 +142,33 @@ pub async fn apply(
             }
             Some(event) = received.recv() => show(event),
             _ = ctx.waiting.cancel.cancelled() => {
+                // Events sent before the interrupt (the build id) still count.
+                while let Ok(event) = received.try_recv() {
+                    show(event);
+                }
                 let what = match &build_id {
-                    Some(id) => format!("Cloud Build build {id} keeps running; the next `chatctl up` reuses its image once it is pushed"),
+                    Some(id) => format!("Cloud Build build {id} keeps running; the next `chatctl up` follows it (or reuses its image once it is pushed)"),
                     None => "stopped before the image was ready".to_string(),
                 };
                 return Err(anyhow::Error::new(Interrupted).context(what));
             }
         }
     };
-    let image = result.map_err(|error| explain(error, ctx))?;
+    let image = result.map_err(|error| explain(error, ctx.settings.timeout))?;
     publish(out, &image);
     Ok(())
 }
 
-/// A build still running at the deadline is a timeout (exit 5), like any other operation.
-fn explain(error: ImageError, ctx: &Ctx) -> anyhow::Error {
+/// A build still running at the deadline (`waited`) is a timeout (exit 5), like any other
+/// operation; the next `up` follows the same build.
+fn explain(error: ImageError, waited: std::time::Duration) -> anyhow::Error {
     match error {
         ImageError::BuildFailed {
             build_id, status, ..
-        } if status == "still running" => TimedOut {
+        } if status == cloud_build::STILL_RUNNING => TimedOut {
             what: "Cloud Build build of chat-server".into(),
             operation: build_id,
-            waited: ctx.settings.timeout,
+            waited,
         }
         .into(),
         other => other.into(),
@@ -167,6 +186,9 @@ fn describe(event: &ImageEvent) -> Option<String> {
         ImageEvent::BuildStarted { build_id, log_url } => {
             format!("Cloud Build {build_id} started, logs: {log_url}")
         }
+        ImageEvent::BuildResumed { build_id, log_url } => {
+            format!("following Cloud Build {build_id}, started by an earlier run, logs: {log_url}")
+        }
         ImageEvent::BuildStatus { status, .. } => format!("build {status}"),
         ImageEvent::Compiling { profile, .. } => format!("compiling chat-server ({profile})"),
         ImageEvent::Blob {
@@ -183,4 +205,40 @@ fn describe(event: &ImageEvent) -> Option<String> {
         }
         ImageEvent::Ready { .. } => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{EXIT_FAILED, EXIT_TIMED_OUT, exit_code};
+    use std::time::Duration;
+
+    fn build_error(status: &str) -> ImageError {
+        ImageError::BuildFailed {
+            build_id: "0f3c-42".into(),
+            status: status.into(),
+            detail: "step 0 exited with 1".into(),
+            log_url: "https://console.cloud.google.com/cloud-build/builds/0f3c-42".into(),
+        }
+    }
+
+    #[test]
+    fn a_build_still_running_at_the_deadline_exits_5_and_names_the_build() {
+        let error = explain(
+            build_error(cloud_build::STILL_RUNNING),
+            Duration::from_secs(600),
+        );
+        assert_eq!(exit_code(&error), EXIT_TIMED_OUT);
+        let message = format!("{error:#}");
+        for part in ["0f3c-42", "600s", "run the same command again"] {
+            assert!(message.contains(part), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_failed_build_is_a_failure_with_its_log() {
+        let error = explain(build_error("FAILURE"), Duration::from_secs(600));
+        assert_eq!(exit_code(&error), EXIT_FAILED);
+        assert!(format!("{error:#}").contains("cloud-build/builds/0f3c-42"));
+    }
 }
