@@ -1,7 +1,8 @@
 //! The whole stack against the emulator (time scale 0.001, API enablement enforced, service
 //! accounts invisible for a while after creation, as on Google): up from nothing, status,
 //! a plan with no changes, an up that only reads, down leaving nothing; two environments side
-//! by side; seeded faults; an up interrupted after each mutating call, then down, then up.
+//! by side; seeded faults; an up interrupted after each mutating call, then down, then up; an
+//! up interrupted while Cloud Build runs, then an up that follows that build.
 
 mod common;
 
@@ -368,6 +369,93 @@ async fn a_failed_image_build_deploys_nothing_and_the_next_up_converges() {
     );
     assert!(image.contains("@sha256:"), "{image}");
     assert_eq!(plan_changes(&session).await, Vec::<String>::new());
+    assert_all_done(&down(&session).await, "down");
+    assert_eq!(emu.leftovers(env).await, "");
+}
+
+/// The path of a logged request without its query.
+fn bare_path(request: &serde_json::Value) -> &str {
+    let path = request["path"].as_str().unwrap_or_default();
+    path.split('?').next().unwrap_or_default()
+}
+
+/// Cloud Build builds.create calls in the log.
+fn builds_created(log: &[serde_json::Value]) -> usize {
+    log.iter()
+        .filter(|r| r["method"] == "POST" && bare_path(r).ends_with("/builds"))
+        .count()
+}
+
+/// The id of the first build chatctl read with builds.get (it follows the build it started).
+fn followed_build(log: &[serde_json::Value]) -> Option<String> {
+    let prefix = format!("/v1/projects/{}/builds/", common::PROJECT);
+    log.iter()
+        .filter(|r| r["method"] == "GET")
+        .find_map(|r| bare_path(r).strip_prefix(&prefix).map(String::from))
+}
+
+#[tokio::test]
+async fn an_up_interrupted_during_the_build_is_resumed_not_built_twice() {
+    // Slower time: the build takes 5.5 s and Redis 8 s, so the interrupt lands mid-build and
+    // the build is still running when the next up looks for it.
+    let emu = Emu::start_scaled(24, FaultConfig::default(), 0.03).await;
+    let env = "bldresume";
+    let mut settings = common::settings(env);
+    settings.image = None; // the default: build the embedded sources with Cloud Build
+    let cancel = CancellationToken::new();
+    let session = emu.session_for(settings.clone(), cancel.clone()).await;
+    let run = up(&session);
+    tokio::pin!(run);
+    let began = std::time::Instant::now();
+    let build_id = loop {
+        tokio::select! {
+            walk = &mut run => panic!(
+                "the up ended before it followed a build: {:?}",
+                walk.results[&ResourceId::Image].outcome
+            ),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {
+                if let Some(id) = followed_build(&emu.requests().await) {
+                    break id;
+                }
+                assert!(
+                    began.elapsed() < std::time::Duration::from_secs(60),
+                    "the up never started its build"
+                );
+            }
+        }
+    };
+    cancel.cancel(); // Ctrl-C
+    let first = run.await;
+    assert!(first.interrupted());
+    let Outcome::Interrupted(message) = &first.results[&ResourceId::Image].outcome else {
+        panic!(
+            "the image step should be interrupted: {:?}",
+            first.results[&ResourceId::Image].outcome
+        );
+    };
+    assert!(
+        message.contains(&format!("Cloud Build build {build_id} keeps running")),
+        "the message names the build: {message}"
+    );
+
+    let session = emu.session_for(settings, CancellationToken::new()).await;
+    let second = up(&session).await;
+    assert_all_done(&second, "the up after the interrupt");
+    let image = second.results[&ResourceId::Image].planned.as_ref().unwrap();
+    assert!(
+        matches!(&image.action, Action::Resume { state } if state == "QUEUED" || state == "WORKING"),
+        "the image step resumes the running build: {image:?}"
+    );
+    assert!(image.name.contains("/chat-server:src-"), "{image:?}");
+    let log = emu.requests().await;
+    assert_eq!(builds_created(&log), 1, "one build in all");
+    let deployed = second.values.image.expect("the built image");
+    assert!(
+        deployed.contains(":src-") && deployed.contains("@sha256:"),
+        "{deployed}"
+    );
+    assert_eq!(plan_changes(&session).await, Vec::<String>::new());
+
     assert_all_done(&down(&session).await, "down");
     assert_eq!(emu.leftovers(env).await, "");
 }
