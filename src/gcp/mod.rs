@@ -1,6 +1,7 @@
 //! Thin access to the Google Cloud APIs through the official google-cloud-* crates: one module
 //! per API, plus the shared pieces (credentials and endpoints, retries, operations, errors).
 
+pub mod compute;
 pub mod errors;
 pub mod iam;
 pub mod lro;
@@ -30,6 +31,7 @@ pub struct Clients {
     pub projects: google_cloud_resourcemanager_v3::client::Projects,
     pub run: google_cloud_run_v2::client::Services,
     pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
+    pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
     /// The credentials every client uses (the image module builds its own clients with them).
@@ -111,6 +113,11 @@ impl Clients {
             run: build_client!(google_cloud_run_v2::client::Services, ep.clone(), creds),
             serviceusage: build_client!(
                 google_cloud_api_serviceusage_v1::client::ServiceUsage,
+                ep.clone(),
+                creds
+            ),
+            subnetworks: build_client!(
+                google_cloud_compute_v1::client::Subnetworks,
                 ep.clone(),
                 creds
             ),

@@ -1,7 +1,8 @@
 //! The Serverless VPC Access connector (a /28 on the network), rendered from
 //! templates/vpc-connector.yaml. Connectors take no labels: the name derived from the
-//! environment and the network identify ours. Its /28 is checked against the region's other
-//! connectors before creating, so a clash is reported at once rather than inside the operation.
+//! environment and the network identify ours. Its /28 is checked against every subnet of the
+//! network (all regions, secondary ranges too) and the region's other connectors before
+//! creating, so a clash is reported at once rather than inside the operation.
 
 use std::net::Ipv4Addr;
 
@@ -11,6 +12,7 @@ use google_cloud_vpcaccess_v1::model::connector::State;
 use super::{Action, Planned, Rendered, render, to_json};
 use crate::config::ConnectorRange;
 use crate::context::Ctx;
+use crate::gcp::compute::{self, SubnetRange};
 use crate::gcp::vpcaccess as api;
 use crate::report::Progress;
 use crate::templates::{KNOWN_AFTER_UP, VPC_CONNECTOR, Vars};
@@ -56,12 +58,32 @@ fn overlaps(a: &str, b: &str) -> bool {
     }
 }
 
-/// Other connectors on the same network whose range overlaps `range`.
-fn clashes<'a>(ctx: &Ctx, others: &'a [Connector], range: &str) -> Option<&'a Connector> {
+/// What a /28 would overlap on the network.
+enum Clash<'a> {
+    Connector(&'a Connector),
+    Subnet(&'a SubnetRange),
+}
+
+/// The first connector (other than ours) or subnet range of the network that `range` overlaps.
+fn clashes<'a>(
+    ctx: &Ctx,
+    others: &'a [Connector],
+    subnets: &'a [SubnetRange],
+    range: &str,
+) -> Option<Clash<'a>> {
     let ours = api::connector_name(ctx, &ctx.settings.names.connector);
-    others.iter().find(|c| {
-        c.name != ours && c.network == ctx.settings.network && overlaps(&c.ip_cidr_range, range)
-    })
+    others
+        .iter()
+        .find(|c| {
+            c.name != ours && c.network == ctx.settings.network && overlaps(&c.ip_cidr_range, range)
+        })
+        .map(Clash::Connector)
+        .or_else(|| {
+            subnets
+                .iter()
+                .find(|s| overlaps(&s.range, range))
+                .map(Clash::Subnet)
+        })
 }
 
 /// How often `auto` picks again after losing a race for a /28.
@@ -72,31 +94,35 @@ fn is_range_conflict(err: &anyhow::Error) -> bool {
     text.contains("conflict") || text.contains("overlap")
 }
 
-/// The configured range (checked against the others), or a free one under `auto`.
-fn pick_range(ctx: &Ctx, others: &[Connector]) -> anyhow::Result<String> {
+/// The configured range (checked against the network's connectors and subnets), or a free
+/// one under `auto`.
+fn pick_range(ctx: &Ctx, others: &[Connector], subnets: &[SubnetRange]) -> anyhow::Result<String> {
+    let network = &ctx.settings.network;
     match &ctx.settings.connector_range {
-        ConnectorRange::Fixed(r) => {
-            if let Some(other) = clashes(ctx, others, r) {
-                anyhow::bail!(
-                    "the connector range {r} overlaps {} of connector {} on network {}: pass \
-                     another --connector-range, or `--connector-range auto`",
-                    other.ip_cidr_range,
-                    other.name,
-                    ctx.settings.network
-                );
-            }
-            Ok(r.clone())
-        }
-        ConnectorRange::Auto => free_range(ctx, others),
+        ConnectorRange::Fixed(r) => match clashes(ctx, others, subnets, r) {
+            Some(Clash::Connector(other)) => anyhow::bail!(
+                "the connector range {r} overlaps {} of connector {} on network {network}: pass \
+                 another --connector-range, or `--connector-range auto`",
+                other.ip_cidr_range,
+                other.name,
+            ),
+            Some(Clash::Subnet(subnet)) => anyhow::bail!(
+                "the connector range {r} overlaps {subnet} of network {network}: pass another \
+                 --connector-range (a /28 that no subnet or connector of the network uses), or \
+                 `--connector-range auto` to let chatctl pick one"
+            ),
+            None => Ok(r.clone()),
+        },
+        ConnectorRange::Auto => free_range(ctx, others, subnets),
     }
 }
 
-/// The first /28 of the pool that no other connector uses.
-fn free_range(ctx: &Ctx, others: &[Connector]) -> anyhow::Result<String> {
+/// The first /28 of the pool that no other connector and no subnet of the network uses.
+fn free_range(ctx: &Ctx, others: &[Connector], subnets: &[SubnetRange]) -> anyhow::Result<String> {
     let (base, bits) = AUTO_POOL;
     (0..(1u32 << (28 - bits)))
         .map(|i| format!("{}/28", Ipv4Addr::from(u32::from(base) + i * 16)))
-        .find(|candidate| clashes(ctx, others, candidate).is_none())
+        .find(|candidate| clashes(ctx, others, subnets, candidate).is_none())
         .ok_or_else(|| anyhow::anyhow!("no free /28 left in 10.8.0.0/12: pass --connector-range"))
 }
 
@@ -166,15 +192,22 @@ pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> any
         Action::Create => {
             // Under `auto`, another environment may take the same free /28 at the same time;
             // the API then fails the operation with a conflict: pick again.
+            // The subnets are read once, the connectors again on each attempt.
+            let (subnets, mut others) = tokio::try_join!(
+                compute::subnet_ranges(ctx, &ctx.settings.network),
+                api::list(ctx)
+            )?;
             let mut taken: Vec<String> = Vec::new();
             for attempt in 0..AUTO_ATTEMPTS {
-                let mut others = api::list(ctx).await?;
+                if attempt > 0 {
+                    others = api::list(ctx).await?;
+                }
                 others.extend(taken.iter().map(|r| {
                     Connector::new()
                         .set_ip_cidr_range(r.clone())
                         .set_network(ctx.settings.network.clone())
                 }));
-                let range = pick_range(ctx, &others)?;
+                let range = pick_range(ctx, &others, &subnets)?;
                 progress.state(&format!("creating on {range}"));
                 let want = desired(ctx, &range)?;
                 match api::create(ctx, id, want.message).await {

@@ -1,4 +1,4 @@
-//! What the Google APIs accept, per the API contract (gcp-api-contract.md §5-§14): every
+//! What the Google APIs accept, per the API contract (gcp-api-contract.md §5-§14, §8): every
 //! request chatctl sends must match one documented method and path shape, carry the query
 //! parameters that method takes, and a body with the fields the API requires.
 
@@ -299,6 +299,13 @@ fn shapes() -> Vec<Shape> {
             query: &["name"],
             body: any,
         },
+        // Compute Engine v1 (§8): the network's subnets, every region, before the connector.
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/aggregated/subnetworks",
+            query: &["pageToken", "maxResults", "filter", "returnPartialSuccess"],
+            body: any,
+        },
         // Cloud Storage JSON API (§12), called without the google-cloud crates' $alt.
         Shape {
             method: "GET",
@@ -382,17 +389,19 @@ pub fn violations(requests: &[Value]) -> Vec<String> {
             continue;
         };
         let storage = path.starts_with("/storage/") || path.starts_with("/upload/storage/");
-        if !storage
-            && !params
-                .iter()
-                .any(|(k, v)| k == "$alt" && v == "json;enum-encoding=int")
-        {
-            bad.push(format!(
-                "{method} {full}: lacks $alt=json;enum-encoding=int"
-            ));
+        // The Compute client (discovery-based) asks for string enums and names its API version.
+        let compute = path.starts_with("/compute/");
+        let alt = if compute {
+            "json"
+        } else {
+            "json;enum-encoding=int"
+        };
+        if !storage && !params.iter().any(|(k, v)| k == "$alt" && v == alt) {
+            bad.push(format!("{method} {full}: lacks $alt={alt}"));
         }
         for (k, _) in &params {
-            if k != "$alt" && !shape.query.contains(&k.as_str()) {
+            let system = k == "$alt" || (compute && k == "$apiVersion");
+            if !system && !shape.query.contains(&k.as_str()) {
                 bad.push(format!(
                     "{method} {full}: query parameter {k} is not one this call takes"
                 ));

@@ -91,17 +91,22 @@ impl Emu {
         panic!("operation never finished: {op}");
     }
 
-    /// What a user does before `chatctl up --image`: an Artifact Registry repository with the
-    /// chat-server image pushed to it (Cloud Run refuses images that do not exist).
-    async fn push_image(&self) {
+    /// Enables `service` in the test project (it answers SERVICE_DISABLED a moment longer).
+    async fn enable(&self, service: &str) {
         let (_, op) = self
             .call(
                 reqwest::Method::POST,
                 &format!("/v1/projects/{PROJECT}/services:batchEnable"),
-                serde_json::json!({"serviceIds": ["artifactregistry.googleapis.com"]}),
+                serde_json::json!({ "serviceIds": [service] }),
             )
             .await;
         self.until_done(op).await;
+    }
+
+    /// What a user does before `chatctl up --image`: an Artifact Registry repository with the
+    /// chat-server image pushed to it (Cloud Run refuses images that do not exist).
+    async fn push_image(&self) {
+        self.enable("artifactregistry.googleapis.com").await;
         let create =
             format!("/v1/projects/{PROJECT}/locations/us-central1/repositories?repositoryId=chat");
         for _ in 0..2000 {
@@ -120,6 +125,47 @@ impl Emu {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         self.push(IMAGE).await;
+    }
+
+    /// Adds a subnet to the project's `default` network, as a user's own infrastructure would:
+    /// enables Compute Engine, then inserts through the official compute client and waits for
+    /// the operation. Its requests stay out of `requests()`, like the image push.
+    pub async fn insert_subnet(&mut self, name: &str, region: &str, cidr: &str) {
+        use google_cloud_lro::Poller as _;
+        self.enable("compute.googleapis.com").await;
+        let client = google_cloud_compute_v1::client::Subnetworks::builder()
+            .with_endpoint(self.base())
+            .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build())
+            .build()
+            .await
+            .expect("the compute client");
+        let body = google_cloud_compute_v1::model::Subnetwork::new()
+            .set_name(name)
+            .set_network(format!("projects/{PROJECT}/global/networks/default"))
+            .set_ip_cidr_range(cidr);
+        for _ in 0..2000 {
+            let inserted = client
+                .insert()
+                .set_project(PROJECT)
+                .set_region(region)
+                .set_body(body.clone())
+                .poller()
+                .until_done()
+                .await;
+            match inserted {
+                Ok(op) => {
+                    assert!(op.error.is_none(), "subnet insert failed: {op:?}");
+                    self.setup_requests += self.requests().await.len();
+                    return;
+                }
+                // Compute answers SERVICE_DISABLED for a moment after the enable.
+                Err(e) if e.http_status_code() == Some(403) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                Err(e) => panic!("subnet insert: {e:?}"),
+            }
+        }
+        panic!("Compute Engine stayed disabled");
     }
 
     /// Puts `image` into the emulator's Artifact Registry (as `docker push` would).
