@@ -299,6 +299,13 @@ fn shapes() -> Vec<Shape> {
             query: &["name"],
             body: any,
         },
+        // builds.list: the build of the same sources an interrupted up left running.
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/builds",
+            query: &["parent", "pageSize", "pageToken", "filter"],
+            body: any,
+        },
         // Compute Engine v1 (§8): the network's subnets, every region, before the connector.
         Shape {
             method: "GET",
