@@ -459,3 +459,36 @@ async fn an_up_interrupted_during_the_build_is_resumed_not_built_twice() {
     assert_all_done(&down(&session).await, "down");
     assert_eq!(emu.leftovers(env).await, "");
 }
+
+#[tokio::test]
+async fn a_source_build_waits_out_the_apis_it_just_enabled() {
+    // A project where nothing is enabled yet, and slower time: the APIs this up enables keep
+    // answering SERVICE_DISABLED for 0.2 s after the enable (20 s on Google), while the image
+    // step, which starts as soon as the APIs are reported enabled, already reads its repository.
+    let emu = Emu::start_scaled(24, FaultConfig::default(), 0.01).await;
+    let env = "freshapi";
+    let mut settings = common::settings(env);
+    settings.image = None;
+    settings.project = "fresh-project-24".into();
+    let session = emu.session_for(settings, CancellationToken::new()).await;
+    let walk = up(&session).await;
+    assert_all_done(&walk, "up right after enabling the APIs");
+    let log = emu.requests().await;
+    // The image step's first call: is there an image of these sources already?
+    let tag_reads = log
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"].as_str().unwrap_or_default().starts_with(
+                    "/v1/projects/fresh-project-24/locations/us-central1/repositories/cloud-run-source-deploy/packages/chat-server/tags/",
+                )
+        })
+        .count();
+    assert!(
+        tag_reads >= 3,
+        "the first Artifact Registry read was refused as SERVICE_DISABLED and retried, then \
+         apply read again ({tag_reads} reads)"
+    );
+    assert_all_done(&down(&session).await, "down");
+    assert_eq!(emu.leftovers(env).await, "");
+}

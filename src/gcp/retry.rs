@@ -75,22 +75,29 @@ impl RetryPolicy {
     }
 }
 
-/// The same rule for calls that retry inside the google-cloud crates (the image module's
-/// clients): transient failures of idempotent calls, within the policy's transient window.
+/// The same rules as [`RetryPolicy::run`] for calls that retry inside the google-cloud crates
+/// (the image module's clients): transient failures of idempotent calls within the transient
+/// window; SERVICE_DISABLED right after an enable (the request was refused, so even a create is
+/// safe to resend) within the eventual window.
 #[derive(Debug)]
-struct TransientOnly;
+struct SameRules(RetryPolicy);
 
-impl google_cloud_gax::retry_policy::RetryPolicy for TransientOnly {
+impl google_cloud_gax::retry_policy::RetryPolicy for SameRules {
     fn on_error(
         &self,
         state: &google_cloud_gax::retry_state::RetryState,
         error: GaxError,
     ) -> google_cloud_gax::retry_result::RetryResult {
         use google_cloud_gax::retry_result::RetryResult;
-        if state.idempotent && classify(&error) == Kind::Transient {
-            RetryResult::Continue(error)
+        let window = match classify(&error) {
+            Kind::Transient if state.idempotent => self.0.transient_window,
+            Kind::ServiceDisabled => self.0.eventual_window,
+            _ => return RetryResult::Permanent(error),
+        };
+        if state.start.elapsed() >= window || state.attempt_count >= 200 {
+            RetryResult::Exhausted(error)
         } else {
-            RetryResult::Permanent(error)
+            RetryResult::Continue(error)
         }
     }
 }
@@ -103,13 +110,11 @@ impl RetryPolicy {
         google_cloud_gax::retry_policy::RetryPolicyArg,
         google_cloud_gax::backoff_policy::BackoffPolicyArg,
     ) {
-        use google_cloud_gax::retry_policy::RetryPolicyExt;
-        let retry = TransientOnly.with_time_limit(self.transient_window);
         let backoff = google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder::new()
             .with_initial_delay(self.initial)
             .with_maximum_delay(self.max_delay)
             .clamp();
-        (retry.into(), backoff.into())
+        (SameRules(*self).into(), backoff.into())
     }
 }
 

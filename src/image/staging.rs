@@ -65,8 +65,10 @@ impl Storage {
         })
     }
 
-    /// Sends `request`, retrying 429, 5xx and network failures with the context's backoff
-    /// (every Storage call here is idempotent: a list, a named insert, an overwrite).
+    /// Sends `request`, retrying 429, 5xx and network failures within the transient window,
+    /// and SERVICE_DISABLED (the API was just enabled) within the eventual window, with the
+    /// context's backoff. Every Storage call here is idempotent: a list, a named insert, an
+    /// overwrite.
     async fn send(
         &self,
         action: &str,
@@ -79,28 +81,52 @@ impl Storage {
                 action: action.into(),
                 message: "the request body cannot be resent".into(),
             })?;
-            let delay = self.retry.backoff(attempt);
-            let retry_left = started.elapsed() + delay < self.retry.transient_window;
-            match attempt_request.headers(self.headers.clone()).send().await {
-                Ok(response)
-                    if retry_left && matches!(response.status().as_u16(), 429 | 500..=504) => {}
+            let (window, failure) = match attempt_request.headers(self.headers.clone()).send().await
+            {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let body = response.json().await.unwrap_or(serde_json::Value::Null);
-                    return Ok((status, body));
+                    match status {
+                        429 | 500..=504 => (self.retry.transient_window, Ok((status, body))),
+                        403 if service_disabled(&body) => {
+                            (self.retry.eventual_window, Ok((status, body)))
+                        }
+                        _ => return Ok((status, body)),
+                    }
                 }
-                Err(e) if retry_left && (e.is_connect() || e.is_timeout()) => {}
                 Err(e) => {
-                    return Err(ImageError::Api {
+                    let retryable = e.is_connect() || e.is_timeout();
+                    let error = ImageError::Api {
                         action: action.into(),
                         message: format!("{e} ({})", self.base),
-                    });
+                    };
+                    if !retryable {
+                        return Err(error);
+                    }
+                    (self.retry.transient_window, Err(error))
                 }
+            };
+            let delay = self.retry.backoff(attempt);
+            if started.elapsed() + delay >= window {
+                return failure;
             }
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
     }
+}
+
+/// Whether a JSON error body says the API is disabled (ErrorInfo SERVICE_DISABLED, or the
+/// legacy `accessNotConfigured` reason).
+fn service_disabled(body: &serde_json::Value) -> bool {
+    let error = &body["error"];
+    let info = error["details"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|d| d["reason"] == "SERVICE_DISABLED"));
+    let legacy = error["errors"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["reason"] == "accessNotConfigured"));
+    info || legacy
 }
 
 fn api_error(action: &str, status: u16, body: &serde_json::Value) -> ImageError {
