@@ -21,13 +21,17 @@ async fn start_emulator() -> EmulatorHandle {
 }
 
 async fn start_emulator_scaled(time_scale: f64) -> EmulatorHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = EmulatorConfig {
+    start_emulator_with(EmulatorConfig {
         time_scale,
         allow_anonymous: true,
         seed: Some(7),
         ..EmulatorConfig::default()
-    };
+    })
+    .await
+}
+
+async fn start_emulator_with(config: EmulatorConfig) -> EmulatorHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     Emulator::start(listener, config, Arc::new(NoRuntime))
         .await
         .expect("start the emulator")
@@ -257,6 +261,36 @@ async fn a_build_left_running_is_followed_by_the_next_run_not_started_again() {
         cloud_build::running_build(&ctx, &sources).await.unwrap(),
         None,
         "nothing runs once the image is pushed"
+    );
+}
+
+#[tokio::test]
+async fn no_build_runs_where_cloud_build_is_not_enabled() {
+    // `plan` and `status` read projects where Cloud Build may never be enabled: the answer is
+    // "nothing running", at once (not after waiting for the API to come up).
+    let emulator = start_emulator_with(EmulatorConfig {
+        time_scale: 0.001,
+        allow_anonymous: true,
+        seed: Some(7),
+        enforce_api_enablement: true,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (ctx, _) = context(&emulator);
+    let running = tokio::time::timeout(
+        Duration::from_secs(30),
+        cloud_build::running_build(&ctx, &test_context("v1")),
+    )
+    .await
+    .expect("answered without waiting out SERVICE_DISABLED");
+    assert_eq!(running.expect("no error for a disabled API"), None);
+    let refused = emulator_requests(&emulator).await;
+    assert!(
+        refused.iter().any(|r| r["path"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&format!("/v1/projects/{PROJECT}/builds?"))),
+        "the list was asked: {refused:?}"
     );
 }
 

@@ -56,7 +56,7 @@ pub async fn build_from_source(
     }
     let image = tagged_image(ctx, context);
     let client = client(ctx).await?;
-    if let Some(running) = find_running(ctx, &client, &image.to_string()).await? {
+    if let Some(running) = find_running(ctx, &image.to_string()).await? {
         (ctx.progress)(&ImageEvent::BuildResumed {
             build_id: running.id.clone(),
             log_url: running.log_url.clone(),
@@ -131,8 +131,7 @@ pub async fn running_build(
     ctx: &ImageContext,
     context: &BuildContext,
 ) -> Result<Option<RunningBuild>, ImageError> {
-    let client = client(ctx).await?;
-    find_running(ctx, &client, &tagged_image(ctx, context).to_string()).await
+    find_running(ctx, &tagged_image(ctx, context).to_string()).await
 }
 
 /// The builds.list filter for chatctl's builds of `image` that have not ended.
@@ -143,11 +142,13 @@ pub fn running_filter(image: &str) -> String {
     )
 }
 
-async fn find_running(
-    ctx: &ImageContext,
-    client: &CloudBuild,
-    image: &str,
-) -> Result<Option<RunningBuild>, ImageError> {
+async fn find_running(ctx: &ImageContext, image: &str) -> Result<Option<RunningBuild>, ImageError> {
+    // A disabled Cloud Build runs nothing: answer at once instead of waiting for the API to
+    // become enabled, as the other calls do right after `up` enables it (`plan` and `status`
+    // read projects where it may never be enabled).
+    let mut lookup = ctx.clone();
+    lookup.retry.eventual_window = std::time::Duration::ZERO;
+    let client = client(&lookup).await?;
     // Newest first: the first page of one is the build to follow.
     let listed = client
         .list_builds()
