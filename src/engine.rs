@@ -171,7 +171,8 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
 
     let start = |id: ResourceId, disabled_apis: &[String]| {
         let api_disabled = resources::apis::read_through(id)
-            .is_some_and(|api| disabled_apis.iter().any(|d| d == api));
+            .iter()
+            .any(|api| disabled_apis.iter().any(|d| d == api));
         let name = resources::display_name(id, ctx);
         let out = &out;
         async move {

@@ -1,7 +1,7 @@
 //! The connector's /28 and the network's subnets (emulator, API enablement enforced): with a
 //! user's own subnet 10.8.0.0/24 on `default`, `--connector-range auto` picks a /28 clear of it
-//! and of the region's auto-mode subnet; the fixed default 10.8.0.0/28 is refused before any
-//! connector is created, with a message naming the subnet and what to do instead.
+//! and of the region's auto-mode subnet; the fixed default 10.8.0.0/28 is reported by `plan`
+//! and refused by `up` before any connector is created, naming the subnet and what to do instead.
 
 mod common;
 
@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 
 use chatctl::config::ConnectorRange;
 use chatctl::engine::{self, Mode, Outcome, Walk};
+use chatctl::resources::Action;
 use chatctl::stack::{ResourceId, Stack};
 use common::Emu;
 use tokio_util::sync::CancellationToken;
@@ -109,6 +110,20 @@ async fn a_fixed_range_over_a_subnet_is_refused_before_the_connector_is_created(
         "Cloud Run waits for the connector: {:?}",
         up.results[&ResourceId::RunService].outcome
     );
+    // Now that the APIs are enabled, `plan` says so too, reading only.
+    let plan = engine::walk(Mode::Plan, &Stack::up(), &session.ctx, &session.reporter).await;
+    let planned = plan.results[&ResourceId::Connector]
+        .planned
+        .clone()
+        .expect("the connector is planned");
+    let Action::Conflict { reason } = &planned.action else {
+        panic!("plan should report the clash: {planned:?}");
+    };
+    assert!(
+        reason.contains(SUBNET) && reason.contains("--connector-range auto"),
+        "{reason}"
+    );
+
     let log = emu.requests().await;
     let creates: Vec<&serde_json::Value> = log
         .iter()

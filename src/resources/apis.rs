@@ -34,17 +34,17 @@ pub fn services(settings: &Settings) -> Vec<&'static str> {
     services
 }
 
-/// The API a resource is read through (`plan` cannot read it while that API is disabled).
-pub fn read_through(id: ResourceId) -> Option<&'static str> {
-    Some(match id {
-        ResourceId::Apis => return None,
-        ResourceId::ServiceAccount => "iam.googleapis.com",
-        ResourceId::ProjectBinding => "cloudresourcemanager.googleapis.com",
-        ResourceId::Redis => "redis.googleapis.com",
-        ResourceId::Connector => "vpcaccess.googleapis.com",
-        ResourceId::Image => "artifactregistry.googleapis.com",
-        ResourceId::RunService | ResourceId::PublicAccess => "run.googleapis.com",
-    })
+/// The APIs a resource is read through (`plan` cannot read it while one is disabled).
+pub fn read_through(id: ResourceId) -> &'static [&'static str] {
+    match id {
+        ResourceId::Apis => &[],
+        ResourceId::ServiceAccount => &["iam.googleapis.com"],
+        ResourceId::ProjectBinding => &["cloudresourcemanager.googleapis.com"],
+        ResourceId::Redis => &["redis.googleapis.com"],
+        ResourceId::Connector => &["vpcaccess.googleapis.com", "compute.googleapis.com"],
+        ResourceId::Image => &["artifactregistry.googleapis.com"],
+        ResourceId::RunService | ResourceId::PublicAccess => &["run.googleapis.com"],
+    }
 }
 
 pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {

@@ -163,7 +163,19 @@ fn intended_range(ctx: &Ctx, found: Option<&Connector>) -> String {
 }
 
 pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
-    let found = api::get(ctx, &ctx.settings.names.connector).await?;
+    let id = &ctx.settings.names.connector;
+    let found = api::get(ctx, id).await?;
+    if found.is_none() {
+        // Say now, not from a failed operation, when the /28 would clash (or none is free).
+        let (subnets, others) = tokio::try_join!(
+            compute::subnet_ranges(ctx, &ctx.settings.network),
+            api::list(ctx)
+        )?;
+        if let Err(clash) = pick_range(ctx, &others, &subnets) {
+            let reason = format!("{clash:#}");
+            return Ok(Planned::new(id, "absent", Action::Conflict { reason }));
+        }
+    }
     decide(ctx, found.as_ref(), &intended_range(ctx, found.as_ref()))
 }
 
