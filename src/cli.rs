@@ -125,6 +125,9 @@ pub struct StackArgs {
     /// How to make the chat-server image: `source` sends the sources chatctl carries to Cloud
     /// Build (works from any OS; skipped when an image of the same sources exists), `local`
     /// compiles here and pushes without Docker (x86_64 Linux, fastest) [default: source].
+    /// With `local`, CHATCTL_LOCAL_BUILD_BINARY=PATH pushes a static chat-server you built
+    /// instead of compiling, CHATCTL_LOCAL_BUILD_WORKSPACE=DIR compiles that checkout and
+    /// CHATCTL_LOCAL_BUILD_PROFILE picks the cargo profile (release).
     #[arg(long, env = "CHATCTL_BUILD", value_enum)]
     pub build: Option<BuildMode>,
 

@@ -3,7 +3,10 @@
 //! run the binary from the pulled layer, and push again: same digest, no blob uploaded twice.
 //! Prints the time of each phase and the bytes pushed (the `--build local` benchmark):
 //! `CHATCTL_LOCAL_BUILD_PROFILE=release cargo nextest run -p chatctl --test image_local_registry --no-capture`.
+//! Then the same through the binary: `chatctl up --build local --registry` against the emulator
+//! deploys the pushed image by digest, and a second `up` pushes no blob and changes nothing.
 
+mod common;
 mod image_support;
 
 use chatctl::image::{self, ImageContext, ImageSource, LocalBuild, oci};
@@ -227,4 +230,128 @@ async fn local_build_pushes_a_runnable_reproducible_image() {
     .await
     .unwrap();
     assert_eq!(prebuilt.digest.as_deref(), Some(digest.as_str()));
+}
+
+/// Runs the chatctl binary against the emulator at `base`, compiling chat-server from this
+/// workspace in the dev profile (the build the test above shares).
+async fn chatctl(base: &str, home: &std::path::Path, args: &[String]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    command
+        .args(args)
+        .current_dir(home)
+        .stdin(std::process::Stdio::null())
+        .env("CHATCTL_API_ENDPOINT", base)
+        .env("CHATCTL_PROJECT", common::PROJECT)
+        .env("CHATCTL_LOCAL_BUILD_WORKSPACE", workspace_root())
+        .env("CHATCTL_LOCAL_BUILD_PROFILE", "dev")
+        .env_remove("CHATCTL_LOCAL_BUILD_BINARY")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env("CLOUDSDK_CONFIG", home.join("no-gcloud"))
+        .env("HOME", home);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run chatctl"))
+        .await
+        .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "chatctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn summary(out: &std::process::Output) -> serde_json::Value {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["type"] == "summary")
+        .expect("a JSON summary on stdout")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_build_local_deploys_the_pushed_digest_and_a_second_up_pushes_nothing() {
+    let registry = Registry::start(None);
+    let emu = common::Emu::start(72).await;
+    let home = tempfile::tempdir().unwrap();
+    let up: Vec<String> = [
+        "up",
+        "--env",
+        "localbuild",
+        "--build",
+        "local",
+        "--registry",
+        &format!("{}/chatctl", registry.addr),
+        "--output",
+        "json",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+
+    let first = summary(&chatctl(emu.base(), home.path(), &up).await);
+    let image = first["image"]
+        .as_str()
+        .expect("the image served")
+        .to_string();
+    let pushed = format!("{}/chatctl/chat-server:", registry.addr);
+    assert!(
+        image.starts_with(&pushed) && image.contains("@sha256:"),
+        "pushed to the registry, pinned by digest: {first}"
+    );
+    // Cloud Run got exactly that reference, and the registry has it.
+    let log = emu.requests().await;
+    let deployed: Vec<String> = log
+        .iter()
+        .filter(|r| {
+            r["method"] == "POST" && r["path"].as_str().unwrap_or_default().starts_with("/v2/")
+        })
+        .filter_map(|r| {
+            let body: serde_json::Value = match &r["body"] {
+                serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
+                other => other.clone(),
+            };
+            Some(
+                body.pointer("/template/containers/0/image")?
+                    .as_str()?
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(deployed, vec![image.clone()]);
+    let digest = image.rsplit_once('@').unwrap().1;
+    let (status, _) = get(
+        &format!(
+            "http://{}/v2/chatctl/chat-server/manifests/{digest}",
+            registry.addr
+        ),
+        oci::MANIFEST_MEDIA_TYPE,
+    )
+    .await;
+    assert!(
+        status.is_success(),
+        "the registry serves the manifest: {status}"
+    );
+    let uploads = registry.completed_blob_uploads();
+    assert!(uploads >= 2, "config and layer uploaded ({uploads})");
+
+    // Again: the same binary gives the same digest, no blob goes up twice, Google sees only reads.
+    let before = emu.requests().await.len();
+    let second = summary(&chatctl(emu.base(), home.path(), &up).await);
+    assert_eq!(second["image"], first["image"]);
+    assert_eq!(
+        registry.completed_blob_uploads(),
+        uploads,
+        "no blob uploaded twice"
+    );
+    assert_eq!(
+        common::mutating(&emu.requests().await[before..]),
+        Vec::<String>::new()
+    );
+
+    let down: Vec<String> = ["down", "--env", "localbuild", "--yes"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    chatctl(emu.base(), home.path(), &down).await;
+    assert_eq!(emu.leftovers("localbuild").await, "");
 }

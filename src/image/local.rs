@@ -29,6 +29,22 @@ pub struct LocalBuild {
     pub target_dir: Option<PathBuf>,
 }
 
+impl LocalBuild {
+    /// The knobs of `--build local` from the environment: CHATCTL_LOCAL_BUILD_BINARY (a static
+    /// linux/amd64 chat-server you built: no compile), CHATCTL_LOCAL_BUILD_WORKSPACE (compile
+    /// this checkout of the chatctl repository instead of the embedded sources) and
+    /// CHATCTL_LOCAL_BUILD_PROFILE (a cargo profile; release by default).
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> LocalBuild {
+        let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+        LocalBuild {
+            binary: set("CHATCTL_LOCAL_BUILD_BINARY").map(PathBuf::from),
+            workspace: set("CHATCTL_LOCAL_BUILD_WORKSPACE").map(PathBuf::from),
+            profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),
+            target_dir: None,
+        }
+    }
+}
+
 /// What `--build local` pushed.
 #[derive(Debug, Clone)]
 pub struct LocalPush {

@@ -64,7 +64,9 @@ pub fn source(settings: &Settings, emulated: bool) -> Result<ImageSource, Config
                 ImageRef::parse(&format!("{}/{IMAGE_NAME}", registry.trim_end_matches('/')))
                     .map_err(|e| ConfigError(format!("--registry `{registry}`: {e}")))?;
             }
-            Ok(ImageSource::Local(LocalBuild::default()))
+            Ok(ImageSource::Local(LocalBuild::from_env(&|key| {
+                std::env::var(key).ok()
+            })))
         }
     }
 }
