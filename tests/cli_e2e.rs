@@ -251,29 +251,6 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
     assert_eq!(emu.leftovers("binary").await, "");
 }
 
-/// The Cloud Run service create requests in `log`, with the image each deployed.
-fn deployed_images(log: &[serde_json::Value]) -> Vec<String> {
-    log.iter()
-        .filter(|r| {
-            r["method"] == "POST"
-                && r["path"]
-                    .as_str()
-                    .is_some_and(|p| p.starts_with("/v2/") && p.contains("/services?"))
-        })
-        .filter_map(|r| {
-            let body: serde_json::Value = match &r["body"] {
-                serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
-                other => other.clone(),
-            };
-            Some(
-                body.pointer("/template/containers/0/image")?
-                    .as_str()?
-                    .to_string(),
-            )
-        })
-        .collect()
-}
-
 fn calls(log: &[serde_json::Value], method: &str, path_start: &str) -> usize {
     log.iter()
         .filter(|r| {
@@ -314,7 +291,7 @@ async fn up_builds_the_embedded_sources_deploys_by_digest_and_a_second_up_skips_
         "the repository created"
     );
     // Cloud Run got the built image by digest.
-    let deployed = deployed_images(&log);
+    let deployed = common::deployed_images(&log);
     let prefix = format!(
         "us-central1-docker.pkg.dev/{PROJECT}/cloud-run-source-deploy/chat-server:src-{}@sha256:",
         chatctl::image::source_archive::sha256_hex()

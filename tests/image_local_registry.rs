@@ -300,23 +300,7 @@ async fn up_with_build_local_deploys_the_pushed_digest_and_a_second_up_pushes_no
     );
     // Cloud Run got exactly that reference, and the registry has it.
     let log = emu.requests().await;
-    let deployed: Vec<String> = log
-        .iter()
-        .filter(|r| {
-            r["method"] == "POST" && r["path"].as_str().unwrap_or_default().starts_with("/v2/")
-        })
-        .filter_map(|r| {
-            let body: serde_json::Value = match &r["body"] {
-                serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
-                other => other.clone(),
-            };
-            Some(
-                body.pointer("/template/containers/0/image")?
-                    .as_str()?
-                    .to_string(),
-            )
-        })
-        .collect();
+    let deployed = common::deployed_images(&log);
     assert_eq!(deployed, vec![image.clone()]);
     let digest = image.rsplit_once('@').unwrap().1;
     let (status, _) = get(

@@ -313,3 +313,26 @@ fn collect_mentions(value: &Value, needle: &str, path: &str, out: &mut Vec<Strin
         _ => {}
     }
 }
+
+/// The Cloud Run service create requests in `log`, with the image each deployed.
+pub fn deployed_images(log: &[serde_json::Value]) -> Vec<String> {
+    log.iter()
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/v2/") && p.contains("/services?"))
+        })
+        .filter_map(|r| {
+            let body: serde_json::Value = match &r["body"] {
+                serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
+                other => other.clone(),
+            };
+            Some(
+                body.pointer("/template/containers/0/image")?
+                    .as_str()?
+                    .to_string(),
+            )
+        })
+        .collect()
+}
