@@ -37,6 +37,7 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Google Cloud project ID. Else CHATCTL_PROJECT, the configuration file, GOOGLE_CLOUD_PROJECT,
     /// CLOUDSDK_CORE_PROJECT, the active gcloud configuration, then the credentials' project_id.
@@ -77,8 +78,9 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or update the environment: enable the APIs, create or adopt Redis, the VPC
-    /// connector and the service account, grant its role, deploy Cloud Run and open it to the
-    /// public. Converges: running it again changes only what differs. Prints the service URL.
+    /// connector and the service account, grant its role, build (or check) the chat-server
+    /// image, deploy Cloud Run and open it to the public. Converges: running it again changes
+    /// only what differs. Prints the service URL.
     Up(UpArgs),
     /// Delete everything of the environment (the service, connector, Redis instance, role
     /// binding and service account; APIs stay enabled), waiting for every operation.
@@ -118,7 +120,8 @@ pub struct StackArgs {
         long,
         env = "CHATCTL_IMAGE",
         value_name = "REF",
-        conflicts_with = "build"
+        conflicts_with = "build",
+        help_heading = "Image"
     )]
     pub image: Option<String>,
 
@@ -128,22 +131,37 @@ pub struct StackArgs {
     /// With `local`, CHATCTL_LOCAL_BUILD_BINARY=PATH pushes a static chat-server you built
     /// instead of compiling, CHATCTL_LOCAL_BUILD_WORKSPACE=DIR compiles that checkout and
     /// CHATCTL_LOCAL_BUILD_PROFILE picks the cargo profile (release).
-    #[arg(long, env = "CHATCTL_BUILD", value_enum)]
+    #[arg(long, env = "CHATCTL_BUILD", value_enum, help_heading = "Image")]
     pub build: Option<BuildMode>,
 
     /// Artifact Registry Docker repository the image goes to, in --region
     /// [default: cloud-run-source-deploy, the one `gcloud run deploy --source` uses].
-    #[arg(long, env = "CHATCTL_REPOSITORY", value_name = "NAME")]
+    #[arg(
+        long,
+        env = "CHATCTL_REPOSITORY",
+        value_name = "NAME",
+        help_heading = "Image"
+    )]
     pub repository: Option<String>,
 
     /// With --build local: push to this registry path instead of Artifact Registry, e.g.
     /// 127.0.0.1:5000/chatctl (required when CHATCTL_API_ENDPOINT points at the emulator).
-    #[arg(long, env = "CHATCTL_REGISTRY", value_name = "HOST[:PORT]/PATH")]
+    #[arg(
+        long,
+        env = "CHATCTL_REGISTRY",
+        value_name = "HOST[:PORT]/PATH",
+        help_heading = "Image"
+    )]
     pub registry: Option<String>,
 
     /// With --build source: the Cloud Storage bucket the sources are staged in
     /// [default: PROJECT_cloudbuild, as gcloud names it].
-    #[arg(long, env = "CHATCTL_STAGING_BUCKET", value_name = "BUCKET")]
+    #[arg(
+        long,
+        env = "CHATCTL_STAGING_BUCKET",
+        value_name = "BUCKET",
+        help_heading = "Image"
+    )]
     pub staging_bucket: Option<String>,
 
     /// Memorystore tier: `basic` (one node) or `standard` (STANDARD_HA, a replica in another
