@@ -35,6 +35,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// How long failures of `kind` are retried; `None` for failures that are final.
+    pub fn window(&self, kind: Kind) -> Option<Duration> {
+        match kind {
+            Kind::Transient => Some(self.transient_window),
+            Kind::ServiceDisabled | Kind::AccountNotVisible => Some(self.eventual_window),
+            _ => None,
+        }
+    }
+
     /// The jittered delay before retry number `attempt` (0-based).
     pub fn backoff(&self, attempt: u32) -> Duration {
         let cap = self
@@ -59,10 +68,8 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
-            let window = match classify(&err) {
-                Kind::Transient => self.transient_window,
-                Kind::ServiceDisabled | Kind::AccountNotVisible => self.eventual_window,
-                _ => return Err(err),
+            let Some(window) = self.window(classify(&err)) else {
+                return Err(err);
             };
             let delay = self.backoff(attempt);
             if start.elapsed() + delay > window || attempt >= 200 {
@@ -75,10 +82,10 @@ impl RetryPolicy {
     }
 }
 
-/// The same rules as [`RetryPolicy::run`] for calls that retry inside the google-cloud crates
-/// (the image module's clients): transient failures of idempotent calls within the transient
-/// window; SERVICE_DISABLED right after an enable (the request was refused, so even a create is
-/// safe to resend) within the eventual window.
+/// The same rules as [`RetryPolicy::run`] ([`RetryPolicy::window`]) for calls that retry inside
+/// the google-cloud crates (the image module's clients). Transient failures are retried only
+/// for idempotent calls; "not visible yet" failures (an API just enabled) were refused, so
+/// even a create is safe to resend.
 #[derive(Debug)]
 struct SameRules(RetryPolicy);
 
@@ -89,10 +96,10 @@ impl google_cloud_gax::retry_policy::RetryPolicy for SameRules {
         error: GaxError,
     ) -> google_cloud_gax::retry_result::RetryResult {
         use google_cloud_gax::retry_result::RetryResult;
-        let window = match classify(&error) {
-            Kind::Transient if state.idempotent => self.0.transient_window,
-            Kind::ServiceDisabled => self.0.eventual_window,
-            _ => return RetryResult::Permanent(error),
+        let kind = classify(&error);
+        let resendable = state.idempotent || kind != Kind::Transient;
+        let Some(window) = self.0.window(kind).filter(|_| resendable) else {
+            return RetryResult::Permanent(error);
         };
         if state.start.elapsed() >= window || state.attempt_count >= 200 {
             RetryResult::Exhausted(error)

@@ -4,6 +4,7 @@
 //! access and a 7-day lifecycle for staged sources, and uploads the archive.
 
 use super::{ImageContext, ImageError};
+use crate::gcp::errors::Kind;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 
@@ -65,8 +66,8 @@ impl Storage {
         })
     }
 
-    /// Sends `request`, retrying 429, 5xx and network failures within the transient window,
-    /// and SERVICE_DISABLED (the API was just enabled) within the eventual window, with the
+    /// Sends `request`, retrying as every Google call is retried ([`crate::gcp::retry::RetryPolicy::window`]):
+    /// 429, 5xx and network failures, and SERVICE_DISABLED right after an enable, with the
     /// context's backoff. Every Storage call here is idempotent: a list, a named insert, an
     /// overwrite.
     async fn send(
@@ -81,34 +82,34 @@ impl Storage {
                 action: action.into(),
                 message: "the request body cannot be resent".into(),
             })?;
-            let (window, failure) = match attempt_request.headers(self.headers.clone()).send().await
-            {
+            let (kind, outcome) = match attempt_request.headers(self.headers.clone()).send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let body = response.json().await.unwrap_or(serde_json::Value::Null);
-                    match status {
-                        429 | 500..=504 => (self.retry.transient_window, Ok((status, body))),
-                        403 if service_disabled(&body) => {
-                            (self.retry.eventual_window, Ok((status, body)))
-                        }
-                        _ => return Ok((status, body)),
-                    }
+                    let kind = match status {
+                        429 | 500..=504 => Kind::Transient,
+                        403 if service_disabled(&body) => Kind::ServiceDisabled,
+                        _ => Kind::Other,
+                    };
+                    (kind, Ok((status, body)))
                 }
                 Err(e) => {
-                    let retryable = e.is_connect() || e.is_timeout();
+                    let kind = if e.is_connect() || e.is_timeout() {
+                        Kind::Transient
+                    } else {
+                        Kind::Other
+                    };
                     let error = ImageError::Api {
                         action: action.into(),
                         message: format!("{e} ({})", self.base),
                     };
-                    if !retryable {
-                        return Err(error);
-                    }
-                    (self.retry.transient_window, Err(error))
+                    (kind, Err(error))
                 }
             };
             let delay = self.retry.backoff(attempt);
-            if started.elapsed() + delay >= window {
-                return failure;
+            match self.retry.window(kind) {
+                Some(window) if started.elapsed() + delay < window => {}
+                _ => return outcome,
             }
             tokio::time::sleep(delay).await;
             attempt += 1;
