@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::SERVICE;
-use super::model::{StorageError, Upload};
+use super::model::{Object, StorageError, Upload};
 use super::rules::{check_fields, object_fields};
 use crate::error::{ApiError, Code};
 use crate::router::{Call, Handler, Reply, Route};
@@ -332,27 +332,25 @@ fn get_object(call: &Call) -> Answer {
     if call.query("alt") == Some("media") {
         return download(call);
     }
+    let object = requested_object(call)?;
+    ok(&object.to_json(call.emu.base_url()))
+}
+
+/// The object the path names (at the `generation` asked for, else the live one).
+fn requested_object(call: &Call) -> Result<Object, StorageError> {
     let bucket = call.param("bucket");
     require_bucket_project(call, bucket)?;
     let generation = int_query(call, "generation")?;
-    let object = call.emu.world(|w| {
+    call.emu.world(|w| {
         w.storage
             .object(bucket, call.param("object"), generation)
             .cloned()
-    })?;
-    ok(&object.to_json(call.emu.base_url()))
+    })
 }
 
 /// The bytes, with the headers google-cloud-storage's reader requires.
 fn download(call: &Call) -> Answer {
-    let bucket = call.param("bucket");
-    require_bucket_project(call, bucket)?;
-    let generation = int_query(call, "generation")?;
-    let object = call.emu.world(|w| {
-        w.storage
-            .object(bucket, call.param("object"), generation)
-            .cloned()
-    })?;
+    let object = requested_object(call)?;
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, &object.content_type)
