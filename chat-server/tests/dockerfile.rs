@@ -22,6 +22,20 @@ fn reduce(manifest: &Path) -> String {
     String::from_utf8(output.stdout).expect("utf-8 manifest")
 }
 
+/// The platform rustc builds for here (`host:` of `rustc -vV`).
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let output = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {
@@ -58,9 +72,12 @@ fn the_reduced_workspace_resolves_with_chat_server_as_its_only_member() {
         "the reduction is idempotent"
     );
 
+    // Offline and for this platform only: cargo resolves from Cargo.lock and the cached index,
+    // and reads only the manifests a build here downloads (not Windows-only packages).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(dir.path())
         .output()
         .expect("run cargo metadata");
