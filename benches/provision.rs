@@ -13,6 +13,7 @@ use chatctl::cli::{GlobalArgs, OutputFormat, StackArgs};
 use chatctl::commands::Session;
 use chatctl::engine::{self, Mode, Outcome, Walk};
 use chatctl::gcp::Clients;
+use chatctl::resources;
 use chatctl::stack::{ResourceId, Stack};
 use emulator::{Emulator, EmulatorConfig, NoRuntime};
 use tokio_util::sync::CancellationToken;
@@ -23,13 +24,14 @@ use tokio_util::sync::CancellationToken;
 /// Build, Cloud Run deploy 45 s; IAM policy writes, the bucket and the upload are immediate).
 fn modelled(id: ResourceId) -> f64 {
     match id {
-        ResourceId::Apis => 30.0 + 20.0,
-        ResourceId::ServiceAccount => 60.0,
-        ResourceId::Redis => 270.0,
-        ResourceId::Connector => 180.0,
-        ResourceId::Image => 5.0 + 5.0 + 180.0,
-        ResourceId::RunService => 45.0,
-        ResourceId::ProjectBinding | ResourceId::PublicAccess => 0.0,
+        resources::apis::ID => 30.0 + 20.0,
+        resources::service_account::ID => 60.0,
+        resources::redis::ID => 270.0,
+        resources::connector::ID => 180.0,
+        resources::image::ID => 5.0 + 5.0 + 180.0,
+        resources::run_service::ID => 45.0,
+        // IAM policy writes (project binding, public access) are immediate.
+        _ => 0.0,
     }
 }
 
@@ -90,7 +92,7 @@ async fn main() {
     all_done(&walk, "down");
 
     let critical = Stack::up().critical_path(modelled);
-    let sequential: f64 = ResourceId::ALL.iter().map(|&id| modelled(id)).sum();
+    let sequential: f64 = resources::ALL.iter().map(|r| modelled(r.id())).sum();
     let scaled = |s: f64| Duration::from_secs_f64(s * scale);
     println!("provision benchmark (emulator time scale {scale})");
     println!(

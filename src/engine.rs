@@ -3,7 +3,6 @@
 //! A failure skips only what depends on it; Ctrl-C starts nothing new.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -11,8 +10,9 @@ use futures::stream::FuturesUnordered;
 use crate::context::Ctx;
 use crate::outcome::Interrupted;
 use crate::report::Reporter;
-use crate::resources::{self, Action, Outputs, Planned, Values};
-use crate::stack::{ResourceId, Stack};
+use crate::resource::{Action, Edge, Outputs, Planned, Resource, ResourceId, Values};
+use crate::resources;
+use crate::stack::Stack;
 
 /// What a walk does at each resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,6 @@ pub struct NodeResult {
     /// For `down`: whether there was something to delete.
     pub existed: bool,
     pub outcome: Outcome,
-    pub duration: Duration,
 }
 
 /// The result of a walk.
@@ -76,66 +75,105 @@ impl Walk {
     }
 }
 
-struct Step {
+struct StepResult {
     planned: Option<Planned>,
     existed: bool,
 }
 
+/// Observe → decide → act → wait for one resource, in `mode`.
 async fn step(
     mode: Mode,
-    id: ResourceId,
+    resource: &dyn Resource,
+    edges: &[Edge],
     ctx: &Ctx,
     out: &Outputs,
     reporter: &Reporter,
     name: &str,
-    api_disabled: bool,
-) -> anyhow::Result<Step> {
-    match mode {
-        Mode::Plan => {
-            if api_disabled {
-                // Reading an API that is not enabled yet only yields SERVICE_DISABLED.
-                let planned = Planned::new(name, "unknown (APIs not enabled yet)", Action::Create);
-                return Ok(Step {
-                    planned: Some(planned),
-                    existed: false,
-                });
-            }
-            let planned = resources::plan(id, ctx, out).await?;
-            Ok(Step {
-                planned: Some(planned),
-                existed: true,
-            })
+) -> anyhow::Result<StepResult> {
+    let id = resource.id();
+    if mode == Mode::Down {
+        let progress = reporter.progress(id, name);
+        let existed = resource.destroy(ctx, out, &progress).await?;
+        if existed {
+            out.mark_found();
         }
-        Mode::Up => {
-            let progress = reporter.progress(id, name);
-            let planned = resources::plan(id, ctx, out).await?;
-            if planned.action != Action::Create {
-                out.mark_sent(id);
-            }
-            if planned.action == Action::NoOp {
-                progress.state("unchanged");
-            } else {
-                resources::apply(id, ctx, out, &planned, &progress).await?;
-                progress.state("ready");
-            }
-            Ok(Step {
-                planned: Some(planned),
-                existed: true,
-            })
+        progress.state(if existed { "deleted" } else { "absent" });
+        return Ok(StepResult {
+            planned: None,
+            existed,
+        });
+    }
+    if mode == Mode::Up {
+        wait_accepted(edges, out, reporter, id, name).await?;
+    }
+    let disabled = out.get().disabled_apis;
+    if resource
+        .read_through()
+        .iter()
+        .any(|api| disabled.iter().any(|d| d == api))
+    {
+        // Reading through an API that is not enabled yet only yields SERVICE_DISABLED.
+        let planned = Planned::new(name, "unknown (APIs not enabled yet)", Action::Create);
+        return Ok(StepResult {
+            planned: Some(planned),
+            existed: false,
+        });
+    }
+    if mode == Mode::Plan {
+        let planned = resource.plan(ctx, out).await?;
+        return Ok(StepResult {
+            planned: Some(planned),
+            existed: true,
+        });
+    }
+    let progress = reporter.progress(id, name);
+    let planned = resource.plan(ctx, out).await?;
+    if planned.action != Action::Create {
+        out.accepted(id);
+    }
+    if planned.action == Action::NoOp {
+        progress.state("unchanged");
+    } else {
+        if let Action::Conflict { reason } = &planned.action {
+            anyhow::bail!("{reason}");
         }
-        Mode::Down => {
-            let progress = reporter.progress(id, name);
-            let existed = resources::destroy(id, ctx, out, &progress).await?;
-            if existed {
-                out.mark_found();
-            }
-            progress.state(if existed { "deleted" } else { "absent" });
-            Ok(Step {
-                planned: None,
-                existed,
-            })
+        resource.apply(ctx, out, &planned, &progress).await?;
+        progress.state("ready");
+    }
+    Ok(StepResult {
+        planned: Some(planned),
+        existed: true,
+    })
+}
+
+/// Waits on the [`Edge::Accepted`] edges: each until its target's create request was accepted,
+/// within the edge's deadline.
+async fn wait_accepted(
+    edges: &[Edge],
+    out: &Outputs,
+    reporter: &Reporter,
+    id: ResourceId,
+    name: &str,
+) -> anyhow::Result<()> {
+    for edge in edges {
+        let Edge::Accepted { of, within } = *edge else {
+            continue;
+        };
+        reporter.state(
+            id,
+            Some(name),
+            &format!("waiting for {of} to be accepted"),
+            false,
+        );
+        if !out.wait_accepted(of, within).await {
+            anyhow::bail!(
+                "{of}'s create request was not accepted within {}s, so {id} was not started: \
+                 run `chatctl up` again",
+                within.as_secs()
+            );
         }
     }
+    Ok(())
 }
 
 fn is_interrupt(err: &anyhow::Error) -> bool {
@@ -145,49 +183,40 @@ fn is_interrupt(err: &anyhow::Error) -> bool {
 /// Walks `stack` in `mode`; never fails as a whole: each resource's outcome is in the result.
 pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> Walk {
     let out = Outputs::default();
-    for id in ResourceId::ALL {
-        if !stack.nodes.iter().any(|(n, _)| *n == id) {
-            out.mark_sent(id);
+    // Resources outside the walk send no create request: nothing waits on them.
+    for resource in resources::ALL {
+        if !stack.nodes.iter().any(|(n, _)| *n == resource.id()) {
+            out.accepted(resource.id());
         }
     }
     let mut waiting_for: HashMap<ResourceId, usize> = stack
         .nodes
         .iter()
-        .map(|(id, deps)| (*id, deps.len()))
+        .map(|(id, edges)| (*id, ready_edges(edges).count()))
         .collect();
-    let dependents = |id: ResourceId| -> Vec<ResourceId> {
-        stack
-            .nodes
-            .iter()
-            .filter(|(_, deps)| deps.contains(&id))
-            .map(|(n, _)| *n)
-            .collect()
-    };
     let mut results: BTreeMap<ResourceId, NodeResult> = BTreeMap::new();
     let mut running = FuturesUnordered::new();
-    // Plan mode: the APIs `up` would enable first (reading them now only yields SERVICE_DISABLED).
-    let mut disabled_apis: Vec<String> = Vec::new();
     let cancel = ctx.waiting.cancel.clone();
 
-    let start = |id: ResourceId, disabled_apis: &[String]| {
-        let api_disabled = resources::apis::read_through(id)
-            .iter()
-            .any(|api| disabled_apis.iter().any(|d| d == api));
-        let name = resources::display_name(id, ctx);
+    let start = |id: ResourceId, edges: &[Edge]| {
+        let name = display_name(id, ctx);
         let out = &out;
+        let edges = edges.to_vec();
         async move {
-            let began = Instant::now();
-            let result = step(mode, id, ctx, out, reporter, &name, api_disabled).await;
-            (id, name, result, began.elapsed())
+            let result = match resources::by_id(id) {
+                Some(resource) => step(mode, resource, &edges, ctx, out, reporter, &name).await,
+                None => Err(anyhow::anyhow!("{id} is not a resource chatctl knows")),
+            };
+            (id, name, result)
         }
     };
-    for (id, deps) in &stack.nodes {
-        if deps.is_empty() {
-            running.push(start(*id, &disabled_apis));
+    for (id, edges) in &stack.nodes {
+        if ready_edges(edges).next().is_none() {
+            running.push(start(*id, edges));
         }
     }
-    while let Some((id, name, result, duration)) = running.next().await {
-        out.mark_sent(id);
+    while let Some((id, name, result)) = running.next().await {
+        out.accepted(id);
         let (planned, existed, outcome) = match result {
             Ok(step) => (step.planned, step.existed, Outcome::Done),
             Err(err) if is_interrupt(&err) => {
@@ -199,14 +228,6 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
                 (None, false, Outcome::Failed(err))
             }
         };
-        if id == ResourceId::Apis && mode == Mode::Plan {
-            disabled_apis = match planned.as_ref().map(|p| &p.action) {
-                Some(Action::Update { changes }) => {
-                    changes.iter().map(|c| c.path.clone()).collect()
-                }
-                _ => Vec::new(),
-            };
-        }
         let ok = matches!(outcome, Outcome::Done);
         results.insert(
             id,
@@ -215,27 +236,24 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
                 planned,
                 existed,
                 outcome,
-                duration,
             },
         );
-        for next in dependents(id) {
+        for (next, edges) in dependents(stack, id) {
             if !ok {
-                skip(next, id, stack, &mut results, reporter, ctx);
+                skip(next, id, stack, &mut results, reporter, ctx, &out);
                 continue;
             }
-            let count = waiting_for.get_mut(&next).expect("node");
-            *count -= 1;
+            let Some(count) = waiting_for.get_mut(&next) else {
+                continue;
+            };
+            *count = count.saturating_sub(1);
             if *count == 0 && !results.contains_key(&next) {
                 if cancel.is_cancelled() {
                     results.insert(next, not_started(next, ctx));
-                    reporter.state(
-                        next,
-                        Some(&resources::display_name(next, ctx)),
-                        "interrupted",
-                        false,
-                    );
+                    out.accepted(next);
+                    reporter.state(next, Some(&display_name(next, ctx)), "interrupted", false);
                 } else {
-                    running.push(start(next, &disabled_apis));
+                    running.push(start(next, edges));
                 }
             }
         }
@@ -252,13 +270,36 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
     }
 }
 
+/// The edges a resource cannot start before (the others are awaited once it has started).
+fn ready_edges(edges: &[Edge]) -> impl Iterator<Item = ResourceId> + '_ {
+    edges.iter().filter_map(|e| match e {
+        Edge::Ready(id) => Some(*id),
+        Edge::Accepted { .. } => None,
+    })
+}
+
+/// The resources that cannot start before `id` is done, with their edges.
+fn dependents(stack: &Stack, id: ResourceId) -> Vec<(ResourceId, &[Edge])> {
+    stack
+        .nodes
+        .iter()
+        .filter(|(_, edges)| ready_edges(edges).any(|d| d == id))
+        .map(|(n, edges)| (*n, edges.as_slice()))
+        .collect()
+}
+
+fn display_name(id: ResourceId, ctx: &Ctx) -> String {
+    resources::by_id(id)
+        .map(|r| r.display_name(ctx))
+        .unwrap_or_else(|| id.to_string())
+}
+
 fn not_started(id: ResourceId, ctx: &Ctx) -> NodeResult {
     NodeResult {
-        name: resources::display_name(id, ctx),
+        name: display_name(id, ctx),
         planned: None,
         existed: false,
         outcome: Outcome::Interrupted("not started".into()),
-        duration: Duration::ZERO,
     }
 }
 
@@ -270,11 +311,13 @@ fn skip(
     results: &mut BTreeMap<ResourceId, NodeResult>,
     reporter: &Reporter,
     ctx: &Ctx,
+    out: &Outputs,
 ) {
     if results.contains_key(&id) {
         return;
     }
-    let name = resources::display_name(id, ctx);
+    out.accepted(id);
+    let name = display_name(id, ctx);
     reporter.state(id, Some(&name), "skipped", false);
     results.insert(
         id,
@@ -283,16 +326,9 @@ fn skip(
             planned: None,
             existed: false,
             outcome: Outcome::Skipped(cause),
-            duration: Duration::ZERO,
         },
     );
-    let next: Vec<ResourceId> = stack
-        .nodes
-        .iter()
-        .filter(|(_, deps)| deps.contains(&id))
-        .map(|(n, _)| *n)
-        .collect();
-    for n in next {
-        skip(n, cause, stack, results, reporter, ctx);
+    for (next, _) in dependents(stack, id) {
+        skip(next, cause, stack, results, reporter, ctx, out);
     }
 }

@@ -12,6 +12,7 @@ pub mod local;
 pub mod names;
 pub mod outcome;
 pub mod report;
+pub mod resource;
 pub mod resources;
 pub mod signals;
 pub mod stack;

@@ -1,116 +1,47 @@
-//! The resources of one environment and the edges between them. `up` walks the edges forwards
-//! (a resource starts as soon as everything it needs is ready); `down` walks them backwards.
+//! The graph of one environment's resources, derived from the table `resources::ALL`: `up`
+//! walks each resource's edges forwards (it starts as soon as what it needs allows); `down`
+//! walks the deletable ones backwards.
 
-use serde::Serialize;
+use crate::resource::Teardown;
+pub use crate::resource::{Edge, ResourceId};
+use crate::resources::ALL;
 
-/// One resource of the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResourceId {
-    /// The Google APIs the stack uses, enabled in the project.
-    Apis,
-    /// The chat service's identity.
-    ServiceAccount,
-    /// roles/serviceusage.serviceUsageConsumer for the service account on the project.
-    ProjectBinding,
-    /// The Memorystore for Redis instance.
-    Redis,
-    /// The Serverless VPC Access connector Cloud Run reaches Redis through.
-    Connector,
-    /// The chat-server container image, built or checked, by digest.
-    Image,
-    /// The Cloud Run service running chat-server.
-    RunService,
-    /// roles/run.invoker for allUsers on the service (or its absence).
-    PublicAccess,
-}
-
-impl ResourceId {
-    pub const ALL: [ResourceId; 8] = [
-        ResourceId::Apis,
-        ResourceId::ServiceAccount,
-        ResourceId::ProjectBinding,
-        ResourceId::Redis,
-        ResourceId::Connector,
-        ResourceId::Image,
-        ResourceId::RunService,
-        ResourceId::PublicAccess,
-    ];
-
-    /// Short label used in progress lines and JSON events.
-    pub fn label(self) -> &'static str {
-        match self {
-            ResourceId::Apis => "apis",
-            ResourceId::ServiceAccount => "service-account",
-            ResourceId::ProjectBinding => "project-binding",
-            ResourceId::Redis => "redis",
-            ResourceId::Connector => "connector",
-            ResourceId::Image => "image",
-            ResourceId::RunService => "run-service",
-            ResourceId::PublicAccess => "public-access",
-        }
-    }
-
-    /// What `up` needs before this resource can be created.
-    pub fn needs(self) -> &'static [ResourceId] {
-        use ResourceId::*;
-        match self {
-            Apis => &[],
-            ServiceAccount | Redis | Connector | Image => &[Apis],
-            ProjectBinding => &[ServiceAccount],
-            RunService => &[Apis, ServiceAccount, Redis, Connector, Image],
-            PublicAccess => &[RunService],
-        }
-    }
-}
-
-/// Which way a walk goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Up,
-    Down,
-}
-
-/// A graph of resources: each node with the nodes it waits for.
+/// A graph of resources: each node with the edges it waits on.
 #[derive(Debug, Clone)]
 pub struct Stack {
-    pub nodes: Vec<(ResourceId, Vec<ResourceId>)>,
+    pub nodes: Vec<(ResourceId, Vec<Edge>)>,
 }
 
 impl Stack {
     /// `up`, `plan` and `status`: every resource, after what it needs.
     pub fn up() -> Self {
         Stack {
-            nodes: ResourceId::ALL
-                .iter()
-                .map(|&id| (id, id.needs().to_vec()))
-                .collect(),
+            nodes: ALL.iter().map(|r| (r.id(), r.needs().to_vec())).collect(),
         }
     }
 
-    /// `down`: reverse edges. The APIs stay enabled (disabling them would affect everything
-    /// else in the project), the public binding goes with its service, and the image stays in
-    /// its repository (shared with other environments and `gcloud run deploy --source`).
+    /// `down`: the resources `down` deletes, each after everything that needs it (the reverse
+    /// of `up`'s [`Edge::Ready`] edges; [`Edge::Accepted`] orders `up` only), and [`Teardown::DeleteLast`] ones after all the others. What is kept
+    /// (enabled APIs, the shared image, the public binding that goes with its service) is not
+    /// walked.
     pub fn down() -> Self {
-        let kept = |id: &ResourceId| {
-            !matches!(
-                id,
-                ResourceId::Apis | ResourceId::PublicAccess | ResourceId::Image
-            )
-        };
-        let nodes = ResourceId::ALL
+        let deleted: Vec<_> = ALL
             .iter()
-            .filter(|id| kept(id))
-            .map(|&id| {
-                // The service account goes last: a just-created one can be invisible to reads,
-                // and what else `down` finds tells whether to look harder (service_account.rs).
-                let after: Vec<ResourceId> = ResourceId::ALL
+            .filter(|r| r.teardown() != Teardown::Keep)
+            .collect();
+        let nodes = deleted
+            .iter()
+            .map(|r| {
+                let after = deleted
                     .iter()
-                    .filter(|other| kept(other) && **other != id)
-                    .filter(|other| other.needs().contains(&id) || id == ResourceId::ServiceAccount)
-                    .copied()
+                    .filter(|other| other.id() != r.id())
+                    .filter(|other| {
+                        r.teardown() == Teardown::DeleteLast
+                            || other.needs().contains(&Edge::Ready(r.id()))
+                    })
+                    .map(|other| Edge::Ready(other.id()))
                     .collect();
-                (id, after)
+                (r.id(), after)
             })
             .collect();
         Stack { nodes }
@@ -123,27 +54,44 @@ impl Stack {
                 .nodes
                 .iter()
                 .filter(|(id, _)| keep.contains(id))
-                .map(|(id, deps)| {
-                    let deps = deps.iter().filter(|d| keep.contains(d)).copied().collect();
-                    (*id, deps)
+                .map(|(id, edges)| {
+                    let edges = edges
+                        .iter()
+                        .filter(|e| keep.contains(&e.target()))
+                        .copied()
+                        .collect();
+                    (*id, edges)
                 })
                 .collect(),
         }
     }
 
-    /// The longest chain of `duration(id)` through the graph (the critical path).
+    /// The edges of `id` (none for a resource not in the graph).
+    pub fn edges(&self, id: ResourceId) -> &[Edge] {
+        self.nodes
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, edges)| edges.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The longest chain of `duration(id)` through the graph (the critical path). A resource
+    /// starts when its [`Edge::Ready`] targets finish and its [`Edge::Accepted`] targets start
+    /// (a create request is accepted at once, compared with what follows it).
     pub fn critical_path(&self, duration: impl Fn(ResourceId) -> f64) -> f64 {
-        fn finish(stack: &Stack, id: ResourceId, duration: &dyn Fn(ResourceId) -> f64) -> f64 {
-            let deps = &stack.nodes.iter().find(|(n, _)| *n == id).expect("node").1;
-            let start = deps
+        fn start(stack: &Stack, id: ResourceId, duration: &dyn Fn(ResourceId) -> f64) -> f64 {
+            stack
+                .edges(id)
                 .iter()
-                .map(|&d| finish(stack, d, duration))
-                .fold(0.0, f64::max);
-            start + duration(id)
+                .map(|edge| match *edge {
+                    Edge::Ready(dep) => start(stack, dep, duration) + duration(dep),
+                    Edge::Accepted { of, .. } => start(stack, of, duration),
+                })
+                .fold(0.0, f64::max)
         }
         self.nodes
             .iter()
-            .map(|(id, _)| finish(self, *id, &duration))
+            .map(|(id, _)| start(self, *id, &duration) + duration(*id))
             .fold(0.0, f64::max)
     }
 }
@@ -151,30 +99,67 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::{
+        apis, connector, image, project_binding, public_access, redis, run_service, service_account,
+    };
+
+    fn after(stack: &Stack, id: ResourceId) -> Vec<ResourceId> {
+        stack.edges(id).iter().map(|e| e.target()).collect()
+    }
 
     #[test]
     fn down_deletes_the_service_before_what_it_uses() {
         let down = Stack::down();
-        let after = |id| down.nodes.iter().find(|(n, _)| *n == id).unwrap().1.clone();
-        assert!(after(ResourceId::Redis).contains(&ResourceId::RunService));
-        assert!(after(ResourceId::Connector).contains(&ResourceId::RunService));
-        assert!(after(ResourceId::ServiceAccount).contains(&ResourceId::ProjectBinding));
-        assert!(after(ResourceId::RunService).is_empty());
-        assert!(!down.nodes.iter().any(|(n, _)| *n == ResourceId::Apis));
-        assert!(!down.nodes.iter().any(|(n, _)| *n == ResourceId::Image));
+        assert!(after(&down, redis::ID).contains(&run_service::ID));
+        assert!(after(&down, connector::ID).contains(&run_service::ID));
+        assert!(after(&down, service_account::ID).contains(&project_binding::ID));
+        assert!(after(&down, service_account::ID).contains(&redis::ID));
+        assert!(after(&down, run_service::ID).is_empty());
+        for kept in [apis::ID, image::ID, public_access::ID] {
+            assert!(!down.nodes.iter().any(|(n, _)| *n == kept), "{kept}");
+        }
+    }
+
+    #[test]
+    fn the_service_account_waits_for_the_redis_create_to_be_accepted() {
+        let up = Stack::up();
+        assert!(up.edges(service_account::ID).iter().any(|e| matches!(
+            e,
+            Edge::Accepted { of, .. } if *of == redis::ID
+        )));
     }
 
     #[test]
     fn critical_path_is_the_longest_chain() {
         let up = Stack::up();
-        let path = up.critical_path(|id| match id {
-            ResourceId::Apis => 1.0,
-            ResourceId::Redis => 10.0,
-            ResourceId::Connector => 5.0,
-            ResourceId::RunService => 2.0,
-            ResourceId::PublicAccess => 0.5,
+        let path = up.critical_path(|id| match id.label() {
+            "apis" => 1.0,
+            "redis" => 10.0,
+            "connector" => 5.0,
+            "run-service" => 2.0,
+            "public-access" => 0.5,
             _ => 0.1,
         });
         assert_eq!(path, 13.5);
+    }
+
+    #[test]
+    fn an_accepted_edge_counts_from_the_start_of_what_it_waits_for() {
+        // b starts after a (5); c starts once b has started (5), not at 0.
+        let (a, b, c) = (ResourceId("a"), ResourceId("b"), ResourceId("c"));
+        let within = std::time::Duration::from_secs(1);
+        let stack = Stack {
+            nodes: vec![
+                (a, vec![]),
+                (b, vec![Edge::Ready(a)]),
+                (c, vec![Edge::Accepted { of: b, within }]),
+            ],
+        };
+        let path = stack.critical_path(|id| match id.label() {
+            "a" => 5.0,
+            "b" => 1.0,
+            _ => 3.0,
+        });
+        assert_eq!(path, 8.0);
     }
 }

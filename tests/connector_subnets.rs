@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 
 use chatctl::config::ConnectorRange;
 use chatctl::engine::{self, Mode, Outcome, Walk};
-use chatctl::resources::Action;
-use chatctl::stack::{ResourceId, Stack};
+use chatctl::resources::{self, Action};
+use chatctl::stack::Stack;
 use common::Emu;
 use tokio_util::sync::CancellationToken;
 
@@ -87,10 +87,10 @@ async fn a_fixed_range_over_a_subnet_is_refused_before_the_connector_is_created(
     );
 
     let up = engine::walk(Mode::Up, &Stack::up(), &session.ctx, &session.reporter).await;
-    let Outcome::Failed(error) = &up.results[&ResourceId::Connector].outcome else {
+    let Outcome::Failed(error) = &up.results[&resources::connector::ID].outcome else {
         panic!(
             "the connector should fail: {:?}",
-            up.results[&ResourceId::Connector].outcome
+            up.results[&resources::connector::ID].outcome
         );
     };
     let message = format!("{error:#}");
@@ -104,15 +104,15 @@ async fn a_fixed_range_over_a_subnet_is_refused_before_the_connector_is_created(
     }
     assert!(
         matches!(
-            up.results[&ResourceId::RunService].outcome,
-            Outcome::Skipped(ResourceId::Connector)
+            up.results[&resources::run_service::ID].outcome,
+            Outcome::Skipped(resources::connector::ID)
         ),
         "Cloud Run waits for the connector: {:?}",
-        up.results[&ResourceId::RunService].outcome
+        up.results[&resources::run_service::ID].outcome
     );
     // Now that the APIs are enabled, `plan` says so too, reading only.
     let plan = engine::walk(Mode::Plan, &Stack::up(), &session.ctx, &session.reporter).await;
-    let planned = plan.results[&ResourceId::Connector]
+    let planned = plan.results[&resources::connector::ID]
         .planned
         .clone()
         .expect("the connector is planned");

@@ -5,12 +5,12 @@
 mod common;
 
 use chatctl::engine::{self, Mode, Outcome};
-use chatctl::resources::Action;
-use chatctl::stack::{ResourceId, Stack};
+use chatctl::resources::{self, Action};
+use chatctl::stack::Stack;
 use common::{Emu, mutating};
 
 fn redis_only() -> Stack {
-    Stack::up().subset(&[ResourceId::Redis])
+    Stack::up().subset(&[resources::redis::ID])
 }
 
 #[tokio::test]
@@ -23,7 +23,7 @@ async fn redis_converges_then_reads_only_then_goes_away() {
         .expect("enable redis");
 
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
-    let result = &up.results[&ResourceId::Redis];
+    let result = &up.results[&resources::redis::ID];
     assert!(
         matches!(result.outcome, Outcome::Done),
         "{:?}",
@@ -33,14 +33,14 @@ async fn redis_converges_then_reads_only_then_goes_away() {
     assert!(up.values.redis_host.is_some(), "Redis host handed on");
 
     let plan = engine::walk(Mode::Plan, &redis_only(), &session.ctx, &session.reporter).await;
-    let planned = plan.results[&ResourceId::Redis].planned.clone().unwrap();
+    let planned = plan.results[&resources::redis::ID].planned.clone().unwrap();
     assert_eq!(planned.action, Action::NoOp, "{planned:?}");
     assert_eq!(planned.state, "READY");
 
     let before = emu.requests().await.len();
     let again = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
     assert!(matches!(
-        again.results[&ResourceId::Redis].outcome,
+        again.results[&resources::redis::ID].outcome,
         Outcome::Done
     ));
     let log = emu.requests().await;
@@ -52,16 +52,16 @@ async fn redis_converges_then_reads_only_then_goes_away() {
 
     let down = engine::walk(
         Mode::Down,
-        &Stack::down().subset(&[ResourceId::Redis]),
+        &Stack::down().subset(&[resources::redis::ID]),
         &session.ctx,
         &session.reporter,
     )
     .await;
     assert!(matches!(
-        down.results[&ResourceId::Redis].outcome,
+        down.results[&resources::redis::ID].outcome,
         Outcome::Done
     ));
-    assert!(down.results[&ResourceId::Redis].existed);
+    assert!(down.results[&resources::redis::ID].existed);
     assert!(
         chatctl::gcp::redis::get(&session.ctx, "chat-redis1")
             .await
@@ -81,7 +81,7 @@ async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
         .expect("enable redis");
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
     assert!(matches!(
-        up.results[&ResourceId::Redis].outcome,
+        up.results[&resources::redis::ID].outcome,
         Outcome::Done
     ));
 
@@ -90,7 +90,7 @@ async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
     let clients = session.ctx.clients.clone();
     let resized = chatctl::commands::Session::with(clients, bigger, Default::default());
     let plan = engine::walk(Mode::Plan, &redis_only(), &resized.ctx, &resized.reporter).await;
-    let planned = plan.results[&ResourceId::Redis].planned.clone().unwrap();
+    let planned = plan.results[&resources::redis::ID].planned.clone().unwrap();
     let Action::Update { changes } = &planned.action else {
         panic!("expected an update, got {planned:?}");
     };
@@ -100,7 +100,7 @@ async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
 
     let applied = engine::walk(Mode::Up, &redis_only(), &resized.ctx, &resized.reporter).await;
     assert!(matches!(
-        applied.results[&ResourceId::Redis].outcome,
+        applied.results[&resources::redis::ID].outcome,
         Outcome::Done
     ));
     let instance = chatctl::gcp::redis::get(&resized.ctx, "chat-redis2")

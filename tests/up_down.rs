@@ -7,7 +7,7 @@
 mod common;
 
 use chatctl::engine::{self, Mode, Outcome, Walk};
-use chatctl::resources::Action;
+use chatctl::resources::{self, Action};
 use chatctl::stack::{ResourceId, Stack};
 use common::{Emu, mutating};
 use emulator::{Code, FaultConfig, ScriptedFault};
@@ -65,7 +65,7 @@ async fn up_converges_then_only_reads_then_down_leaves_nothing() {
     assert_all_done(&first, "first up");
     for (id, result) in &first.results {
         let planned = result.planned.as_ref().unwrap();
-        if *id == ResourceId::Image {
+        if *id == resources::image::ID {
             // A prebuilt --image is checked and pinned by digest, never created.
             assert_eq!(planned.action, Action::NoOp, "{planned:?}");
             assert!(
@@ -84,7 +84,7 @@ async fn up_converges_then_only_reads_then_down_leaves_nothing() {
     if stack()
         .nodes
         .iter()
-        .any(|(id, _)| *id == ResourceId::RunService)
+        .any(|(id, _)| *id == resources::run_service::ID)
     {
         let url = first.values.service_url.clone().expect("the service URL");
         assert!(url.starts_with("https://"), "{url}");
@@ -330,7 +330,7 @@ async fn a_failed_image_build_deploys_nothing_and_the_next_up_converges() {
         .session_for(settings.clone(), CancellationToken::new())
         .await;
     let failed = up(&session).await;
-    let image = &failed.results[&ResourceId::Image];
+    let image = &failed.results[&resources::image::ID];
     let Outcome::Failed(error) = &image.outcome else {
         panic!("the image should fail: {:?}", image.outcome);
     };
@@ -339,11 +339,11 @@ async fn a_failed_image_build_deploys_nothing_and_the_next_up_converges() {
         message.contains("Cloud Build") && message.contains("roles/cloudbuild.builds.editor"),
         "the error says what failed and which role is needed: {message}"
     );
-    for id in [ResourceId::RunService, ResourceId::PublicAccess] {
+    for id in [resources::run_service::ID, resources::public_access::ID] {
         assert!(
             matches!(
                 failed.results[&id].outcome,
-                Outcome::Skipped(ResourceId::Image)
+                Outcome::Skipped(resources::image::ID)
             ),
             "{}: {:?}",
             id.label(),
@@ -411,7 +411,7 @@ async fn an_up_interrupted_during_the_build_is_resumed_not_built_twice() {
         tokio::select! {
             walk = &mut run => panic!(
                 "the up ended before it followed a build: {:?}",
-                walk.results[&ResourceId::Image].outcome
+                walk.results[&resources::image::ID].outcome
             ),
             _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {
                 if let Some(id) = followed_build(&emu.requests().await) {
@@ -427,10 +427,10 @@ async fn an_up_interrupted_during_the_build_is_resumed_not_built_twice() {
     cancel.cancel(); // Ctrl-C
     let first = run.await;
     assert!(first.interrupted());
-    let Outcome::Interrupted(message) = &first.results[&ResourceId::Image].outcome else {
+    let Outcome::Interrupted(message) = &first.results[&resources::image::ID].outcome else {
         panic!(
             "the image step should be interrupted: {:?}",
-            first.results[&ResourceId::Image].outcome
+            first.results[&resources::image::ID].outcome
         );
     };
     assert!(
@@ -441,7 +441,10 @@ async fn an_up_interrupted_during_the_build_is_resumed_not_built_twice() {
     let session = emu.session_for(settings, CancellationToken::new()).await;
     let second = up(&session).await;
     assert_all_done(&second, "the up after the interrupt");
-    let image = second.results[&ResourceId::Image].planned.as_ref().unwrap();
+    let image = second.results[&resources::image::ID]
+        .planned
+        .as_ref()
+        .unwrap();
     assert!(
         matches!(&image.action, Action::Resume { state } if state == "QUEUED" || state == "WORKING"),
         "the image step resumes the running build: {image:?}"

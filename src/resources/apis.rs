@@ -1,13 +1,42 @@
 //! The Google APIs the stack needs, enabled in one batch (they stay enabled on `down`).
 
-use super::{Action, Planned};
+use super::{Action, Outputs, Planned};
 use crate::cli::BuildMode;
 use crate::config::Settings;
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::serviceusage;
 use crate::report::Progress;
-use crate::stack::ResourceId;
+use crate::resource::{Resource, ResourceId, Step};
+
+pub const ID: ResourceId = ResourceId("apis");
+
+/// The Google APIs the stack uses, enabled in the project before anything else.
+pub struct Apis;
+
+impl Resource for Apis {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        format!("{} APIs", services(&ctx.settings).len())
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx, out))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        _planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, out, progress))
+    }
+}
 
 /// Every API the stack calls or runs on (the connector needs Compute Engine; images live in
 /// Artifact Registry).
@@ -34,22 +63,12 @@ pub fn services(settings: &Settings) -> Vec<&'static str> {
     services
 }
 
-/// The APIs a resource is read through (`plan` cannot read it while one is disabled).
-pub fn read_through(id: ResourceId) -> &'static [&'static str] {
-    match id {
-        ResourceId::Apis => &[],
-        ResourceId::ServiceAccount => &["iam.googleapis.com"],
-        ResourceId::ProjectBinding => &["cloudresourcemanager.googleapis.com"],
-        ResourceId::Redis => &["redis.googleapis.com"],
-        ResourceId::Connector => &["vpcaccess.googleapis.com", "compute.googleapis.com"],
-        ResourceId::Image => &["artifactregistry.googleapis.com"],
-        ResourceId::RunService | ResourceId::PublicAccess => &["run.googleapis.com"],
-    }
-}
-
-pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
+/// Reads which APIs are disabled and publishes them, so that `plan` skips reading resources
+/// through them (see [`crate::resource::Values::disabled_apis`]).
+async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
     let services = services(&ctx.settings);
     let disabled = serviceusage::disabled(ctx, &services).await?;
+    out.update(|v| v.disabled_apis = disabled.clone());
     let name = format!("{} APIs", services.len());
     if disabled.is_empty() {
         return Ok(Planned::new(name, "ENABLED", Action::NoOp));
@@ -65,12 +84,13 @@ pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     Ok(Planned::new(name, "DISABLED", Action::Update { changes }))
 }
 
-pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
-    let Action::Update { changes } = &planned.action else {
+async fn apply(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
+    let services = out.get().disabled_apis;
+    if services.is_empty() {
         return Ok(());
-    };
-    let services: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+    }
     progress.state("enabling");
     serviceusage::enable(ctx, &services).await?;
+    out.update(|v| v.disabled_apis.clear());
     Ok(())
 }

@@ -9,13 +9,64 @@ use std::net::Ipv4Addr;
 use google_cloud_vpcaccess_v1::model::Connector;
 use google_cloud_vpcaccess_v1::model::connector::State;
 
-use super::{Action, Planned, Rendered, render, to_json};
+use super::{Action, Outputs, Planned, Rendered, apis, render, to_json};
 use crate::config::ConnectorRange;
 use crate::context::Ctx;
 use crate::gcp::compute::{self, SubnetRange};
 use crate::gcp::vpcaccess as api;
 use crate::report::Progress;
+use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
 use crate::templates::{KNOWN_AFTER_UP, VPC_CONNECTOR, Vars};
+
+pub const ID: ResourceId = ResourceId("connector");
+
+/// The Serverless VPC Access connector Cloud Run reaches Redis through.
+pub struct VpcConnector;
+
+impl Resource for VpcConnector {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[Edge::Ready(apis::ID)]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["vpcaccess.googleapis.com", "compute.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        ctx.settings.names.connector.clone()
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, _out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, planned, progress))
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::Delete
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, bool> {
+        Box::pin(destroy(ctx, progress))
+    }
+}
 
 /// Where `--connector-range auto` looks for a free /28 (the tutorial's 10.8.0.0/28 first).
 const AUTO_POOL: (Ipv4Addr, u32) = (Ipv4Addr::new(10, 8, 0, 0), 12);
@@ -162,7 +213,7 @@ fn intended_range(ctx: &Ctx, found: Option<&Connector>) -> String {
     }
 }
 
-pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
+async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     let id = &ctx.settings.names.connector;
     let found = api::get(ctx, id).await?;
     if found.is_none() {
@@ -198,7 +249,7 @@ async fn wait_ready(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<()> {
         .await
 }
 
-pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
+async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
     let id = &ctx.settings.names.connector;
     match &planned.action {
         Action::Create => {
@@ -265,7 +316,7 @@ pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> any
     }
 }
 
-pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
     let id = &ctx.settings.names.connector;
     let Some(connector) = api::get(ctx, id).await? else {
         return Ok(false);

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Action, Outputs, Planned};
+use super::{Action, Outputs, Planned, apis};
 use crate::context::Ctx;
 use crate::image::source_archive::BuildContext;
 use crate::image::{
@@ -13,6 +13,44 @@ use crate::image::{
 };
 use crate::outcome::{Interrupted, TimedOut};
 use crate::report::Progress;
+use crate::resource::{Edge, Resource, ResourceId, Step};
+
+pub const ID: ResourceId = ResourceId("image");
+
+/// The chat-server container image, built or checked, by digest.
+pub struct Image;
+
+impl Resource for Image {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[Edge::Ready(apis::ID)]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["artifactregistry.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        display_name(ctx)
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx, out))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        _planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, out, progress))
+    }
+}
 
 /// How often a Cloud Build build is polled on Google, and against an endpoint override.
 const BUILD_POLL_GOOGLE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -47,7 +85,7 @@ fn context(ctx: &Ctx) -> ImageContext {
 }
 
 /// The name shown before the image is known.
-pub fn display_name(ctx: &Ctx) -> String {
+fn display_name(ctx: &Ctx) -> String {
     match (&ctx.settings.image, &ctx.settings.registry) {
         (Some(image), _) => image.clone(),
         (None, Some(registry)) if ctx.settings.build == crate::cli::BuildMode::Local => {
@@ -66,7 +104,7 @@ fn publish(out: &Outputs, image: &ImageRef) {
 /// when the repository has the tag of the embedded sources, and resumed (followed, not started
 /// again) when an earlier run left its build running; a local build always runs (its digest is
 /// known only after compiling; an unchanged binary pushes nothing new).
-pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
     let image_ctx = context(ctx);
     match source(ctx)? {
         ImageSource::Prebuilt(reference) => {
@@ -107,12 +145,7 @@ pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
 }
 
 /// Build (or check) the image, reporting each step, and publish it by digest.
-pub async fn apply(
-    ctx: &Ctx,
-    out: &Outputs,
-    _planned: &Planned,
-    progress: &Progress<'_>,
-) -> anyhow::Result<()> {
+async fn apply(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
     let how = source(ctx)?;
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
     let mut image_ctx = context(ctx);

@@ -1,5 +1,7 @@
-//! One module per resource of the stack, each in three parts: `plan` (observe + decide, reads
-//! only), `apply` (act + wait) and `destroy`. The engine calls them in graph order.
+//! The resources of the stack, one module each, and [`ALL`], the one table of them: the graph
+//! (`crate::stack`), the engine and the reports derive everything from it. Each module
+//! implements [`crate::resource::Resource`]: `plan` (observe + decide, reads only), `apply`
+//! (act + wait) and, for what `down` removes, `destroy`. The helpers below are shared by them.
 
 pub mod apis;
 pub mod connector;
@@ -10,187 +12,28 @@ pub mod redis;
 pub mod run_service;
 pub mod service_account;
 
-use std::sync::Mutex;
+pub use crate::resource::{Action, Outputs, Planned, Values};
+use crate::resource::{Resource, ResourceId};
 
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::diff::Change;
-use crate::report::Progress;
-use crate::stack::ResourceId;
 
-/// What `up` would do to a resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum Action {
-    /// Absent: create it.
-    Create,
-    /// Present and ours, some managed fields differ: update them in place.
-    Update { changes: Vec<Change> },
-    /// Present and ours, but a field the API cannot update differs.
-    Replace { changes: Vec<Change> },
-    /// Present with a change under way (e.g. CREATING after an interrupted run): wait for it.
-    Resume { state: String },
-    /// Present but not chatctl's: `up` refuses to touch it.
-    Conflict { reason: String },
-    /// `up` would remove it (the public binding with --no-allow-unauthenticated).
-    Delete,
-    /// Nothing to do.
-    NoOp,
-}
+/// Every resource of the stack, in the order reports list them.
+pub static ALL: &[&dyn Resource] = &[
+    &apis::Apis,
+    &service_account::ServiceAccount,
+    &project_binding::ProjectBinding,
+    &redis::Redis,
+    &connector::VpcConnector,
+    &image::Image,
+    &run_service::RunService,
+    &public_access::PublicAccess,
+];
 
-impl Action {
-    pub fn is_change(&self) -> bool {
-        !matches!(self, Action::NoOp)
-    }
-
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update { .. } => "update",
-            Action::Replace { .. } => "replace",
-            Action::Resume { .. } => "resume",
-            Action::Conflict { .. } => "conflict",
-            Action::Delete => "delete",
-            Action::NoOp => "no-op",
-        }
-    }
-}
-
-/// The observed state of a resource and what to do about it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Planned {
-    pub name: String,
-    /// The API's state, e.g. READY, CREATING, ENABLED; `absent` when it does not exist.
-    pub state: String,
-    #[serde(flatten)]
-    pub action: Action,
-}
-
-impl Planned {
-    pub fn new(name: impl Into<String>, state: impl Into<String>, action: Action) -> Self {
-        Planned {
-            name: name.into(),
-            state: state.into(),
-            action,
-        }
-    }
-}
-
-/// Values a resource hands to the ones that depend on it.
-#[derive(Debug, Default, Clone)]
-pub struct Values {
-    pub redis_host: Option<String>,
-    pub redis_port: Option<i32>,
-    pub image: Option<String>,
-    pub service_url: Option<String>,
-}
-
-/// Shared between the resources of one walk: values, plus two facts the service account
-/// needs because a new account is invisible to reads for a while (see service_account.rs).
-#[derive(Debug)]
-pub struct Outputs {
-    values: Mutex<Values>,
-    /// Resources whose create request has been accepted (or that ended, or are not walked).
-    sent: tokio::sync::watch::Sender<std::collections::BTreeSet<ResourceId>>,
-    /// `down` found something of the environment.
-    found_any: std::sync::atomic::AtomicBool,
-}
-
-impl Default for Outputs {
-    fn default() -> Self {
-        Outputs {
-            values: Mutex::default(),
-            sent: tokio::sync::watch::Sender::new(Default::default()),
-            found_any: Default::default(),
-        }
-    }
-}
-
-impl Outputs {
-    /// Records that `id` has sent its create request (or will not send one).
-    pub fn mark_sent(&self, id: ResourceId) {
-        self.sent.send_modify(|set| {
-            set.insert(id);
-        });
-    }
-
-    /// Waits until `id` has sent its create request, ended, or is not part of the walk.
-    pub async fn sent(&self, id: ResourceId) {
-        let mut rx = self.sent.subscribe();
-        let _ = rx.wait_for(|set| set.contains(&id)).await;
-    }
-
-    pub fn mark_found(&self) {
-        self.found_any
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    pub fn found_any(&self) -> bool {
-        self.found_any.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub fn get(&self) -> Values {
-        self.values.lock().expect("outputs lock").clone()
-    }
-
-    pub fn update(&self, f: impl FnOnce(&mut Values)) {
-        f(&mut self.values.lock().expect("outputs lock"))
-    }
-}
-
-/// Observe and decide.
-pub async fn plan(id: ResourceId, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-    match id {
-        ResourceId::Apis => apis::plan(ctx).await,
-        ResourceId::ServiceAccount => service_account::plan(ctx).await,
-        ResourceId::ProjectBinding => project_binding::plan(ctx).await,
-        ResourceId::Redis => redis::plan(ctx, out).await,
-        ResourceId::Connector => connector::plan(ctx).await,
-        ResourceId::Image => image::plan(ctx, out).await,
-        ResourceId::RunService => run_service::plan(ctx, out).await,
-        ResourceId::PublicAccess => public_access::plan(ctx).await,
-    }
-}
-
-/// Act on a plan and wait until the resource is ready.
-pub async fn apply(
-    id: ResourceId,
-    ctx: &Ctx,
-    out: &Outputs,
-    planned: &Planned,
-    progress: &Progress<'_>,
-) -> anyhow::Result<()> {
-    if let Action::Conflict { reason } = &planned.action {
-        anyhow::bail!("{reason}");
-    }
-    match id {
-        ResourceId::Apis => apis::apply(ctx, planned, progress).await,
-        ResourceId::ServiceAccount => service_account::apply(ctx, out, planned, progress).await,
-        ResourceId::ProjectBinding => project_binding::apply(ctx, planned, progress).await,
-        ResourceId::Redis => redis::apply(ctx, out, planned, progress).await,
-        ResourceId::Connector => connector::apply(ctx, planned, progress).await,
-        ResourceId::Image => image::apply(ctx, out, planned, progress).await,
-        ResourceId::RunService => run_service::apply(ctx, out, planned, progress).await,
-        ResourceId::PublicAccess => public_access::apply(ctx, planned, progress).await,
-    }
-}
-
-/// Delete and wait; false when there was nothing to delete.
-pub async fn destroy(
-    id: ResourceId,
-    ctx: &Ctx,
-    out: &Outputs,
-    progress: &Progress<'_>,
-) -> anyhow::Result<bool> {
-    match id {
-        ResourceId::ServiceAccount => service_account::destroy(ctx, out, progress).await,
-        ResourceId::ProjectBinding => project_binding::destroy(ctx, progress).await,
-        ResourceId::Redis => redis::destroy(ctx, progress).await,
-        ResourceId::Connector => connector::destroy(ctx, progress).await,
-        ResourceId::RunService => run_service::destroy(ctx, progress).await,
-        ResourceId::Apis | ResourceId::PublicAccess | ResourceId::Image => Ok(false),
-    }
+/// The resource with this id.
+pub fn by_id(id: ResourceId) -> Option<&'static dyn Resource> {
+    ALL.iter().copied().find(|r| r.id() == id)
 }
 
 /// Whether labels mark a resource as this environment's.
@@ -260,21 +103,4 @@ where
         message,
         json,
     })
-}
-
-/// The name a resource is shown under before it has been observed.
-pub fn display_name(id: ResourceId, ctx: &Ctx) -> String {
-    let names = &ctx.settings.names;
-    match id {
-        ResourceId::Apis => format!("{} APIs", apis::services(&ctx.settings).len()),
-        ResourceId::ServiceAccount => names.service_account_email(ctx.project()),
-        ResourceId::ProjectBinding => {
-            format!("{} → {}", project_binding::ROLE, names.service_account_id)
-        }
-        ResourceId::Redis => names.redis_instance.clone(),
-        ResourceId::Connector => names.connector.clone(),
-        ResourceId::Image => image::display_name(ctx),
-        ResourceId::RunService => names.run_service.clone(),
-        ResourceId::PublicAccess => "roles/run.invoker → allUsers".to_string(),
-    }
 }

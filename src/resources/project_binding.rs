@@ -1,10 +1,61 @@
 //! roles/serviceusage.serviceUsageConsumer for the environment's service account on the
 //! project: one member in the project's IAM policy, changed by read-modify-write.
 
-use super::{Action, Planned};
+use super::{Action, Outputs, Planned, service_account};
 use crate::context::Ctx;
 use crate::gcp::{policy, projects};
 use crate::report::Progress;
+use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
+
+pub const ID: ResourceId = ResourceId("project-binding");
+
+/// roles/serviceusage.serviceUsageConsumer for the service account on the project.
+pub struct ProjectBinding;
+
+impl Resource for ProjectBinding {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[Edge::Ready(service_account::ID)]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["cloudresourcemanager.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        format!("{ROLE} → {}", ctx.settings.names.service_account_id)
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, _out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, planned, progress))
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::Delete
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, bool> {
+        Box::pin(destroy(ctx, progress))
+    }
+}
 
 pub const ROLE: &str = "roles/serviceusage.serviceUsageConsumer";
 
@@ -15,7 +66,7 @@ fn member(ctx: &Ctx) -> String {
     )
 }
 
-pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
+async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     let member = member(ctx);
     let name = format!("{ROLE} → {member}");
     let current = projects::get_policy(ctx).await?;
@@ -26,7 +77,7 @@ pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     })
 }
 
-pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
+async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
     if planned.action != Action::Create {
         return Ok(());
     }
@@ -39,7 +90,7 @@ pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> any
     Ok(())
 }
 
-pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
     let member = member(ctx);
     // A binding whose account was deleted first reads `deleted:serviceAccount:EMAIL?uid=N`.
     let deleted = format!("deleted:{member}?");

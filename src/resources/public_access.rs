@@ -1,15 +1,54 @@
 //! roles/run.invoker for allUsers on the service: present by default, absent with
 //! --no-allow-unauthenticated. Deleted together with the service on `down`.
 
-use super::{Action, Planned};
+use super::{Action, Outputs, Planned, run_service};
 use crate::context::Ctx;
 use crate::gcp::{policy, run};
 use crate::report::Progress;
+use crate::resource::{Edge, Resource, ResourceId, Step};
+
+pub const ID: ResourceId = ResourceId("public-access");
 
 const ROLE: &str = "roles/run.invoker";
 const MEMBER: &str = "allUsers";
 
-pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
+/// roles/run.invoker for allUsers on the service (or its absence). `down` keeps it: it goes
+/// with the service.
+pub struct PublicAccess;
+
+impl Resource for PublicAccess {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[Edge::Ready(run_service::ID)]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["run.googleapis.com"]
+    }
+
+    fn display_name(&self, _ctx: &Ctx) -> String {
+        format!("{ROLE} → {MEMBER}")
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, _out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, planned, progress))
+    }
+}
+
+async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     let want = ctx.settings.allow_unauthenticated;
     let name = format!("{ROLE} → {MEMBER}");
     let has = match run::get_policy(ctx, &ctx.settings.names.run_service).await? {
@@ -25,7 +64,7 @@ pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     Ok(Planned::new(name, state, action))
 }
 
-pub async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
+async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
     let id = &ctx.settings.names.run_service;
     let result = match planned.action {
         Action::Create => {

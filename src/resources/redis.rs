@@ -4,13 +4,63 @@
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_redis_v1::model::instance::State;
 
-use super::{Action, Outputs, Planned, Rendered, not_ours, owned, render, to_json};
+use super::{Action, Outputs, Planned, Rendered, apis, not_ours, owned, render, to_json};
 use crate::cli::Tier;
 use crate::context::Ctx;
 use crate::gcp::redis as api;
 use crate::report::Progress;
-use crate::stack::ResourceId;
+use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
 use crate::templates::{REDIS_INSTANCE, Vars};
+
+pub const ID: ResourceId = ResourceId("redis");
+
+/// The Memorystore for Redis instance.
+pub struct Redis;
+
+impl Resource for Redis {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[Edge::Ready(apis::ID)]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["redis.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        ctx.settings.names.redis_instance.clone()
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx, out))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, out, planned, progress))
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::Delete
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, bool> {
+        Box::pin(destroy(ctx, progress))
+    }
+}
 
 /// Fields UpdateInstance can change in place.
 const UPDATABLE: &[&str] = &[
@@ -95,7 +145,7 @@ pub fn top_field(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
 }
 
-pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
     let want = desired(ctx)?;
     let found = api::get(ctx, &ctx.settings.names.redis_instance).await?;
     if let Some(instance) = &found {
@@ -126,7 +176,7 @@ async fn wait_ready(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow
     Ok(())
 }
 
-pub async fn apply(
+async fn apply(
     ctx: &Ctx,
     out: &Outputs,
     planned: &Planned,
@@ -137,7 +187,7 @@ pub async fn apply(
         Action::Create => {
             progress.state("creating");
             let want = desired(ctx)?;
-            let sent = api::create(ctx, id, want.message, || out.mark_sent(ResourceId::Redis));
+            let sent = api::create(ctx, id, want.message, || out.accepted(ID));
             if !sent.await? {
                 // Taken between observe and create (or a retried create that went through).
                 let found = api::get(ctx, id).await?;
@@ -182,7 +232,7 @@ pub async fn apply(
     }
 }
 
-pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
     let id = &ctx.settings.names.redis_instance;
     let Some(instance) = api::get(ctx, id).await? else {
         return Ok(false);

@@ -4,13 +4,73 @@
 use google_cloud_run_v2::model::Service;
 use google_cloud_run_v2::model::condition::State as ConditionState;
 
-use super::{Action, Outputs, Planned, Rendered, not_ours, owned, render, to_json};
+use super::{
+    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis, render,
+    service_account, to_json,
+};
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::run as api;
 use crate::gcp::vpcaccess;
 use crate::report::Progress;
+use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
 use crate::templates::{KNOWN_AFTER_UP, RUN_SERVICE, Vars};
+
+pub const ID: ResourceId = ResourceId("run-service");
+
+/// The Cloud Run service running chat-server.
+pub struct RunService;
+
+impl Resource for RunService {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[
+            Edge::Ready(apis::ID),
+            Edge::Ready(service_account::ID),
+            Edge::Ready(redis::ID),
+            Edge::Ready(connector::ID),
+            Edge::Ready(image::ID),
+        ]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["run.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        ctx.settings.names.run_service.clone()
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx, out))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, out, planned, progress))
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::Delete
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, bool> {
+        Box::pin(destroy(ctx, progress))
+    }
+}
 
 fn deployed_image(found: Option<&Service>) -> Option<String> {
     found?
@@ -121,7 +181,7 @@ fn decide(ctx: &Ctx, want: &Rendered<Service>, found: Option<&Service>) -> Plann
     Planned::new(id, state, action)
 }
 
-pub async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
     let found = api::get(ctx, &ctx.settings.names.run_service).await?;
     if let Some(service) = &found {
         publish(out, service);
@@ -169,7 +229,7 @@ async fn update(
     settle(ctx, out).await
 }
 
-pub async fn apply(
+async fn apply(
     ctx: &Ctx,
     out: &Outputs,
     planned: &Planned,
@@ -209,7 +269,7 @@ pub async fn apply(
     }
 }
 
-pub async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
+async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
     let id = &ctx.settings.names.run_service;
     let Some(service) = api::get(ctx, id).await? else {
         return Ok(false);

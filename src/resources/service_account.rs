@@ -3,16 +3,78 @@
 //! shows it (it can stay invisible for a minute after creation).
 //!
 //! That invisibility would let a `down` right after an interrupted `up` miss the account, so
-//! `up` creates it only once the Redis create has been accepted (the instance is visible at
-//! once), and `down` handles it last: when it found anything else of the environment but reads
+//! `up` starts it only once the Redis create has been accepted (an [`Edge::Accepted`]: the
+//! instance is visible at once), and `down` handles it last: when it found anything else of the environment but reads
 //! say the account is absent, it probes with a create (strongly consistent: ALREADY_EXISTS
 //! even while invisible) and deletes what it finds.
 
-use super::{Action, Outputs, Planned};
+use std::time::Duration;
+
+use super::{Action, Outputs, Planned, apis, redis};
 use crate::context::Ctx;
 use crate::gcp::iam;
 use crate::report::Progress;
-use crate::stack::ResourceId;
+use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
+
+pub const ID: ResourceId = ResourceId("service-account");
+
+/// Longest wait for the Redis create to be accepted (its request may be retried through an
+/// API's enablement window); past it the account is not created and `up` fails.
+const REDIS_ACCEPTED_WITHIN: Duration = Duration::from_secs(600);
+
+/// The chat service's identity.
+pub struct ServiceAccount;
+
+impl Resource for ServiceAccount {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[
+            Edge::Ready(apis::ID),
+            Edge::Accepted {
+                of: redis::ID,
+                within: REDIS_ACCEPTED_WITHIN,
+            },
+        ]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["iam.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        email(ctx)
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, _out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(plan(ctx))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(apply(ctx, planned, progress))
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::DeleteLast
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, bool> {
+        Box::pin(destroy(ctx, out, progress))
+    }
+}
 
 fn email(ctx: &Ctx) -> String {
     ctx.settings.names.service_account_email(ctx.project())
@@ -43,7 +105,7 @@ fn decide(ctx: &Ctx, sa: Option<google_cloud_iam_admin_v1::model::ServiceAccount
     }
 }
 
-pub async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
+async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
     Ok(decide(ctx, iam::get(ctx, &email(ctx)).await?))
 }
 
@@ -75,17 +137,10 @@ async fn wait_visible(
         .await
 }
 
-pub async fn apply(
-    ctx: &Ctx,
-    out: &Outputs,
-    planned: &Planned,
-    progress: &Progress<'_>,
-) -> anyhow::Result<()> {
+async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
     if planned.action != Action::Create {
         return Ok(());
     }
-    progress.state("waiting for the Redis create to be accepted");
-    out.sent(ResourceId::Redis).await;
     progress.state("creating");
     let created = create(ctx).await?;
     let sa = wait_visible(ctx, progress).await?;
@@ -98,7 +153,7 @@ pub async fn apply(
     Ok(())
 }
 
-pub async fn destroy(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<bool> {
+async fn destroy(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<bool> {
     let email = email(ctx);
     let sa = match iam::get(ctx, &email).await? {
         Some(sa) => sa,
