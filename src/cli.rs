@@ -183,8 +183,16 @@ pub struct StackArgs {
     #[arg(long, env = "CHATCTL_NO_ALLOW_UNAUTHENTICATED")]
     pub no_allow_unauthenticated: bool,
 
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// How long a command waits (up, plan, status and down share it).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WaitArgs {
     /// Longest wait for one operation before chatctl reports it (with its name) and exits 5;
-    /// the operation keeps running and the next `up` resumes it, e.g. 20m, 90s [default: 20m].
+    /// the operation keeps running and the next `up` resumes it, e.g. 20m, 90s (1s to 24h)
+    /// [default: 20m].
     #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
@@ -235,9 +243,8 @@ pub struct DownArgs {
     #[arg(short, long, env = "CHATCTL_YES")]
     pub yes: bool,
 
-    /// Longest wait for one operation before chatctl reports it and exits 5 [default: 20m].
-    #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -273,7 +280,8 @@ pub struct EmulatorArgs {
 
     /// Multiplier applied to the modelled real-world durations (1.0 = as slow as Google,
     /// 0.01 = a 4-minute Redis create takes 2.4 s).
-    #[arg(long, env = "CHATCTL_EMULATOR_TIME_SCALE", default_value_t = 0.01)]
+    #[arg(long, env = "CHATCTL_EMULATOR_TIME_SCALE", default_value_t = 0.01,
+          value_parser = parse_time_scale)]
     pub time_scale: f64,
 
     /// Accept requests without an Authorization header (anonymous credentials).
@@ -289,7 +297,13 @@ pub struct EmulatorArgs {
     pub enforce_api_enablement: bool,
 }
 
-/// Parses durations such as `90s`, `20m`, `1h` or plain seconds.
+/// The longest duration chatctl takes (a wait longer than a day is a typo, and Cloud Build
+/// stops any build at 24 h).
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The shortest: below it every wait would time out at once.
+pub const MIN_DURATION: Duration = Duration::from_secs(1);
+
+/// Parses durations such as `90s`, `20m`, `1h` or plain seconds, from 1 s to 24 h.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
@@ -313,7 +327,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !(seconds.is_finite() && seconds > 0.0) {
         return Err(format!("`{text}`: a duration must be positive"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) if (MIN_DURATION..=MAX_DURATION).contains(&d) => Ok(d),
+        _ => Err(format!(
+            "`{text}` is out of range: use a duration from 1s to 24h, e.g. 20m"
+        )),
+    }
+}
+
+/// Parses the emulator's time scale: a positive number up to 100 (1 = as slow as Google).
+pub fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 && scale <= 100.0 => Ok(scale),
+        Ok(_) => Err(format!(
+            "`{text}` is out of range: use a number above 0 and at most 100, e.g. 0.01"
+        )),
+        Err(_) => Err(format!("`{text}` is not a number: use e.g. 0.01")),
+    }
 }
 
 /// The clap command, for tests and for parsing example command lines.

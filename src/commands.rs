@@ -43,7 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Down(args) => {
             let stack = StackArgs {
-                timeout: args.timeout,
+                wait: args.wait.clone(),
                 ..StackArgs::default()
             };
             let settings = config::resolve(global, &stack, &process_env)?;
@@ -455,9 +455,6 @@ fn init(global: &GlobalArgs, args: &InitArgs) -> anyhow::Result<()> {
 
 /// `emulator`: serves the emulated APIs until Ctrl-C.
 async fn emulator(args: &EmulatorArgs) -> anyhow::Result<()> {
-    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
-        return Err(ConfigError("--time-scale must be a positive number, e.g. 0.01".into()).into());
-    }
     let config = emulator::EmulatorConfig {
         time_scale: args.time_scale,
         allow_anonymous: args.allow_anonymous,

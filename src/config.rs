@@ -138,7 +138,7 @@ pub fn resolve(
         "auto" => ConnectorRange::Auto,
         cidr => ConnectorRange::Fixed(validate_slash28(cidr)?),
     };
-    let timeout = match (stack.timeout, &file.timeout) {
+    let timeout = match (stack.wait.timeout, &file.timeout) {
         (Some(t), _) => t,
         (None, Some(text)) => crate::cli::parse_duration(text)
             .map_err(|e| ConfigError(format!("timeout in the configuration file: {e}")))?,
@@ -400,5 +400,29 @@ mod tests {
             cfg.service.unwrap()["template"]["scaling"]["minInstanceCount"],
             2
         );
+    }
+
+    #[test]
+    fn a_timeout_out_of_range_in_the_file_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chatctl.yaml");
+        let global = crate::cli::GlobalArgs {
+            config: Some(path.clone()),
+            project: Some("chat-e2e-1".into()),
+            ..Default::default()
+        };
+        for (timeout, needle) in [
+            ("99999999999999999999h", "from 1s to 24h"),
+            ("0.5ms", "from 1s to 24h"),
+            ("soon", "not a duration"),
+        ] {
+            std::fs::write(&path, format!("timeout: {timeout}\n")).unwrap();
+            let err = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap_err();
+            assert!(err.0.contains("timeout in the configuration file"), "{err}");
+            assert!(err.0.contains(needle), "{timeout}: {err}");
+        }
+        std::fs::write(&path, "timeout: 90s\n").unwrap();
+        let ok = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap();
+        assert_eq!(ok.timeout, Duration::from_secs(90));
     }
 }

@@ -196,6 +196,31 @@ async fn bad_input_is_refused_before_any_api_call() {
             "project ID",
         ),
         (vec!["up", "--image", "x/y:z"], 3, "no project"),
+        // Durations and scales out of range are refused, never a panic.
+        (
+            vec![
+                "plan",
+                "--project",
+                "chat-e2e-1",
+                "--timeout",
+                "99999999999999999999",
+            ],
+            3,
+            "from 1s to 24h",
+        ),
+        (
+            vec!["down", "--project", "chat-e2e-1", "--timeout", "25h"],
+            3,
+            "from 1s to 24h",
+        ),
+        (
+            vec!["status", "--project", "chat-e2e-1", "--timeout", "1e300h"],
+            3,
+            "--timeout",
+        ),
+        (vec!["emulator", "--time-scale", "1e300"], 3, "at most 100"),
+        (vec!["emulator", "--time-scale", "NaN"], 3, "above 0"),
+        (vec!["emulator", "--time-scale=-1"], 3, "above 0"),
         (vec!["up", "--bogus-flag"], 3, "--bogus-flag"),
         (vec!["down", "--project", "chat-e2e-1"], 4, "--yes"),
     ];

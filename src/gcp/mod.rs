@@ -17,7 +17,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use google_cloud_auth::credentials::{Credentials, anonymous};
+use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::retry_policy::NeverRetry;
+use google_cloud_longrunning::model::Operation;
 
 /// The environment variable that sends every API call to another endpoint (the emulator).
 pub const ENDPOINT_ENV: &str = "CHATCTL_API_ENDPOINT";
@@ -151,6 +153,35 @@ where
     }
 }
 
+/// The future of a call that answers with a long-running operation.
+pub trait OperationCall: std::future::Future<Output = Result<Operation, GaxError>> {}
+impl<F: std::future::Future<Output = Result<Operation, GaxError>>> OperationCall for F {}
+
+/// Creates through `send` (a long-running operation), runs `accepted` once the request is
+/// accepted (the resource is then visible, being created), and waits for the operation with
+/// `get_operation`; Ok(false) when the id was already taken (a retried create that went
+/// through answers so too: the caller reads what is there and decides).
+pub async fn create_and_wait<S, SendFut, G, GetFut>(
+    ctx: &crate::context::Ctx,
+    call: errors::Call<'_>,
+    send: S,
+    get_operation: G,
+    accepted: impl FnOnce(),
+) -> anyhow::Result<bool>
+where
+    S: FnMut() -> SendFut,
+    SendFut: OperationCall,
+    G: FnMut(String) -> GetFut,
+    GetFut: OperationCall,
+{
+    let Some(op) = send_unless(ctx, call, errors::Kind::AlreadyExists, send).await? else {
+        return Ok(false);
+    };
+    accepted();
+    ctx.waiting.operation(op, call, get_operation).await?;
+    Ok(true)
+}
+
 /// Deletes through `send` (a long-running operation) and waits for it with `get_operation`;
 /// Ok(false) when the resource was already gone.
 pub async fn delete_and_wait<S, SendFut, G, GetFut>(
@@ -161,19 +192,9 @@ pub async fn delete_and_wait<S, SendFut, G, GetFut>(
 ) -> anyhow::Result<bool>
 where
     S: FnMut() -> SendFut,
-    SendFut: std::future::Future<
-            Output = Result<
-                google_cloud_longrunning::model::Operation,
-                google_cloud_gax::error::Error,
-            >,
-        >,
+    SendFut: OperationCall,
     G: FnMut(String) -> GetFut,
-    GetFut: std::future::Future<
-            Output = Result<
-                google_cloud_longrunning::model::Operation,
-                google_cloud_gax::error::Error,
-            >,
-        >,
+    GetFut: OperationCall,
 {
     let Some(op) = send_unless(ctx, call, errors::Kind::NotFound, send).await? else {
         return Ok(false);

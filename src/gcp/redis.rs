@@ -32,22 +32,22 @@ pub async fn create(
     accepted: impl FnOnce(),
 ) -> anyhow::Result<bool> {
     let what = format!("create Redis instance {id}");
-    let call = ctx.call(&what, ROLE);
-    let sent = send_unless(ctx, call, Kind::AlreadyExists, || {
-        ctx.clients
-            .redis
-            .create_instance()
-            .set_parent(ctx.parent())
-            .set_instance_id(id)
-            .set_instance(instance.clone())
-            .send()
-    });
-    let Some(op) = sent.await? else {
-        return Ok(false);
-    };
-    accepted();
-    wait(ctx, op, call).await?;
-    Ok(true)
+    super::create_and_wait(
+        ctx,
+        ctx.call(&what, ROLE),
+        || {
+            ctx.clients
+                .redis
+                .create_instance()
+                .set_parent(ctx.parent())
+                .set_instance_id(id)
+                .set_instance(instance.clone())
+                .send()
+        },
+        |op| ctx.clients.redis.get_operation().set_name(op).send(),
+        accepted,
+    )
+    .await
 }
 
 pub async fn update(ctx: &Ctx, instance: Instance, fields: Vec<String>) -> anyhow::Result<()> {

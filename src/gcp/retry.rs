@@ -56,19 +56,49 @@ impl RetryPolicy {
 
     /// Runs `call` until it succeeds, fails for good, or its retry window closes. The error
     /// returned is the last one, for the caller to classify or explain.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, GaxError>
+    pub async fn run<T, F, Fut>(&self, what: &str, call: F) -> Result<T, GaxError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, GaxError>>,
     {
+        self.create_or_find(what, call, || async { Ok(None) }).await
+    }
+
+    /// Sends a create that is not safe to repeat blindly (it starts a build, or its id may be
+    /// taken by then): a transient failure may hide a create that happened, so `find` looks
+    /// for what it would have made, and only when nothing is found is the create sent again.
+    /// A refused call (API disabled, account not visible yet) made nothing and is resent.
+    pub async fn create_or_find<T, C, CFut, F, FFut>(
+        &self,
+        what: &str,
+        mut create: C,
+        mut find: F,
+    ) -> Result<T, GaxError>
+    where
+        C: FnMut() -> CFut,
+        CFut: Future<Output = Result<T, GaxError>>,
+        F: FnMut() -> FFut,
+        FFut: Future<Output = Result<Option<T>, GaxError>>,
+    {
         let start = Instant::now();
         let mut attempt = 0u32;
+        let mut look_first = false;
         loop {
-            let err = match call().await {
-                Ok(value) => return Ok(value),
+            let result = if look_first {
+                find().await
+            } else {
+                create().await.map(Some)
+            };
+            let err = match result {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {
+                    look_first = false;
+                    continue;
+                }
                 Err(err) => err,
             };
-            let Some(window) = self.window(classify(&err)) else {
+            let kind = classify(&err);
+            let Some(window) = self.window(kind) else {
                 return Err(err);
             };
             let delay = self.backoff(attempt);
@@ -78,6 +108,7 @@ impl RetryPolicy {
             tracing::info!(%what, attempt, ?delay, error = %err, "retrying");
             tokio::time::sleep(delay).await;
             attempt += 1;
+            look_first = look_first || kind == Kind::Transient;
         }
     }
 }
@@ -168,6 +199,67 @@ mod tests {
             .await;
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_that_failed_transiently_is_looked_up_before_it_is_resent() {
+        let unavailable = || GaxError::service(Status::default().set_code(Code::Unavailable));
+        // The create went through although its answer was lost: found, not sent again.
+        let (creates, finds) = (AtomicU32::new(0), AtomicU32::new(0));
+        let made = quick()
+            .create_or_find(
+                "create",
+                || async {
+                    creates.fetch_add(1, Ordering::SeqCst);
+                    Err::<u32, _>(unavailable())
+                },
+                || async {
+                    finds.fetch_add(1, Ordering::SeqCst);
+                    Ok(Some(42))
+                },
+            )
+            .await;
+        assert_eq!(made.unwrap(), 42);
+        assert_eq!(creates.load(Ordering::SeqCst), 1, "never resent");
+        assert_eq!(finds.load(Ordering::SeqCst), 1);
+
+        // It did not: the lookup finds nothing, so the create is sent again.
+        let creates = AtomicU32::new(0);
+        let made = quick()
+            .create_or_find(
+                "create",
+                || async {
+                    if creates.fetch_add(1, Ordering::SeqCst) == 0 {
+                        Err(unavailable())
+                    } else {
+                        Ok(7)
+                    }
+                },
+                || async { Ok(None) },
+            )
+            .await;
+        assert_eq!(made.unwrap(), 7);
+        assert_eq!(creates.load(Ordering::SeqCst), 2);
+
+        // A final error is not retried, and a failing lookup is retried as a read.
+        let finds = AtomicU32::new(0);
+        let made: Result<u32, _> = quick()
+            .create_or_find(
+                "create",
+                || async { Err(unavailable()) },
+                || async {
+                    if finds.fetch_add(1, Ordering::SeqCst) == 0 {
+                        Err(unavailable())
+                    } else {
+                        Err(GaxError::service(
+                            Status::default().set_code(Code::PermissionDenied),
+                        ))
+                    }
+                },
+            )
+            .await;
+        assert!(made.is_err());
+        assert_eq!(finds.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -29,21 +29,22 @@ pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Service>> {
 /// Creates the service and waits for its first revision; Ok(false) when the id is taken.
 pub async fn create(ctx: &Ctx, id: &str, service: Service) -> anyhow::Result<bool> {
     let what = format!("create Cloud Run service {id}");
-    let call = ctx.call(&what, ROLE);
-    let sent = send_unless(ctx, call, Kind::AlreadyExists, || {
-        ctx.clients
-            .run
-            .create_service()
-            .set_parent(ctx.parent())
-            .set_service_id(id)
-            .set_service(service.clone())
-            .send()
-    });
-    let Some(op) = sent.await? else {
-        return Ok(false);
-    };
-    wait(ctx, op, call).await?;
-    Ok(true)
+    super::create_and_wait(
+        ctx,
+        ctx.call(&what, ROLE),
+        || {
+            ctx.clients
+                .run
+                .create_service()
+                .set_parent(ctx.parent())
+                .set_service_id(id)
+                .set_service(service.clone())
+                .send()
+        },
+        |op| ctx.clients.run.get_operation().set_name(op).send(),
+        || {},
+    )
+    .await
 }
 
 /// Replaces the service's spec (a new revision) and waits for the rollout.

@@ -52,21 +52,22 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<Vec<Connector>> {
 /// Creates the connector and waits; Ok(false) when the id is already taken.
 pub async fn create(ctx: &Ctx, id: &str, connector: Connector) -> anyhow::Result<bool> {
     let what = format!("create connector {id}");
-    let call = ctx.call(&what, ROLE);
-    let sent = send_unless(ctx, call, Kind::AlreadyExists, || {
-        ctx.clients
-            .vpcaccess
-            .create_connector()
-            .set_parent(ctx.parent())
-            .set_connector_id(id)
-            .set_connector(connector.clone())
-            .send()
-    });
-    let Some(op) = sent.await? else {
-        return Ok(false);
-    };
-    wait(ctx, op, call).await?;
-    Ok(true)
+    super::create_and_wait(
+        ctx,
+        ctx.call(&what, ROLE),
+        || {
+            ctx.clients
+                .vpcaccess
+                .create_connector()
+                .set_parent(ctx.parent())
+                .set_connector_id(id)
+                .set_connector(connector.clone())
+                .send()
+        },
+        |op| ctx.clients.vpcaccess.get_operation().set_name(op).send(),
+        || {},
+    )
+    .await
 }
 
 /// Deletes and waits; Ok(false) when it was already gone.
@@ -87,17 +88,4 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
         |op| ctx.clients.vpcaccess.get_operation().set_name(op).send(),
     )
     .await
-}
-
-async fn wait(
-    ctx: &Ctx,
-    op: google_cloud_longrunning::model::Operation,
-    call: super::errors::Call<'_>,
-) -> anyhow::Result<()> {
-    ctx.waiting
-        .operation(op, call, |name| {
-            ctx.clients.vpcaccess.get_operation().set_name(name).send()
-        })
-        .await
-        .map(drop)
 }

@@ -48,13 +48,28 @@ pub async fn ensure_repository(ctx: &ImageContext) -> Result<(), ImageError> {
         .set_format(Format::Docker)
         .set_description("chat-server images built by chatctl")
         .set_labels(ctx.labels.clone());
-    let created = client
-        .create_repository()
-        .set_parent(&parent)
-        .set_repository_id(&ctx.repository)
-        .set_repository(repository)
-        .poller()
-        .until_done()
+    // A create that failed transiently may have happened: look before sending it again.
+    let created = ctx
+        .retry
+        .create_or_find(
+            &format!("create repository {name}"),
+            || {
+                client
+                    .create_repository()
+                    .set_parent(&parent)
+                    .set_repository_id(&ctx.repository)
+                    .set_repository(repository.clone())
+                    .poller()
+                    .until_done()
+            },
+            || async {
+                match client.get_repository().set_name(&name).send().await {
+                    Ok(found) => Ok(Some(found)),
+                    Err(e) if is_code(&e, Code::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+        )
         .await;
     match created {
         Ok(_) => {}

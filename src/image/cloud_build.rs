@@ -73,31 +73,38 @@ pub async fn build_from_source(
         bytes: context.bytes().len() as u64,
     });
 
-    let operation = client
-        .create_build()
-        .set_project_id(&ctx.project)
-        .set_build(build_request(
-            &image.to_string(),
-            &bucket,
-            &object,
-            generation,
-        ))
-        .send()
+    // Like gcloud, read the build from the operation's metadata and follow the build itself.
+    // A create that failed transiently may have started the build: look for it before
+    // starting another.
+    let tagged = image.to_string();
+    let request = build_request(&tagged, &bucket, &object, generation);
+    let started = ctx
+        .retry
+        .create_or_find(
+            "start the Cloud Build build",
+            || async {
+                let operation = client
+                    .create_build()
+                    .set_project_id(&ctx.project)
+                    .set_build(request.clone())
+                    .send()
+                    .await?;
+                Ok(operation
+                    .metadata
+                    .and_then(|any| any.to_msg::<BuildOperationMetadata>().ok())
+                    .and_then(|metadata| metadata.build)
+                    .unwrap_or_default())
+            },
+            || list_running(&client, &ctx.project, &tagged),
+        )
         .await
         .map_err(|e| ImageError::api("start the Cloud Build build", &e))?;
-    // Like gcloud, read the build from the operation's metadata and follow the build itself.
-    let started = operation
-        .metadata
-        .and_then(|any| any.to_msg::<BuildOperationMetadata>().ok())
-        .and_then(|metadata| metadata.build)
-        .filter(|build| !build.id.is_empty())
-        .ok_or_else(|| ImageError::Api {
+    if started.id.is_empty() {
+        return Err(ImageError::Api {
             action: "start the Cloud Build build".into(),
-            message: format!(
-                "operation {} carries no build id in its metadata",
-                operation.name
-            ),
-        })?;
+            message: "the build operation carries no build id in its metadata".into(),
+        });
+    }
     (ctx.progress)(&ImageEvent::BuildStarted {
         build_id: started.id.clone(),
         log_url: started.log_url.clone(),
@@ -149,29 +156,37 @@ async fn find_running(ctx: &ImageContext, image: &str) -> Result<Option<RunningB
     let mut lookup = ctx.clone();
     lookup.retry.eventual_window = std::time::Duration::ZERO;
     let client = client(&lookup).await?;
-    // Newest first: the first page of one is the build to follow.
-    let listed = client
-        .list_builds()
-        .set_project_id(&ctx.project)
-        .set_filter(running_filter(image))
-        .set_page_size(1)
-        .send()
-        .await;
-    let page = match listed {
-        Ok(page) => page,
+    let found = match list_running(&client, &ctx.project, image).await {
+        Ok(found) => found,
         // Cloud Build not enabled (yet): nothing can be building.
         Err(e) if crate::gcp::errors::classify(&e) == Kind::ServiceDisabled => return Ok(None),
         Err(e) => return Err(ImageError::api("list the Cloud Build builds", &e)),
     };
+    Ok(found.map(|b| RunningBuild {
+        status: b.status.name().unwrap_or("UNKNOWN").to_string(),
+        id: b.id,
+        log_url: b.log_url,
+    }))
+}
+
+/// The newest of chatctl's builds of `image` that has not ended (the first page of one:
+/// builds.list answers newest first).
+async fn list_running(
+    client: &CloudBuild,
+    project: &str,
+    image: &str,
+) -> Result<Option<Build>, google_cloud_gax::error::Error> {
+    let page = client
+        .list_builds()
+        .set_project_id(project)
+        .set_filter(running_filter(image))
+        .set_page_size(1)
+        .send()
+        .await?;
     Ok(page
         .builds
         .into_iter()
-        .find(|b| !is_terminal(&b.status) && b.images.iter().any(|i| i == image))
-        .map(|b| RunningBuild {
-            status: b.status.name().unwrap_or("UNKNOWN").to_string(),
-            id: b.id,
-            log_url: b.log_url,
-        }))
+        .find(|b| !is_terminal(&b.status) && b.images.iter().any(|i| i == image)))
 }
 
 /// Where the build of `context` goes: `REGION-docker.pkg.dev/PROJECT/REPO/chat-server:src-<sha256>`.
