@@ -38,8 +38,10 @@ async fn local_build_pushes_a_runnable_reproducible_image() {
     ctx.registry_override = Some(format!("{}/chatctl", registry.addr));
     let seen = events.clone();
     ctx.progress = Arc::new(move |event| seen.lock().unwrap().push(event.clone()));
-    // Compile inside this workspace (shared target dir); dev profile unless benchmarking.
-    let profile = std::env::var("CHATCTL_LOCAL_BUILD_PROFILE").unwrap_or_else(|_| "dev".into());
+    // Compile inside this workspace (shared target dir), in the quick-to-compile image-test
+    // profile unless benchmarking.
+    let profile =
+        std::env::var("CHATCTL_LOCAL_BUILD_PROFILE").unwrap_or_else(|_| "image-test".into());
     let compile = LocalBuild {
         workspace: Some(workspace_root()),
         profile: Some(profile.clone()),
@@ -233,7 +235,7 @@ async fn local_build_pushes_a_runnable_reproducible_image() {
 }
 
 /// Runs the chatctl binary against the emulator at `base`, compiling chat-server from this
-/// workspace in the dev profile (the build the test above shares).
+/// workspace in the image-test profile (the build the test above shares).
 async fn chatctl(base: &str, home: &std::path::Path, args: &[String]) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"));
     command
@@ -243,7 +245,7 @@ async fn chatctl(base: &str, home: &std::path::Path, args: &[String]) -> std::pr
         .env("CHATCTL_API_ENDPOINT", base)
         .env("CHATCTL_PROJECT", common::PROJECT)
         .env("CHATCTL_LOCAL_BUILD_WORKSPACE", workspace_root())
-        .env("CHATCTL_LOCAL_BUILD_PROFILE", "dev")
+        .env("CHATCTL_LOCAL_BUILD_PROFILE", "image-test")
         .env_remove("CHATCTL_LOCAL_BUILD_BINARY")
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env("CLOUDSDK_CONFIG", home.join("no-gcloud"))
