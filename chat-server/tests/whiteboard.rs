@@ -1,6 +1,7 @@
 //! The whiteboard protocol (socket.io's whiteboard example and our superset), checked with the
 //! real socket.io-client (`tests/js/whiteboard.test.mjs`): against two instances sharing one
-//! real redis-server, and against a single in-memory instance.
+//! real redis-server (plus what happens when Redis refuses a write,
+//! `tests/js/whiteboard-redis.test.mjs`), and against a single in-memory instance.
 
 mod support;
 
@@ -62,6 +63,9 @@ fn whiteboard_across_two_instances_sharing_redis() {
         &suite_env(a.url(), b.url()),
         SUITE_LIMIT,
     );
+    let mut env = suite_env(a.url(), b.url());
+    env.push(("CHAT_REDIS_PORT", redis.port.to_string()));
+    run_node_suite("whiteboard-redis.test.mjs", &env, SUITE_LIMIT);
     for counter in ["chat_strokes_in_total", "chat_board_clears_total"] {
         let total: f64 = [&a, &b].iter().map(|s| counter_value(s, counter)).sum();
         assert!(

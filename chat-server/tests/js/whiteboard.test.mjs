@@ -7,68 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { URL_A, URL_B, ack, closeAll, connect, eventually, freshRoom, signin, sleep, within } from "./helpers.mjs";
+import { boardClient, connected, draw, exampleClient, exampleDrag, history, only, segment } from "./board-helpers.mjs";
 
 const BOARD_LIMIT = Number(process.env.CHAT_WHITEBOARD_LIMIT ?? "150");
 const STROKE_RATE_COUNT = Number(process.env.CHAT_WHITEBOARD_RATE_COUNT ?? "100");
 /** How long to wait to be sure something that should not arrive did not. */
 const QUIET_MS = 300;
-
-/**
- * A client written like the socket.io whiteboard example's main.js: plain io() (long-polling
- * first, then the WebSocket upgrade), `drawing` listened for and emitted with normalised
- * coordinates, no acks, no auth. `drawn` records what it would draw.
- */
-function exampleClient(url, options) {
-  const socket = options === undefined ? io(url) : io(url, options);
-  // The transport it opened with (the engine is created synchronously) and where it upgraded to.
-  socket.firstTransport = socket.io.engine.transport.name;
-  socket.io.engine.on("upgrade", (transport) => (socket.upgradedTo = transport.name));
-  socket.drawn = [];
-  socket.on("drawing", (data) => socket.drawn.push(data));
-  return socket;
-}
-
-/** Our whiteboard page's connection: a named board (or none given), recording what arrives. */
-async function boardClient(url, auth) {
-  const socket = await connect(url, auth === undefined ? {} : { auth });
-  socket.received.drawing = [];
-  socket.received.clearBoard = [];
-  socket.on("drawing", (d) => socket.received.drawing.push(d));
-  socket.on("clearBoard", (c) => socket.received.clearBoard.push(c));
-  return socket;
-}
-
-const connected = (socket) =>
-  within(
-    new Promise((resolve, reject) => {
-      if (socket.connected) return resolve();
-      socket.once("connect", resolve);
-      socket.once("connect_error", reject);
-    }),
-    "the example client's connection",
-  );
-
-let n = 0;
-/** A distinct valid segment (its x0 tells segments apart). */
-function segment(color = "red") {
-  n = (n + 1) % 1000;
-  return { x0: n / 1000, y0: 0.25, x1: n / 1000, y1: 0.75, color };
-}
-
-const only = ({ x0, y0, x1, y1, color }) => ({ x0, y0, x1, y1, color });
-
-async function draw(socket, seg = segment()) {
-  const [error, reply] = await ack(socket, "drawing", seg);
-  assert.equal(error, null, `drawing ${JSON.stringify(seg)} refused: ${error}`);
-  assert.match(reply.id, /^\d+-\d+$/);
-  return { ...seg, color: seg.color.toLowerCase(), id: reply.id }; // colours are stored in lower case
-}
-
-async function history(socket, lastId) {
-  const [error, board] = await ack(socket, "boardHistory", lastId === undefined ? {} : { lastId });
-  assert.equal(error, null, `boardHistory refused: ${error}`);
-  return board;
-}
 
 test("an example client's drawing reaches every other example client on both instances; long-polling clients too", async () => {
   const drawer = exampleClient(URL_A);
@@ -91,6 +35,13 @@ test("an example client's drawing reaches every other example client on both ins
       assert.match(got.id, /^\d+-\d+$/);
     }
     assert.equal(pollingOnly.io.engine.transport.name, "polling", "delivered over long-polling");
+    // A drag as the example's page reports it: every segment reaches every viewer, in order.
+    const drag = await exampleDrag(drawer, [80, 500], [720, 100], { width: 800, height: 600, color: "yellow" });
+    for (const viewer of viewers) {
+      const got = await eventually(drawnAt(viewer), "the whole drag",
+        (drawn) => { const mine = drawn.filter((d) => d.color === "yellow"); return mine.length >= drag.length && mine; });
+      assert.deepEqual(got.map(only), drag, "each segment once, in the order drawn");
+    }
     // A long-polling client draws back (the example has no roles): everyone else gets it.
     const back = segment("green");
     pollingOnly.emit("drawing", back);
