@@ -5,20 +5,27 @@
 //! (`boardHistory {lastId?}`), `clearBoard` for everyone, validation and a per-socket rate limit
 //! with error acks (the error is a string, as in chat).
 //!
-//! Which board a socket is on is decided at connect, from the handshake's auth:
-//! `{board: "standup"}` that board, `{chat: true}` none (the chat page), anything else (the
-//! example's plain `io()`) the default board. A socket that signs in to chat leaves its board,
-//! so chat sockets never get `drawing`.
+//! Which board a socket is on is decided at connect, from the handshake's auth and transport:
+//! - auth `{board: "standup"}`: that board; auth `{chat: true}`: none (our chat page);
+//! - any other auth (our `/socket.io/socket.io.js` sends `{}` for a plain `io()`): the default board;
+//! - no auth: the default board when the socket connected over long-polling (socket.io-client's
+//!   plain `io()`, as the example's page uses it), none when it connected over WebSocket (the
+//!   chat tutorial's page: `io('', {transports: ['websocket']})`).
+//!
+//! A socket that signs in to chat leaves its board, so chat sockets never get `drawing`.
 
 pub mod board;
 pub mod store;
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use socketioxide::TransportType;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::{FromConnectParts, Value as RawValue};
 use socketioxide::socket::Socket;
 
 use crate::chat::{Ack, ChatState};
@@ -79,10 +86,27 @@ fn room_of(board: &str) -> String {
     format!("{ROOM_PREFIX}{board}")
 }
 
-/// The board named by the handshake's auth: `Ok(None)` for a chat connection.
-fn board_of(auth: Option<Value>) -> Result<Option<String>, String> {
-    let Some(Value::Object(fields)) = auth else {
-        return Ok(Some(DEFAULT_BOARD.into()));
+/// The handshake's auth as the client sent it: `None` when the CONNECT packet carried none
+/// (`TryData` cannot tell that from `{}`); JSON null when it was not JSON.
+pub struct HandshakeAuth(Option<Value>);
+
+impl<A: Adapter> FromConnectParts<A> for HandshakeAuth {
+    type Error = Infallible;
+    fn from_connect_parts(_: &Arc<Socket<A>>, auth: &Option<RawValue>) -> Result<Self, Infallible> {
+        Ok(HandshakeAuth(auth.as_ref().map(|raw| match raw {
+            RawValue::Str(text, _) => serde_json::from_str(text.as_str()).unwrap_or(Value::Null),
+            RawValue::Bytes(_) => Value::Null,
+        })))
+    }
+}
+
+/// The board a socket is on (see the module comment): `Ok(None)` for a chat connection.
+fn board_of(auth: Option<Value>, transport: TransportType) -> Result<Option<String>, String> {
+    let fields = match auth {
+        Some(Value::Object(fields)) => fields,
+        Some(_) => return Ok(Some(DEFAULT_BOARD.into())),
+        None if transport == TransportType::Polling => return Ok(Some(DEFAULT_BOARD.into())),
+        None => return Ok(None),
     };
     if fields.get("chat") == Some(&Value::Bool(true)) {
         return Ok(None);
@@ -98,10 +122,11 @@ fn board_of(auth: Option<Value>) -> Result<Option<String>, String> {
 /// with a message saying what a valid one is.
 pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(auth): TryData<Value>,
+    HandshakeAuth(auth): HandshakeAuth,
+    transport: TransportType,
     State(whiteboard): State<Whiteboard>,
 ) -> Result<(), String> {
-    let board = board_of(auth.ok()).inspect_err(|_| {
+    let board = board_of(auth, transport).inspect_err(|_| {
         whiteboard.metrics.rejected.inc();
     })?;
     socket
@@ -273,5 +298,36 @@ async fn board_history<A: Adapter>(
                 "Could not load the board right now; please reload the page",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handshake_decides_the_board() {
+        let default = Ok(Some(DEFAULT_BOARD.to_string()));
+        let ws = TransportType::Websocket;
+        let polling = TransportType::Polling;
+        assert_eq!(
+            board_of(None, polling),
+            default,
+            "socket.io-client's plain io()"
+        );
+        assert_eq!(board_of(None, ws), Ok(None), "the chat tutorial's page");
+        assert_eq!(
+            board_of(Some(json!({})), ws),
+            default,
+            "our socket.io.js's plain io()"
+        );
+        assert_eq!(board_of(Some(json!({"chat": true})), polling), Ok(None));
+        assert_eq!(
+            board_of(Some(json!({"board": "standup"})), ws),
+            Ok(Some("standup".into()))
+        );
+        assert_eq!(board_of(Some(json!({"board": null})), ws), default);
+        assert!(board_of(Some(json!({"board": "a b"})), ws).is_err());
+        assert_eq!(board_of(Some(json!("x")), ws), default);
     }
 }

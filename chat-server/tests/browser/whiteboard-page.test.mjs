@@ -159,8 +159,15 @@ test("the default board: /whiteboard shows what a plain io() client (like the so
       example.once("connect", resolve);
       example.once("connect_error", reject);
     });
+    // The example's main.js in a browser: plain io() from our /socket.io/socket.io.js, listening for drawing.
+    await page.evaluate(() => {
+      window.examplePage = { drawn: [], socket: io() };
+      window.examplePage.socket.on("drawing", (d) => window.examplePage.drawn.push(d));
+    });
+    await page.waitForFunction(() => window.examplePage.socket.connected, null, { timeout: WAIT_MS });
     example.emit("drawing", { x0: 0.1, y0: 0.45, x1: 0.9, y1: 0.45, color: "green" });
     await waitForColor(page, [0.5, 0.45], GREEN);
+    await page.waitForFunction(() => window.examplePage.drawn.some((d) => d.color === "green" && d.y0 === 0.45), null, { timeout: WAIT_MS });
     // And what the page draws reaches the example client.
     const received = new Promise((resolve) => example.once("drawing", resolve));
     await page.click('.color[data-color="yellow"]');

@@ -76,11 +76,12 @@ test("boards are separate: a named board's strokes never reach the default board
   }
 });
 
-test("chat sockets never get drawing: signed-in tutorial clients, our chat page's connection, and a client after it signs in", async () => {
+test("chat sockets never get drawing: tutorial clients before and after signin, our chat page, a client after it signs in", async () => {
   const room = freshRoom("chat");
-  const tutorial = await connect(URL_A); // the tutorial's client: plain io(), then signin
+  const tutorial = await connect(URL_A); // the tutorial's client: io('', {transports: ['websocket']}), then signin
+  const idleTutorial = await connect(URL_B); // the same, still on the sign-in form
   const chatPage = await boardClient(URL_B, { chat: true }); // our chat page says so at connect
-  const convert = await boardClient(URL_B); // on the default board until it signs in
+  const convert = exampleClient(URL_B); // plain io(): on the default board until it signs in
   const drawer = exampleClient(URL_A);
   const watcher = exampleClient(URL_B);
   const drawingsAt = (socket) => {
@@ -88,29 +89,31 @@ test("chat sockets never get drawing: signed-in tutorial clients, our chat page'
     socket.on("drawing", (d) => got.push(d));
     return got;
   };
-  const atTutorial = drawingsAt(tutorial);
+  const [atTutorial, atIdleTutorial] = [drawingsAt(tutorial), drawingsAt(idleTutorial)];
+  const drawnAt = (socket) => ({ get received() { return socket.drawn; } });
   try {
-    await Promise.all([drawer, watcher].map(connected));
+    await Promise.all([convert, drawer, watcher].map(connected));
     await signin(tutorial, "ann", room);
     const first = segment();
     drawer.emit("drawing", first);
-    await eventually(convert, "a drawing at the not-yet-signed-in socket", (r) => r.drawing.find((d) => d.x0 === first.x0));
+    await eventually(drawnAt(convert), "a drawing at the not-yet-signed-in plain io() client", (d) => d.find((x) => x.x0 === first.x0));
     await signin(convert, "bob", room);
     const second = segment();
     drawer.emit("drawing", second);
-    await eventually({ get received() { return watcher.drawn; } }, "the second drawing at a board client",
-      (drawn) => drawn.find((d) => d.x0 === second.x0));
+    await eventually(drawnAt(watcher), "the second drawing at a board client", (d) => d.find((x) => x.x0 === second.x0));
     await sleep(QUIET_MS);
     assert.deepEqual(atTutorial, [], "a signed-in tutorial client got drawing");
+    assert.deepEqual(atIdleTutorial, [], "a tutorial client on its sign-in form got drawing");
     assert.deepEqual(chatPage.received.drawing, [], "the chat page's connection got drawing");
-    assert.ok(!convert.received.drawing.some((d) => d.x0 === second.x0), "a socket that signed in still got drawing");
+    assert.ok(!convert.drawn.some((d) => d.x0 === second.x0), "a socket that signed in still got drawing");
     const [refusal] = await ack(tutorial, "drawing", segment());
     assert.match(refusal, /no whiteboard/, "a chat socket cannot draw");
+    assert.match((await ack(idleTutorial, "drawing", segment()))[0], /no whiteboard/);
     assert.match((await ack(chatPage, "clearBoard"))[0], /no whiteboard/);
     assert.match((await ack(chatPage, "boardHistory", {}))[0], /no whiteboard/);
     assert.deepEqual(tutorial.received.message, [], "and chat got nothing but chat");
   } finally {
-    closeAll(tutorial, chatPage, convert, drawer, watcher);
+    closeAll(tutorial, idleTutorial, chatPage, convert, drawer, watcher);
   }
 });
 
@@ -221,6 +224,20 @@ test(`a board keeps its ${BOARD_LIMIT} newest strokes; a page that missed droppe
     assert.deepEqual(missedDropped.entries, whole.entries);
   } finally {
     closeAll(...drawers);
+  }
+});
+
+test("an explicit auth without a board (what our socket.io.js sends for a plain io()) is on the default board", async () => {
+  const page = await boardClient(URL_A, {}); // WebSocket only, auth {}
+  const drawer = exampleClient(URL_B);
+  try {
+    await connected(drawer);
+    const stroke = segment("black");
+    drawer.emit("drawing", stroke);
+    const got = await eventually(page, "the default board's drawing", (r) => r.drawing.find((d) => d.x0 === stroke.x0));
+    assert.deepEqual(only(got), stroke);
+  } finally {
+    closeAll(page, drawer);
   }
 });
 
