@@ -66,6 +66,11 @@ impl<A: Adapter> FromMessageParts<A> for Ack<A> {
 }
 
 impl<A: Adapter> Ack<A> {
+    /// Whether the client sent an ack callback.
+    pub(crate) fn is_requested(&self) -> bool {
+        self.requested
+    }
+
     /// Answers with `data` (a tuple becomes several ack arguments).
     pub(crate) fn send<T: Serialize + ?Sized>(self, event: &str, data: &T) {
         if !self.requested {

@@ -47,6 +47,15 @@ fn counter_value(server: &ChatServer, counter: &str) -> f64 {
 fn assert_healthy(server: &ChatServer) {
     let log = server.log_text();
     assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
+    // The example's clients draw without acks, up to 100 strokes a second: no line per stroke.
+    let per_stroke = log
+        .lines()
+        .filter(|line| {
+            line.contains("\"event\":\"drawing\"")
+                && (line.contains("nothing to answer") || line.contains("no ack asked"))
+        })
+        .count();
+    assert_eq!(per_stroke, 0, "unacked strokes were logged:\n{log}");
     assert!(
         server.get("/healthz").status == 200,
         "an instance died during the suite:\n{log}"

@@ -44,7 +44,7 @@ use store::redis::RedisBoards;
 /// stripped), so no chat room can be a board's room.
 const ROOM_PREFIX: &str = "\u{0}board:";
 
-const NOT_ON_A_BOARD: &str = "This connection is on no whiteboard: connect without auth (the default board) or with auth {board: NAME}; a chat connection cannot draw";
+const NOT_ON_A_BOARD: &str = "This connection is on no whiteboard: connect with auth {board: NAME} (or {} for the default board); a chat connection cannot draw";
 const SAVE_FAILED: &str = "Could not save that on the board right now; please try again";
 
 /// What the whiteboard handlers share.
@@ -233,7 +233,7 @@ async fn apply<A: Adapter>(
         Ok(admitted) => admitted,
         Err(reason) => {
             whiteboard.metrics.rejected.inc();
-            return ack.error(event, &reason);
+            return refuse(ack, event, &reason);
         }
     };
     let room = room_of(&board);
@@ -249,7 +249,7 @@ async fn apply<A: Adapter>(
         Err(e) => {
             whiteboard.metrics.redis_errors.inc();
             tracing::error!(error = %e, event, "could not change a board");
-            return ack.error(event, SAVE_FAILED);
+            return refuse(ack, event, SAVE_FAILED);
         }
     };
     match entry.kind {
@@ -260,7 +260,20 @@ async fn apply<A: Adapter>(
         // It is stored: pages get it with their next boardHistory.
         tracing::warn!(error = %e, id = entry.id, event, "broadcast failed; the entry is stored");
     }
-    ack.send(event, &(Value::Null, json!({"id": entry.id})));
+    if ack.is_requested() {
+        ack.send(event, &(Value::Null, json!({"id": entry.id})));
+    }
+}
+
+/// Refuses an event: with an error ack if the client asked for one (logged, as in chat),
+/// otherwise only a debug line: the example's client sends up to 100 strokes a second without
+/// acks, and a flood must not flood the log too.
+fn refuse<A: Adapter>(ack: Ack<A>, event: &str, reason: &str) {
+    if ack.is_requested() {
+        ack.error(event, reason);
+    } else {
+        tracing::debug!(event, reason, "whiteboard event refused (no ack asked)");
+    }
 }
 
 /// `boardHistory {lastId?}`: ack `(null, {board, reset, lastId, entries})`, the whole board or
