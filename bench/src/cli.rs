@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::fanout::FanoutConfig;
 use crate::idle::IdleConfig;
-use crate::protocol;
+use crate::protocol::{self, Protocol};
 use crate::setup::Pacing;
 
 /// Load generator for servers that speak the Cloud Run chat tutorial's Socket.IO protocol
@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Scenario {
-    /// R rooms x M members; S senders at a total rate; measures deliveries/s, latency and loss.
+    /// R rooms (or whiteboards) x M members; S senders at a total rate; measures deliveries/s,
+    /// latency and loss.
     Fanout(FanoutArgs),
     /// N signed-in connections held idle; measures server RSS per connection (needs --pid).
     Idle(IdleArgs),
@@ -99,6 +100,12 @@ pub struct FanoutArgs {
     /// Seconds to wait after the last send for outstanding deliveries and acks.
     #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     pub drain: f64,
+
+    /// chat: rooms, `signin` and `sendMessage` (every member gets each message). whiteboard:
+    /// boards (chat-server's /whiteboard), members connect with auth {board}, senders emit
+    /// `drawing`, every *other* member gets each stroke; --rate is then strokes per second.
+    #[arg(long, value_enum, default_value_t = Protocol::Chat)]
+    pub protocol: Protocol,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +168,7 @@ impl FanoutArgs {
             pacing: self.target.pacing(),
             room_prefix: self.target.room_prefix.clone(),
             pids: self.target.pids.clone(),
+            protocol: self.protocol,
         })
     }
 }

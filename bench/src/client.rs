@@ -1,5 +1,6 @@
-//! One simulated chat user: WebSocket connect, Engine.IO open, Socket.IO connect, `signin` with ack.
-//! Returns the open socket; the scenarios drive it from there.
+//! One simulated user: WebSocket connect, Engine.IO open, Socket.IO connect, then `signin` with
+//! ack (chat) or nothing more (a whiteboard, named in the connect's auth). Returns the open
+//! socket; the scenarios drive it from there.
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::{SinkExt, StreamExt};
@@ -19,13 +20,21 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The ack id chat-bench uses for `signin`; `sendMessage` acks count up from 1.
 const SIGNIN_ACK: u64 = 0;
 
-/// Connects to `endpoint` (from [`protocol::endpoint`]) and signs `user` in to `room`, failing
-/// at `deadline` with the name of the step that was still waiting. `signin_delay` is a pause
-/// between the namespace connect reply and `signin` (zero, like socket.io-client, by default).
+/// Where a connection goes once connected.
+#[derive(Clone, Copy, Debug)]
+pub enum Join<'a> {
+    /// `signin {user, room}` to a chat room.
+    Room { user: &'a str, room: &'a str },
+    /// A whiteboard, named in the namespace connect's auth.
+    Board(&'a str),
+}
+
+/// Connects to `endpoint` (from [`protocol::endpoint`]) and joins, failing at `deadline` with
+/// the name of the step that was still waiting. `signin_delay` is a pause between the namespace
+/// connect reply and `signin` (zero, like socket.io-client, by default).
 pub async fn sign_in(
     endpoint: &str,
-    user: &str,
-    room: &str,
+    join: Join<'_>,
     signin_delay: Duration,
     deadline: Instant,
 ) -> Result<Socket> {
@@ -48,7 +57,11 @@ pub async fn sign_in(
         text if protocol::classify(&text) == Incoming::Open => {}
         other => bail!("expected the Engine.IO open packet, got {other:?}"),
     }
-    socket.send(Message::text(protocol::CONNECT)).await?;
+    let connect = match join {
+        Join::Room { .. } => protocol::CONNECT.to_string(),
+        Join::Board(board) => protocol::connect_to_board(board),
+    };
+    socket.send(Message::text(connect)).await?;
     let connected = wait_for(&mut socket, |packet| match packet {
         Incoming::Connected => Some(Ok(())),
         Incoming::ConnectError(why) => Some(Err(anyhow!("namespace connect refused: {why}"))),
@@ -57,6 +70,9 @@ pub async fn sign_in(
     timeout_at(deadline, connected)
         .await
         .map_err(step("the namespace connect reply (40)"))??;
+    let Join::Room { user, room } = join else {
+        return Ok(socket);
+    };
     if !signin_delay.is_zero() {
         tokio::time::sleep(signin_delay).await;
     }

@@ -1,6 +1,8 @@
 //! The `fanout` scenario: R rooms × M members over the server URLs round-robin; S of the members
 //! send `sendMessage` at a fixed total rate; every member measures the delivery latency of each
-//! `message` and the driver compares deliveries received with deliveries expected.
+//! `message` and the driver compares deliveries received with deliveries expected. With
+//! `--protocol whiteboard` the rooms are whiteboards, senders emit `drawing`, and each stroke
+//! goes to the board's other members.
 //!
 //! A message text is `PHASE:SENDER:SEQ:MICROS` (`w` warm-up or `m` measured; MICROS is the
 //! *scheduled* send time, so generator lag shows up as latency instead of hiding it).
@@ -19,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::latency::{self, Summary};
 use crate::procfs::{self, CpuSnapshot, CpuUse};
+use crate::protocol::Protocol;
 use crate::setup::{Control, Pacing, Setup};
 use member::{Counters, Member, SenderPlan, Tally, Timeline};
 
@@ -40,12 +43,15 @@ pub struct FanoutConfig {
     pub room_prefix: String,
     /// Server processes whose CPU use is reported.
     pub pids: Vec<u32>,
+    /// Chat rooms, or whiteboards.
+    pub protocol: Protocol,
 }
 
 /// The JSON line `fanout` prints.
 #[derive(Debug, Serialize)]
 pub struct FanoutReport {
     pub scenario: &'static str,
+    pub protocol: Protocol,
     pub urls: Vec<String>,
     pub rooms: usize,
     pub members: usize,
@@ -93,14 +99,19 @@ pub async fn run(config: FanoutConfig) -> Result<FanoutReport> {
     let connections = config.rooms * config.members;
     procfs::raise_open_file_limit(connections)?;
     procfs::warn_low_server_limits(&config.pids, connections);
+    let (groups, sends) = match config.protocol {
+        Protocol::Chat => ("rooms", "msg/s"),
+        Protocol::Whiteboard => ("boards", "strokes/s"),
+    };
     eprintln!(
-        "fanout: {} rooms x {} members on {} server(s), {} senders at {} msg/s ({} deliveries/s expected)",
+        "fanout ({:?}): {} {groups} x {} members on {} server(s), {} senders at {} {sends} ({} deliveries/s expected)",
+        config.protocol,
         config.rooms,
         config.members,
         config.endpoints.len(),
         config.senders,
         config.rate,
-        config.rate * config.members as f64
+        config.rate * audience(&config) as f64
     );
 
     let setup = Setup::new(connections, config.pacing);
@@ -146,6 +157,7 @@ pub async fn run(config: FanoutConfig) -> Result<FanoutReport> {
     let expected = counters.expected.load(Ordering::Relaxed);
     Ok(FanoutReport {
         scenario: "fanout",
+        protocol: config.protocol,
         urls: config.endpoints.clone(),
         rooms: config.rooms,
         members: config.members,
@@ -194,10 +206,24 @@ fn validate(config: &FanoutConfig) -> Result<()> {
     if !(config.rate.is_finite() && config.rate > 0.0) {
         bail!("--rate must be a positive number of messages per second");
     }
+    if config.protocol == Protocol::Whiteboard && config.members < 2 {
+        bail!(
+            "--members must be at least 2 with --protocol whiteboard (a stroke goes to the others)"
+        );
+    }
     if config.duration.is_zero() {
         bail!("--duration must be longer than 0 s");
     }
     Ok(())
+}
+
+/// Deliveries one send makes: every member of the room (chat), every other member of the board
+/// (whiteboard).
+fn audience(config: &FanoutConfig) -> u64 {
+    match config.protocol {
+        Protocol::Chat => config.members as u64,
+        Protocol::Whiteboard => config.members as u64 - 1,
+    }
 }
 
 /// Member `m` of room `r` is connection `r * M + m`, on endpoint `(r * M + m) % urls`;
@@ -226,7 +252,8 @@ fn spawn_members(
                 setup: setup.clone(),
                 counters: counters.clone(),
                 control: control.clone(),
-                room_size: config.members as u64,
+                protocol: config.protocol,
+                audience: audience(config),
                 warmup: config.warmup,
                 duration: config.duration,
                 sender,

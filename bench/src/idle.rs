@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::client::Join;
 use crate::latency;
 use crate::procfs::{self, CpuSnapshot, CpuUse};
 use crate::setup::{self, Control, Pacing, Setup};
@@ -92,7 +93,17 @@ pub async fn run(config: IdleConfig) -> Result<IdleReport> {
             let setup = Arc::clone(&setup);
             let control = control_rx.clone();
             tokio::spawn(async move {
-                match setup.connect(&endpoint, &format!("i{index}"), &room).await {
+                let user = format!("i{index}");
+                match setup
+                    .connect(
+                        &endpoint,
+                        Join::Room {
+                            user: &user,
+                            room: &room,
+                        },
+                    )
+                    .await
+                {
                     Some(socket) => setup::hold(socket, control).await,
                     None => None,
                 }

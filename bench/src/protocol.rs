@@ -1,5 +1,6 @@
-//! Minimal Engine.IO v4 / Socket.IO v5 framing for the tutorial's events, over WebSocket text frames.
-//! Only what chat-bench measures is parsed; everything else is classified and skipped.
+//! Minimal Engine.IO v4 / Socket.IO v5 framing over WebSocket text frames, for the tutorial's chat
+//! events and for the socket.io whiteboard example's `drawing` (chat-server's whiteboard). Only
+//! what chat-bench measures is parsed; everything else is classified and skipped.
 
 use std::sync::LazyLock;
 
@@ -8,6 +9,27 @@ use memchr::memmem;
 
 /// The Socket.IO `CONNECT` packet for the default namespace `/`.
 pub const CONNECT: &str = "40";
+/// Which events a run speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The chat tutorial's: members `signin` to a room, senders `sendMessage`, everyone in the
+    /// room (the sender included) gets `message`.
+    Chat,
+    /// The whiteboard example's: members connect with auth `{board}`, senders emit `drawing`,
+    /// every *other* member of the board gets `drawing`.
+    Whiteboard,
+}
+
+/// What a measured message or stroke carries so its receiver can time and order it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub sender: u32,
+    pub seq: u64,
+    /// The scheduled send time (see [`crate::latency::micros_at`]).
+    pub scheduled_us: u64,
+}
+
 /// The Engine.IO `pong` answer to a server `ping` (`2`).
 pub const PONG: &str = "3";
 
@@ -82,6 +104,59 @@ pub fn signin(ack_id: u64, user: &str, room: &str) -> String {
 pub fn send_message(ack_id: u64, text: &str) -> String {
     debug_assert!(!text.contains(['"', '\\']));
     format!("42{ack_id}[\"sendMessage\",\"{text}\"]")
+}
+
+/// `40{"board":..}`: the Socket.IO CONNECT to `/` with auth naming a whiteboard.
+pub fn connect_to_board(board: &str) -> String {
+    format!("40{{\"board\":{}}}", serde_json::Value::from(board))
+}
+
+/// `42<ack>["drawing",{x0,y0,x1,y1,color}]` with the mark in the coordinates (all within
+/// 0..1: x0 = sender / 1e6, y0 = seq / 1e9, x1 = micros / 1e13); colour red when measured,
+/// blue in the warm-up.
+pub fn drawing(ack_id: u64, mark: Mark, measured: bool) -> String {
+    let color = if measured { "red" } else { "blue" };
+    format!(
+        "42{ack_id}[\"drawing\",{{\"x0\":{},\"y0\":{},\"x1\":{},\"y1\":0.5,\"color\":\"{color}\"}}]",
+        f64::from(mark.sender) / 1e6,
+        mark.seq as f64 / 1e9,
+        mark.scheduled_us as f64 / 1e13,
+    )
+}
+
+/// The mark of a measured `["drawing",{...}]` event; `None` for other events and warm-up strokes.
+pub fn drawing_mark(event: &str) -> Option<Mark> {
+    #[derive(serde::Deserialize)]
+    struct Stroke {
+        x0: f64,
+        y0: f64,
+        x1: f64,
+        color: String,
+    }
+    if !event.starts_with("[\"drawing\",") {
+        return None;
+    }
+    let (_, stroke): (String, Stroke) = serde_json::from_str(event).ok()?;
+    (stroke.color == "red").then(|| Mark {
+        sender: (stroke.x0 * 1e6).round() as u32,
+        seq: (stroke.y0 * 1e9).round() as u64,
+        scheduled_us: (stroke.x1 * 1e13).round() as u64,
+    })
+}
+
+/// The mark in a `message` text `m:SENDER:SEQ:MICROS`; `None` for warm-up (`w:`) and other texts.
+pub fn message_mark(text: &str) -> Option<Mark> {
+    let mut fields = text.strip_prefix("m:")?.split(':').map(str::parse::<u64>);
+    let (Some(Ok(sender)), Some(Ok(seq)), Some(Ok(scheduled_us))) =
+        (fields.next(), fields.next(), fields.next())
+    else {
+        return None;
+    };
+    Some(Mark {
+        sender: u32::try_from(sender).ok()?,
+        seq,
+        scheduled_us,
+    })
 }
 
 /// The error an ack carries, if any: the tutorial acks success as `[]` (sendMessage) or
@@ -186,6 +261,45 @@ mod tests {
         let event = r#"["message",{"id":"1-0","user":"b1","text":"m:3:7:99","ts":5}]"#;
         assert_eq!(message_text(event), Some("m:3:7:99"));
         assert_eq!(message_text(r#"["notification",{"title":"t"}]"#), None);
+    }
+
+    #[test]
+    fn a_stroke_carries_its_mark_through_the_coordinates() {
+        let mark = Mark {
+            sender: 41,
+            seq: 123_456,
+            scheduled_us: 9_876_543_210,
+        };
+        let frame = drawing(5, mark, true);
+        assert!(frame.starts_with("425[\"drawing\","), "{frame}");
+        // What the server relays: the same stroke plus an id.
+        let relayed: serde_json::Value = serde_json::from_str(&frame[3..]).unwrap();
+        let mut stroke = relayed[1].clone();
+        for key in ["x0", "y0", "x1", "y1"] {
+            let v = stroke[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+        }
+        stroke["id"] = "1-0".into();
+        let event = serde_json::json!(["drawing", stroke]).to_string();
+        assert_eq!(drawing_mark(&event), Some(mark));
+        let warmup =
+            serde_json::from_str::<serde_json::Value>(&drawing(5, mark, false)[3..]).unwrap();
+        assert_eq!(drawing_mark(&warmup.to_string()), None);
+        assert_eq!(connect_to_board("b-1"), r#"40{"board":"b-1"}"#);
+    }
+
+    #[test]
+    fn reads_the_mark_of_a_message_text() {
+        assert_eq!(
+            message_mark("m:3:7:99"),
+            Some(Mark {
+                sender: 3,
+                seq: 7,
+                scheduled_us: 99
+            })
+        );
+        assert_eq!(message_mark("w:3:7:99"), None);
+        assert_eq!(message_mark("m:3:x:99"), None);
     }
 
     #[test]

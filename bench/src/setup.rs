@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Socket};
+use crate::client::{self, Join, Socket};
 
 /// What the scenario driver tells every connection task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,18 +72,18 @@ impl Setup {
         })
     }
 
-    /// Connects and signs in, waiting for a free handshake slot first. `None` means it failed
-    /// (the failure is tallied for [`Setup::wait`]).
-    pub async fn connect(&self, endpoint: &str, user: &str, room: &str) -> Option<Socket> {
+    /// Connects and joins (signs in, or opens a board), waiting for a free handshake slot first.
+    /// `None` means it failed (the failure is tallied for [`Setup::wait`]).
+    pub async fn connect(&self, endpoint: &str, join: Join<'_>) -> Option<Socket> {
         let _slot = self.permits.acquire().await.ok()?;
         let deadline = Instant::now() + self.pacing.connect_timeout;
-        match client::sign_in(endpoint, user, room, self.pacing.signin_delay, deadline).await {
+        match client::sign_in(endpoint, join, self.pacing.signin_delay, deadline).await {
             Ok(socket) => {
                 self.connected.fetch_add(1, Ordering::Relaxed);
                 Some(socket)
             }
             Err(error) => self.fail(format!(
-                "{user}@{endpoint} (room {room}, connect timeout {:?}): {error:#}",
+                "{join:?}@{endpoint} (connect timeout {:?}): {error:#}",
                 self.pacing.connect_timeout
             )),
         }

@@ -8,7 +8,8 @@ use crate::procfs::CpuUse;
 pub fn fanout(report: &FanoutReport) -> String {
     let mut lines = vec![
         format!(
-            "fanout: {:.0} deliveries/s ({} of {} expected, {} lost, {} surplus, {} out of order)",
+            "fanout ({:?}): {:.0} deliveries/s ({} of {} expected, {} lost, {} surplus, {} out of order)",
+            report.protocol,
             report.deliveries_per_s,
             report.received_deliveries,
             report.expected_deliveries,

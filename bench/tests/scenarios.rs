@@ -48,18 +48,65 @@ fn fanout_across_two_instances_counts_every_delivery() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(report["scenario"], "fanout");
     assert_eq!(report["connections"], 8);
-    assert_eq!(report["sent"], 6, "{stderr}");
-    assert_eq!(report["send_errors"], 0, "{stderr}");
-    assert_eq!(report["acked"], 6, "{stderr}");
     // Every member (the sender included, on either instance) receives each message once.
-    assert_eq!(report["expected_deliveries"], 24, "{stderr}");
-    assert_eq!(report["received_deliveries"], 24, "{stderr}");
-    assert_eq!(report["lost_deliveries"], 0, "{stderr}");
-    assert_eq!(report["surplus_deliveries"], 0, "{stderr}");
-    assert_eq!(report["disconnects"], 0, "{stderr}");
-    assert_eq!(report["latency"]["count"], 24);
+    assert_every_delivery(&report, &stderr, 6, 24);
     // CPU is reported for chat-bench itself and both servers.
     assert_eq!(report["cpu"].as_array().map(Vec::len), Some(3), "{report}");
+}
+
+#[test]
+fn whiteboard_fanout_counts_every_stroke_at_the_other_members() {
+    let redis = redis_server();
+    let first = chat_server(Some(redis.port));
+    let second = chat_server(Some(redis.port));
+    let (first_url, second_url) = (first.url(), second.url());
+    // 1 board x 5 members over both instances; 2 senders at 10 strokes/s in total: 15 measured
+    // strokes, each for the 4 other members (never back to its sender).
+    let output = chat_bench(
+        &[
+            "fanout",
+            "--protocol",
+            "whiteboard",
+            "--url",
+            &first_url,
+            "--url",
+            &second_url,
+            "--rooms",
+            "1",
+            "--members",
+            "5",
+            "--senders",
+            "2",
+            "--rate",
+            "10",
+            "--warmup",
+            "0.5",
+            "--duration",
+            "1.5",
+            "--drain",
+            "5",
+        ],
+        Duration::from_secs(60),
+    );
+    let report = json_line(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(report["protocol"], "whiteboard");
+    assert_every_delivery(&report, &stderr, 15, 60);
+}
+
+/// A run at a low rate: `sent` sends, all acked, and exactly `deliveries` deliveries, each once
+/// and in order, with a latency sample each.
+fn assert_every_delivery(report: &serde_json::Value, stderr: &str, sent: u64, deliveries: u64) {
+    assert_eq!(report["sent"], sent, "{stderr}");
+    assert_eq!(report["acked"], sent, "{stderr}");
+    assert_eq!(report["send_errors"], 0, "{stderr}");
+    assert_eq!(report["expected_deliveries"], deliveries, "{stderr}");
+    assert_eq!(report["received_deliveries"], deliveries, "{stderr}");
+    assert_eq!(report["lost_deliveries"], 0, "{stderr}");
+    assert_eq!(report["surplus_deliveries"], 0, "{stderr}");
+    assert_eq!(report["out_of_order"], 0, "{stderr}");
+    assert_eq!(report["disconnects"], 0, "{stderr}");
+    assert_eq!(report["latency"]["count"], deliveries, "{stderr}");
 }
 
 #[test]

@@ -66,8 +66,13 @@ impl<A: Adapter> FromMessageParts<A> for Ack<A> {
 }
 
 impl<A: Adapter> Ack<A> {
+    /// Whether the client sent an ack callback.
+    pub(crate) fn is_requested(&self) -> bool {
+        self.requested
+    }
+
     /// Answers with `data` (a tuple becomes several ack arguments).
-    fn send<T: Serialize + ?Sized>(self, event: &str, data: &T) {
+    pub(crate) fn send<T: Serialize + ?Sized>(self, event: &str, data: &T) {
         if !self.requested {
             tracing::info!(event, "client sent no ack callback; nothing to answer");
             return;
@@ -79,7 +84,7 @@ impl<A: Adapter> Ack<A> {
 
     /// Answers with an error as the tutorial does: the reason, a string, as the only argument
     /// (`cb('User session not found.')`), or followed by `null` for `signin` (`cb(err, null)`).
-    fn error(self, event: &str, reason: &str) {
+    pub(crate) fn error(self, event: &str, reason: &str) {
         tracing::info!(event, reason, "event refused");
         if event == "signin" {
             self.send(event, &(reason, Value::Null));
@@ -314,6 +319,8 @@ async fn register<A: Adapter>(
     }
     // Join before reading anything, so no message falls between history and live delivery.
     socket.join(session.room.clone());
+    // A chat socket is on no whiteboard: it must never get `drawing`.
+    crate::whiteboard::leave_board(socket);
     match chat.store.join(&session.room, &session.user).await {
         Ok(announce) => {
             socket.extensions.insert(session);
@@ -355,7 +362,7 @@ async fn unknown_event<A: Adapter>(Event(event): Event, ack: Ack<A>) {
     tracing::debug!(event, "unknown event");
     ack.error(
         &event,
-        "Unknown event: use signin, sendMessage or updateSocketId",
+        "Unknown event: use signin, sendMessage or updateSocketId (chat), drawing, clearBoard or boardHistory (whiteboard)",
     );
 }
 

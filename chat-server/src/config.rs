@@ -68,6 +68,15 @@ pub struct Config {
     /// How long a disconnected user may take to come back (on any instance) before "just left" is announced.
     #[arg(long, env = "RECONNECT_GRACE", value_name = "RECONNECT_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub reconnect_grace: Duration,
+
+    /// How many strokes each whiteboard keeps (and sends to a page that opens it); older ones are dropped.
+    #[arg(long, env = "WHITEBOARD_LIMIT", value_name = "WHITEBOARD_LIMIT", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub whiteboard_limit: u32,
+
+    /// Per-socket whiteboard stroke rate limit as COUNT/WINDOW (e.g. 300/2s), or "off". The
+    /// socket.io example page sends up to 100 strokes per second while the mouse moves.
+    #[arg(long, env = "WHITEBOARD_RATE_LIMIT", value_name = "WHITEBOARD_RATE_LIMIT", default_value = "300/2s", value_parser = parse_rate_limit)]
+    pub whiteboard_rate_limit: RateLimit,
 }
 
 /// The parsed `ALLOWED_ORIGINS` list (empty allows every Origin).
@@ -110,6 +119,11 @@ impl Default for Config {
                 window: Duration::from_secs(10),
             },
             reconnect_grace: Duration::from_secs(10),
+            whiteboard_limit: 5000,
+            whiteboard_rate_limit: RateLimit::PerWindow {
+                count: 300,
+                window: Duration::from_secs(2),
+            },
         }
     }
 }
@@ -135,6 +149,8 @@ impl std::fmt::Debug for Config {
             .field("max_message_len", &self.max_message_len)
             .field("rate_limit", &self.rate_limit)
             .field("reconnect_grace", &self.reconnect_grace)
+            .field("whiteboard_limit", &self.whiteboard_limit)
+            .field("whiteboard_rate_limit", &self.whiteboard_rate_limit)
             .finish()
     }
 }

@@ -1,5 +1,5 @@
-//! The HTTP surface: the embedded page, health and readiness probes, Prometheus metrics, and
-//! the Socket.IO endpoint behind an Origin check.
+//! The HTTP surface: the embedded pages (chat, whiteboard), health and readiness probes,
+//! Prometheus metrics, and the Socket.IO endpoint behind an Origin check.
 
 use std::time::Duration;
 
@@ -53,6 +53,18 @@ pub fn router<A: Adapter>(socket_io: SocketIoService<Router, A>, state: HttpStat
         .route(
             "/style.css",
             get(|| asset("text/css; charset=utf-8", assets::STYLE_CSS)),
+        )
+        .route(
+            "/whiteboard",
+            get(|| asset("text/html; charset=utf-8", assets::WHITEBOARD_HTML)),
+        )
+        .route(
+            "/whiteboard.js",
+            get(|| asset("text/javascript; charset=utf-8", assets::WHITEBOARD_JS)),
+        )
+        .route(
+            "/whiteboard.css",
+            get(|| asset("text/css; charset=utf-8", assets::WHITEBOARD_CSS)),
         )
         .route(
             "/socket.io/socket.io.js",

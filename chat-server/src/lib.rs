@@ -15,6 +15,7 @@ pub mod redis_client;
 pub mod server;
 pub mod store;
 pub mod validate;
+pub mod whiteboard;
 
 pub use config::Config;
 pub use server::{ServeError, ServerHandle, serve, spawn};

@@ -25,6 +25,7 @@ use crate::redis_client;
 use crate::store::Store;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
+use crate::whiteboard::{self, WhiteboardState};
 
 /// How long startup waits for Redis before giving up.
 const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(10);
@@ -182,7 +183,9 @@ impl Instance {
                     socket_io_builder(&chat).build_with_inner_svc(http::not_found());
                 io.ns(
                     "/",
-                    chat::on_connect.with(chat::prepare_socket::<LocalAdapter>),
+                    chat::on_connect
+                        .with(chat::prepare_socket::<LocalAdapter>)
+                        .with(whiteboard::prepare_socket::<LocalAdapter>),
                 );
                 serve_http(listener, socket_io, io, chat, None, shutdown).await
             }
@@ -198,7 +201,12 @@ impl Instance {
                 let addr = chat.config.redis_host.clone().unwrap_or_default();
                 tokio::time::timeout(
                     REDIS_STARTUP_WAIT,
-                    io.ns("/", chat::on_connect.with(chat::prepare_socket::<Remote>)),
+                    io.ns(
+                        "/",
+                        chat::on_connect
+                            .with(chat::prepare_socket::<Remote>)
+                            .with(whiteboard::prepare_socket::<Remote>),
+                    ),
                 )
                 .await
                 .map_err(|_| ServeError::Redis {
@@ -220,6 +228,7 @@ fn socket_io_builder(chat: &Chat) -> socketioxide::SocketIoBuilder {
     let max_payload = (u64::from(chat.config.max_message_len) * 4 + 4096).max(16 * 1024);
     SocketIo::builder()
         .with_state(chat.clone())
+        .with_state(WhiteboardState::beside(chat))
         .max_payload(max_payload)
         .ws_max_message_size(max_payload as usize)
         .ws_max_frame_size(max_payload as usize)

@@ -18,6 +18,10 @@ fn page_and_assets_are_served_from_the_binary_with_a_strict_csp() {
         ("/app.js", "app.js", "text/javascript"),
         ("/style.css", "style.css", "text/css"),
         ("/socket.io/socket.io.js", "socket.io.js", "text/javascript"),
+        ("/whiteboard", "whiteboard.html", "text/html"),
+        ("/whiteboard?board=standup", "whiteboard.html", "text/html"),
+        ("/whiteboard.js", "whiteboard.js", "text/javascript"),
+        ("/whiteboard.css", "whiteboard.css", "text/css"),
     ];
     for (path, file, content_type) in cases {
         let reply = server.get(path);

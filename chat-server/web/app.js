@@ -26,7 +26,8 @@
     leave: $("leave"),
   };
 
-  const socket = io("", { transports: ["websocket"] });
+  // auth {chat: true}: a chat connection, never on a whiteboard (it gets no `drawing` events).
+  const socket = io("", { transports: ["websocket"], auth: { chat: true } });
 
   let session = null; // {user, room} once signed in
   let signingIn = false; // live messages that race the signin ack wait in `early`

@@ -6,7 +6,7 @@
 //!
 //! Wire format, one WebSocket text frame per Engine.IO packet:
 //!   server → `0{"sid","pingInterval","pingTimeout",...}`  Engine.IO open
-//!   client → `40`                                          Socket.IO CONNECT to "/"
+//!   client → `40` or `40{auth}`                            Socket.IO CONNECT to "/"
 //!   server → `40{"sid":"..."}`                             CONNECT ok (`44{...}` = refused)
 //!   both   → `42["event",...args]`, `42<id>["event",...]`  EVENT (with an ack id)
 //!   both   → `43<id>[...args]`                             ACK
@@ -298,7 +298,13 @@
       this.acks = new Map(); // ack id → callback
       this.sendBuffer = []; // Socket.IO texts waiting for a connection
       this.active = false; // true while the socket is (re)connecting or connected on its own
-      manager.on("open", () => this.io.send(SIO_CONNECT));
+      // Sent with CONNECT, as socket.io-client does (an object). A plain io() (no transports
+      // option) sends {} when it has none: socket.io-client's plain io() connects over
+      // long-polling first, which tells chat-server it is a default client (the whiteboard
+      // example's page, on the default board); this client has no long-polling, so it says it
+      // this way. With transports given (the chat tutorial's page) it sends none, like socket.io-client.
+      this.auth = opts.auth ?? (opts.transports === undefined ? {} : undefined);
+      manager.on("open", () => this.io.send(SIO_CONNECT + (this.auth ? JSON.stringify(this.auth) : "")));
       manager.on("packet", (text) => this._onPacket(text));
       manager.on("close", (reason) => this._onClose(reason));
       manager.on("error", (err) => {
@@ -462,7 +468,8 @@
    * io(url?, opts?): connects to the Socket.IO server at url (default: this page's origin).
    * Options: path ("/socket.io/"), autoConnect (true), reconnection (true),
    * reconnectionDelay (1000), reconnectionDelayMax (5000), randomizationFactor (0.5),
-   * timeout (20000 ms to open). `transports` is accepted; only "websocket" is implemented.
+   * timeout (20000 ms to open), auth (an object sent with every namespace connect; {} by default
+   * when transports is not given). `transports` is accepted; only "websocket" is implemented.
    */
   function io(url, opts) {
     if (typeof url === "object" && url !== null) {

@@ -1,5 +1,6 @@
-//! One `fanout` connection task: a room member that counts and times every `message`, and,
-//! for senders, sends `sendMessage` on schedule and times its acks.
+//! One `fanout` connection task: a room (or board) member that counts and times every `message`
+//! (or `drawing`), and, for senders, sends `sendMessage` (or `drawing`) on schedule and times
+//! its acks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -10,8 +11,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::client::Join;
 use crate::latency::{self, Recorder, ShardedRecorder};
-use crate::protocol::{self, Incoming};
+use crate::protocol::{self, Incoming, Mark, Protocol};
 use crate::setup::{self, Control, Setup};
 
 /// What all connection tasks share: progress (read live by the driver to end the drain early)
@@ -89,7 +91,9 @@ pub struct Member {
     pub setup: Arc<Setup>,
     pub counters: Arc<Counters>,
     pub control: watch::Receiver<Control>,
-    pub room_size: u64,
+    pub protocol: Protocol,
+    /// Deliveries each send should make: the room (chat) or the board but the sender (whiteboard).
+    pub audience: u64,
     pub warmup: Duration,
     pub duration: Duration,
     pub sender: Option<SenderPlan>,
@@ -103,7 +107,11 @@ struct Receiver {
 impl Member {
     pub async fn run(mut self, endpoint: &str, user: &str, room: &str) -> Tally {
         let mut tally = Tally::new();
-        let Some(mut socket) = self.setup.connect(endpoint, user, room).await else {
+        let join = match self.protocol {
+            Protocol::Chat => Join::Room { user, room },
+            Protocol::Whiteboard => Join::Board(room),
+        };
+        let Some(mut socket) = self.setup.connect(endpoint, join).await else {
             self.finish_sending();
             return tally;
         };
@@ -156,8 +164,12 @@ impl Member {
                             }
                         }
                         Incoming::Event(event) => {
-                            if let Some(text) = protocol::message_text(event) {
-                                receiver.on_message(text, &mut tally, &self.counters);
+                            let mark = match self.protocol {
+                                Protocol::Chat => protocol::message_text(event).and_then(protocol::message_mark),
+                                Protocol::Whiteboard => protocol::drawing_mark(event),
+                            };
+                            if let Some(mark) = mark {
+                                receiver.on_delivery(mark, &mut tally, &self.counters);
                             }
                         }
                         Incoming::Ack { id, args } => {
@@ -182,10 +194,18 @@ impl Member {
                     }
                     let measured = scheduled >= timeline.measure_from;
                     let scheduled_us = latency::micros_at(scheduled.into_std());
-                    let phase = if measured { 'm' } else { 'w' };
-                    let text = format!("{phase}:{}:{seq}:{scheduled_us}", plan.id);
+                    let frame = match self.protocol {
+                        Protocol::Chat => {
+                            let phase = if measured { 'm' } else { 'w' };
+                            let text = format!("{phase}:{}:{seq}:{scheduled_us}", plan.id);
+                            protocol::send_message(next_ack, &text)
+                        }
+                        Protocol::Whiteboard => {
+                            let mark = Mark { sender: plan.id, seq, scheduled_us };
+                            protocol::drawing(next_ack, mark, measured)
+                        }
+                    };
                     seq += 1;
-                    let frame = protocol::send_message(next_ack, &text);
                     if let Err(error) = socket.send(Message::text(frame)).await {
                         tally.send_errors += u64::from(measured);
                         tally.disconnect = Some(format!("send failed: {error}"));
@@ -194,7 +214,7 @@ impl Member {
                     if measured {
                         tally.sent += 1;
                         tally.send_lag.record_since(scheduled_us);
-                        self.counters.expected.fetch_add(self.room_size, Ordering::Relaxed);
+                        self.counters.expected.fetch_add(self.audience, Ordering::Relaxed);
                     }
                     pending.insert(next_ack, (scheduled_us, measured));
                     self.counters.pending_acks.fetch_add(1, Ordering::Relaxed);
@@ -226,7 +246,7 @@ impl Member {
                 // A refused message is not broadcast, so nobody should expect it.
                 self.counters
                     .expected
-                    .fetch_sub(self.room_size, Ordering::Relaxed);
+                    .fetch_sub(self.audience, Ordering::Relaxed);
             }
         }
     }
@@ -240,21 +260,16 @@ impl Member {
 }
 
 impl Receiver {
-    /// Counts one `message` delivery of a measured message and records its latency.
-    fn on_message(&mut self, text: &str, tally: &mut Tally, counters: &Counters) {
-        let Some(rest) = text.strip_prefix("m:") else {
-            return;
-        };
-        let mut fields = rest.split(':').map(str::parse::<u64>);
-        let (Some(Ok(sender)), Some(Ok(seq)), Some(Ok(scheduled_us))) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            return;
-        };
+    /// Counts one delivery of a measured message or stroke and records its latency.
+    fn on_delivery(&mut self, mark: Mark, tally: &mut Tally, counters: &Counters) {
+        let Mark {
+            sender,
+            seq,
+            scheduled_us,
+        } = mark;
         tally.received += 1;
         counters.received.fetch_add(1, Ordering::Relaxed);
         counters.latency.record_since(scheduled_us);
-        let sender = sender as u32;
         match self.last_seq.iter_mut().find(|(id, _)| *id == sender) {
             Some((_, last)) if seq <= *last => tally.out_of_order += 1,
             Some((_, last)) => *last = seq,

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{ChatMessage, DueLeave, now_ms, parse_id};
+use super::{ChatMessage, DueLeave, next_id, now_ms, parse_id};
 
 /// Presence of one user in one room.
 #[derive(Default)]
@@ -59,12 +59,7 @@ impl MemoryStore {
     pub fn append(&self, room: &str, user: &str, text: &str) -> ChatMessage {
         let mut state = self.lock();
         let ts = now_ms();
-        let (last_ms, last_seq) = state.last_id;
-        let id = if ts > last_ms {
-            (ts, 0)
-        } else {
-            (last_ms, last_seq + 1)
-        };
+        let id = next_id(state.last_id, ts);
         state.last_id = id;
         let message = ChatMessage {
             user: user.to_string(),

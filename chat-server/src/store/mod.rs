@@ -122,6 +122,16 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The id to hand out after `last` at `now_ms`: `(now_ms, 0)`, or the next sequence number of
+/// `last` when the clock has not moved past it (ids stay strictly increasing if it steps back).
+pub fn next_id(last: (u64, u64), now_ms: u64) -> (u64, u64) {
+    if now_ms > last.0 {
+        (now_ms, 0)
+    } else {
+        (last.0, last.1 + 1)
+    }
+}
+
 /// Parses a history id into a comparable (ms, seq) pair.
 pub fn parse_id(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;

@@ -85,7 +85,9 @@ fn room_key(room: &str, kind: &str) -> String {
 }
 
 /// Bounds a Redis call so a hung connection surfaces as an error, not a waiting client.
-async fn bounded<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+pub(crate) async fn bounded<T>(
+    call: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
     let limit = RESPONSE_TIMEOUT + Duration::from_millis(500);
     match tokio::time::timeout(limit, call).await {
         Ok(result) => Ok(result?),
@@ -126,6 +128,11 @@ impl RedisStore {
             conn,
             history_limit,
         }
+    }
+
+    /// The connection, for other stores that share it (the whiteboard's).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
     }
 
     pub async fn append(

@@ -10,15 +10,10 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { launchChromium } from "./chromium.mjs";
+import { requireEnv } from "./suite.mjs";
 
 const WAIT_MS = 20000; // upper bound for anything the page should do by itself (reconnect backoff ≤ 5 s)
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-
-function requireEnv(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this suite through \`cargo nextest run -p chat-server --test browser\``);
-  return value;
-}
 
 const urlA = requireEnv("CHAT_URL_A");
 const urlB = requireEnv("CHAT_URL_B");

@@ -2,6 +2,7 @@
 // timeouts (no wait is unbounded), and the settings the Rust runner passes in the environment.
 import { io } from "socket.io-client";
 import assert from "node:assert/strict";
+import net from "node:net";
 
 export const URL_A = required("CHAT_URL_A");
 export const URL_B = required("CHAT_URL_B");
@@ -103,4 +104,21 @@ export async function deliveredEventually(sender, receiver, text, ms, everyMs = 
     if (arrived) return arrived;
   }
   throw new Error(`"${text}" never reached the other instance within ${ms} ms`);
+}
+
+/** Sends one command to the Redis the instances share (CHAT_REDIS_PORT) over a raw RESP connection; resolves with the reply text. */
+export function redisCommand(...args) {
+  const port = Number(required("CHAT_REDIS_PORT"));
+  const request = `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("");
+  return within(
+    new Promise((resolve, reject) => {
+      const conn = net.createConnection({ host: "127.0.0.1", port }, () => conn.write(request));
+      conn.once("data", (data) => {
+        resolve(data.toString());
+        conn.end();
+      });
+      conn.once("error", reject);
+    }),
+    `redis ${args.join(" ")}`,
+  );
 }

@@ -2,29 +2,12 @@
 // failover does): local delivery must go on, and cross-instance delivery must come back by itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import {
-  URL_A, URL_B, ack, closeAll, connect, deliveredEventually, freshRoom, messageArrives, signin, within,
+  URL_A, URL_B, ack, closeAll, connect, deliveredEventually, freshRoom, messageArrives, redisCommand, signin,
 } from "./helpers.mjs";
 
 const REDIS_PORT = Number(process.env.CHAT_REDIS_PORT);
 const RESUME_MS = 15_000;
-
-/** Sends one command to Redis over a raw RESP connection; resolves with the reply text. */
-function redisCommand(...args) {
-  const request = `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("");
-  return within(
-    new Promise((resolve, reject) => {
-      const conn = net.createConnection({ host: "127.0.0.1", port: REDIS_PORT }, () => conn.write(request));
-      conn.once("data", (data) => {
-        resolve(data.toString());
-        conn.end();
-      });
-      conn.once("error", reject);
-    }),
-    `redis ${args.join(" ")}`,
-  );
-}
 
 test("after CLIENT KILL TYPE pubsub, local delivery goes on and cross-instance delivery resumes", async () => {
   assert.ok(REDIS_PORT > 0, "CHAT_REDIS_PORT must name the Redis the instances share");

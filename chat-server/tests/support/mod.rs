@@ -164,6 +164,8 @@ pub const CHAT_ENV: &[&str] = &[
     "MAX_MESSAGE_LEN",
     "RATE_LIMIT",
     "RECONNECT_GRACE",
+    "WHITEBOARD_LIMIT",
+    "WHITEBOARD_RATE_LIMIT",
 ];
 
 /// A chat-server command with only the given settings (plus RUST_LOG=info).

@@ -1,0 +1,98 @@
+//! The whiteboard protocol (socket.io's whiteboard example and our superset), checked with the
+//! real socket.io-client (`tests/js/whiteboard.test.mjs`): against two instances sharing one
+//! real redis-server (plus what happens when Redis refuses a write,
+//! `tests/js/whiteboard-redis.test.mjs`), and against a single in-memory instance.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{ChatServer, Redis, run_node_suite};
+
+/// The whole node suite must end within this.
+const SUITE_LIMIT: Duration = Duration::from_secs(120);
+/// Small enough for the cap test to pass it quickly.
+const BOARD_LIMIT: u32 = 150;
+/// Strokes per second per socket: the rate test bursts past it.
+const STROKE_RATE: u32 = 100;
+
+fn settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("WHITEBOARD_LIMIT", BOARD_LIMIT.to_string()),
+        ("WHITEBOARD_RATE_LIMIT", format!("{STROKE_RATE}/1s")),
+    ]
+}
+
+fn suite_env(url_a: String, url_b: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("CHAT_URL_A", url_a),
+        ("CHAT_URL_B", url_b),
+        ("CHAT_GRACE_MS", "10000".into()),
+        ("CHAT_WHITEBOARD_LIMIT", BOARD_LIMIT.to_string()),
+        ("CHAT_WHITEBOARD_RATE_COUNT", STROKE_RATE.to_string()),
+    ]
+}
+
+/// A counter's value in the instance's /metrics (0 when absent).
+fn counter_value(server: &ChatServer, counter: &str) -> f64 {
+    server
+        .get("/metrics")
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{counter} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn assert_healthy(server: &ChatServer) {
+    let log = server.log_text();
+    assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
+    // The example's clients draw without acks, up to 100 strokes a second: no line per stroke.
+    let per_stroke = log
+        .lines()
+        .filter(|line| {
+            line.contains("\"event\":\"drawing\"")
+                && (line.contains("nothing to answer") || line.contains("no ack asked"))
+        })
+        .count();
+    assert_eq!(per_stroke, 0, "unacked strokes were logged:\n{log}");
+    assert!(
+        server.get("/healthz").status == 200,
+        "an instance died during the suite:\n{log}"
+    );
+}
+
+#[test]
+fn whiteboard_across_two_instances_sharing_redis() {
+    let redis = Redis::start();
+    let a = ChatServer::with_redis(&redis, &settings());
+    let b = ChatServer::with_redis(&redis, &settings());
+    run_node_suite(
+        "whiteboard.test.mjs",
+        &suite_env(a.url(), b.url()),
+        SUITE_LIMIT,
+    );
+    let mut env = suite_env(a.url(), b.url());
+    env.push(("CHAT_REDIS_PORT", redis.port.to_string()));
+    run_node_suite("whiteboard-redis.test.mjs", &env, SUITE_LIMIT);
+    for counter in ["chat_strokes_in_total", "chat_board_clears_total"] {
+        let total: f64 = [&a, &b].iter().map(|s| counter_value(s, counter)).sum();
+        assert!(
+            total > 0.0,
+            "{counter} must have counted the suite's traffic on the two instances"
+        );
+    }
+    assert_healthy(&a);
+    assert_healthy(&b);
+}
+
+#[test]
+fn whiteboard_in_memory_mode() {
+    let server = ChatServer::memory(&settings());
+    run_node_suite(
+        "whiteboard.test.mjs",
+        &suite_env(server.url(), server.url()),
+        SUITE_LIMIT,
+    );
+    assert_healthy(&server);
+}
