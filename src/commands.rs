@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, EmulatorArgs, GlobalArgs, InitArgs, OutputFormat, StackArgs};
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError, Settings, process_env};
 use crate::context::Ctx;
 use crate::engine::{self, Mode, Outcome, Walk};
 use crate::gcp::Clients;
@@ -18,15 +18,6 @@ use crate::report::{Reporter, emit_json};
 use crate::resources::Action;
 use crate::stack::Stack;
 use crate::templates;
-
-fn process_env(key: &str) -> Option<String> {
-    std::env::var(key).ok()
-}
-
-/// Whether CHATCTL_API_ENDPOINT sends the Google API calls elsewhere (the emulator).
-fn emulated() -> bool {
-    process_env(crate::gcp::ENDPOINT_ENV).is_some_and(|e| !e.trim().is_empty())
-}
 
 /// Runs the parsed command line; Ok carries the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -37,7 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 return crate::local::up(global, args).await;
             }
             let settings = config::resolve(global, &args.stack, &process_env)?;
-            crate::image::source(&settings, emulated())?;
+            crate::image::source(&settings, settings.environment.api_endpoint.is_some())?;
             let session = Session::open(settings).await?;
             session.up().await.map(|_| EXIT_OK)
         }
@@ -82,7 +73,7 @@ impl Session {
     /// Connects using the process environment (CHATCTL_API_ENDPOINT, credentials) and installs
     /// the Ctrl-C handler.
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let clients = Clients::from_env().await?;
+        let clients = Clients::for_environment(&settings.environment).await?;
         let cancel = CancellationToken::new();
         let format = settings.output;
         crate::signals::install(cancel.clone(), move || {

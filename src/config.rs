@@ -72,6 +72,64 @@ pub struct Overrides {
     pub connector: Value,
 }
 
+/// What the process environment says besides the CHATCTL_* twins of flags (clap reads those):
+/// read here once, by [`Environment::read`], and handed down; no other module reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// CHATCTL_API_ENDPOINT: send every Google API call there (the emulator).
+    pub api_endpoint: Option<String>,
+    /// CHATCTL_POLL_FLOOR_MS: the shortest interval between two polls of an operation.
+    pub poll_floor: Option<Duration>,
+    /// GOOGLE_APPLICATION_CREDENTIALS: a credentials file (a service-account key, say).
+    pub credentials_file: Option<PathBuf>,
+    /// gcloud's application default credentials (`$CLOUDSDK_CONFIG` or ~/.config/gcloud).
+    pub gcloud_adc_file: Option<PathBuf>,
+    /// CHATCTL_LOCAL_BUILD_BINARY: a static linux/amd64 chat-server to push (no compile).
+    pub local_build_binary: Option<PathBuf>,
+    /// CHATCTL_LOCAL_BUILD_WORKSPACE: compile this checkout instead of the embedded sources.
+    pub local_build_workspace: Option<PathBuf>,
+    /// CHATCTL_LOCAL_BUILD_PROFILE: the cargo profile of `--build local` (release by default).
+    pub local_build_profile: Option<String>,
+    /// `$XDG_CACHE_HOME/chatctl` or ~/.cache/chatctl: `--build local`'s sources and target.
+    pub cache_dir: Option<PathBuf>,
+    /// CARGO: the cargo that runs `--build local` (cargo sets it for what it runs).
+    pub cargo: Option<PathBuf>,
+    /// PATH: where local mode looks for redis-server.
+    pub search_path: Option<String>,
+}
+
+impl Environment {
+    /// Reads it through `env` (the process environment, or a test's map).
+    pub fn read(env: &dyn Fn(&str) -> Option<String>) -> Environment {
+        let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+        let path = |key: &str| set(key).map(PathBuf::from);
+        let home = path("HOME");
+        Environment {
+            api_endpoint: set(crate::gcp::ENDPOINT_ENV),
+            poll_floor: set("CHATCTL_POLL_FLOOR_MS")
+                .and_then(|v| v.trim().parse().ok())
+                .map(Duration::from_millis),
+            credentials_file: path("GOOGLE_APPLICATION_CREDENTIALS"),
+            gcloud_adc_file: path("CLOUDSDK_CONFIG")
+                .or_else(|| home.as_ref().map(|h| h.join(".config").join("gcloud")))
+                .map(|dir| dir.join("application_default_credentials.json")),
+            local_build_binary: path("CHATCTL_LOCAL_BUILD_BINARY"),
+            local_build_workspace: path("CHATCTL_LOCAL_BUILD_WORKSPACE"),
+            local_build_profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),
+            cache_dir: path("XDG_CACHE_HOME")
+                .or_else(|| home.map(|h| h.join(".cache")))
+                .map(|dir| dir.join("chatctl")),
+            cargo: path("CARGO"),
+            search_path: set("PATH"),
+        }
+    }
+}
+
+/// The process environment, for [`resolve`] and [`Environment::read`].
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
 /// Everything but the project: known without touching the network or credentials.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -96,6 +154,7 @@ pub struct Settings {
     pub allow_unauthenticated: bool,
     pub timeout: Duration,
     pub overrides: Overrides,
+    pub environment: Environment,
 }
 
 /// Reads the configuration file named by --config, or ./chatctl.yaml when it exists.
@@ -194,6 +253,7 @@ pub fn resolve(
         },
         timeout,
         overrides,
+        environment: Environment::read(env),
     })
 }
 

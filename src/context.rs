@@ -11,7 +11,7 @@ use crate::gcp::lro::{PollPolicy, Waiting};
 use crate::gcp::retry::RetryPolicy;
 
 /// Polling floor when talking to Google; an endpoint override (the emulator, whose time is
-/// scaled down) polls faster. CHATCTL_POLL_FLOOR_MS overrides both.
+/// scaled down) polls faster. CHATCTL_POLL_FLOOR_MS (`Environment::poll_floor`) overrides both.
 const POLL_FLOOR_GOOGLE: Duration = Duration::from_secs(1);
 const POLL_FLOOR_OVERRIDE: Duration = Duration::from_millis(10);
 
@@ -24,10 +24,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(clients: Clients, settings: Settings, cancel: CancellationToken) -> Self {
-        let floor = std::env::var("CHATCTL_POLL_FLOOR_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_millis)
+        let floor = settings
+            .environment
+            .poll_floor
             .unwrap_or(if clients.endpoint.is_some() {
                 POLL_FLOOR_OVERRIDE
             } else {

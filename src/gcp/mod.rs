@@ -16,6 +16,8 @@ pub mod vpcaccess;
 use std::path::Path;
 
 use anyhow::Context as _;
+
+use crate::config::Environment;
 use google_cloud_auth::credentials::{Credentials, anonymous};
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::retry_policy::NeverRetry;
@@ -42,22 +44,16 @@ pub struct Clients {
 
 /// Application default credentials are "configured" when a file says so; otherwise, with an
 /// endpoint override, chatctl talks to it anonymously (the metadata server is not tried).
-fn adc_configured() -> bool {
-    if std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_some() {
-        return true;
-    }
-    let dir = std::env::var_os("CLOUDSDK_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::home_dir().map(|h| h.join(".config").join("gcloud")));
-    dir.is_some_and(|d| {
-        Path::new(&d)
-            .join("application_default_credentials.json")
-            .is_file()
-    })
+fn adc_configured(environment: &Environment) -> bool {
+    environment.credentials_file.is_some()
+        || environment
+            .gcloud_adc_file
+            .as_deref()
+            .is_some_and(Path::is_file)
 }
 
-fn credentials(endpoint: Option<&str>) -> anyhow::Result<Credentials> {
-    if endpoint.is_some() && !adc_configured() {
+fn credentials(environment: &Environment) -> anyhow::Result<Credentials> {
+    if environment.api_endpoint.is_some() && !adc_configured(environment) {
         return Ok(anonymous::Builder::new().build());
     }
     google_cloud_auth::credentials::Builder::default()
@@ -84,11 +80,20 @@ macro_rules! build_client {
 }
 
 impl Clients {
-    /// Builds every client, honouring CHATCTL_API_ENDPOINT.
+    /// Builds every client for `environment`: its endpoint override and credentials.
+    pub async fn for_environment(environment: &Environment) -> anyhow::Result<Self> {
+        let creds = credentials(environment)?;
+        Self::connect_with(environment.api_endpoint.clone(), creds).await
+    }
+
+    /// Builds every client for `endpoint` (an emulator's, in tests and benchmarks) with no
+    /// credentials configured: anonymous.
     pub async fn connect(endpoint: Option<String>) -> anyhow::Result<Self> {
-        let endpoint = endpoint.filter(|e| !e.trim().is_empty());
-        let creds = credentials(endpoint.as_deref())?;
-        Self::connect_with(endpoint, creds).await
+        let environment = Environment {
+            api_endpoint: endpoint.filter(|e| !e.trim().is_empty()),
+            ..Environment::default()
+        };
+        Self::for_environment(&environment).await
     }
 
     /// Builds every client for the emulator of `up --local`: anonymous credentials whatever
@@ -126,11 +131,6 @@ impl Clients {
             endpoint,
             credentials: creds,
         })
-    }
-
-    /// Builds the clients from the process environment.
-    pub async fn from_env() -> anyhow::Result<Self> {
-        Self::connect(std::env::var(ENDPOINT_ENV).ok()).await
     }
 }
 

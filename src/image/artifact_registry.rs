@@ -137,7 +137,7 @@ pub async fn resolve_digest(
 /// documented `_json_key` login instead, because google-cloud-auth turns such keys into
 /// self-signed JWTs rather than OAuth access tokens.
 pub async fn registry_auth(ctx: &ImageContext) -> Result<RegistryAuth, ImageError> {
-    if let Some(key) = service_account_key_file() {
+    if let Some(key) = service_account_key_file(ctx) {
         return Ok(RegistryAuth::Basic {
             username: "_json_key".into(),
             password: key,
@@ -158,9 +158,8 @@ pub async fn registry_auth(ctx: &ImageContext) -> Result<RegistryAuth, ImageErro
 }
 
 /// The contents of GOOGLE_APPLICATION_CREDENTIALS when it is a service-account key.
-fn service_account_key_file() -> Option<String> {
-    let path = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")?;
-    let text = std::fs::read_to_string(path).ok()?;
+fn service_account_key_file(ctx: &ImageContext) -> Option<String> {
+    let text = std::fs::read_to_string(ctx.credentials_file.as_ref()?).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     (json["type"] == "service_account").then_some(text)
 }

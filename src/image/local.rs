@@ -5,6 +5,7 @@
 use super::oci;
 use super::registry::{RegistryClient, UploadStats};
 use super::{ImageError, ImageEvent, ImageRef, Progress, source_archive};
+use crate::config::Environment;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,6 +28,10 @@ pub struct LocalBuild {
     /// Target directory for builds of the embedded sources; defaults to chatctl's cache
     /// directory, so the second build is incremental.
     pub target_dir: Option<PathBuf>,
+    /// chatctl's cache directory (the embedded sources are unpacked there).
+    pub cache_dir: Option<PathBuf>,
+    /// The cargo to run (`cargo` on PATH when unset).
+    pub cargo: Option<PathBuf>,
 }
 
 impl LocalBuild {
@@ -34,13 +39,14 @@ impl LocalBuild {
     /// linux/amd64 chat-server you built: no compile), CHATCTL_LOCAL_BUILD_WORKSPACE (compile
     /// this checkout of the chatctl repository instead of the embedded sources) and
     /// CHATCTL_LOCAL_BUILD_PROFILE (a cargo profile; release by default).
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> LocalBuild {
-        let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+    pub fn from_environment(environment: &Environment) -> LocalBuild {
         LocalBuild {
-            binary: set("CHATCTL_LOCAL_BUILD_BINARY").map(PathBuf::from),
-            workspace: set("CHATCTL_LOCAL_BUILD_WORKSPACE").map(PathBuf::from),
-            profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),
+            binary: environment.local_build_binary.clone(),
+            workspace: environment.local_build_workspace.clone(),
+            profile: environment.local_build_profile.clone(),
             target_dir: None,
+            cache_dir: environment.cache_dir.clone(),
+            cargo: environment.cargo.clone(),
         }
     }
 }
@@ -67,7 +73,11 @@ pub async fn build_binary(build: &LocalBuild, progress: &Progress) -> Result<Pat
     let (workspace, target_dir) = match &build.workspace {
         Some(workspace) => (workspace.clone(), None),
         None => {
-            let cache = cache_dir()?;
+            let cache = build.cache_dir.clone().ok_or_else(|| {
+                ImageError::LocalBuild(
+                    "neither XDG_CACHE_HOME nor HOME is set: no place for the build cache".into(),
+                )
+            })?;
             let sources = cache.join(format!(
                 "chat-server-src-{}",
                 &source_archive::sha256_hex()[..16]
@@ -100,7 +110,7 @@ pub async fn build_binary(build: &LocalBuild, progress: &Progress) -> Result<Pat
         workspace: workspace.clone(),
         profile: profile.clone(),
     });
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = build.cargo.clone().unwrap_or_else(|| "cargo".into());
     let mut command = tokio::process::Command::new(cargo);
     command
         .current_dir(&workspace)
@@ -162,19 +172,6 @@ fn built_executable(cargo_json: &[u8]) -> Option<PathBuf> {
                 .then(|| message["executable"].as_str().map(PathBuf::from))
                 .flatten()
         })
-}
-
-/// `$XDG_CACHE_HOME/chatctl` or `~/.cache/chatctl`.
-fn cache_dir() -> Result<PathBuf, ImageError> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .ok_or_else(|| {
-            ImageError::LocalBuild(
-                "neither XDG_CACHE_HOME nor HOME is set: no place for the build cache".into(),
-            )
-        })?;
-    Ok(base.join("chatctl"))
 }
 
 /// Checks that `binary` is an x86_64 ELF executable without a dynamic loader (PT_INTERP), so

@@ -64,9 +64,9 @@ pub fn source(settings: &Settings, emulated: bool) -> Result<ImageSource, Config
                 ImageRef::parse(&format!("{}/{IMAGE_NAME}", registry.trim_end_matches('/')))
                     .map_err(|e| ConfigError(format!("--registry `{registry}`: {e}")))?;
             }
-            Ok(ImageSource::Local(LocalBuild::from_env(&|key| {
-                std::env::var(key).ok()
-            })))
+            Ok(ImageSource::Local(LocalBuild::from_environment(
+                &settings.environment,
+            )))
         }
     }
 }
@@ -123,6 +123,8 @@ pub struct ImageContext {
     pub registry_override: Option<String>,
     /// Staging bucket for `--build source`; default `<project>_cloudbuild` as gcloud names it.
     pub staging_bucket: Option<String>,
+    /// GOOGLE_APPLICATION_CREDENTIALS: a service-account key here is also the registry login.
+    pub credentials_file: Option<PathBuf>,
     /// Labels put on what this module creates (repository, bucket).
     pub labels: Vec<(String, String)>,
     /// How often a running Cloud Build build is polled.
@@ -150,6 +152,7 @@ impl ImageContext {
             credentials,
             registry_override: None,
             staging_bucket: None,
+            credentials_file: None,
             labels: vec![("managed-by".into(), "chatctl".into())],
             poll_interval: Duration::from_secs(3),
             build_timeout: Duration::from_secs(30 * 60),

@@ -57,7 +57,7 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         .get_or_insert_with(|| LOCAL_PROJECT.to_string());
     // The image goes the same way as on Google (by default the emulator's Cloud Build "builds"
     // the embedded sources); the runtime then runs the chat-server built into chatctl.
-    let settings = config::resolve(&global, &args.stack, &|key| std::env::var(key).ok())?;
+    let settings = config::resolve(&global, &args.stack, &config::process_env)?;
     crate::image::source(&settings, true)?;
 
     let listener = TcpListener::bind(("127.0.0.1", args.port))
@@ -69,7 +69,7 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
                 args.port
             ))
         })?;
-    let redis_server = find_program("redis-server");
+    let redis_server = find_program("redis-server", settings.environment.search_path.as_deref());
     if redis_server.is_none() {
         say(
             "local",
@@ -223,11 +223,10 @@ impl Signals {
     }
 }
 
-/// The first `name` on PATH that is an executable file.
-fn find_program(name: &str) -> Option<PathBuf> {
+/// The first `name` on `search_path` (PATH) that is an executable file.
+fn find_program(name: &str, search_path: Option<&str>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(search_path?)
         .map(|dir| dir.join(name))
         .find(|candidate| {
             std::fs::metadata(candidate)

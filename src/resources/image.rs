@@ -74,6 +74,7 @@ fn context(ctx: &Ctx) -> ImageContext {
     }
     image.registry_override = s.registry.clone();
     image.staging_bucket = s.staging_bucket.clone();
+    image.credentials_file = s.environment.credentials_file.clone();
     image.build_timeout = s.timeout;
     image.retry = *ctx.retry();
     image.poll_interval = if ctx.clients.endpoint.is_some() {
