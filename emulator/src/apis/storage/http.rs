@@ -12,68 +12,167 @@ use super::SERVICE;
 use super::model::{Object, StorageError, Upload};
 use super::rules::{check_fields, object_fields};
 use crate::error::{ApiError, Code};
-use crate::router::{Call, Handler, Reply, Route};
+use crate::router::{Api, Call, Reply, row};
 
 pub(super) type Answer = Result<Response, StorageError>;
 
-pub fn routes() -> Vec<Route> {
-    let r =
-        |m: Method, p: &'static str, id: &'static str, h: Handler| Route::new(m, p, "", id, &[], h);
-    let object = "/storage/v1/b/{bucket}/o/{object=**}";
-    vec![
-        r(
+/// Query parameters of storage.objects.get (metadata and `alt=media` downloads alike).
+const OBJECT_GET_QUERY: &[&str] = &[
+    "generation",
+    "ifGenerationMatch",
+    "ifGenerationNotMatch",
+    "ifMetagenerationMatch",
+    "ifMetagenerationNotMatch",
+    "projection",
+    "restoreToken",
+    "softDeleted",
+    "userProject",
+];
+/// Query parameters of storage.objects.insert.
+const OBJECT_INSERT_QUERY: &[&str] = &[
+    "contentEncoding",
+    "ifGenerationMatch",
+    "ifGenerationNotMatch",
+    "ifMetagenerationMatch",
+    "ifMetagenerationNotMatch",
+    "kmsKeyName",
+    "name",
+    "predefinedAcl",
+    "projection",
+    "userProject",
+];
+/// The PUTs of a resumable upload: the session URL the insert answered names the session with
+/// `upload_id` (a parameter of the resumable upload protocol, not of the discovery method).
+const RESUMABLE_QUERY: &[&str] = &["uploadId"];
+const OBJECT_PATH: &str = "/storage/v1/b/{bucket}/o/{object=**}";
+
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: "",
+    enums: &[],
+    methods: &[
+        row(
             Method::POST,
             "/storage/v1/b",
             "storage.buckets.insert",
+            &[
+                "enableObjectRetention",
+                "predefinedAcl",
+                "predefinedDefaultObjectAcl",
+                "project",
+                "projection",
+                "userProject",
+            ],
             |c| Box::pin(legacy(c, insert_bucket)),
         ),
-        r(Method::GET, "/storage/v1/b", "storage.buckets.list", |c| {
-            Box::pin(legacy(c, list_buckets))
-        }),
-        r(
+        row(
+            Method::GET,
+            "/storage/v1/b",
+            "storage.buckets.list",
+            &[
+                "maxResults",
+                "pageToken",
+                "prefix",
+                "project",
+                "projection",
+                "returnPartialSuccess",
+                "softDeleted",
+                "userProject",
+            ],
+            |c| Box::pin(legacy(c, list_buckets)),
+        ),
+        row(
             Method::GET,
             "/storage/v1/b/{bucket}",
             "storage.buckets.get",
+            &[
+                "generation",
+                "ifMetagenerationMatch",
+                "ifMetagenerationNotMatch",
+                "projection",
+                "softDeleted",
+                "userProject",
+            ],
             |c| Box::pin(legacy(c, get_bucket)),
         ),
-        r(
+        row(
             Method::DELETE,
             "/storage/v1/b/{bucket}",
             "storage.buckets.delete",
+            &[
+                "ifMetagenerationMatch",
+                "ifMetagenerationNotMatch",
+                "userProject",
+            ],
             |c| Box::pin(legacy(c, delete_bucket)),
         ),
-        r(
+        row(
             Method::POST,
             "/upload/storage/v1/b/{bucket}/o",
             "storage.objects.insert",
+            OBJECT_INSERT_QUERY,
             |c| Box::pin(legacy(c, upload)),
         ),
-        r(
+        row(
             Method::PUT,
             "/upload/storage/v1/b/{bucket}/o",
             "storage.objects.insert",
+            RESUMABLE_QUERY,
             |c| Box::pin(legacy(c, super::resumable::put)),
         ),
-        r(
+        row(
             Method::GET,
             "/storage/v1/b/{bucket}/o",
             "storage.objects.list",
+            &[
+                "delimiter",
+                "endOffset",
+                "filter",
+                "includeFoldersAsPrefixes",
+                "includeTrailingDelimiter",
+                "matchGlob",
+                "maxResults",
+                "pageToken",
+                "prefix",
+                "projection",
+                "softDeleted",
+                "startOffset",
+                "userProject",
+                "versions",
+            ],
             |c| Box::pin(legacy(c, list_objects)),
         ),
-        r(Method::GET, object, "storage.objects.get", |c| {
-            Box::pin(legacy(c, get_object))
-        }),
-        r(
+        row(
+            Method::GET,
+            OBJECT_PATH,
+            "storage.objects.get",
+            OBJECT_GET_QUERY,
+            |c| Box::pin(legacy(c, get_object)),
+        ),
+        row(
             Method::GET,
             "/download/storage/v1/b/{bucket}/o/{object=**}",
             "storage.objects.get",
+            OBJECT_GET_QUERY,
             |c| Box::pin(legacy(c, download)),
         ),
-        r(Method::DELETE, object, "storage.objects.delete", |c| {
-            Box::pin(legacy(c, delete_object))
-        }),
-    ]
-}
+        row(
+            Method::DELETE,
+            OBJECT_PATH,
+            "storage.objects.delete",
+            &[
+                "generation",
+                "ifGenerationMatch",
+                "ifGenerationNotMatch",
+                "ifMetagenerationMatch",
+                "ifMetagenerationNotMatch",
+                "userProject",
+            ],
+            |c| Box::pin(legacy(c, delete_object)),
+        ),
+    ],
+};
 
 /// Runs a handler and answers its error in Storage's legacy shape.
 async fn legacy(call: Call, handler: fn(&Call) -> Answer) -> Result<Reply, ApiError> {
@@ -105,9 +204,10 @@ fn from_api(error: ApiError) -> StorageError {
 
 /// Checks the project exists and has Storage enabled; returns its number.
 fn require_project(call: &Call, project: &str) -> Result<u64, StorageError> {
+    let enforce = call.emu.config().enforce_api_enablement;
     call.emu
         .world(|w| {
-            w.require_enabled(&call.emu, project, SERVICE)?;
+            w.projects.require_enabled(project, SERVICE, enforce)?;
             Ok(w.projects.get(project).map_or(0, |p| p.number))
         })
         .map_err(from_api)
