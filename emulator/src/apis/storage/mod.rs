@@ -3,6 +3,7 @@
 //! `alt=media`), list and delete. Synchronous, with Storage's legacy error shape
 //! (`{"error":{code,message,errors:[{domain,reason,message}]}}`, no `status`). Bytes live in memory.
 
+mod answer;
 pub mod http;
 pub mod model;
 mod resumable;
