@@ -12,9 +12,7 @@ use serde_json::json;
 use crate::apis::compute::model::Network;
 use crate::error::ApiError;
 use crate::policy::Policy;
-use crate::state::Emu;
 use crate::validate;
-use crate::world::World;
 
 /// The Service Usage catalogue: the services a project can enable, with their titles.
 pub const SERVICES: &[(&str, &str)] = &[
@@ -159,6 +157,22 @@ impl Projects {
             .entry(id_or_number.to_string())
             .or_insert_with(|| Project::new(id_or_number)))
     }
+
+    /// Fails with Google's SERVICE_DISABLED error when `service` is not (yet) usable in the
+    /// project (`enforce`: the emulator's `enforce_api_enablement`). Creates the project on
+    /// first use.
+    pub fn require_enabled(
+        &mut self,
+        project: &str,
+        service: &str,
+        enforce: bool,
+    ) -> Result<(), ApiError> {
+        let p = self.ensure(project)?;
+        if service.is_empty() || p.is_enabled(service, enforce) {
+            return Ok(());
+        }
+        Err(service_disabled(p.number, service))
+    }
 }
 
 /// What Google answers for a project that does not exist or is not yours.
@@ -171,24 +185,6 @@ fn denied_project(project: &str) -> ApiError {
         "googleapis.com",
         json!({ "consumer": format!("projects/{project}"), "service": "cloudresourcemanager.googleapis.com" }),
     )
-}
-
-impl World {
-    /// Fails with Google's SERVICE_DISABLED error when `service` is not (yet) usable in the
-    /// project. Creates the project on first use.
-    pub fn require_enabled(
-        &mut self,
-        emu: &Emu,
-        project: &str,
-        service: &str,
-    ) -> Result<(), ApiError> {
-        let enforce = emu.config().enforce_api_enablement;
-        let p = self.projects.ensure(project)?;
-        if service.is_empty() || p.is_enabled(service, enforce) {
-            return Ok(());
-        }
-        Err(service_disabled(p.number, service))
-    }
 }
 
 /// 403 PERMISSION_DENIED with ErrorInfo reason SERVICE_DISABLED, as Google sends it.

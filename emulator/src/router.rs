@@ -1,6 +1,7 @@
-//! Google-style routing: path templates with `{var}` segments and `:verb` suffixes
-//! (`/v3/projects/{project}:setIamPolicy`), each route tagged with its API's service name,
-//! its discovery method id and where its enums live. Handlers get a [`Call`] and answer a
+//! Google-style routing: each API declares an [`Api`], one [`MethodRow`] per method (verb, path
+//! template with `{var}` segments and `:verb` suffixes such as
+//! `/v3/projects/{project}:setIamPolicy`, discovery method id, accepted query parameters,
+//! handler), which the server turns into [`Route`]s. Handlers get a [`Call`] and answer a
 //! [`Reply`] or an [`ApiError`].
 
 use std::future::Future;
@@ -40,22 +41,62 @@ enum Seg {
     Rest(String),
 }
 
-/// One method of one API.
-pub struct Route {
-    pub method: Method,
-    segs: Vec<Seg>,
-    /// `redis.googleapis.com`; empty for routes that check enablement themselves.
-    pub service: &'static str,
+/// One method of an API, as its table declares it.
+pub struct MethodRow {
+    pub verb: Method,
+    /// The path template: `{var}` (one segment, no `:`), `{var}:verb`, `{var=**}` (the rest).
+    pub path: &'static str,
     /// The discovery method id, e.g. `redis.projects.locations.instances.create`.
     pub id: &'static str,
-    pub enums: &'static [EnumField],
+    /// The query parameters the method takes (camelCase, from its discovery document) besides
+    /// the system ones such as `$alt`; any other is refused, as Google does.
+    pub query: &'static [&'static str],
     pub handler: Handler,
-    /// The query parameters the method takes (besides system ones such as `$alt`); others
-    /// are INVALID_ARGUMENT, as Google answers. `None`: not checked.
-    pub query: Option<&'static [&'static str]>,
 }
 
-/// System parameters every Google method accepts.
+/// A table row: verb, path template, discovery method id, accepted query parameters, handler.
+pub const fn row(
+    verb: Method,
+    path: &'static str,
+    id: &'static str,
+    query: &'static [&'static str],
+    handler: Handler,
+) -> MethodRow {
+    MethodRow {
+        verb,
+        path,
+        id,
+        query,
+        handler,
+    }
+}
+
+/// An API as the router sees it: the service whose enablement its methods check, its enum
+/// table and one row per method.
+pub struct Api {
+    /// `redis.googleapis.com`; empty for methods that check enablement themselves.
+    pub service: &'static str,
+    pub enums: &'static [EnumField],
+    pub methods: &'static [MethodRow],
+}
+
+impl Api {
+    pub fn routes(&'static self) -> impl Iterator<Item = Route> {
+        self.methods.iter().map(move |row| Route::new(self, row))
+    }
+}
+
+/// One method of one API, ready to match requests.
+pub struct Route {
+    segs: Vec<Seg>,
+    pub service: &'static str,
+    pub enums: &'static [EnumField],
+    pub row: &'static MethodRow,
+}
+
+/// System parameters every Google method accepts (the `parameters` of each discovery
+/// document, in both spellings the clients use, plus the `$`-prefixed ones the Rust clients
+/// send).
 const SYSTEM_PARAMS: &[&str] = &[
     "$alt",
     "alt",
@@ -66,10 +107,13 @@ const SYSTEM_PARAMS: &[&str] = &[
     "$prettyPrint",
     "quotaUser",
     "access_token",
+    "oauth_token",
     "callback",
     "$callback",
+    "$.xgafv",
     "upload_protocol",
     "uploadType",
+    "userIp",
     "$userProject",
     "userProject",
     "$outputDefaults",
@@ -78,17 +122,14 @@ const SYSTEM_PARAMS: &[&str] = &[
 ];
 
 impl Route {
-    /// Declares the method's query parameters (camelCase); any other is refused.
-    pub fn with_query(mut self, names: &'static [&'static str]) -> Self {
-        self.query = Some(names);
-        self
+    /// The discovery method id.
+    pub fn id(&self) -> &'static str {
+        self.row.id
     }
 
     /// INVALID_ARGUMENT for the first query parameter the method does not take.
     pub fn check_query(&self, query: &[(String, String)]) -> Result<(), ApiError> {
-        let Some(allowed) = self.query else {
-            return Ok(());
-        };
+        let allowed = self.row.query;
         match query.iter().find(|(k, _)| {
             !allowed.contains(&json::camel_case(k).as_str()) && !SYSTEM_PARAMS.contains(&k.as_str())
         }) {
@@ -99,15 +140,9 @@ impl Route {
         }
     }
 
-    pub fn new(
-        method: Method,
-        pattern: &'static str,
-        service: &'static str,
-        id: &'static str,
-        enums: &'static [EnumField],
-        handler: Handler,
-    ) -> Self {
-        let segs = pattern
+    pub fn new(api: &'static Api, row: &'static MethodRow) -> Self {
+        let segs = row
+            .path
             .trim_start_matches('/')
             .split('/')
             .map(|s| {
@@ -125,19 +160,16 @@ impl Route {
             })
             .collect();
         Route {
-            method,
             segs,
-            service,
-            id,
-            enums,
-            handler,
-            query: None,
+            service: api.service,
+            enums: api.enums,
+            row,
         }
     }
 
     /// The decoded path variables when `path` (raw, still percent-encoded) matches.
     pub fn matches(&self, method: &Method, path: &str) -> Option<Vec<(String, String)>> {
-        if *method != self.method {
+        if *method != self.row.verb {
             return None;
         }
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -244,21 +276,6 @@ impl Call {
     }
 }
 
-/// Turns on query checking for every route: those named in `table` take its parameters,
-/// the others none.
-pub fn with_queries(routes: Vec<Route>, table: &[(&str, &'static [&'static str])]) -> Vec<Route> {
-    routes
-        .into_iter()
-        .map(|route| {
-            let allowed = table
-                .iter()
-                .find(|(id, _)| *id == route.id)
-                .map_or(&[][..], |(_, names)| *names);
-            route.with_query(allowed)
-        })
-        .collect()
-}
-
 fn same_param(sent: &str, name: &str) -> bool {
     sent == name || (sent.contains('_') && json::camel_case(sent) == name)
 }
@@ -310,40 +327,89 @@ mod tests {
         Box::pin(async { Ok(Reply::Json(serde_json::Value::Null)) })
     }
 
+    static TEST_API: Api = Api {
+        service: "",
+        enums: &[],
+        methods: &[
+            row(
+                Method::POST,
+                "/v3/projects/{project}:setIamPolicy",
+                "x.setIamPolicy",
+                &[],
+                handler,
+            ),
+            row(
+                Method::GET,
+                "/v3/projects/{project}",
+                "x.get",
+                &["view"],
+                handler,
+            ),
+            row(
+                Method::GET,
+                "/storage/v1/b/{bucket}/o/{object=**}",
+                "x.objects.get",
+                &[],
+                handler,
+            ),
+        ],
+    };
+
+    fn route(id: &str) -> Route {
+        TEST_API
+            .routes()
+            .find(|r| r.id() == id)
+            .expect("the test table has this id")
+    }
+
     #[test]
     fn templates_match_vars_verbs_and_rest() {
-        let r = Route::new(
-            Method::POST,
-            "/v3/projects/{project}:setIamPolicy",
-            "",
-            "x",
-            &[],
-            handler,
-        );
+        let r = route("x.setIamPolicy");
         assert_eq!(
             r.matches(&Method::POST, "/v3/projects/p1:setIamPolicy"),
             Some(vec![("project".into(), "p1".into())])
         );
         assert_eq!(r.matches(&Method::POST, "/v3/projects/p1"), None);
-        let g = Route::new(Method::GET, "/v3/projects/{project}", "", "x", &[], handler);
+        let g = route("x.get");
         assert_eq!(
             g.matches(&Method::GET, "/v3/projects/p1:getIamPolicy"),
             None
         );
-        let o = Route::new(
-            Method::GET,
-            "/storage/v1/b/{bucket}/o/{object=**}",
-            "",
-            "x",
-            &[],
-            handler,
-        );
+        let o = route("x.objects.get");
         assert_eq!(
             o.matches(&Method::GET, "/storage/v1/b/bk/o/a%2Fb.tgz"),
             Some(vec![
                 ("bucket".into(), "bk".into()),
                 ("object".into(), "a/b.tgz".into())
             ])
+        );
+    }
+
+    #[test]
+    fn only_declared_and_system_query_parameters_pass() {
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let g = route("x.get");
+        assert!(
+            g.check_query(&q(&[("view", "FULL"), ("$alt", "json")]))
+                .is_ok()
+        );
+        let err = g
+            .check_query(&q(&[("bogus", "1")]))
+            .expect_err("an undeclared parameter is refused");
+        assert!(
+            err.message.contains("Cannot bind query parameter"),
+            "{}",
+            err.message
+        );
+        assert!(
+            route("x.setIamPolicy")
+                .check_query(&q(&[("view", "FULL")]))
+                .is_err()
         );
     }
 }

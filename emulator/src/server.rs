@@ -83,7 +83,12 @@ impl Emulator {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.message))?;
         let app = App {
             emu: emu.clone(),
-            routes: Arc::new(crate::apis::routes()),
+            routes: Arc::new(
+                crate::ops::http::API
+                    .routes()
+                    .chain(crate::apis::routes())
+                    .collect(),
+            ),
         };
         let router = Router::new()
             .route("/token", post(token))
@@ -151,7 +156,7 @@ impl Drop for EmulatorHandle {
 
 async fn token(State(app): State<App>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     app.emu.requests().record("POST", uri.path(), &body);
-    crate::auth::token_endpoint(&app.emu, &headers, &body)
+    crate::auth::http::token_endpoint(&app.emu, &headers, &body)
 }
 
 async fn requests(State(app): State<App>) -> Response {
@@ -188,7 +193,7 @@ async fn set_faults(State(app): State<App>, body: Bytes) -> Response {
 }
 
 async fn users(State(app): State<App>, body: Bytes) -> Response {
-    match crate::auth::register_user(&app.emu, &body) {
+    match crate::auth::http::register_user(&app.emu, &body) {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => e.into_response(),
     }
@@ -254,9 +259,9 @@ async fn run(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    crate::auth::authenticate(emu, &headers)?;
+    crate::auth::http::authenticate(emu, &headers)?;
     route.check_query(&query)?;
-    if let Some(fault) = emu.faults().pick(route.id) {
+    if let Some(fault) = emu.faults().pick(route.id()) {
         return Err(fault);
     }
     let project = params
@@ -265,7 +270,8 @@ async fn run(
         .map(|(_, v)| v.clone());
     // `projects/-` (any project) names no project whose enablement could be checked.
     if let (false, Some(project)) = (route.service.is_empty(), project.filter(|p| p != "-")) {
-        emu.world(|w| w.require_enabled(emu, &project, route.service))?;
+        let enforce = emu.config().enforce_api_enablement;
+        emu.world(|w| w.projects.require_enabled(&project, route.service, enforce))?;
     }
     let call = Call {
         emu: emu.clone(),
@@ -275,5 +281,5 @@ async fn run(
         body,
         enums: route.enums,
     };
-    (route.handler)(call).await
+    (route.row.handler)(call).await
 }

@@ -103,6 +103,20 @@ impl Emu {
             .collect()
     }
 
+    /// A fresh operation id in Google's `operation-<ms>-<hex>-<hex>-<hex>` style.
+    pub fn operation_id(&self) -> String {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        format!(
+            "operation-{ms}-{}-{}-{}",
+            &self.random_hex(7)[..13],
+            self.random_hex(4),
+            self.random_hex(4)
+        )
+    }
+
     /// A random number in `range`.
     pub fn random_range(&self, range: std::ops::Range<u64>) -> u64 {
         lock(&self.0.rng).random_range(range)

@@ -14,13 +14,13 @@ use crate::projects::Projects;
 pub struct World {
     pub projects: Projects,
     pub operations: Operations,
-    pub redis: redis::Store,
-    pub vpcaccess: vpcaccess::Store,
-    pub iam: iam::Store,
-    pub run: run::Store,
-    pub artifactregistry: artifactregistry::Store,
-    pub cloudbuild: cloudbuild::Store,
-    pub storage: storage::Store,
+    pub redis: redis::model::Store,
+    pub vpcaccess: vpcaccess::model::Store,
+    pub iam: iam::model::Store,
+    pub run: run::model::Store,
+    pub artifactregistry: artifactregistry::model::Store,
+    pub cloudbuild: cloudbuild::model::Store,
+    pub storage: storage::model::Store,
     #[serde(skip)]
     pub tokens: Tokens,
 }

@@ -203,3 +203,28 @@ async fn refusals() {
         "only Artifact Registry references can be pushed: {body}"
     );
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_refused() {
+    let emu = start(fast_config()).await;
+    let base = emu.base_url();
+    let repositories = format!("{base}/v1/{PARENT}/repositories");
+    use reqwest::Method;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{repositories}?pageSize=5&pageToken=0&orderBy=name"),
+    )
+    .await;
+    assert_only_known_query_parameters(Method::POST, &format!("{repositories}?repositoryId=app"))
+        .await;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{base}/v1/{REPO}/dockerImages?pageSize=5&orderBy=update_time"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{base}/v1/{PARENT}/operations?pageSize=1"),
+    )
+    .await;
+}

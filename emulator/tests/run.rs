@@ -710,3 +710,36 @@ async fn disabled_apis_answer_service_disabled() {
     let body: serde_json::Value = bucket.json().await.unwrap();
     assert_eq!(body["error"]["errors"][0]["reason"], "accessNotConfigured");
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_refused() {
+    let emu = start(fast_config()).await;
+    let base = emu.base_url();
+    let services = format!("{base}/v2/{PARENT}/services");
+    use reqwest::Method;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{services}?pageSize=5&showDeleted=true&$alt=json;enum-encoding=int"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::POST,
+        &format!("{services}?serviceId=chat&validateOnly=true"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::PATCH,
+        &format!("{services}/chat?allowMissing=true&updateMask=labels"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{services}/chat:getIamPolicy?options.requestedPolicyVersion=3"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{base}/v2/{PARENT}/operations?pageSize=1&filter=done"),
+    )
+    .await;
+}

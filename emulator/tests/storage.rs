@@ -290,3 +290,41 @@ async fn resumable_uploads_in_chunks_through_the_official_client() {
         "the buffered upload went in several chunks:\n{uploads}"
     );
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_refused() {
+    let emu = start(fast_config()).await;
+    let base = emu.base_url();
+    let (status, _) = insert_bucket(base, PROJECT, json!({ "name": BUCKET })).await;
+    assert_eq!(status, 200);
+    use reqwest::Method;
+    let bucket = format!("{base}/storage/v1/b/{BUCKET}");
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{base}/storage/v1/b?project={PROJECT}&maxResults=5&prefix=storage"),
+    )
+    .await;
+    assert_only_known_query_parameters(Method::GET, &format!("{bucket}?projection=full")).await;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{bucket}/o?prefix=src/&maxResults=10&delimiter=/&versions=false"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::POST,
+        &format!(
+            "{base}/upload/storage/v1/b/{BUCKET}/o?uploadType=media&name=a.txt&ifGenerationMatch=0"
+        ),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::GET,
+        &format!("{bucket}/o/a.txt?alt=media&generation=1"),
+    )
+    .await;
+    assert_only_known_query_parameters(
+        Method::PUT,
+        &format!("{base}/upload/storage/v1/b/{BUCKET}/o?uploadType=resumable&upload_id=none"),
+    )
+    .await;
+}

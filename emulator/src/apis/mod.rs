@@ -1,8 +1,8 @@
-//! One module per Google API: each keeps its resource models and rules (`model.rs`) apart from
-//! its HTTP surface (`http.rs`), and exposes `SERVICE`, `ENUMS` and `routes()`.
+//! One module per Google API: `mod.rs` holds its `SERVICE` and enum tables, `model.rs` its
+//! resources and rules (no HTTP), `http.rs` its method table (`API`) and handlers.
 
 use crate::json::EnumField;
-use crate::router::Route;
+use crate::router::{Api, Route};
 
 pub mod artifactregistry;
 pub mod cloudbuild;
@@ -15,20 +15,25 @@ pub mod serviceusage;
 pub mod storage;
 pub mod vpcaccess;
 
-/// Every API route, shared operation routes included.
-pub fn routes() -> Vec<Route> {
-    let mut routes = crate::ops::routes();
-    routes.extend(redis::routes());
-    routes.extend(iam::routes());
-    routes.extend(resourcemanager::routes());
-    routes.extend(serviceusage::routes());
-    routes.extend(vpcaccess::routes());
-    routes.extend(run::routes());
-    routes.extend(artifactregistry::routes());
-    routes.extend(cloudbuild::routes());
-    routes.extend(storage::routes());
-    routes.extend(compute::routes());
-    routes
+/// Every API's method table, the emulator-only endpoints of some APIs included.
+static APIS: &[&Api] = &[
+    &redis::http::API,
+    &iam::http::API,
+    &resourcemanager::http::API,
+    &serviceusage::http::API,
+    &vpcaccess::http::API,
+    &run::http::API,
+    &artifactregistry::http::API,
+    &artifactregistry::http::EMULATOR_API,
+    &cloudbuild::http::API,
+    &cloudbuild::http::EMULATOR_API,
+    &storage::http::API,
+    &compute::http::API,
+];
+
+/// Every API route (the shared operation routes are the core's: `ops::http`).
+pub fn routes() -> impl Iterator<Item = Route> {
+    APIS.iter().flat_map(|api| api.routes())
 }
 
 /// The enum table of a service, for answering its operations.

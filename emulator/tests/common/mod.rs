@@ -146,3 +146,37 @@ pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
 pub async fn post_json(url: impl reqwest::IntoUrl, body: &serde_json::Value) -> reqwest::Response {
     http().post(url).json(body).send().await.expect("POST")
 }
+
+/// The query check, as Google does it: `method url` (whose query holds only parameters the
+/// method takes) is answered without a query error, and the same call with one unknown
+/// parameter more is refused with 400 "Cannot bind query parameter" naming it.
+pub async fn assert_only_known_query_parameters(method: reqwest::Method, url: &str) {
+    let accepted = http()
+        .request(method.clone(), url)
+        .send()
+        .await
+        .expect("the emulator answers");
+    let status = accepted.status();
+    let body = accepted.text().await.unwrap_or_default();
+    assert!(
+        !body.contains("Cannot bind query parameter"),
+        "{method} {url} was refused for its query: {status} {body}"
+    );
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let refused = http()
+        .request(method.clone(), format!("{url}{separator}notAParameter=1"))
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert_eq!(
+        refused.status(),
+        400,
+        "{method} {url} with an unknown parameter"
+    );
+    let body: serde_json::Value = refused.json().await.expect("a JSON error");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Unknown name \"notAParameter\": Cannot bind query parameter"),
+        "{message}"
+    );
+}

@@ -12,7 +12,7 @@ use super::model::{Repository, docker_image_json, not_found, package_id};
 use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
 use crate::ops::{self, EMPTY};
-use crate::router::{Call, Handler, Reply, Route, paginate};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 
 const CREATE_LATENCY: Duration = Duration::from_secs(5);
@@ -22,65 +22,80 @@ const METADATA_TYPE: &str =
     "type.googleapis.com/google.devtools.artifactregistry.v1.OperationMetadata";
 const MULTI_REGIONS: &[&str] = &["us", "europe", "asia"];
 
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let repositories = "/v1/projects/{project}/locations/{location}/repositories";
-    let repository = "/v1/projects/{project}/locations/{location}/repositories/{repository}";
-    vec![
-        r(
+const REPOSITORIES_PATH: &str = "/v1/projects/{project}/locations/{location}/repositories";
+const REPOSITORY_PATH: &str =
+    "/v1/projects/{project}/locations/{location}/repositories/{repository}";
+
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::POST,
-            repositories,
+            REPOSITORIES_PATH,
             "artifactregistry.projects.locations.repositories.create",
+            &["repositoryId"],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::GET,
-            repositories,
+            REPOSITORIES_PATH,
             "artifactregistry.projects.locations.repositories.list",
+            &["filter", "orderBy", "pageSize", "pageToken"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
-            repository,
+            REPOSITORY_PATH,
             "artifactregistry.projects.locations.repositories.get",
+            &[],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::DELETE,
-            repository,
+            REPOSITORY_PATH,
             "artifactregistry.projects.locations.repositories.delete",
+            &[],
             |c| Box::pin(delete(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages",
             "artifactregistry.projects.locations.repositories.dockerImages.list",
+            &["orderBy", "pageSize", "pageToken"],
             |c| Box::pin(list_images(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages/{image=**}",
             "artifactregistry.projects.locations.repositories.dockerImages.get",
+            &[],
             |c| Box::pin(get_image(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/repositories/{repository}/packages/{package}/tags/{tag}",
             "artifactregistry.projects.locations.repositories.packages.tags.get",
+            &[],
             |c| Box::pin(get_tag(c)),
         ),
-        Route::new(
-            Method::POST,
-            "/_emulator/images",
-            "",
-            "emulator.images.push",
-            &[],
-            |c| Box::pin(push_image(c)),
-        ),
-    ]
-}
+    ],
+};
+
+/// The emulator-only endpoints of this API (no Google service, no enablement check).
+pub static EMULATOR_API: Api = Api {
+    service: "",
+    enums: &[],
+    methods: &[row(
+        Method::POST,
+        "/_emulator/images",
+        "emulator.images.push",
+        &[],
+        |c| Box::pin(push_image(c)),
+    )],
+};
 
 fn require_location(location: &str) -> Result<(), ApiError> {
     if MULTI_REGIONS.contains(&location) {

@@ -3,11 +3,8 @@
 //! become known when a Cloud Build build pushes one, or through `POST /_emulator/images`.
 //! Cloud Run asks this store whether the image it is told to run exists.
 
-mod http;
-mod model;
-
-pub use http::routes;
-pub use model::{ImageCheck, Store};
+pub mod http;
+pub mod model;
 
 use crate::json::{EnumDef, EnumField};
 

@@ -18,7 +18,7 @@ use super::model::{Build, validate};
 use super::{ENUMS, SERVICE};
 use crate::error::{ApiError, Code};
 use crate::ops;
-use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 
 const QUEUE_LATENCY: Duration = Duration::from_secs(5);
@@ -30,98 +30,90 @@ const DEFAULT_TIMEOUT: &str = "3600s";
 /// Builds per page of builds.list when the caller names no pageSize.
 const DEFAULT_PAGE_SIZE: usize = 50;
 
-/// Query parameters each method takes, per the discovery document (the others take none).
-const QUERY: &[(&str, &[&str])] = &[
-    ("cloudbuild.projects.builds.create", &["parent"]),
-    (
-        "cloudbuild.projects.locations.builds.create",
-        &["projectId"],
-    ),
-    ("cloudbuild.projects.builds.get", &["name"]),
-    (
-        "cloudbuild.projects.locations.builds.get",
-        &["id", "projectId"],
-    ),
-    (
-        "cloudbuild.projects.builds.list",
-        &["parent", "pageSize", "pageToken", "filter"],
-    ),
-    (
-        "cloudbuild.projects.locations.builds.list",
-        &["projectId", "pageSize", "pageToken", "filter"],
-    ),
-];
-
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::POST,
             "/v1/projects/{project}/builds",
             "cloudbuild.projects.builds.create",
+            &["parent"],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/locations/{location}/builds",
             "cloudbuild.projects.locations.builds.create",
+            &["projectId"],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/builds/{id}",
             "cloudbuild.projects.builds.get",
+            &["name"],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/builds/{id}",
             "cloudbuild.projects.locations.builds.get",
+            &["id", "projectId"],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/builds",
             "cloudbuild.projects.builds.list",
+            &["filter", "pageSize", "pageToken", "parent"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/builds",
             "cloudbuild.projects.locations.builds.list",
+            &["filter", "pageSize", "pageToken", "projectId"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/builds/{id}:cancel",
             "cloudbuild.projects.builds.cancel",
+            &[],
             |c| Box::pin(cancel(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/locations/{location}/builds/{id}:cancel",
             "cloudbuild.projects.locations.builds.cancel",
+            &[],
             |c| Box::pin(cancel(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/operations/build/{project}/{operation}",
             "cloudbuild.operations.get",
+            &[],
             |c| Box::pin(get_operation(c)),
         ),
-        Route::new(
-            Method::GET,
-            "/_emulator/builds/{id}/log",
-            "",
-            "emulator.builds.log",
-            &[],
-            |c| Box::pin(log(c)),
-        ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
+
+/// The emulator-only endpoints of this API (no Google service, no enablement check).
+pub static EMULATOR_API: Api = Api {
+    service: "",
+    enums: &[],
+    methods: &[row(
+        Method::GET,
+        "/_emulator/builds/{id}/log",
+        "emulator.builds.log",
+        &[],
+        |c| Box::pin(log(c)),
+    )],
+};
 
 fn location(call: &Call) -> &str {
     match call.param("location") {

@@ -5,11 +5,8 @@
 //! (missing source, image no step builds, push refused), about 3 min × time scale.
 
 mod filter;
-mod http;
-mod model;
-
-pub use http::routes;
-pub use model::Store;
+pub mod http;
+pub mod model;
 
 use sha2::{Digest, Sha256};
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::apis::artifactregistry::Store as Registry;
-use crate::apis::storage::Store as Storage;
+use crate::apis::artifactregistry::model::Store as Registry;
+use crate::apis::storage::model::Store as Storage;
 use crate::error::ApiError;
 
 /// google.devtools.cloudbuild.v1.Build, as sent and stored (enums as names).

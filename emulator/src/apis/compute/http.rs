@@ -15,7 +15,7 @@ use super::model::{Phase, URL_PREFIX, is_region};
 use super::operation::{self, OpFailure};
 use super::{SERVICE, rules};
 use crate::error::{ApiError, Code};
-use crate::router::{Call, Handler, Reply, Route, paginate_by, with_queries};
+use crate::router::{Api, Call, Reply, paginate_by, row};
 use crate::validate;
 use crate::world::World;
 
@@ -25,92 +25,90 @@ const DELETE_LATENCY: Duration = Duration::from_secs(10);
 /// `regionOperations.wait` answers after at most this long, done or not.
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
-const LIST: &[&str] = &[
-    "filter",
-    "maxResults",
-    "orderBy",
-    "pageToken",
-    "returnPartialSuccess",
-];
-const SUBNET_LIST: &[&str] = &[
-    "filter",
-    "maxResults",
-    "orderBy",
-    "pageToken",
-    "returnPartialSuccess",
-    "views",
-];
-const AGGREGATED: &[&str] = &[
-    "filter",
-    "includeAllScopes",
-    "maxResults",
-    "orderBy",
-    "pageToken",
-    "returnPartialSuccess",
-    "serviceProjectNumber",
-    "views",
-];
+const SUBNETS_PATH: &str = "/compute/v1/projects/{project}/regions/{region}/subnetworks";
+const SUBNET_PATH: &str =
+    "/compute/v1/projects/{project}/regions/{region}/subnetworks/{subnetwork}";
+const OP_PATH: &str = "/compute/v1/projects/{project}/regions/{region}/operations/{operation}";
 
-/// Query parameters each method takes (the others take none).
-const QUERY: &[(&str, &[&str])] = &[
-    ("compute.networks.list", LIST),
-    ("compute.subnetworks.list", SUBNET_LIST),
-    ("compute.subnetworks.aggregatedList", AGGREGATED),
-    ("compute.subnetworks.get", &["views"]),
-    ("compute.subnetworks.insert", &["requestId"]),
-    ("compute.subnetworks.delete", &["requestId"]),
-];
-
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, &[], h)
-    };
-    let subnets = "/compute/v1/projects/{project}/regions/{region}/subnetworks";
-    let subnet = "/compute/v1/projects/{project}/regions/{region}/subnetworks/{subnetwork}";
-    let op = "/compute/v1/projects/{project}/regions/{region}/operations/{operation}";
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: &[],
+    methods: &[
+        row(
             Method::GET,
             "/compute/v1/projects/{project}/global/networks",
             "compute.networks.list",
+            &["filter", "maxResults", "orderBy", "pageToken"],
             |c| Box::pin(legacy(list_networks(c))),
         ),
-        r(
+        row(
             Method::GET,
             "/compute/v1/projects/{project}/global/networks/{network}",
             "compute.networks.get",
+            &[],
             |c| Box::pin(legacy(get_network(c))),
         ),
-        r(
+        row(
             Method::GET,
             "/compute/v1/projects/{project}/aggregated/subnetworks",
             "compute.subnetworks.aggregatedList",
+            &[
+                "filter",
+                "includeAllScopes",
+                "maxResults",
+                "orderBy",
+                "pageToken",
+                "serviceProjectNumber",
+                "views",
+            ],
             |c| Box::pin(legacy(aggregated_subnets(c))),
         ),
-        r(Method::GET, subnets, "compute.subnetworks.list", |c| {
-            Box::pin(legacy(list_subnets(c)))
-        }),
-        r(Method::POST, subnets, "compute.subnetworks.insert", |c| {
-            Box::pin(legacy(insert_subnet(c)))
-        }),
-        r(Method::GET, subnet, "compute.subnetworks.get", |c| {
-            Box::pin(legacy(get_subnet(c)))
-        }),
-        r(Method::DELETE, subnet, "compute.subnetworks.delete", |c| {
-            Box::pin(legacy(delete_subnet(c)))
-        }),
-        r(Method::GET, op, "compute.regionOperations.get", |c| {
-            Box::pin(legacy(get_operation(c)))
-        }),
-        r(
+        row(
+            Method::GET,
+            SUBNETS_PATH,
+            "compute.subnetworks.list",
+            &["filter", "maxResults", "orderBy", "pageToken", "views"],
+            |c| Box::pin(legacy(list_subnets(c))),
+        ),
+        row(
+            Method::POST,
+            SUBNETS_PATH,
+            "compute.subnetworks.insert",
+            &["requestId"],
+            |c| Box::pin(legacy(insert_subnet(c))),
+        ),
+        row(
+            Method::GET,
+            SUBNET_PATH,
+            "compute.subnetworks.get",
+            &["views"],
+            |c| Box::pin(legacy(get_subnet(c))),
+        ),
+        row(
+            Method::DELETE,
+            SUBNET_PATH,
+            "compute.subnetworks.delete",
+            &["requestId"],
+            |c| Box::pin(legacy(delete_subnet(c))),
+        ),
+        row(
+            Method::GET,
+            OP_PATH,
+            "compute.regionOperations.get",
+            &[],
+            |c| Box::pin(legacy(get_operation(c))),
+        ),
+        row(
             Method::POST,
             "/compute/v1/projects/{project}/regions/{region}/operations/{operation}/wait",
             "compute.regionOperations.wait",
+            &[],
             |c| Box::pin(legacy(wait_operation(c))),
         ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
 
 /// Answers a handler's error the way Compute Engine does: `errors[]` with a reason, no `status`.
 async fn legacy(handler: impl Future<Output = Result<Reply, ApiError>>) -> Result<Reply, ApiError> {

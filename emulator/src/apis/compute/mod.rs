@@ -4,11 +4,9 @@
 //! (`errors[]`, no `status`); operations in Compute's shape (`status` RUNNING → DONE).
 
 mod filter;
-mod http;
+pub mod http;
 pub mod model;
 mod operation;
 mod rules;
-
-pub use http::routes;
 
 pub const SERVICE: &str = "compute.googleapis.com";

@@ -9,142 +9,88 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::SERVICE;
 use super::model::{Key, ServiceAccount, VISIBILITY_LAG};
+use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
-use crate::json::{EnumDef, EnumField};
-use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::validate;
 
-static KEY_ALGORITHM: EnumDef = EnumDef {
-    name: "google.iam.admin.v1.ServiceAccountKeyAlgorithm",
-    values: &[
-        ("KEY_ALG_UNSPECIFIED", 0),
-        ("KEY_ALG_RSA_1024", 1),
-        ("KEY_ALG_RSA_2048", 2),
-    ],
-};
-static PRIVATE_KEY_TYPE: EnumDef = EnumDef {
-    name: "google.iam.admin.v1.ServiceAccountPrivateKeyType",
-    values: &[
-        ("TYPE_UNSPECIFIED", 0),
-        ("TYPE_PKCS12_FILE", 1),
-        ("TYPE_GOOGLE_CREDENTIALS_FILE", 2),
-    ],
-};
-static KEY_ORIGIN: EnumDef = EnumDef {
-    name: "google.iam.admin.v1.ServiceAccountKeyOrigin",
-    values: &[
-        ("ORIGIN_UNSPECIFIED", 0),
-        ("USER_PROVIDED", 1),
-        ("GOOGLE_PROVIDED", 2),
-    ],
-};
-static KEY_TYPE: EnumDef = EnumDef {
-    name: "google.iam.admin.v1.ListServiceAccountKeysRequest.KeyType",
-    values: &[
-        ("KEY_TYPE_UNSPECIFIED", 0),
-        ("USER_MANAGED", 1),
-        ("SYSTEM_MANAGED", 2),
-    ],
-};
+const ACCOUNTS_PATH: &str = "/v1/projects/{project}/serviceAccounts";
+const ACCOUNT_PATH: &str = "/v1/projects/{project}/serviceAccounts/{account}";
+const KEYS_PATH: &str = "/v1/projects/{project}/serviceAccounts/{account}/keys";
+const KEY_PATH: &str = "/v1/projects/{project}/serviceAccounts/{account}/keys/{key}";
 
-/// Where IAM messages carry enums.
-pub static ENUMS: &[EnumField] = &[
-    EnumField {
-        path: "keyAlgorithm",
-        def: &KEY_ALGORITHM,
-    },
-    EnumField {
-        path: "privateKeyType",
-        def: &PRIVATE_KEY_TYPE,
-    },
-    EnumField {
-        path: "keyOrigin",
-        def: &KEY_ORIGIN,
-    },
-    EnumField {
-        path: "keyType",
-        def: &KEY_TYPE,
-    },
-];
-
-/// Query parameters each method takes (the others take none).
-const QUERY: &[(&str, &[&str])] = &[
-    (
-        "iam.projects.serviceAccounts.list",
-        &["pageSize", "pageToken"],
-    ),
-    ("iam.projects.serviceAccounts.keys.list", &["keyTypes"]),
-    ("iam.projects.serviceAccounts.keys.get", &["publicKeyType"]),
-];
-
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let accounts = "/v1/projects/{project}/serviceAccounts";
-    let account = "/v1/projects/{project}/serviceAccounts/{account}";
-    let keys = "/v1/projects/{project}/serviceAccounts/{account}/keys";
-    let key = "/v1/projects/{project}/serviceAccounts/{account}/keys/{key}";
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::POST,
-            accounts,
+            ACCOUNTS_PATH,
             "iam.projects.serviceAccounts.create",
+            &[],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::GET,
-            accounts,
+            ACCOUNTS_PATH,
             "iam.projects.serviceAccounts.list",
+            &["pageSize", "pageToken"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
-            account,
+            ACCOUNT_PATH,
             "iam.projects.serviceAccounts.get",
+            &[],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::DELETE,
-            account,
+            ACCOUNT_PATH,
             "iam.projects.serviceAccounts.delete",
+            &[],
             |c| Box::pin(delete(c)),
         ),
-        r(
+        row(
             Method::POST,
-            keys,
+            KEYS_PATH,
             "iam.projects.serviceAccounts.keys.create",
+            &[],
             |c| Box::pin(create_key(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/serviceAccounts/{account}/keys:upload",
             "iam.projects.serviceAccounts.keys.upload",
+            &[],
             |c| Box::pin(upload_key(c)),
         ),
-        r(
+        row(
             Method::GET,
-            keys,
+            KEYS_PATH,
             "iam.projects.serviceAccounts.keys.list",
+            &["keyTypes"],
             |c| Box::pin(list_keys(c)),
         ),
-        r(
+        row(
             Method::GET,
-            key,
+            KEY_PATH,
             "iam.projects.serviceAccounts.keys.get",
+            &["publicKeyType"],
             |c| Box::pin(get_key(c)),
         ),
-        r(
+        row(
             Method::DELETE,
-            key,
+            KEY_PATH,
             "iam.projects.serviceAccounts.keys.delete",
+            &[],
             |c| Box::pin(delete_key(c)),
         ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
 
 /// A missing account: 404, or 403 through the `projects/-` wildcard (discovery doc).
 fn missing(call: &Call) -> ApiError {

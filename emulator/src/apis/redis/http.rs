@@ -11,7 +11,7 @@ use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
-use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 use crate::validate;
 
@@ -23,62 +23,59 @@ const RESIZE_LATENCY: Duration = Duration::from_secs(240);
 const INSTANCE_TYPE: &str = "google.cloud.redis.v1.Instance";
 const METADATA_TYPE: &str = "type.googleapis.com/google.cloud.redis.v1.OperationMetadata";
 
-/// Query parameters each method takes (the others take none).
-const QUERY: &[(&str, &[&str])] = &[
-    ("redis.projects.locations.instances.create", &["instanceId"]),
-    (
-        "redis.projects.locations.instances.list",
-        &["pageSize", "pageToken"],
-    ),
-    ("redis.projects.locations.instances.patch", &["updateMask"]),
-];
+const INSTANCES_PATH: &str = "/v1/projects/{project}/locations/{location}/instances";
+const INSTANCE_PATH: &str = "/v1/projects/{project}/locations/{location}/instances/{instance}";
 
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let instances = "/v1/projects/{project}/locations/{location}/instances";
-    let instance = "/v1/projects/{project}/locations/{location}/instances/{instance}";
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::POST,
-            instances,
+            INSTANCES_PATH,
             "redis.projects.locations.instances.create",
+            &["instanceId"],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::GET,
-            instances,
+            INSTANCES_PATH,
             "redis.projects.locations.instances.list",
+            &["pageSize", "pageToken"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
-            instance,
+            INSTANCE_PATH,
             "redis.projects.locations.instances.get",
+            &[],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::PATCH,
-            instance,
+            INSTANCE_PATH,
             "redis.projects.locations.instances.patch",
+            &["updateMask"],
             |c| Box::pin(patch(c)),
         ),
-        r(
+        row(
             Method::DELETE,
-            instance,
+            INSTANCE_PATH,
             "redis.projects.locations.instances.delete",
+            &[],
             |c| Box::pin(delete(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/instances/{instance}/authString",
             "redis.projects.locations.instances.getAuthString",
+            &[],
             |c| Box::pin(auth_string(c)),
         ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
 
 fn instance_name(call: &Call) -> String {
     format!(

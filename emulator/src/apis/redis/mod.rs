@@ -1,11 +1,8 @@
 //! Memorystore for Redis v1 (redis.googleapis.com): instances create/get/list/patch/delete,
 //! getAuthString; operations through the shared operation routes.
 
-mod http;
-mod model;
-
-pub use http::routes;
-pub use model::Store;
+pub mod http;
+pub mod model;
 
 use crate::json::{EnumDef, EnumField};
 

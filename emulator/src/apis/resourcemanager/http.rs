@@ -10,7 +10,7 @@ use super::SERVICE;
 use crate::error::ApiError;
 use crate::json::{EnumDef, EnumField};
 use crate::policy::PolicyInput;
-use crate::router::{Call, Handler, Reply, Route, with_queries};
+use crate::router::{Api, Call, Reply, row};
 use crate::world::World;
 
 static LOG_TYPE: EnumDef = EnumDef {
@@ -42,53 +42,56 @@ pub static ENUMS: &[EnumField] = &[
     },
 ];
 
-/// Query parameters each method takes (the others take none).
-const QUERY: &[(&str, &[&str])] = &[];
-
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::GET,
             "/v3/projects/{project}",
             "cloudresourcemanager.projects.get",
+            &[],
             |c| Box::pin(get_v3(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}",
             "cloudresourcemanager.projects.get",
+            &[],
             |c| Box::pin(get_v1(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v3/projects/{project}:getIamPolicy",
             "cloudresourcemanager.projects.getIamPolicy",
+            &[],
             |c| Box::pin(get_iam_policy(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}:getIamPolicy",
             "cloudresourcemanager.projects.getIamPolicy",
+            &[],
             |c| Box::pin(get_iam_policy(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v3/projects/{project}:setIamPolicy",
             "cloudresourcemanager.projects.setIamPolicy",
+            &[],
             |c| Box::pin(set_iam_policy(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}:setIamPolicy",
             "cloudresourcemanager.projects.setIamPolicy",
+            &[],
             |c| Box::pin(set_iam_policy(c)),
         ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
 
 async fn get_v3(call: Call) -> Result<Reply, ApiError> {
     call.emu.world(|w| {
@@ -168,7 +171,10 @@ async fn set_iam_policy(call: Call) -> Result<Reply, ApiError> {
 
 /// Project policies refuse public principals, and service accounts of the emulated IAM must
 /// exist and be visible (a new account lags: "does not exist" for a while).
-fn project_member_allowed(iam: &crate::apis::iam::Store, member: &str) -> Result<(), ApiError> {
+fn project_member_allowed(
+    iam: &crate::apis::iam::model::Store,
+    member: &str,
+) -> Result<(), ApiError> {
     if member == "allUsers" || member == "allAuthenticatedUsers" {
         return Err(ApiError::invalid_argument(format!(
             "Policy members must be users, groups, domains or service accounts; {member} cannot be granted roles on a project."

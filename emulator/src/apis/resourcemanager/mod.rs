@@ -1,8 +1,6 @@
 //! Resource Manager v3 and v1 (cloudresourcemanager.googleapis.com): project get, and the
 //! project IAM policy (getIamPolicy / setIamPolicy with etag concurrency control).
 
-mod http;
-
-pub use http::routes;
+pub mod http;
 
 pub const SERVICE: &str = "cloudresourcemanager.googleapis.com";

@@ -9,9 +9,8 @@ use axum::http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::model::{
-    apply_defaults, check_id, check_references, check_spec, condition, generation_of, not_found,
-};
+use super::model::{apply_defaults, check_id, check_spec, condition, generation_of, not_found};
+use super::references::check_references;
 use super::rollout::{Target, rollout};
 use super::service::Service;
 use super::{ENUMS, SERVICE, SERVICE_TYPE};
@@ -19,64 +18,78 @@ use crate::error::ApiError;
 use crate::json;
 use crate::ops;
 use crate::policy::PolicyInput;
-use crate::router::{Call, Handler, Reply, Route, paginate};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 use crate::world::World;
 
 const DEPLOY_LATENCY: Duration = Duration::from_secs(45);
 const DELETE_LATENCY: Duration = Duration::from_secs(10);
 
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let services = "/v2/projects/{project}/locations/{location}/services";
-    let service = "/v2/projects/{project}/locations/{location}/services/{service}";
-    vec![
-        r(
+const SERVICES_PATH: &str = "/v2/projects/{project}/locations/{location}/services";
+const SERVICE_PATH: &str = "/v2/projects/{project}/locations/{location}/services/{service}";
+
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::POST,
-            services,
+            SERVICES_PATH,
             "run.projects.locations.services.create",
+            &["serviceId", "validateOnly"],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::GET,
-            services,
+            SERVICES_PATH,
             "run.projects.locations.services.list",
+            &["pageSize", "pageToken", "showDeleted"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
-            service,
+            SERVICE_PATH,
             "run.projects.locations.services.get",
+            &[],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::PATCH,
-            service,
+            SERVICE_PATH,
             "run.projects.locations.services.patch",
+            &[
+                "allowMissing",
+                "forceNewRevision",
+                "updateMask",
+                "validateOnly",
+            ],
             |c| Box::pin(patch(c)),
         ),
-        r(
+        row(
             Method::DELETE,
-            service,
+            SERVICE_PATH,
             "run.projects.locations.services.delete",
+            &["etag", "validateOnly"],
             |c| Box::pin(delete(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v2/projects/{project}/locations/{location}/services/{service}:getIamPolicy",
             "run.projects.locations.services.getIamPolicy",
+            &["options.requestedPolicyVersion"],
             |c| Box::pin(get_iam_policy(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v2/projects/{project}/locations/{location}/services/{service}:setIamPolicy",
             "run.projects.locations.services.setIamPolicy",
+            &[],
             |c| Box::pin(set_iam_policy(c)),
         ),
-    ]
-}
+    ],
+};
 
 fn target(call: &Call, id: &str) -> Target {
     let (project, location) = (call.param("project"), call.param("location"));

@@ -3,13 +3,11 @@
 //! Operations carry the Service as metadata and as response (delete answers the Service too).
 //! A rollout takes about 45 s × time scale and ends by telling the runtime hook.
 
-mod http;
-mod model;
+pub mod http;
+pub mod model;
+mod references;
 mod rollout;
 mod service;
-
-pub use http::routes;
-pub use model::Store;
 
 use crate::json::{EnumDef, EnumField};
 

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use super::SERVICE_TYPE;
-use super::model::{condition, generation_of, missing_image, service_info};
+use super::model::{condition, generation_of, service_info};
+use super::references::missing_image;
 use super::service::Service;
 use crate::error::ApiError;
 use crate::ops;

@@ -7,12 +7,11 @@ use axum::http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::SERVICE;
+use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
-use crate::json::{EnumDef, EnumField};
 use crate::ops;
 use crate::projects::{ENABLE_PROPAGATION, Enablement, Project, SERVICES};
-use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 
 /// How long an enable operation runs (real: seconds to a minute).
@@ -22,83 +21,56 @@ const DISABLE_LATENCY: Duration = Duration::from_secs(10);
 const MAX_BATCH: usize = 20;
 const METADATA_TYPE: &str = "type.googleapis.com/google.api.serviceusage.v1.OperationMetadata";
 
-static STATE: EnumDef = EnumDef {
-    name: "google.api.serviceusage.v1.State",
-    values: &[("STATE_UNSPECIFIED", 0), ("DISABLED", 1), ("ENABLED", 2)],
-};
-static CHECK_USAGE: EnumDef = EnumDef {
-    name: "google.api.serviceusage.v1.DisableServiceRequest.CheckIfServiceHasUsage",
-    values: &[
-        ("CHECK_IF_SERVICE_HAS_USAGE_UNSPECIFIED", 0),
-        ("SKIP", 1),
-        ("CHECK", 2),
-    ],
-};
-
-pub static ENUMS: &[EnumField] = &[
-    EnumField {
-        path: "state",
-        def: &STATE,
-    },
-    EnumField {
-        path: "checkIfServiceHasUsage",
-        def: &CHECK_USAGE,
-    },
-];
-
-/// Query parameters each method takes (the others take none).
-const QUERY: &[(&str, &[&str])] = &[
-    (
-        "serviceusage.services.list",
-        &["pageSize", "pageToken", "filter"],
-    ),
-    ("serviceusage.services.batchGet", &["names"]),
-];
-
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::GET,
             "/v1/projects/{project}/services/{service}",
             "serviceusage.services.get",
+            &[],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/services",
             "serviceusage.services.list",
+            &["filter", "pageSize", "pageToken"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
             "/v1/projects/{project}/services:batchGet",
             "serviceusage.services.batchGet",
+            &["names"],
             |c| Box::pin(batch_get(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/services/{service}:enable",
             "serviceusage.services.enable",
+            &[],
             |c| Box::pin(enable(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/services:batchEnable",
             "serviceusage.services.batchEnable",
+            &[],
             |c| Box::pin(batch_enable(c)),
         ),
-        r(
+        row(
             Method::POST,
             "/v1/projects/{project}/services/{service}:disable",
             "serviceusage.services.disable",
+            &[],
             |c| Box::pin(disable(c)),
         ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
 
 fn unknown_services(names: &[&str]) -> ApiError {
     ApiError::permission_denied(format!(

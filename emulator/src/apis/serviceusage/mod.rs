@@ -2,8 +2,32 @@
 //! batchEnable, disable, as operations under `operations/*`. Enabling takes up to a minute and
 //! propagates after that (the API may still answer SERVICE_DISABLED for a window).
 
-mod http;
+pub mod http;
 
-pub use http::{ENUMS, routes};
+use crate::json::{EnumDef, EnumField};
 
 pub const SERVICE: &str = "serviceusage.googleapis.com";
+
+static STATE: EnumDef = EnumDef {
+    name: "google.api.serviceusage.v1.State",
+    values: &[("STATE_UNSPECIFIED", 0), ("DISABLED", 1), ("ENABLED", 2)],
+};
+static CHECK_USAGE: EnumDef = EnumDef {
+    name: "google.api.serviceusage.v1.DisableServiceRequest.CheckIfServiceHasUsage",
+    values: &[
+        ("CHECK_IF_SERVICE_HAS_USAGE_UNSPECIFIED", 0),
+        ("SKIP", 1),
+        ("CHECK", 2),
+    ],
+};
+
+pub static ENUMS: &[EnumField] = &[
+    EnumField {
+        path: "state",
+        def: &STATE,
+    },
+    EnumField {
+        path: "checkIfServiceHasUsage",
+        def: &CHECK_USAGE,
+    },
+];

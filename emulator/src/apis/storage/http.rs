@@ -4,133 +4,180 @@
 //! the official client reads. Every error is answered in Storage's legacy shape.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::SERVICE;
+use super::answer::{
+    Answer, header_str, int_query, json_response, ok, read_metadata, require_bucket_project,
+    require_project,
+};
 use super::model::{Object, StorageError, Upload};
-use super::rules::{check_fields, object_fields};
-use crate::error::{ApiError, Code};
-use crate::router::{Call, Handler, Reply, Route};
+use crate::error::ApiError;
+use crate::router::{Api, Call, Reply, row};
 
-pub(super) type Answer = Result<Response, StorageError>;
+/// Query parameters of storage.objects.get (metadata and `alt=media` downloads alike).
+const OBJECT_GET_QUERY: &[&str] = &[
+    "generation",
+    "ifGenerationMatch",
+    "ifGenerationNotMatch",
+    "ifMetagenerationMatch",
+    "ifMetagenerationNotMatch",
+    "projection",
+    "restoreToken",
+    "softDeleted",
+    "userProject",
+];
+/// Query parameters of storage.objects.insert.
+const OBJECT_INSERT_QUERY: &[&str] = &[
+    "contentEncoding",
+    "ifGenerationMatch",
+    "ifGenerationNotMatch",
+    "ifMetagenerationMatch",
+    "ifMetagenerationNotMatch",
+    "kmsKeyName",
+    "name",
+    "predefinedAcl",
+    "projection",
+    "userProject",
+];
+/// The PUTs of a resumable upload: the session URL the insert answered names the session with
+/// `upload_id` (a parameter of the resumable upload protocol, not of the discovery method).
+const RESUMABLE_QUERY: &[&str] = &["uploadId"];
+const OBJECT_PATH: &str = "/storage/v1/b/{bucket}/o/{object=**}";
 
-pub fn routes() -> Vec<Route> {
-    let r =
-        |m: Method, p: &'static str, id: &'static str, h: Handler| Route::new(m, p, "", id, &[], h);
-    let object = "/storage/v1/b/{bucket}/o/{object=**}";
-    vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: "",
+    enums: &[],
+    methods: &[
+        row(
             Method::POST,
             "/storage/v1/b",
             "storage.buckets.insert",
+            &[
+                "enableObjectRetention",
+                "predefinedAcl",
+                "predefinedDefaultObjectAcl",
+                "project",
+                "projection",
+                "userProject",
+            ],
             |c| Box::pin(legacy(c, insert_bucket)),
         ),
-        r(Method::GET, "/storage/v1/b", "storage.buckets.list", |c| {
-            Box::pin(legacy(c, list_buckets))
-        }),
-        r(
+        row(
+            Method::GET,
+            "/storage/v1/b",
+            "storage.buckets.list",
+            &[
+                "maxResults",
+                "pageToken",
+                "prefix",
+                "project",
+                "projection",
+                "returnPartialSuccess",
+                "softDeleted",
+                "userProject",
+            ],
+            |c| Box::pin(legacy(c, list_buckets)),
+        ),
+        row(
             Method::GET,
             "/storage/v1/b/{bucket}",
             "storage.buckets.get",
+            &[
+                "generation",
+                "ifMetagenerationMatch",
+                "ifMetagenerationNotMatch",
+                "projection",
+                "softDeleted",
+                "userProject",
+            ],
             |c| Box::pin(legacy(c, get_bucket)),
         ),
-        r(
+        row(
             Method::DELETE,
             "/storage/v1/b/{bucket}",
             "storage.buckets.delete",
+            &[
+                "ifMetagenerationMatch",
+                "ifMetagenerationNotMatch",
+                "userProject",
+            ],
             |c| Box::pin(legacy(c, delete_bucket)),
         ),
-        r(
+        row(
             Method::POST,
             "/upload/storage/v1/b/{bucket}/o",
             "storage.objects.insert",
+            OBJECT_INSERT_QUERY,
             |c| Box::pin(legacy(c, upload)),
         ),
-        r(
+        row(
             Method::PUT,
             "/upload/storage/v1/b/{bucket}/o",
             "storage.objects.insert",
+            RESUMABLE_QUERY,
             |c| Box::pin(legacy(c, super::resumable::put)),
         ),
-        r(
+        row(
             Method::GET,
             "/storage/v1/b/{bucket}/o",
             "storage.objects.list",
+            &[
+                "delimiter",
+                "endOffset",
+                "filter",
+                "includeFoldersAsPrefixes",
+                "includeTrailingDelimiter",
+                "matchGlob",
+                "maxResults",
+                "pageToken",
+                "prefix",
+                "projection",
+                "softDeleted",
+                "startOffset",
+                "userProject",
+                "versions",
+            ],
             |c| Box::pin(legacy(c, list_objects)),
         ),
-        r(Method::GET, object, "storage.objects.get", |c| {
-            Box::pin(legacy(c, get_object))
-        }),
-        r(
+        row(
+            Method::GET,
+            OBJECT_PATH,
+            "storage.objects.get",
+            OBJECT_GET_QUERY,
+            |c| Box::pin(legacy(c, get_object)),
+        ),
+        row(
             Method::GET,
             "/download/storage/v1/b/{bucket}/o/{object=**}",
             "storage.objects.get",
+            OBJECT_GET_QUERY,
             |c| Box::pin(legacy(c, download)),
         ),
-        r(Method::DELETE, object, "storage.objects.delete", |c| {
-            Box::pin(legacy(c, delete_object))
-        }),
-    ]
-}
+        row(
+            Method::DELETE,
+            OBJECT_PATH,
+            "storage.objects.delete",
+            &[
+                "generation",
+                "ifGenerationMatch",
+                "ifGenerationNotMatch",
+                "ifMetagenerationMatch",
+                "ifMetagenerationNotMatch",
+                "userProject",
+            ],
+            |c| Box::pin(legacy(c, delete_object)),
+        ),
+    ],
+};
 
 /// Runs a handler and answers its error in Storage's legacy shape.
 async fn legacy(call: Call, handler: fn(&Call) -> Answer) -> Result<Reply, ApiError> {
     let response = handler(&call).unwrap_or_else(|e| json_response(e.status, &e.body()));
     Ok(Reply::Raw(response))
-}
-
-pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
-        .body(Body::from(body.to_string()))
-        .unwrap_or_default()
-}
-
-pub(super) fn ok(body: &Value) -> Answer {
-    Ok(json_response(StatusCode::OK, body))
-}
-
-/// A core error (bad project, API disabled) in the legacy shape.
-fn from_api(error: ApiError) -> StorageError {
-    let reason = match error.code {
-        Code::PermissionDenied => "accessNotConfigured",
-        Code::NotFound => "notFound",
-        _ => "invalid",
-    };
-    StorageError::new(error.code.http(), reason, error.message)
-}
-
-/// Checks the project exists and has Storage enabled; returns its number.
-fn require_project(call: &Call, project: &str) -> Result<u64, StorageError> {
-    call.emu
-        .world(|w| {
-            w.require_enabled(&call.emu, project, SERVICE)?;
-            Ok(w.projects.get(project).map_or(0, |p| p.number))
-        })
-        .map_err(from_api)
-}
-
-/// The bucket's project must have Storage enabled.
-pub(super) fn require_bucket_project(call: &Call, bucket: &str) -> Result<(), StorageError> {
-    let project = call
-        .emu
-        .world(|w| w.storage.bucket(bucket).map(|b| b.project.clone()))?;
-    require_project(call, &project).map(drop)
-}
-
-pub(super) fn int_query(call: &Call, name: &str) -> Result<Option<i64>, StorageError> {
-    call.query(name)
-        .map(|v| {
-            v.parse().map_err(|_| {
-                StorageError::invalid(format!(
-                    "Invalid value for {name}: {v} (expected an integer)"
-                ))
-            })
-        })
-        .transpose()
 }
 
 fn insert_bucket(call: &Call) -> Answer {
@@ -190,13 +237,6 @@ fn empty() -> Response {
     Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(Body::empty())
-        .unwrap_or_default()
-}
-
-pub(super) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
 }
 
@@ -263,34 +303,6 @@ fn multipart(
         upload.crc32c = text(&sums, "crc32c").or(upload.crc32c.take());
     }
     Ok(parts[1].1.to_vec())
-}
-
-/// Applies an upload's JSON metadata (name, content type, checksums, custom metadata).
-pub(super) fn read_metadata(json: &[u8], upload: &mut Upload) -> Result<(), StorageError> {
-    if json.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
-    }
-    let metadata: Map<String, Value> = serde_json::from_slice(json).map_err(|e| {
-        StorageError::new(
-            StatusCode::BAD_REQUEST,
-            "parseError",
-            format!("Parse Error in the object metadata: {e}"),
-        )
-    })?;
-    check_fields(&metadata, object_fields())?;
-    let text = |k: &str| metadata.get(k).and_then(Value::as_str).map(String::from);
-    if let Some(name) = text("name") {
-        upload.name = name;
-    }
-    if let Some(content_type) = text("contentType") {
-        upload.content_type = content_type;
-    }
-    upload.md5_hash = text("md5Hash");
-    upload.crc32c = text("crc32c");
-    if let Some(Value::Object(custom)) = metadata.get("metadata") {
-        upload.metadata = custom.clone();
-    }
-    Ok(())
 }
 
 fn part_header(headers: &str, name: &str) -> Option<String> {

@@ -3,12 +3,10 @@
 //! `alt=media`), list and delete. Synchronous, with Storage's legacy error shape
 //! (`{"error":{code,message,errors:[{domain,reason,message}]}}`, no `status`). Bytes live in memory.
 
-mod http;
-mod model;
+mod answer;
+pub mod http;
+pub mod model;
 mod resumable;
 mod rules;
-
-pub use http::routes;
-pub use model::Store;
 
 pub const SERVICE: &str = "storage.googleapis.com";

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 
-use super::http::{Answer, header_str, json_response, read_metadata, require_bucket_project};
+use super::answer::{Answer, header_str, json_response, read_metadata, require_bucket_project};
 use super::model::{Progress, StorageError, Upload};
 use crate::router::Call;
 

@@ -11,7 +11,7 @@ use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
-use crate::router::{Call, Handler, Reply, Route, paginate, with_queries};
+use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 use crate::validate;
 
@@ -20,52 +20,45 @@ const DELETE_LATENCY: Duration = Duration::from_secs(90);
 const CONNECTOR_TYPE: &str = "google.cloud.vpcaccess.v1.Connector";
 const METADATA_TYPE: &str = "type.googleapis.com/google.cloud.vpcaccess.v1.OperationMetadata";
 
-/// Query parameters each method takes (the others take none).
-const QUERY: &[(&str, &[&str])] = &[
-    (
-        "vpcaccess.projects.locations.connectors.create",
-        &["connectorId"],
-    ),
-    (
-        "vpcaccess.projects.locations.connectors.list",
-        &["pageSize", "pageToken"],
-    ),
-];
+const CONNECTORS_PATH: &str = "/v1/projects/{project}/locations/{location}/connectors";
+const CONNECTOR_PATH: &str = "/v1/projects/{project}/locations/{location}/connectors/{connector}";
 
-pub fn routes() -> Vec<Route> {
-    let r = |m: Method, p: &'static str, id: &'static str, h: Handler| {
-        Route::new(m, p, SERVICE, id, ENUMS, h)
-    };
-    let connectors = "/v1/projects/{project}/locations/{location}/connectors";
-    let connector = "/v1/projects/{project}/locations/{location}/connectors/{connector}";
-    let routes = vec![
-        r(
+/// One row per method: verb, path, discovery id, query parameters (from the discovery
+/// document), handler.
+pub static API: Api = Api {
+    service: SERVICE,
+    enums: ENUMS,
+    methods: &[
+        row(
             Method::POST,
-            connectors,
+            CONNECTORS_PATH,
             "vpcaccess.projects.locations.connectors.create",
+            &["connectorId"],
             |c| Box::pin(create(c)),
         ),
-        r(
+        row(
             Method::GET,
-            connectors,
+            CONNECTORS_PATH,
             "vpcaccess.projects.locations.connectors.list",
+            &["pageSize", "pageToken"],
             |c| Box::pin(list(c)),
         ),
-        r(
+        row(
             Method::GET,
-            connector,
+            CONNECTOR_PATH,
             "vpcaccess.projects.locations.connectors.get",
+            &[],
             |c| Box::pin(get(c)),
         ),
-        r(
+        row(
             Method::DELETE,
-            connector,
+            CONNECTOR_PATH,
             "vpcaccess.projects.locations.connectors.delete",
+            &[],
             |c| Box::pin(delete(c)),
         ),
-    ];
-    with_queries(routes, QUERY)
-}
+    ],
+};
 
 fn connector_name(call: &Call) -> String {
     format!(

@@ -2,11 +2,8 @@
 //! operations through the shared operation routes. A /28 that overlaps a subnet or another
 //! connector, or a missing max instances/throughput, fails inside the finished operation.
 
-mod http;
-mod model;
-
-pub use http::routes;
-pub use model::Store;
+pub mod http;
+pub mod model;
 
 use crate::json::{EnumDef, EnumField};
 
