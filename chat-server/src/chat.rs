@@ -310,7 +310,7 @@ async fn register<A: Adapter>(
     if let Some(previous) = previous {
         socket.extensions.remove::<Session>();
         socket.leave(previous.room.clone());
-        schedule_leave(chat, &previous).await;
+        schedule_leave(chat, &previous, chat.config.reconnect_grace).await;
     }
     // Join before reading anything, so no message falls between history and live delivery.
     socket.join(session.room.clone());
@@ -328,9 +328,9 @@ async fn register<A: Adapter>(
     }
 }
 
-/// Records that a session ended; "just left" follows after the grace period unless it comes back.
-async fn schedule_leave(chat: &ChatState, session: &Session) {
-    let deadline = now_ms() + chat.config.reconnect_grace.as_millis() as u64;
+/// Records that a session ended; "just left" follows after `grace` unless it comes back.
+async fn schedule_leave(chat: &ChatState, session: &Session, grace: Duration) {
+    let deadline = now_ms() + grace.as_millis() as u64;
     if let Err(e) = chat
         .store
         .leave(&session.room, &session.user, deadline)
@@ -362,6 +362,7 @@ async fn unknown_event<A: Adapter>(Event(event): Event, ack: Ack<A>) {
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
     reason: DisconnectReason,
+    io: SocketIo<A>,
     State(chat): State<Chat>,
 ) {
     chat.metrics.connections.dec();
@@ -369,9 +370,32 @@ async fn on_disconnect<A: Adapter>(
     // Let events still in flight (a signin being registered) finish first.
     let mut turn = Turn::take(&socket);
     turn.wait().await;
-    if let Some(session) = socket.extensions.remove::<Session>() {
-        schedule_leave(&chat, &session).await;
+    let Some(session) = socket.extensions.remove::<Session>() else {
+        return;
+    };
+    if left_on_purpose(&reason) {
+        leave_now(&io, &chat, &session).await;
+    } else {
+        schedule_leave(&chat, &session, chat.config.reconnect_grace).await;
     }
+}
+
+/// Whether the client ended the connection itself (`socket.disconnect()`, an Engine.IO close
+/// packet, a WebSocket close frame): it is gone, not coming back. A transport that dropped
+/// (network error, missed heartbeats), a bad packet or the server's own doing gets the grace
+/// period, since socket.io-client reconnects after those.
+fn left_on_purpose(reason: &DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose
+    )
+}
+
+/// Records a departure due at once and announces it now (on every instance) instead of at the
+/// next sweep. Another socket of the same user in the room keeps the user present, as always.
+async fn leave_now<A: Adapter>(io: &SocketIo<A>, chat: &ChatState, session: &Session) {
+    schedule_leave(chat, session, Duration::ZERO).await;
+    announce_due_leaves(io, chat).await;
 }
 
 /// Closes every client transport of this instance (so socket.io-client reconnects, on Cloud Run
@@ -384,7 +408,12 @@ pub async fn close_all<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
         .filter_map(|s| s.extensions.remove::<Session>())
         .collect();
     io.close().await;
-    futures::future::join_all(sessions.iter().map(|session| schedule_leave(chat, session))).await;
+    futures::future::join_all(
+        sessions
+            .iter()
+            .map(|session| schedule_leave(chat, session, chat.config.reconnect_grace)),
+    )
+    .await;
     tracing::info!(departures = sessions.len(), "client transports closed");
 }
 
@@ -397,22 +426,27 @@ pub async fn announce_leaves<A: Adapter>(io: SocketIo<A>, chat: Chat) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let due = match chat.store.due_leaves(now_ms()).await {
-            Ok(due) => due,
-            Err(e) => {
-                chat.metrics.redis_errors.inc();
-                tracing::warn!(error = %e, "could not check for departures");
-                continue;
-            }
-        };
-        for leave in due {
-            if let Err(e) = io
-                .to(leave.room.clone())
-                .emit("notification", &left(&leave.user))
-                .await
-            {
-                tracing::warn!(error = %e, "could not announce a departure");
-            }
+        announce_due_leaves(&io, &chat).await;
+    }
+}
+
+/// Claims the departures that are due now and tells their rooms (every instance).
+async fn announce_due_leaves<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
+    let due = match chat.store.due_leaves(now_ms()).await {
+        Ok(due) => due,
+        Err(e) => {
+            chat.metrics.redis_errors.inc();
+            tracing::warn!(error = %e, "could not check for departures");
+            return;
+        }
+    };
+    for leave in due {
+        if let Err(e) = io
+            .to(leave.room.clone())
+            .emit("notification", &left(&leave.user))
+            .await
+        {
+            tracing::warn!(error = %e, "could not announce a departure");
         }
     }
 }
