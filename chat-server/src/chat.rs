@@ -14,6 +14,7 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::{DisconnectReason, Socket};
 
 use crate::config::{Config, RateLimit};
+use crate::delivery::{self, Fanout};
 use crate::metrics::Metrics;
 use crate::ordering::{Line, Turn};
 use crate::rate_limit::TokenBucket;
@@ -22,12 +23,16 @@ use crate::validate::{self, Identity};
 
 /// The tutorial's reply to `sendMessage` before `signin`.
 pub const NO_SESSION: &str = "User session not found.";
+/// The reply to `sendMessage` while the instance sheds load (the message was not stored).
+pub const SHEDDING: &str =
+    "The chat is overloaded right now; please send your message again in a moment";
 
-/// What the handlers share: the store, the settings and the metrics.
+/// What the handlers share: the store, the settings, the metrics and the message fan-out.
 pub struct ChatState {
     pub store: Store,
     pub config: Config,
     pub metrics: Arc<Metrics>,
+    pub fanout: Arc<Fanout>,
 }
 
 /// Shared handle to the chat state, as registered with socketioxide.
@@ -221,6 +226,10 @@ async fn send_message<A: Adapter>(
             return ack.error("sendMessage", &reason);
         }
     };
+    if chat.fanout.shedding() {
+        chat.metrics.shed.inc();
+        return ack.error("sendMessage", SHEDDING);
+    }
     let message = match chat.store.append(&session.room, &session.user, &text).await {
         Ok(message) => message,
         Err(e) => {
@@ -233,7 +242,7 @@ async fn send_message<A: Adapter>(
         }
     };
     chat.metrics.messages_in.inc();
-    if let Err(e) = io.to(session.room.clone()).emit("message", &message).await {
+    if let Err(e) = chat.fanout.deliver(&io, &session.room, &message).await {
         // It is stored: clients get it on their next reconnect (updateSocketId with lastId).
         chat.metrics.redis_errors.inc();
         tracing::warn!(error = %e, id = message.id, "broadcast failed; the message is in history");
@@ -281,8 +290,8 @@ async fn update_socket_id<A: Adapter>(
 /// Sends stored messages to one socket, oldest first.
 fn replay<A: Adapter>(socket: &SocketRef<A>, chat: &ChatState, missed: &[ChatMessage]) {
     for message in missed {
-        if let Err(e) = socket.emit("message", message) {
-            tracing::warn!(error = %e, "replay interrupted");
+        if !delivery::send_or_let_go(socket, &chat.metrics, message) {
+            tracing::warn!("replay interrupted: the socket's queue is full or it closed");
             return;
         }
         chat.metrics.messages_out.inc();

@@ -21,6 +21,10 @@ pub struct Metrics {
     pub redis_errors: Counter,
     /// Cross-instance messages dropped because the adapter could not keep up.
     pub pubsub_dropped: Counter,
+    /// Sockets disconnected because their outgoing queue was full.
+    pub slow_consumers: Counter,
+    /// `sendMessage` events refused because the instance was shedding load.
+    pub shed: Counter,
     /// Seconds from receiving a `sendMessage` to handing the stored message to the broadcast.
     pub delivery_seconds: Histogram,
 }
@@ -34,6 +38,8 @@ impl Default for Metrics {
         let rejected = Counter::default();
         let redis_errors = Counter::default();
         let pubsub_dropped = Counter::default();
+        let slow_consumers = Counter::default();
+        let shed = Counter::default();
         let buckets = [
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         ];
@@ -69,6 +75,16 @@ impl Default for Metrics {
             pubsub_dropped.clone(),
         );
         registry.register(
+            "slow_consumers",
+            "sockets disconnected because their outgoing queue was full",
+            slow_consumers.clone(),
+        );
+        registry.register(
+            "shed",
+            "sendMessage events refused while the instance was shedding load",
+            shed.clone(),
+        );
+        registry.register(
             "message_delivery_seconds",
             "time from receiving sendMessage to broadcasting the stored message",
             delivery_seconds.clone(),
@@ -81,6 +97,8 @@ impl Default for Metrics {
             rejected,
             redis_errors,
             pubsub_dropped,
+            slow_consumers,
+            shed,
             delivery_seconds,
         }
     }
