@@ -439,8 +439,12 @@ pub async fn announce_leaves<A: Adapter>(io: SocketIo<A>, chat: Chat) {
     }
 }
 
-/// Claims the departures that are due now and tells their rooms (every instance).
+/// Claims the departures that are due now and tells their rooms (every instance). While the
+/// server closes (no namespace left), it claims nothing: another instance announces them.
 async fn announce_due_leaves<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
+    let Some(root) = io.of("/") else {
+        return;
+    };
     let due = match chat.store.due_leaves(now_ms()).await {
         Ok(due) => due,
         Err(e) => {
@@ -450,7 +454,8 @@ async fn announce_due_leaves<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
         }
     };
     for leave in due {
-        if let Err(e) = io
+        if let Err(e) = root
+            .clone()
             .to(leave.room.clone())
             .emit("notification", &left(&leave.user))
             .await

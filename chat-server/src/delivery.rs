@@ -168,7 +168,11 @@ fn to_local_members<A: Adapter>(
     room: &str,
     message: &RawValue,
 ) {
-    for socket in io.to(room.to_string()).sockets() {
+    // No namespace: the server is closing and has no sockets left.
+    let Some(root) = io.of("/") else {
+        return;
+    };
+    for socket in root.to(room.to_string()).sockets() {
         send_or_let_go(&socket, metrics, message);
     }
 }

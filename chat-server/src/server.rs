@@ -38,6 +38,11 @@ const ADAPTER_STREAM_BUFFER: usize = 65_536;
 /// counts as too slow and is disconnected (see `delivery`).
 const SOCKET_QUEUE_SLACK: usize = 1_024;
 
+/// Bytes each WebSocket reads at a time (engineioxide's default: 4 KiB). Client frames are small
+/// (an event and a short text); a longer frame takes several reads. Kept by every connection, and
+/// tungstenite zeroes its free part before each read, so small saves memory and CPU.
+const WS_READ_BUFFER: usize = 1024;
+
 /// Why an instance could not start or serve.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -248,6 +253,7 @@ fn socket_io_builder(chat: &Chat) -> socketioxide::SocketIoBuilder {
         .ws_max_message_size(max_payload as usize)
         .ws_max_frame_size(max_payload as usize)
         .max_buffer_size(chat.config.history_limit as usize + SOCKET_QUEUE_SLACK)
+        .ws_read_buffer_size(WS_READ_BUFFER)
 }
 
 async fn serve_http<A: Adapter>(
