@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Reproduces the chat-server figures in BENCHMARKS.md on one machine: builds release chat-server
-# and chat-bench, starts one redis-server and two chat-server instances on loopback, then runs
-#   1. fanout 10 rooms x 50 members at increasing rates until delivery stops keeping up,
-#   2. fanout at half the highest sustained rate (the p99 figure),
-#   3. idle with 10,000 connections on freshly started instances (RSS per connection).
-# Every JSON line goes to $OUT with the load average around it. Knobs (environment):
+# and chat-bench, then for each server under test starts one redis-server and two instances on
+# loopback and runs
+#   1. fanout 10 rooms x 50 members at each rate of $CURVE (the CPU / latency curve),
+#   2. fanout at increasing rates ($RATES) until delivery stops keeping up (SWEEP=1),
+#   3. fanout at half the highest sustained rate (the p99 figure, with the sweep),
+#   4. idle with $IDLE connections on freshly started instances (RSS per connection).
+# Every JSON line goes to $OUT with the load average around it; labels start with the server's.
+# Knobs (environment):
+#   SERVERS="label=path ..." servers to compare in this run (default: chat-server=the fresh build);
+#   BEFORE=path: shorthand for SERVERS="before=path after=<fresh build>";
+#   ENV_<label>="NAME=value ...": extra environment for that server's instances;
+#   CURVE="200 1000 3000 6000" (messages/s; x50 = deliveries/s), SWEEP=1,
 #   RATES="2000 4000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
 #   SIGNIN_DELAY=0, SKIP_BUILD=1, PROFILE=release, OUT=target/bench/results.jsonl,
 #   REDIS_PORT/PORT_A/PORT_B.
@@ -12,6 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RATES=${RATES:-"2000 4000 6000 8000 9000 10000 12000"}
+CURVE=${CURVE:-"200 1000 3000 6000"}
+SWEEP=${SWEEP:-1}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 SENDERS=${SENDERS:-100}
@@ -32,7 +41,10 @@ fi
 dir=target/$PROFILE
 [ "$PROFILE" = dev ] && dir=target/debug
 BENCH=$dir/chat-bench
-SERVER=$dir/chat-server
+if [ -n "${BEFORE:-}" ]; then
+  SERVERS=${SERVERS:-"before=$BEFORE after=$dir/chat-server"}
+fi
+SERVERS=${SERVERS:-"chat-server=$dir/chat-server"}
 
 pids=()
 stop_all() { # the chat-servers first (newest first), so they drain while Redis is still up
@@ -54,7 +66,9 @@ wait_ready() { # port
   exit 1
 }
 
-start_all() {
+start_all() { # server binary, then extra NAME=value environment for its instances
+  local server=$1
+  shift
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     >"$LOGS/redis.log" 2>&1 &
   REDIS_PID=$!
@@ -62,8 +76,8 @@ start_all() {
   sleep 0.3
   for port in "$PORT_A" "$PORT_B"; do
     # Benchmarks send far faster than one person types: lift the per-socket rate limit.
-    PORT=$port REDISHOST=127.0.0.1 REDISPORT=$REDIS_PORT RATE_LIMIT=off RUST_LOG=warn \
-      "$SERVER" >"$LOGS/server-$port.log" 2>&1 &
+    env PORT=$port REDISHOST=127.0.0.1 REDISPORT=$REDIS_PORT RATE_LIMIT=off RUST_LOG=warn "$@" \
+      "$server" >"$LOGS/server-$port.log" 2>&1 &
     pids+=("$!")
   done
   SERVER_A=${pids[1]}
@@ -84,35 +98,54 @@ record() { # label, then the chat-bench arguments
 
 targets=(--url "http://127.0.0.1:$PORT_A" --url "http://127.0.0.1:$PORT_B")
 
-echo "== fanout sweep (results in $OUT)" >&2
-start_all
-pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
-best=0
-for rate in $RATES; do
-  sleep 3 # let the servers finish closing the previous run's 500 sockets
-  line=$(record "sweep-$rate" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
-    --senders "$SENDERS" --rate "$rate" --warmup "$WARMUP" --duration "$DURATION") || break
-  # Sustained: nothing lost, the generator kept the schedule, and p99 stays under a second.
-  if jq -e --argjson rate "$rate" '.lost_deliveries == 0 and .send_errors == 0
-      and .send_rate >= 0.97 * $rate and .latency.p99_ms < 1000' <<<"$line" >/dev/null; then
-    best=$rate
-  else
-    break
+fanout() { # label, rate in messages/s, duration in s
+  record "$1" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
+    --senders "$SENDERS" --rate "$2" --warmup "$WARMUP" --duration "$3"
+}
+
+bench_server() { # label, binary
+  local name=$1 server=$2 extra_var="ENV_${1//[^A-Za-z0-9_]/_}"
+  local extra=()
+  read -r -a extra <<<"${!extra_var:-}"
+  echo "== $name: $server ${extra[*]}" >&2
+  start_all "$server" "${extra[@]}"
+  pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
+  for rate in $CURVE; do
+    sleep 3 # let the servers finish closing the previous run's 500 sockets
+    fanout "$name-curve-$rate" "$rate" "$DURATION" >/dev/null || true
+  done
+
+  local best=0 line
+  if [ "$SWEEP" = 1 ]; then
+    echo "== $name: fanout sweep (results in $OUT)" >&2
+    for rate in $RATES; do
+      sleep 3
+      line=$(fanout "$name-sweep-$rate" "$rate" "$DURATION") || break
+      # Sustained: nothing lost, the generator kept the schedule, and p99 stays under a second.
+      if jq -e --argjson rate "$rate" '.lost_deliveries == 0 and .send_errors == 0
+          and .send_rate >= 0.97 * $rate and .latency.p99_ms < 1000' <<<"$line" >/dev/null; then
+        best=$rate
+      else
+        break
+      fi
+    done
+    echo "$name: highest sustained rate: $best messages/s ($((best * 50)) deliveries/s)" >&2
   fi
+  if [ "$best" -gt 0 ]; then
+    local half=$((best / 2))
+    echo "== $name: fanout at half rate: $half messages/s" >&2
+    sleep 3
+    fanout "$name-half-$half" "$half" $((DURATION * 2)) >/dev/null
+  fi
+  stop_all
+
+  echo "== $name: idle: $IDLE connections on fresh instances" >&2
+  start_all "$server" "${extra[@]}"
+  record "$name-idle-$IDLE" idle "${targets[@]}" --pid "$SERVER_A" --pid "$SERVER_B" \
+    --connections "$IDLE" --room-size 50 --settle "$SETTLE" >/dev/null
+  stop_all
+}
+
+for entry in $SERVERS; do
+  bench_server "${entry%%=*}" "${entry#*=}"
 done
-echo "highest sustained rate: $best messages/s ($((best * 50)) deliveries/s)" >&2
-
-if [ "$best" -gt 0 ]; then
-  half=$((best / 2))
-  echo "== fanout at half rate: $half messages/s" >&2
-  sleep 3
-  record "half-$half" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
-    --senders "$SENDERS" --rate "$half" --warmup "$WARMUP" --duration $((DURATION * 2)) >/dev/null
-fi
-stop_all
-
-echo "== idle: $IDLE connections on fresh instances" >&2
-start_all
-record "idle-$IDLE" idle "${targets[@]}" --pid "$SERVER_A" --pid "$SERVER_B" \
-  --connections "$IDLE" --room-size 50 --settle "$SETTLE" >/dev/null
-stop_all
