@@ -11,6 +11,8 @@
 #   SERVERS="label=path ..." servers to compare in this run (default: chat-server=the fresh build);
 #   BEFORE=path: shorthand for SERVERS="before=path after=<fresh build>";
 #   ENV_<label>="NAME=value ...": extra environment for that server's instances;
+#   NODE_PEER=1: also measure bench/node-peer (the tutorial's server in Node, socket.io 4 +
+#   @socket.io/redis-adapter; its npm packages are installed from its lockfile when missing);
 #   CURVE="200 1000 3000 6000" (messages/s; x50 = deliveries/s), SWEEP=1,
 #   RATES="2000 4000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
 #   SIGNIN_DELAY=0, SKIP_BUILD=1, PROFILE=release, OUT=target/bench/results.jsonl,
@@ -45,6 +47,11 @@ if [ -n "${BEFORE:-}" ]; then
   SERVERS=${SERVERS:-"before=$BEFORE after=$dir/chat-server"}
 fi
 SERVERS=${SERVERS:-"chat-server=$dir/chat-server"}
+if [ "${NODE_PEER:-0}" = 1 ]; then
+  [ -d bench/node-peer/node_modules ] ||
+    npm ci --prefix bench/node-peer --no-audit --no-fund --loglevel=error
+  SERVERS="$SERVERS node-peer=bench/node-peer/server.mjs"
+fi
 
 pids=()
 stop_all() { # the chat-servers first (newest first), so they drain while Redis is still up
