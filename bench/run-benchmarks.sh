@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Reproduces the chat-server figures in BENCHMARKS.md on one machine: builds release chat-server
-# and chat-bench, starts one redis-server and two chat-server instances on loopback, then runs
-#   1. fanout 10 rooms x 50 members at increasing rates until delivery stops keeping up,
-#   2. fanout at half the highest sustained rate (the p99 figure),
-#   3. idle with 10,000 connections on freshly started instances (RSS per connection),
-#   4. the whiteboard: strokes/s fanned out to 50 viewers (one board of 51 members, 5 drawing),
+# and chat-bench, then for each server under test starts one redis-server and two instances on
+# loopback and runs
+#   1. fanout 10 rooms x 50 members at each rate of $CURVE (the CPU / latency curve),
+#   2. fanout at increasing rates ($RATES) until delivery stops keeping up (SWEEP=1),
+#   3. fanout at half the highest sustained rate (the p99 figure, with the sweep),
+#   4. idle with $IDLE connections on freshly started instances (RSS per connection),
+#   5. the whiteboard: strokes/s fanned out to 50 viewers (one board of 51 members, 5 drawing),
 #      each rate run with the whiteboard protocol and then the chat protocol with the same 50
-#      deliveries per send (one room of 50), side by side, until the whiteboard stops keeping up.
-# Every JSON line goes to $OUT with the load average around it. Knobs (environment):
-#   SCENARIOS="fanout idle whiteboard" (which of the above run), RATES="2000 4000 ..." (messages/s),
-#   WHITEBOARD_RATES="500 1000 ..." (strokes/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
+#      deliveries per send (one room of 50), side by side, until the whiteboard stops keeping up
+#      (chat-server builds only: the Node peer has no whiteboard).
+# Every JSON line goes to $OUT with the load average around it; labels start with the server's.
+# Knobs (environment):
+#   SCENARIOS="fanout idle whiteboard" (which of the above run; fanout is 1-3),
+#   WHITEBOARD_RATES="1000 2000 ..." (strokes/s);
+#   SERVERS="label=path ..." servers to compare in this run (default: chat-server=the fresh build);
+#   BEFORE=path: shorthand for SERVERS="before=path after=<fresh build>";
+#   ENV_<label>="NAME=value ...": extra environment for that server's instances;
+#   NODE_PEER=1: also measure bench/node-peer (the tutorial's server in Node, socket.io 4 +
+#   @socket.io/redis-adapter; its npm packages are installed from its lockfile when missing);
+#   CURVE="200 1000 3000 6000" (messages/s; x50 = deliveries/s), SWEEP=1,
+#   RATES="2000 4000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
 #   SIGNIN_DELAY=0, SKIP_BUILD=1, PROFILE=release, OUT=target/bench/results.jsonl,
 #   REDIS_PORT/PORT_A/PORT_B.
 set -euo pipefail
@@ -18,6 +29,8 @@ cd "$(dirname "$0")/.."
 SCENARIOS=${SCENARIOS:-"fanout idle whiteboard"}
 RATES=${RATES:-"2000 4000 6000 8000 9000 10000 12000"}
 WHITEBOARD_RATES=${WHITEBOARD_RATES:-"1000 2000 3000 4000 5000 6000 8000"}
+CURVE=${CURVE:-"200 1000 3000 6000"}
+SWEEP=${SWEEP:-1}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 SENDERS=${SENDERS:-100}
@@ -38,7 +51,15 @@ fi
 dir=target/$PROFILE
 [ "$PROFILE" = dev ] && dir=target/debug
 BENCH=$dir/chat-bench
-SERVER=$dir/chat-server
+if [ -n "${BEFORE:-}" ]; then
+  SERVERS=${SERVERS:-"before=$BEFORE after=$dir/chat-server"}
+fi
+SERVERS=${SERVERS:-"chat-server=$dir/chat-server"}
+if [ "${NODE_PEER:-0}" = 1 ]; then
+  [ -d bench/node-peer/node_modules ] ||
+    npm ci --prefix bench/node-peer --no-audit --no-fund --loglevel=error
+  SERVERS="$SERVERS node-peer=bench/node-peer/server.mjs"
+fi
 
 pids=()
 stop_all() { # the chat-servers first (newest first), so they drain while Redis is still up
@@ -60,7 +81,9 @@ wait_ready() { # port
   exit 1
 }
 
-start_all() {
+start_all() { # server binary, then extra NAME=value environment for its instances
+  local server=$1
+  shift
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     >"$LOGS/redis.log" 2>&1 &
   REDIS_PID=$!
@@ -68,8 +91,9 @@ start_all() {
   sleep 0.3
   for port in "$PORT_A" "$PORT_B"; do
     # Benchmarks send far faster than one person types or draws: lift the per-socket rate limits.
-    PORT=$port REDISHOST=127.0.0.1 REDISPORT=$REDIS_PORT RATE_LIMIT=off WHITEBOARD_RATE_LIMIT=off RUST_LOG=warn \
-      "$SERVER" >"$LOGS/server-$port.log" 2>&1 &
+    env PORT=$port REDISHOST=127.0.0.1 REDISPORT=$REDIS_PORT RATE_LIMIT=off \
+      WHITEBOARD_RATE_LIMIT=off RUST_LOG=warn "$@" \
+      "$server" >"$LOGS/server-$port.log" 2>&1 &
     pids+=("$!")
   done
   SERVER_A=${pids[1]}
@@ -96,55 +120,72 @@ sustained() { # rate, then the JSON line on stdin
     and .send_rate >= 0.97 * $rate and .latency.p99_ms < 1000' >/dev/null
 }
 
-if wants fanout; then
-echo "== fanout sweep (results in $OUT)" >&2
-start_all
-pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
-best=0
-for rate in $RATES; do
-  sleep 3 # let the servers finish closing the previous run's 500 sockets
-  line=$(record "sweep-$rate" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
-    --senders "$SENDERS" --rate "$rate" --warmup "$WARMUP" --duration "$DURATION") || break
-  if sustained "$rate" <<<"$line"; then
-    best=$rate
-  else
-    break
+fanout() { # label, rate in messages/s, duration in s
+  record "$1" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
+    --senders "$SENDERS" --rate "$2" --warmup "$WARMUP" --duration "$3"
+}
+
+bench_server() { # label, binary
+  local name=$1 server=$2 extra_var="ENV_${1//[^A-Za-z0-9_]/_}"
+  local extra=()
+  read -r -a extra <<<"${!extra_var:-}"
+  echo "== $name: $server ${extra[*]}" >&2
+  if wants fanout; then
+    start_all "$server" "${extra[@]}"
+    pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
+    for rate in $CURVE; do
+      sleep 3 # let the servers finish closing the previous run's 500 sockets
+      fanout "$name-curve-$rate" "$rate" "$DURATION" >/dev/null || true
+    done
+
+    local best=0 line
+    if [ "$SWEEP" = 1 ]; then
+      echo "== $name: fanout sweep (results in $OUT)" >&2
+      for rate in $RATES; do
+        sleep 3
+        line=$(fanout "$name-sweep-$rate" "$rate" "$DURATION") || break
+        if sustained "$rate" <<<"$line"; then best=$rate; else break; fi
+      done
+      echo "$name: highest sustained rate: $best messages/s ($((best * 50)) deliveries/s)" >&2
+    fi
+    if [ "$best" -gt 0 ]; then
+      local half=$((best / 2))
+      echo "== $name: fanout at half rate: $half messages/s" >&2
+      sleep 3
+      fanout "$name-half-$half" "$half" $((DURATION * 2)) >/dev/null
+    fi
+    stop_all
   fi
+
+  if wants idle; then
+    echo "== $name: idle: $IDLE connections on fresh instances" >&2
+    start_all "$server" "${extra[@]}"
+    record "$name-idle-$IDLE" idle "${targets[@]}" --pid "$SERVER_A" --pid "$SERVER_B" \
+      --connections "$IDLE" --room-size 50 --settle "$SETTLE" >/dev/null
+    stop_all
+  fi
+
+  if wants whiteboard && [ "$name" != node-peer ]; then
+    echo "== $name: whiteboard: strokes/s to 50 viewers, beside chat with 50 deliveries per message" >&2
+    start_all "$server" "${extra[@]}"
+    pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
+    local board_best=0
+    for rate in $WHITEBOARD_RATES; do
+      sleep 3
+      line=$(record "$name-whiteboard-$rate" fanout --protocol whiteboard "${targets[@]}" \
+        "${pid_args[@]}" --rooms 1 --members 51 --senders 5 --rate "$rate" \
+        --warmup "$WARMUP" --duration "$DURATION") || break
+      sleep 3
+      record "$name-chat-$rate" fanout --protocol chat "${targets[@]}" "${pid_args[@]}" \
+        --rooms 1 --members 50 --senders 5 --rate "$rate" --warmup "$WARMUP" \
+        --duration "$DURATION" >/dev/null || true
+      if sustained "$rate" <<<"$line"; then board_best=$rate; else break; fi
+    done
+    echo "$name: highest sustained whiteboard rate: $board_best strokes/s ($((board_best * 50)) deliveries/s)" >&2
+    stop_all
+  fi
+}
+
+for entry in $SERVERS; do
+  bench_server "${entry%%=*}" "${entry#*=}"
 done
-echo "highest sustained rate: $best messages/s ($((best * 50)) deliveries/s)" >&2
-
-if [ "$best" -gt 0 ]; then
-  half=$((best / 2))
-  echo "== fanout at half rate: $half messages/s" >&2
-  sleep 3
-  record "half-$half" fanout "${targets[@]}" "${pid_args[@]}" --rooms 10 --members 50 \
-    --senders "$SENDERS" --rate "$half" --warmup "$WARMUP" --duration $((DURATION * 2)) >/dev/null
-fi
-stop_all
-fi
-
-if wants idle; then
-echo "== idle: $IDLE connections on fresh instances" >&2
-start_all
-record "idle-$IDLE" idle "${targets[@]}" --pid "$SERVER_A" --pid "$SERVER_B" \
-  --connections "$IDLE" --room-size 50 --settle "$SETTLE" >/dev/null
-stop_all
-fi
-
-if wants whiteboard; then
-echo "== whiteboard: strokes/s to 50 viewers, beside chat with 50 deliveries per message" >&2
-start_all
-pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
-best=0
-for rate in $WHITEBOARD_RATES; do
-  sleep 3
-  line=$(record "whiteboard-$rate" fanout --protocol whiteboard "${targets[@]}" "${pid_args[@]}" \
-    --rooms 1 --members 51 --senders 5 --rate "$rate" --warmup "$WARMUP" --duration "$DURATION") || break
-  sleep 3
-  record "chat-$rate" fanout --protocol chat "${targets[@]}" "${pid_args[@]}" \
-    --rooms 1 --members 50 --senders 5 --rate "$rate" --warmup "$WARMUP" --duration "$DURATION" >/dev/null || true
-  if sustained "$rate" <<<"$line"; then best=$rate; else break; fi
-done
-echo "highest sustained whiteboard rate: $best strokes/s ($((best * 50)) deliveries/s)" >&2
-stop_all
-fi

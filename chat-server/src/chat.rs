@@ -14,6 +14,7 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::{DisconnectReason, Socket};
 
 use crate::config::{Config, RateLimit};
+use crate::delivery::{self, Fanout};
 use crate::metrics::Metrics;
 use crate::ordering::{Line, Turn};
 use crate::rate_limit::TokenBucket;
@@ -22,12 +23,16 @@ use crate::validate::{self, Identity};
 
 /// The tutorial's reply to `sendMessage` before `signin`.
 pub const NO_SESSION: &str = "User session not found.";
+/// The reply to `sendMessage` while the instance sheds load (the message was not stored).
+pub const SHEDDING: &str =
+    "The chat is overloaded right now; please send your message again in a moment";
 
-/// What the handlers share: the store, the settings and the metrics.
+/// What the handlers share: the store, the settings, the metrics and the message fan-out.
 pub struct ChatState {
     pub store: Store,
     pub config: Config,
     pub metrics: Arc<Metrics>,
+    pub fanout: Arc<Fanout>,
 }
 
 /// Shared handle to the chat state, as registered with socketioxide.
@@ -226,6 +231,10 @@ async fn send_message<A: Adapter>(
             return ack.error("sendMessage", &reason);
         }
     };
+    if chat.fanout.shedding() {
+        chat.metrics.shed.inc();
+        return ack.error("sendMessage", SHEDDING);
+    }
     let message = match chat.store.append(&session.room, &session.user, &text).await {
         Ok(message) => message,
         Err(e) => {
@@ -238,7 +247,7 @@ async fn send_message<A: Adapter>(
         }
     };
     chat.metrics.messages_in.inc();
-    if let Err(e) = io.to(session.room.clone()).emit("message", &message).await {
+    if let Err(e) = chat.fanout.deliver(&io, &session.room, &message).await {
         // It is stored: clients get it on their next reconnect (updateSocketId with lastId).
         chat.metrics.redis_errors.inc();
         tracing::warn!(error = %e, id = message.id, "broadcast failed; the message is in history");
@@ -286,8 +295,8 @@ async fn update_socket_id<A: Adapter>(
 /// Sends stored messages to one socket, oldest first.
 fn replay<A: Adapter>(socket: &SocketRef<A>, chat: &ChatState, missed: &[ChatMessage]) {
     for message in missed {
-        if let Err(e) = socket.emit("message", message) {
-            tracing::warn!(error = %e, "replay interrupted");
+        if !delivery::send_or_let_go(socket, &chat.metrics, message) {
+            tracing::warn!("replay interrupted: the socket's queue is full or it closed");
             return;
         }
         chat.metrics.messages_out.inc();
@@ -315,7 +324,7 @@ async fn register<A: Adapter>(
     if let Some(previous) = previous {
         socket.extensions.remove::<Session>();
         socket.leave(previous.room.clone());
-        schedule_leave(chat, &previous).await;
+        schedule_leave(chat, &previous, chat.config.reconnect_grace).await;
     }
     // Join before reading anything, so no message falls between history and live delivery.
     socket.join(session.room.clone());
@@ -335,9 +344,9 @@ async fn register<A: Adapter>(
     }
 }
 
-/// Records that a session ended; "just left" follows after the grace period unless it comes back.
-async fn schedule_leave(chat: &ChatState, session: &Session) {
-    let deadline = now_ms() + chat.config.reconnect_grace.as_millis() as u64;
+/// Records that a session ended; "just left" follows after `grace` unless it comes back.
+async fn schedule_leave(chat: &ChatState, session: &Session, grace: Duration) {
+    let deadline = now_ms() + grace.as_millis() as u64;
     if let Err(e) = chat
         .store
         .leave(&session.room, &session.user, deadline)
@@ -369,6 +378,7 @@ async fn unknown_event<A: Adapter>(Event(event): Event, ack: Ack<A>) {
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
     reason: DisconnectReason,
+    io: SocketIo<A>,
     State(chat): State<Chat>,
 ) {
     chat.metrics.connections.dec();
@@ -376,9 +386,32 @@ async fn on_disconnect<A: Adapter>(
     // Let events still in flight (a signin being registered) finish first.
     let mut turn = Turn::take(&socket);
     turn.wait().await;
-    if let Some(session) = socket.extensions.remove::<Session>() {
-        schedule_leave(&chat, &session).await;
+    let Some(session) = socket.extensions.remove::<Session>() else {
+        return;
+    };
+    if left_on_purpose(&reason) {
+        leave_now(&io, &chat, &session).await;
+    } else {
+        schedule_leave(&chat, &session, chat.config.reconnect_grace).await;
     }
+}
+
+/// Whether the client ended the connection itself (`socket.disconnect()`, an Engine.IO close
+/// packet, a WebSocket close frame): it is gone, not coming back. A transport that dropped
+/// (network error, missed heartbeats), a bad packet or the server's own doing gets the grace
+/// period, since socket.io-client reconnects after those.
+fn left_on_purpose(reason: &DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose
+    )
+}
+
+/// Records a departure due at once and announces it now (on every instance) instead of at the
+/// next sweep. Another socket of the same user in the room keeps the user present, as always.
+async fn leave_now<A: Adapter>(io: &SocketIo<A>, chat: &ChatState, session: &Session) {
+    schedule_leave(chat, session, Duration::ZERO).await;
+    announce_due_leaves(io, chat).await;
 }
 
 /// Closes every client transport of this instance (so socket.io-client reconnects, on Cloud Run
@@ -391,7 +424,12 @@ pub async fn close_all<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
         .filter_map(|s| s.extensions.remove::<Session>())
         .collect();
     io.close().await;
-    futures::future::join_all(sessions.iter().map(|session| schedule_leave(chat, session))).await;
+    futures::future::join_all(
+        sessions
+            .iter()
+            .map(|session| schedule_leave(chat, session, chat.config.reconnect_grace)),
+    )
+    .await;
     tracing::info!(departures = sessions.len(), "client transports closed");
 }
 
@@ -404,22 +442,32 @@ pub async fn announce_leaves<A: Adapter>(io: SocketIo<A>, chat: Chat) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let due = match chat.store.due_leaves(now_ms()).await {
-            Ok(due) => due,
-            Err(e) => {
-                chat.metrics.redis_errors.inc();
-                tracing::warn!(error = %e, "could not check for departures");
-                continue;
-            }
-        };
-        for leave in due {
-            if let Err(e) = io
-                .to(leave.room.clone())
-                .emit("notification", &left(&leave.user))
-                .await
-            {
-                tracing::warn!(error = %e, "could not announce a departure");
-            }
+        announce_due_leaves(&io, &chat).await;
+    }
+}
+
+/// Claims the departures that are due now and tells their rooms (every instance). While the
+/// server closes (no namespace left), it claims nothing: another instance announces them.
+async fn announce_due_leaves<A: Adapter>(io: &SocketIo<A>, chat: &ChatState) {
+    let Some(root) = io.of("/") else {
+        return;
+    };
+    let due = match chat.store.due_leaves(now_ms()).await {
+        Ok(due) => due,
+        Err(e) => {
+            chat.metrics.redis_errors.inc();
+            tracing::warn!(error = %e, "could not check for departures");
+            return;
+        }
+    };
+    for leave in due {
+        if let Err(e) = root
+            .clone()
+            .to(leave.room.clone())
+            .emit("notification", &left(&leave.user))
+            .await
+        {
+            tracing::warn!(error = %e, "could not announce a departure");
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod chat;
 pub mod config;
+pub mod delivery;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub strokes_in: Counter,
     /// Whiteboard clears accepted.
     pub board_clears: Counter,
+    /// Sockets disconnected because their outgoing queue was full.
+    pub slow_consumers: Counter,
+    /// `sendMessage` events refused because the instance was shedding load.
+    pub shed: Counter,
     /// Seconds from receiving a `sendMessage` to handing the stored message to the broadcast.
     pub delivery_seconds: Histogram,
 }
@@ -40,6 +44,8 @@ impl Default for Metrics {
         let pubsub_dropped = Counter::default();
         let strokes_in = Counter::default();
         let board_clears = Counter::default();
+        let slow_consumers = Counter::default();
+        let shed = Counter::default();
         let buckets = [
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         ];
@@ -85,6 +91,16 @@ impl Default for Metrics {
             board_clears.clone(),
         );
         registry.register(
+            "slow_consumers",
+            "sockets disconnected because their outgoing queue was full",
+            slow_consumers.clone(),
+        );
+        registry.register(
+            "shed",
+            "sendMessage events refused while the instance was shedding load",
+            shed.clone(),
+        );
+        registry.register(
             "message_delivery_seconds",
             "time from receiving sendMessage to broadcasting the stored message",
             delivery_seconds.clone(),
@@ -99,6 +115,8 @@ impl Default for Metrics {
             pubsub_dropped,
             strokes_in,
             board_clears,
+            slow_consumers,
+            shed,
             delivery_seconds,
         }
     }

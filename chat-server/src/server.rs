@@ -11,6 +11,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::service::SocketIoService;
+use socketioxide_redis::drivers::{ChanItem, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::chat::{self, Chat, ChatState};
 use crate::config::Config;
+use crate::delivery::{self, Fanout};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::pubsub::PubSubDriver;
@@ -33,8 +35,14 @@ const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(10);
 const DRAIN_LIMIT: Duration = Duration::from_secs(6);
 /// Cross-instance messages buffered per adapter channel before newer ones are dropped.
 const ADAPTER_STREAM_BUFFER: usize = 65_536;
-/// Packets queued per socket before emits to it fail (replay and bursts need room).
-const SOCKET_BUFFER: usize = 8_192;
+/// Packets queued per socket beyond a full replay (HISTORY_LIMIT messages) before the client
+/// counts as too slow and is disconnected (see `delivery`).
+const SOCKET_QUEUE_SLACK: usize = 1_024;
+
+/// Bytes each WebSocket reads at a time (engineioxide's default: 4 KiB). Client frames are small
+/// (an event and a short text); a longer frame takes several reads. Kept by every connection, and
+/// tungstenite zeroes its free part before each read, so small saves memory and CPU.
+const WS_READ_BUFFER: usize = 1024;
 
 /// Why an instance could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -113,8 +121,14 @@ pub async fn spawn(listener: TcpListener, config: Config) -> Result<ServerHandle
 
 /// An instance whose backend is connected, ready to serve.
 enum Instance {
-    Memory { chat: Chat },
-    Redis { chat: Chat, driver: PubSubDriver },
+    Memory {
+        chat: Chat,
+    },
+    Redis {
+        chat: Chat,
+        driver: PubSubDriver,
+        relay: MessageStream<ChanItem>,
+    },
 }
 
 impl Instance {
@@ -127,11 +141,13 @@ impl Instance {
                 "no REDISHOST: history and presence are kept in memory, single instance only (set REDISHOST to run several)"
             );
             let store = Store::Memory(MemoryStore::new(history_limit));
+            let fanout = Arc::new(Fanout::local(metrics.clone()));
             return Ok(Instance::Memory {
                 chat: Arc::new(ChatState {
                     store,
                     config,
                     metrics,
+                    fanout,
                 }),
             });
         };
@@ -161,14 +177,19 @@ impl Instance {
             history_limit,
             "using Redis for history, presence and cross-instance broadcast"
         );
+        let (fanout, relay) = Fanout::shared(driver.clone(), metrics.clone())
+            .await
+            .map_err(|e| redis_error(format!("subscribing to deliveries failed: {e}")))?;
         let store = Store::Redis(RedisStore::new(conn, history_limit));
         Ok(Instance::Redis {
             chat: Arc::new(ChatState {
                 store,
                 config,
                 metrics,
+                fanout: Arc::new(fanout),
             }),
             driver,
+            relay,
         })
     }
 
@@ -189,7 +210,11 @@ impl Instance {
                 );
                 serve_http(listener, socket_io, io, chat, None, shutdown).await
             }
-            Instance::Redis { chat, driver } => {
+            Instance::Redis {
+                chat,
+                driver,
+                relay,
+            } => {
                 type Remote = CustomRedisAdapter<socketioxide::adapter::Emitter, PubSubDriver>;
                 let adapter_config = RedisAdapterConfig::new()
                     .with_prefix("chat-socket.io")
@@ -217,7 +242,11 @@ impl Instance {
                     addr,
                     reason: format!("subscribing failed: {e}"),
                 })?;
-                serve_http(listener, socket_io, io, chat, Some(driver), shutdown).await
+                let relay = tokio::spawn(delivery::relay(io.clone(), chat.fanout.clone(), relay));
+                let result =
+                    serve_http(listener, socket_io, io, chat, Some(driver), shutdown).await;
+                relay.abort();
+                result
             }
         }
     }
@@ -232,7 +261,8 @@ fn socket_io_builder(chat: &Chat) -> socketioxide::SocketIoBuilder {
         .max_payload(max_payload)
         .ws_max_message_size(max_payload as usize)
         .ws_max_frame_size(max_payload as usize)
-        .max_buffer_size(SOCKET_BUFFER)
+        .max_buffer_size(chat.config.history_limit as usize + SOCKET_QUEUE_SLACK)
+        .ws_read_buffer_size(WS_READ_BUFFER)
 }
 
 async fn serve_http<A: Adapter>(

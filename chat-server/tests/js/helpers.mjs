@@ -86,6 +86,16 @@ export const noticeArrives = (socket, description, ms) =>
 export const disconnected = (socket, ms) =>
   within(new Promise((resolve) => socket.once("disconnect", resolve)), "a disconnect", ms);
 
+/**
+ * Drops a WebSocket connection the way a network failure does: the TCP connection is destroyed
+ * with no Socket.IO DISCONNECT, no Engine.IO close packet and no WebSocket close frame.
+ */
+export function dropTransport(socket) {
+  const ws = socket.io.engine?.transport?.ws;
+  assert.ok(ws && typeof ws.terminate === "function", "dropTransport needs a websocket transport (the ws package)");
+  ws.terminate();
+}
+
 /** Closes sockets, ignoring ones already closed. */
 export function closeAll(...sockets) {
   for (const socket of sockets) socket?.close();

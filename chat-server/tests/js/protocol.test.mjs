@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import {
-  URL_A, URL_B, GRACE_MS, ack, closeAll, connect, disconnected, eventually, freshRoom,
+  URL_A, URL_B, GRACE_MS, ack, closeAll, connect, disconnected, dropTransport, eventually, freshRoom,
   messageArrives, noticeArrives, signin, sleep, within,
 } from "./helpers.mjs";
 
@@ -376,14 +376,15 @@ test("a quick reconnect to the other instance makes no leave/enter; a real leave
     await noticeArrives(watcherB, "ann just entered the room");
     const about = (w) => w.received.notification.filter((n) => n.description.startsWith("ann ")).length;
     const before = [about(watcherA), about(watcherB)];
-    first.close();
+    // A dropped connection (not a deliberate disconnect, which is announced at once).
+    dropTransport(first);
     await sleep(Math.min(300, GRACE_MS / 4));
     const second = await connect(URL_B);
     try {
       assert.deepEqual(await ack(second, "updateSocketId", { user: "ann", room }), []);
       await sleep(GRACE_MS + 1000);
       assert.deepEqual([about(watcherA), about(watcherB)], before, "no spurious just left / just entered");
-      second.close();
+      dropTransport(second);
       await noticeArrives(watcherA, "ann just left the room", GRACE_MS + 5000);
       const left = await noticeArrives(watcherB, "ann just left the room", GRACE_MS + 5000);
       assert.deepEqual(left, { title: "Someone just left", description: "ann just left the room" });
