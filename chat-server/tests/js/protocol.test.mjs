@@ -327,7 +327,8 @@ test("updateSocketId with lastId replays what was missed, in order, without dupl
     await signin(watcher, "watcher", room);
     await ack(bob, "sendMessage", "seen");
     const seen = await messageArrives(ann, "seen");
-    ann.close();
+    // A dropped connection (a deliberate disconnect would be announced as a leave at once).
+    dropTransport(ann);
     for (const text of ["missed 1", "missed 2", "missed 3"]) assert.deepEqual(await ack(bob, "sendMessage", text), []);
     const noticesBefore = watcher.received.notification.length;
     const back = await connect(URL_B); // lands on the other instance
