@@ -191,6 +191,7 @@ async fn seeded_faults_converge_and_clean_up() {
                 status: Code::Aborted,
                 message: Some("There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.".into()),
                 times: 1,
+                after: false,
             }],
             ..FaultConfig::default()
         };
@@ -322,6 +323,7 @@ async fn a_failed_image_build_deploys_nothing_and_the_next_up_converges() {
             status: Code::PermissionDenied,
             message: Some("The caller does not have permission".into()),
             times: 1,
+            after: false,
         }],
         ..FaultConfig::default()
     })

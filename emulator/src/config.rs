@@ -62,6 +62,11 @@ pub struct ScriptedFault {
     /// How many matching calls fail (default 1).
     #[serde(default = "one")]
     pub times: u32,
+    /// The call runs, and then its answer is lost: the client gets the error although the
+    /// create (say) happened, as when Google answers 503 after acting. Default: it fails
+    /// before it runs.
+    #[serde(default)]
+    pub after: bool,
 }
 
 fn one() -> u32 {

@@ -60,8 +60,8 @@ impl Faults {
     }
 
     /// The injected failure for a call of `method_id`, if any: scripted faults first, then the
-    /// random rate.
-    pub fn pick(&self, method_id: &str) -> Option<ApiError> {
+    /// random rate (always before the call runs).
+    pub fn pick(&self, method_id: &str) -> Option<Injected> {
         let mut state = self.state();
         if let Some(i) = state
             .config
@@ -77,11 +77,12 @@ impl Faults {
                     .clone()
                     .unwrap_or_else(|| scripted_message(fault.status)),
             );
+            let after = fault.after;
             fault.times = fault.times.saturating_sub(1);
             if fault.times == 0 {
                 state.config.scripted.remove(i);
             }
-            return Some(error);
+            return Some(Injected { error, after });
         }
         let rate = state.config.error_rate;
         if rate <= 0.0 || !state.rng.random_bool(rate.min(1.0)) {
@@ -93,7 +94,7 @@ impl Faults {
             state.config.error_codes.clone()
         };
         let http = codes[state.rng.random_range(0..codes.len())];
-        Some(match http {
+        let error = match http {
             429 => ApiError::new(
                 Code::ResourceExhausted,
                 "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute'.",
@@ -105,8 +106,19 @@ impl Faults {
             ),
             500 => ApiError::internal("Internal error encountered."),
             _ => ApiError::new(Code::Unavailable, "The service is currently unavailable."),
+        };
+        Some(Injected {
+            error,
+            after: false,
         })
     }
+}
+
+/// An injected failure: answered instead of running the call, or `after` running it.
+#[derive(Debug)]
+pub struct Injected {
+    pub error: ApiError,
+    pub after: bool,
 }
 
 /// `setIamPolicy` matches `cloudresourcemanager.projects.setIamPolicy`; so does the full id.

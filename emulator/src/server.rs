@@ -1,6 +1,7 @@
 //! The HTTP server: one port serving every API under its real path, the OAuth2 token endpoint
 //! and the emulator's own `/_emulator/*` endpoints. Each API call passes, in order: request
-//! log → route lookup → added latency → authentication → injected faults → API enablement →
+//! log → route lookup → added latency → authentication → injected faults (or a lost answer after
+//! the handler) → API enablement →
 //! the handler; enums in the answer are encoded as the caller asked.
 
 use std::net::SocketAddr;
@@ -261,9 +262,12 @@ async fn run(
     }
     crate::auth::http::authenticate(emu, &headers)?;
     route.check_query(&query)?;
-    if let Some(fault) = emu.faults().pick(route.id()) {
-        return Err(fault);
-    }
+    let injected = emu.faults().pick(route.id());
+    let lost_answer = match injected {
+        Some(fault) if fault.after => Some(fault.error),
+        Some(fault) => return Err(fault.error),
+        None => None,
+    };
     let project = params
         .iter()
         .find(|(k, _)| k == "project")
@@ -281,5 +285,9 @@ async fn run(
         body,
         enums: route.enums,
     };
-    (route.row.handler)(call).await
+    let reply = (route.row.handler)(call).await;
+    match lost_answer {
+        Some(error) => Err(error),
+        None => reply,
+    }
 }
