@@ -10,7 +10,7 @@ use futures::stream::FuturesUnordered;
 use crate::context::Ctx;
 use crate::outcome::Interrupted;
 use crate::report::Reporter;
-use crate::resource::{Action, Edge, Outputs, Planned, Resource, ResourceId, Values};
+use crate::resource::{Action, AnyResource, Edge, Outputs, Planned, ResourceId, Values};
 use crate::resources;
 use crate::stack::Stack;
 
@@ -83,7 +83,7 @@ struct StepResult {
 /// Observe → decide → act → wait for one resource, in `mode`.
 async fn step(
     mode: Mode,
-    resource: &dyn Resource,
+    resource: &dyn AnyResource,
     edges: &[Edge],
     ctx: &Ctx,
     out: &Outputs,

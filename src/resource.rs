@@ -71,9 +71,6 @@ impl Edge {
     }
 }
 
-/// A boxed step future: what the trait's async methods return.
-pub type Step<'a, T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
-
 /// One resource of the stack. Implement it in one file under `src/resources/` and add one row
 /// to `resources::ALL`; the graph, the engine and the reports derive everything from that.
 pub trait Resource: Sync {
@@ -93,16 +90,20 @@ pub trait Resource: Sync {
     fn display_name(&self, ctx: &Ctx) -> String;
 
     /// Observe and decide (reads only).
-    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned>;
+    fn plan(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+    ) -> impl Future<Output = anyhow::Result<Planned>> + Send;
 
     /// Act on a plan and wait until it is ready.
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        out: &'a Outputs,
-        planned: &'a Planned,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, ()>;
+    fn apply(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+        planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
 
     /// How `down` treats it.
     fn teardown(&self) -> Teardown {
@@ -111,13 +112,85 @@ pub trait Resource: Sync {
 
     /// Delete and wait; false when there was nothing to delete. Called only for
     /// [`Teardown::Delete`] and [`Teardown::DeleteLast`].
+    fn destroy(
+        &self,
+        _ctx: &Ctx,
+        _out: &Outputs,
+        _progress: &Progress<'_>,
+    ) -> impl Future<Output = anyhow::Result<bool>> + Send {
+        async { Ok(false) }
+    }
+}
+
+/// A boxed step future: what [`AnyResource`]'s methods return.
+pub type Step<'a, T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
+
+/// [`Resource`] in the form a table can hold (`&dyn AnyResource`): the same methods, with the
+/// futures boxed. Every `Resource` is one; nothing implements it by hand.
+pub trait AnyResource: Sync {
+    fn id(&self) -> ResourceId;
+    fn needs(&self) -> &'static [Edge];
+    fn read_through(&self) -> &'static [&'static str];
+    fn display_name(&self, ctx: &Ctx) -> String;
+    fn teardown(&self) -> Teardown;
+    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned>;
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()>;
     fn destroy<'a>(
         &'a self,
-        _ctx: &'a Ctx,
-        _out: &'a Outputs,
-        _progress: &'a Progress<'a>,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, bool>;
+}
+
+impl<R: Resource> AnyResource for R {
+    fn id(&self) -> ResourceId {
+        Resource::id(self)
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        Resource::needs(self)
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        Resource::read_through(self)
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        Resource::display_name(self, ctx)
+    }
+
+    fn teardown(&self) -> Teardown {
+        Resource::teardown(self)
+    }
+
+    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
+        Box::pin(Resource::plan(self, ctx, out))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        planned: &'a Planned,
+        progress: &'a Progress<'a>,
+    ) -> Step<'a, ()> {
+        Box::pin(Resource::apply(self, ctx, out, planned, progress))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        out: &'a Outputs,
+        progress: &'a Progress<'a>,
     ) -> Step<'a, bool> {
-        Box::pin(async { Ok(false) })
+        Box::pin(Resource::destroy(self, ctx, out, progress))
     }
 }
 

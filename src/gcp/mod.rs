@@ -157,13 +157,16 @@ where
 pub trait OperationCall: std::future::Future<Output = Result<Operation, GaxError>> {}
 impl<F: std::future::Future<Output = Result<Operation, GaxError>>> OperationCall for F {}
 
-/// Creates through `send` (a long-running operation), runs `accepted` once the request is
-/// accepted (the resource is then visible, being created), and waits for the operation with
-/// `get_operation`; Ok(false) when the id was already taken (a retried create that went
-/// through answers so too: the caller reads what is there and decides).
-pub async fn create_and_wait<S, SendFut, G, GetFut>(
+/// Sends a call that answers with a long-running operation (a create, update or delete), runs
+/// `accepted` once the request is accepted (the resource is then visible, being changed), and
+/// waits for the operation with `get_operation`. Ok(false) when the call failed with `absent`:
+/// ALREADY_EXISTS for a create (a retried create that went through answers so too: the caller
+/// reads what is there and decides), NOT_FOUND for a delete (already gone); `None` for updates,
+/// where every failure is an error.
+pub async fn send_and_wait<S, SendFut, G, GetFut>(
     ctx: &crate::context::Ctx,
     call: errors::Call<'_>,
+    absent: Option<errors::Kind>,
     send: S,
     get_operation: G,
     accepted: impl FnOnce(),
@@ -174,31 +177,12 @@ where
     G: FnMut(String) -> GetFut,
     GetFut: OperationCall,
 {
-    let Some(op) = send_unless(ctx, call, errors::Kind::AlreadyExists, send).await? else {
-        return Ok(false);
+    let op = match ctx.retry().run(call.what, send).await {
+        Ok(op) => op,
+        Err(e) if absent.is_some_and(|kind| errors::classify(&e) == kind) => return Ok(false),
+        Err(e) => return Err(errors::explain(e, call)),
     };
     accepted();
-    ctx.waiting.operation(op, call, get_operation).await?;
-    Ok(true)
-}
-
-/// Deletes through `send` (a long-running operation) and waits for it with `get_operation`;
-/// Ok(false) when the resource was already gone.
-pub async fn delete_and_wait<S, SendFut, G, GetFut>(
-    ctx: &crate::context::Ctx,
-    call: errors::Call<'_>,
-    send: S,
-    get_operation: G,
-) -> anyhow::Result<bool>
-where
-    S: FnMut() -> SendFut,
-    SendFut: OperationCall,
-    G: FnMut(String) -> GetFut,
-    GetFut: OperationCall,
-{
-    let Some(op) = send_unless(ctx, call, errors::Kind::NotFound, send).await? else {
-        return Ok(false);
-    };
     ctx.waiting.operation(op, call, get_operation).await?;
     Ok(true)
 }

@@ -4,7 +4,7 @@
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_wkt::FieldMask;
 
-use super::errors::{Kind, explain};
+use super::errors::Kind;
 use super::send_unless;
 use crate::context::Ctx;
 
@@ -32,9 +32,10 @@ pub async fn create(
     accepted: impl FnOnce(),
 ) -> anyhow::Result<bool> {
     let what = format!("create Redis instance {id}");
-    super::create_and_wait(
+    super::send_and_wait(
         ctx,
         ctx.call(&what, ROLE),
+        Some(Kind::AlreadyExists),
         || {
             ctx.clients
                 .redis
@@ -52,20 +53,23 @@ pub async fn create(
 
 pub async fn update(ctx: &Ctx, instance: Instance, fields: Vec<String>) -> anyhow::Result<()> {
     let what = format!("update Redis instance {}", instance.name);
-    let call = ctx.call(&what, ROLE);
-    let op = ctx
-        .retry()
-        .run(&what, || {
+    super::send_and_wait(
+        ctx,
+        ctx.call(&what, ROLE),
+        None,
+        || {
             ctx.clients
                 .redis
                 .update_instance()
                 .set_update_mask(FieldMask::default().set_paths(fields.clone()))
                 .set_instance(instance.clone())
                 .send()
-        })
-        .await
-        .map_err(|e| explain(e, call))?;
-    wait(ctx, op, call).await
+        },
+        |op| ctx.clients.redis.get_operation().set_name(op).send(),
+        || {},
+    )
+    .await
+    .map(drop)
 }
 
 /// Deletes and waits; Ok(false) when it was already gone.
@@ -73,24 +77,13 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
     let name = instance_name(ctx, id);
     let what = format!("delete Redis instance {id}");
     let call = ctx.call(&what, ROLE);
-    super::delete_and_wait(
+    super::send_and_wait(
         ctx,
         call,
+        Some(Kind::NotFound),
         || ctx.clients.redis.delete_instance().set_name(&name).send(),
         |op| ctx.clients.redis.get_operation().set_name(op).send(),
+        || {},
     )
     .await
-}
-
-async fn wait(
-    ctx: &Ctx,
-    op: google_cloud_longrunning::model::Operation,
-    call: super::errors::Call<'_>,
-) -> anyhow::Result<()> {
-    ctx.waiting
-        .operation(op, call, |name| {
-            ctx.clients.redis.get_operation().set_name(name).send()
-        })
-        .await
-        .map(drop)
 }

@@ -4,7 +4,7 @@
 use google_cloud_iam_v1::model::{GetPolicyOptions, Policy};
 use google_cloud_run_v2::model::Service;
 
-use super::errors::{Kind, explain};
+use super::errors::Kind;
 use super::{policy, send_unless};
 use crate::context::Ctx;
 
@@ -29,9 +29,10 @@ pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Service>> {
 /// Creates the service and waits for its first revision; Ok(false) when the id is taken.
 pub async fn create(ctx: &Ctx, id: &str, service: Service) -> anyhow::Result<bool> {
     let what = format!("create Cloud Run service {id}");
-    super::create_and_wait(
+    super::send_and_wait(
         ctx,
         ctx.call(&what, ROLE),
+        Some(Kind::AlreadyExists),
         || {
             ctx.clients
                 .run
@@ -50,19 +51,22 @@ pub async fn create(ctx: &Ctx, id: &str, service: Service) -> anyhow::Result<boo
 /// Replaces the service's spec (a new revision) and waits for the rollout.
 pub async fn update(ctx: &Ctx, service: Service) -> anyhow::Result<()> {
     let what = format!("update Cloud Run service {}", service.name);
-    let call = ctx.call(&what, ROLE);
-    let op = ctx
-        .retry()
-        .run(&what, || {
+    super::send_and_wait(
+        ctx,
+        ctx.call(&what, ROLE),
+        None,
+        || {
             ctx.clients
                 .run
                 .update_service()
                 .set_service(service.clone())
                 .send()
-        })
-        .await
-        .map_err(|e| explain(e, call))?;
-    wait(ctx, op, call).await
+        },
+        |op| ctx.clients.run.get_operation().set_name(op).send(),
+        || {},
+    )
+    .await
+    .map(drop)
 }
 
 /// Deletes and waits; Ok(false) when it was already gone.
@@ -70,26 +74,15 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
     let name = service_name(ctx, id);
     let what = format!("delete Cloud Run service {id}");
     let call = ctx.call(&what, ROLE);
-    super::delete_and_wait(
+    super::send_and_wait(
         ctx,
         call,
+        Some(Kind::NotFound),
         || ctx.clients.run.delete_service().set_name(&name).send(),
         |op| ctx.clients.run.get_operation().set_name(op).send(),
+        || {},
     )
     .await
-}
-
-async fn wait(
-    ctx: &Ctx,
-    op: google_cloud_longrunning::model::Operation,
-    call: super::errors::Call<'_>,
-) -> anyhow::Result<()> {
-    ctx.waiting
-        .operation(op, call, |name| {
-            ctx.clients.run.get_operation().set_name(name).send()
-        })
-        .await
-        .map(drop)
 }
 
 fn read_policy<'a>(

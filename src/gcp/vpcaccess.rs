@@ -52,9 +52,10 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<Vec<Connector>> {
 /// Creates the connector and waits; Ok(false) when the id is already taken.
 pub async fn create(ctx: &Ctx, id: &str, connector: Connector) -> anyhow::Result<bool> {
     let what = format!("create connector {id}");
-    super::create_and_wait(
+    super::send_and_wait(
         ctx,
         ctx.call(&what, ROLE),
+        Some(Kind::AlreadyExists),
         || {
             ctx.clients
                 .vpcaccess
@@ -75,9 +76,10 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
     let name = connector_name(ctx, id);
     let what = format!("delete connector {id}");
     let call = ctx.call(&what, ROLE);
-    super::delete_and_wait(
+    super::send_and_wait(
         ctx,
         call,
+        Some(Kind::NotFound),
         || {
             ctx.clients
                 .vpcaccess
@@ -86,6 +88,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
                 .send()
         },
         |op| ctx.clients.vpcaccess.get_operation().set_name(op).send(),
+        || {},
     )
     .await
 }

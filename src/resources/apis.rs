@@ -7,7 +7,7 @@ use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::serviceusage;
 use crate::report::Progress;
-use crate::resource::{Resource, ResourceId, Step};
+use crate::resource::{Resource, ResourceId};
 
 pub const ID: ResourceId = ResourceId("apis");
 
@@ -23,18 +23,18 @@ impl Resource for Apis {
         format!("{} APIs", services(&ctx.settings).len())
     }
 
-    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
-        Box::pin(plan(ctx, out))
+    async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+        plan(ctx, out).await
     }
 
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        out: &'a Outputs,
-        _planned: &'a Planned,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, ()> {
-        Box::pin(apply(ctx, out, progress))
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+        _planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        apply(ctx, out, progress).await
     }
 }
 

@@ -13,7 +13,7 @@ use crate::image::{
 };
 use crate::outcome::{Interrupted, TimedOut};
 use crate::report::Progress;
-use crate::resource::{Edge, Resource, ResourceId, Step};
+use crate::resource::{Edge, Resource, ResourceId};
 
 pub const ID: ResourceId = ResourceId("image");
 
@@ -37,18 +37,18 @@ impl Resource for Image {
         display_name(ctx)
     }
 
-    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
-        Box::pin(plan(ctx, out))
+    async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+        plan(ctx, out).await
     }
 
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        out: &'a Outputs,
-        _planned: &'a Planned,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, ()> {
-        Box::pin(apply(ctx, out, progress))
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+        _planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        apply(ctx, out, progress).await
     }
 }
 

@@ -13,14 +13,14 @@ pub mod run_service;
 pub mod service_account;
 
 pub use crate::resource::{Action, Outputs, Planned, Values};
-use crate::resource::{Resource, ResourceId};
+use crate::resource::{AnyResource, ResourceId};
 
 use serde::Serialize;
 
 use crate::context::Ctx;
 
 /// Every resource of the stack, in the order reports list them.
-pub static ALL: &[&dyn Resource] = &[
+pub static ALL: &[&dyn AnyResource] = &[
     &apis::Apis,
     &service_account::ServiceAccount,
     &project_binding::ProjectBinding,
@@ -32,7 +32,7 @@ pub static ALL: &[&dyn Resource] = &[
 ];
 
 /// The resource with this id.
-pub fn by_id(id: ResourceId) -> Option<&'static dyn Resource> {
+pub fn by_id(id: ResourceId) -> Option<&'static dyn AnyResource> {
     ALL.iter().copied().find(|r| r.id() == id)
 }
 

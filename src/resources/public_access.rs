@@ -5,7 +5,7 @@ use super::{Action, Outputs, Planned, run_service};
 use crate::context::Ctx;
 use crate::gcp::{policy, run};
 use crate::report::Progress;
-use crate::resource::{Edge, Resource, ResourceId, Step};
+use crate::resource::{Edge, Resource, ResourceId};
 
 pub const ID: ResourceId = ResourceId("public-access");
 
@@ -33,18 +33,18 @@ impl Resource for PublicAccess {
         format!("{ROLE} → {MEMBER}")
     }
 
-    fn plan<'a>(&'a self, ctx: &'a Ctx, _out: &'a Outputs) -> Step<'a, Planned> {
-        Box::pin(plan(ctx))
+    async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
+        plan(ctx).await
     }
 
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        _out: &'a Outputs,
-        planned: &'a Planned,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, ()> {
-        Box::pin(apply(ctx, planned, progress))
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        _out: &Outputs,
+        planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        apply(ctx, planned, progress).await
     }
 }
 

@@ -13,7 +13,7 @@ use crate::diff::Change;
 use crate::gcp::run as api;
 use crate::gcp::vpcaccess;
 use crate::report::Progress;
-use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
+use crate::resource::{Edge, Resource, ResourceId, Teardown};
 use crate::templates::{KNOWN_AFTER_UP, RUN_SERVICE, Vars};
 
 pub const ID: ResourceId = ResourceId("run-service");
@@ -44,31 +44,31 @@ impl Resource for RunService {
         ctx.settings.names.run_service.clone()
     }
 
-    fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned> {
-        Box::pin(plan(ctx, out))
+    async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+        plan(ctx, out).await
     }
 
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        out: &'a Outputs,
-        planned: &'a Planned,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, ()> {
-        Box::pin(apply(ctx, out, planned, progress))
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+        planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        apply(ctx, out, planned, progress).await
     }
 
     fn teardown(&self) -> Teardown {
         Teardown::Delete
     }
 
-    fn destroy<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        _out: &'a Outputs,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, bool> {
-        Box::pin(destroy(ctx, progress))
+    async fn destroy(
+        &self,
+        ctx: &Ctx,
+        _out: &Outputs,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<bool> {
+        destroy(ctx, progress).await
     }
 }
 

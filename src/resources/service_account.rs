@@ -14,7 +14,7 @@ use super::{Action, Outputs, Planned, apis, redis};
 use crate::context::Ctx;
 use crate::gcp::iam;
 use crate::report::Progress;
-use crate::resource::{Edge, Resource, ResourceId, Step, Teardown};
+use crate::resource::{Edge, Resource, ResourceId, Teardown};
 
 pub const ID: ResourceId = ResourceId("service-account");
 
@@ -48,31 +48,31 @@ impl Resource for ServiceAccount {
         email(ctx)
     }
 
-    fn plan<'a>(&'a self, ctx: &'a Ctx, _out: &'a Outputs) -> Step<'a, Planned> {
-        Box::pin(plan(ctx))
+    async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
+        plan(ctx).await
     }
 
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        _out: &'a Outputs,
-        planned: &'a Planned,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, ()> {
-        Box::pin(apply(ctx, planned, progress))
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        _out: &Outputs,
+        planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        apply(ctx, planned, progress).await
     }
 
     fn teardown(&self) -> Teardown {
         Teardown::DeleteLast
     }
 
-    fn destroy<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        out: &'a Outputs,
-        progress: &'a Progress<'a>,
-    ) -> Step<'a, bool> {
-        Box::pin(destroy(ctx, out, progress))
+    async fn destroy(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<bool> {
+        destroy(ctx, out, progress).await
     }
 }
 
