@@ -30,9 +30,17 @@ pub async fn ensure_repository(ctx: &ImageContext) -> Result<(), ImageError> {
     let client = client(ctx).await?;
     let parent = format!("projects/{}/locations/{}", ctx.project, ctx.region);
     let name = format!("{parent}/repositories/{}", ctx.repository);
-    match client.get_repository().set_name(&name).send().await {
-        Ok(repository) if repository.format == Format::Docker => return Ok(()),
-        Ok(repository) => {
+    // The repository, or None; read to observe, and again after a create failed transiently.
+    let find = || async {
+        match client.get_repository().set_name(&name).send().await {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if is_code(&e, Code::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    match find().await {
+        Ok(Some(repository)) if repository.format == Format::Docker => return Ok(()),
+        Ok(Some(repository)) => {
             return Err(ImageError::Api {
                 action: format!("use repository {name}"),
                 message: format!(
@@ -41,7 +49,7 @@ pub async fn ensure_repository(ctx: &ImageContext) -> Result<(), ImageError> {
                 ),
             });
         }
-        Err(e) if is_code(&e, Code::NotFound) => {}
+        Ok(None) => {}
         Err(e) => return Err(ImageError::api(format!("read repository {name}"), &e)),
     }
     let repository = Repository::new()
@@ -62,13 +70,7 @@ pub async fn ensure_repository(ctx: &ImageContext) -> Result<(), ImageError> {
                     .poller()
                     .until_done()
             },
-            || async {
-                match client.get_repository().set_name(&name).send().await {
-                    Ok(found) => Ok(Some(found)),
-                    Err(e) if is_code(&e, Code::NotFound) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            },
+            find,
         )
         .await;
     match created {
