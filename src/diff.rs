@@ -33,6 +33,15 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// Changes as one line, `a: x → y; b: …`, for messages.
+pub fn summary(changes: &[Change]) -> String {
+    changes
+        .iter()
+        .map(Change::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Compares `desired` with `observed` at every leaf path of `spec` (the rendered template plus
 /// overrides, which names the fields chatctl manages). `desired` and `observed` are the same
 /// message type serialised the same way, so enums and durations compare equal.

@@ -23,8 +23,25 @@ impl Resource for Apis {
         format!("{} APIs", services(&ctx.settings).len())
     }
 
+    /// Reads which APIs are disabled and publishes them, so that `plan` skips reading resources
+    /// through them (see [`crate::resource::Values::disabled_apis`]).
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx, out).await
+        let services = services(&ctx.settings);
+        let disabled = serviceusage::disabled(ctx, &services).await?;
+        out.update(|v| v.disabled_apis = disabled.clone());
+        let name = format!("{} APIs", services.len());
+        if disabled.is_empty() {
+            return Ok(Planned::new(name, "ENABLED", Action::NoOp));
+        }
+        let changes = disabled
+            .iter()
+            .map(|s| Change {
+                path: s.clone(),
+                from: "DISABLED".into(),
+                to: "ENABLED".into(),
+            })
+            .collect();
+        Ok(Planned::new(name, "DISABLED", Action::Update { changes }))
     }
 
     async fn apply(
@@ -34,7 +51,14 @@ impl Resource for Apis {
         _planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, out, progress).await
+        let services = out.get().disabled_apis;
+        if services.is_empty() {
+            return Ok(());
+        }
+        progress.state("enabling");
+        serviceusage::enable(ctx, &services).await?;
+        out.update(|v| v.disabled_apis.clear());
+        Ok(())
     }
 }
 
@@ -61,36 +85,4 @@ pub fn services(settings: &Settings) -> Vec<&'static str> {
         services.extend_from_slice(SOURCE_BUILD_SERVICES);
     }
     services
-}
-
-/// Reads which APIs are disabled and publishes them, so that `plan` skips reading resources
-/// through them (see [`crate::resource::Values::disabled_apis`]).
-async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-    let services = services(&ctx.settings);
-    let disabled = serviceusage::disabled(ctx, &services).await?;
-    out.update(|v| v.disabled_apis = disabled.clone());
-    let name = format!("{} APIs", services.len());
-    if disabled.is_empty() {
-        return Ok(Planned::new(name, "ENABLED", Action::NoOp));
-    }
-    let changes = disabled
-        .iter()
-        .map(|s| Change {
-            path: s.clone(),
-            from: "DISABLED".into(),
-            to: "ENABLED".into(),
-        })
-        .collect();
-    Ok(Planned::new(name, "DISABLED", Action::Update { changes }))
-}
-
-async fn apply(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
-    let services = out.get().disabled_apis;
-    if services.is_empty() {
-        return Ok(());
-    }
-    progress.state("enabling");
-    serviceusage::enable(ctx, &services).await?;
-    out.update(|v| v.disabled_apis.clear());
-    Ok(())
 }

@@ -41,7 +41,20 @@ impl Resource for VpcConnector {
     }
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx).await
+        let id = &ctx.settings.names.connector;
+        let found = api::get(ctx, id).await?;
+        if found.is_none() {
+            // Say now, not from a failed operation, when the /28 would clash (or none is free).
+            let (subnets, others) = tokio::try_join!(
+                compute::subnet_ranges(ctx, &ctx.settings.network),
+                api::list(ctx)
+            )?;
+            if let Err(clash) = pick_range(ctx, &others, &subnets) {
+                let reason = format!("{clash:#}");
+                return Ok(Planned::new(id, "absent", Action::Conflict { reason }));
+            }
+        }
+        decide(ctx, found.as_ref(), &intended_range(ctx, found.as_ref()))
     }
 
     async fn apply(
@@ -51,7 +64,66 @@ impl Resource for VpcConnector {
         planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, planned, progress).await
+        let id = &ctx.settings.names.connector;
+        match &planned.action {
+            Action::Create => {
+                // Under `auto`, another environment may take the same free /28 at the same time;
+                // the API then fails the operation with a conflict: pick again.
+                // The subnets are read once, the connectors again on each attempt.
+                let (subnets, mut others) = tokio::try_join!(
+                    compute::subnet_ranges(ctx, &ctx.settings.network),
+                    api::list(ctx)
+                )?;
+                let mut taken: Vec<String> = Vec::new();
+                for attempt in 0..AUTO_ATTEMPTS {
+                    if attempt > 0 {
+                        others = api::list(ctx).await?;
+                    }
+                    others.extend(taken.iter().map(|r| {
+                        Connector::new()
+                            .set_ip_cidr_range(r.clone())
+                            .set_network(ctx.settings.network.clone())
+                    }));
+                    let range = pick_range(ctx, &others, &subnets)?;
+                    progress.state(&format!("creating on {range}"));
+                    let want = desired(ctx, &range)?;
+                    match api::create(ctx, id, want.message).await {
+                        Ok(true) => return wait_ready(ctx, progress).await,
+                        Ok(false) => {
+                            let found = api::get(ctx, id).await?;
+                            if let Action::Conflict { reason } =
+                                decide(ctx, found.as_ref(), &range)?.action
+                            {
+                                anyhow::bail!("{reason}");
+                            }
+                            return wait_ready(ctx, progress).await;
+                        }
+                        Err(e)
+                            if ctx.settings.connector_range == ConnectorRange::Auto
+                                && attempt + 1 < AUTO_ATTEMPTS
+                                && is_range_conflict(&e) =>
+                        {
+                            taken.push(range);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                unreachable!("the last attempt returns")
+            }
+            Action::Resume { state } if state == "DELETING" => anyhow::bail!(
+                "connector {id} is being deleted: run `chatctl up` again once `chatctl status` shows it absent"
+            ),
+            Action::Resume { state } if state == "ERROR" => anyhow::bail!(
+                "connector {id} is in state ERROR: run `chatctl down` and `chatctl up` again"
+            ),
+            Action::Resume { .. } => wait_ready(ctx, progress).await,
+            Action::Replace { changes } | Action::Update { changes } => anyhow::bail!(
+                "connector {id} differs from the configuration ({}) and connectors cannot be updated \
+                 in place: keep the old values, or run `chatctl down` and `chatctl up`",
+                crate::diff::summary(changes)
+            ),
+            Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
+        }
     }
 
     fn teardown(&self) -> Teardown {
@@ -64,7 +136,31 @@ impl Resource for VpcConnector {
         _out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        destroy(ctx, progress).await
+        let id = &ctx.settings.names.connector;
+        let Some(connector) = api::get(ctx, id).await? else {
+            return Ok(false);
+        };
+        if connector.state == State::Creating || connector.state == State::Updating {
+            progress.state("waiting for the running operation");
+            ctx.waiting
+                .until(&format!("connector {id} to settle"), || async {
+                    Ok(match api::get(ctx, id).await? {
+                        Some(c) if matches!(c.state, State::Creating | State::Updating) => None,
+                        _ => Some(()),
+                    })
+                })
+                .await?;
+        }
+        progress.state("deleting");
+        if connector.state == State::Deleting {
+            ctx.waiting
+                .until(&format!("connector {id} to be deleted"), || async {
+                    Ok(api::get(ctx, id).await?.is_none().then_some(()))
+                })
+                .await?;
+            return Ok(true);
+        }
+        api::delete(ctx, id).await
     }
 }
 
@@ -213,23 +309,6 @@ fn intended_range(ctx: &Ctx, found: Option<&Connector>) -> String {
     }
 }
 
-async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
-    let id = &ctx.settings.names.connector;
-    let found = api::get(ctx, id).await?;
-    if found.is_none() {
-        // Say now, not from a failed operation, when the /28 would clash (or none is free).
-        let (subnets, others) = tokio::try_join!(
-            compute::subnet_ranges(ctx, &ctx.settings.network),
-            api::list(ctx)
-        )?;
-        if let Err(clash) = pick_range(ctx, &others, &subnets) {
-            let reason = format!("{clash:#}");
-            return Ok(Planned::new(id, "absent", Action::Conflict { reason }));
-        }
-    }
-    decide(ctx, found.as_ref(), &intended_range(ctx, found.as_ref()))
-}
-
 async fn wait_ready(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<()> {
     let id = &ctx.settings.names.connector;
     ctx.waiting
@@ -247,101 +326,6 @@ async fn wait_ready(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<()> {
             }
         })
         .await
-}
-
-async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
-    let id = &ctx.settings.names.connector;
-    match &planned.action {
-        Action::Create => {
-            // Under `auto`, another environment may take the same free /28 at the same time;
-            // the API then fails the operation with a conflict: pick again.
-            // The subnets are read once, the connectors again on each attempt.
-            let (subnets, mut others) = tokio::try_join!(
-                compute::subnet_ranges(ctx, &ctx.settings.network),
-                api::list(ctx)
-            )?;
-            let mut taken: Vec<String> = Vec::new();
-            for attempt in 0..AUTO_ATTEMPTS {
-                if attempt > 0 {
-                    others = api::list(ctx).await?;
-                }
-                others.extend(taken.iter().map(|r| {
-                    Connector::new()
-                        .set_ip_cidr_range(r.clone())
-                        .set_network(ctx.settings.network.clone())
-                }));
-                let range = pick_range(ctx, &others, &subnets)?;
-                progress.state(&format!("creating on {range}"));
-                let want = desired(ctx, &range)?;
-                match api::create(ctx, id, want.message).await {
-                    Ok(true) => return wait_ready(ctx, progress).await,
-                    Ok(false) => {
-                        let found = api::get(ctx, id).await?;
-                        if let Action::Conflict { reason } =
-                            decide(ctx, found.as_ref(), &range)?.action
-                        {
-                            anyhow::bail!("{reason}");
-                        }
-                        return wait_ready(ctx, progress).await;
-                    }
-                    Err(e)
-                        if ctx.settings.connector_range == ConnectorRange::Auto
-                            && attempt + 1 < AUTO_ATTEMPTS
-                            && is_range_conflict(&e) =>
-                    {
-                        taken.push(range);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            unreachable!("the last attempt returns")
-        }
-        Action::Resume { state } if state == "DELETING" => anyhow::bail!(
-            "connector {id} is being deleted: run `chatctl up` again once `chatctl status` shows it absent"
-        ),
-        Action::Resume { state } if state == "ERROR" => anyhow::bail!(
-            "connector {id} is in state ERROR: run `chatctl down` and `chatctl up` again"
-        ),
-        Action::Resume { .. } => wait_ready(ctx, progress).await,
-        Action::Replace { changes } | Action::Update { changes } => anyhow::bail!(
-            "connector {id} differs from the configuration ({}) and connectors cannot be updated \
-             in place: keep the old values, or run `chatctl down` and `chatctl up`",
-            changes
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
-    }
-}
-
-async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
-    let id = &ctx.settings.names.connector;
-    let Some(connector) = api::get(ctx, id).await? else {
-        return Ok(false);
-    };
-    if connector.state == State::Creating || connector.state == State::Updating {
-        progress.state("waiting for the running operation");
-        ctx.waiting
-            .until(&format!("connector {id} to settle"), || async {
-                Ok(match api::get(ctx, id).await? {
-                    Some(c) if matches!(c.state, State::Creating | State::Updating) => None,
-                    _ => Some(()),
-                })
-            })
-            .await?;
-    }
-    progress.state("deleting");
-    if connector.state == State::Deleting {
-        ctx.waiting
-            .until(&format!("connector {id} to be deleted"), || async {
-                Ok(api::get(ctx, id).await?.is_none().then_some(()))
-            })
-            .await?;
-        return Ok(true);
-    }
-    api::delete(ctx, id).await
 }
 
 #[cfg(test)]

@@ -37,10 +37,51 @@ impl Resource for Image {
         display_name(ctx)
     }
 
+    /// Observe and decide (reads only): a prebuilt image must exist; a source build is reused
+    /// when the repository has the tag of the embedded sources, and resumed (followed, not started
+    /// again) when an earlier run left its build running; a local build always runs (its digest is
+    /// known only after compiling; an unchanged binary pushes nothing new).
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx, out).await
+        let image_ctx = context(ctx);
+        match source(ctx)? {
+            ImageSource::Prebuilt(reference) => {
+                let image = image::check_prebuilt(&image_ctx, &reference).await?;
+                publish(out, &image);
+                Ok(Planned::new(image.to_string(), "EXISTS", Action::NoOp))
+            }
+            ImageSource::Source => {
+                let sources = BuildContext::embedded();
+                match cloud_build::existing_build(&image_ctx, &sources).await? {
+                    Some(image) => {
+                        publish(out, &image);
+                        Ok(Planned::new(image.to_string(), "BUILT", Action::NoOp))
+                    }
+                    None => {
+                        let tagged = cloud_build::tagged_image(&image_ctx, &sources).to_string();
+                        Ok(
+                            match cloud_build::running_build(&image_ctx, &sources).await? {
+                                Some(build) => Planned::new(
+                                    tagged,
+                                    build.status.clone(),
+                                    Action::Resume {
+                                        state: build.status,
+                                    },
+                                ),
+                                None => Planned::new(tagged, "absent", Action::Create),
+                            },
+                        )
+                    }
+                }
+            }
+            ImageSource::Local(_) => Ok(Planned::new(
+                display_name(ctx),
+                "built by up (--build local)",
+                Action::Create,
+            )),
+        }
     }
 
+    /// Build (or check) the image, reporting each step, and publish it by digest.
     async fn apply(
         &self,
         ctx: &Ctx,
@@ -48,7 +89,50 @@ impl Resource for Image {
         _planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, out, progress).await
+        let how = source(ctx)?;
+        let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let mut image_ctx = context(ctx);
+        image_ctx.progress = Arc::new(move |event: &ImageEvent| {
+            let _ = events.send(event.clone());
+        });
+        let work = image::ensure_image(&image_ctx, &how);
+        tokio::pin!(work);
+        let mut build_id = None;
+        let mut show = |event: ImageEvent| {
+            if let ImageEvent::BuildStarted { build_id: id, .. }
+            | ImageEvent::BuildResumed { build_id: id, .. } = &event
+            {
+                build_id = Some(id.clone());
+            }
+            if let Some(text) = describe(&event) {
+                progress.state(&text);
+            }
+        };
+        let result = loop {
+            tokio::select! {
+                result = &mut work => {
+                    while let Ok(event) = received.try_recv() {
+                        show(event);
+                    }
+                    break result;
+                }
+                Some(event) = received.recv() => show(event),
+                _ = ctx.waiting.cancel.cancelled() => {
+                    // Events sent before the interrupt (the build id) still count.
+                    while let Ok(event) = received.try_recv() {
+                        show(event);
+                    }
+                    let what = match &build_id {
+                        Some(id) => format!("Cloud Build build {id} keeps running; the next `chatctl up` follows it (or reuses its image once it is pushed)"),
+                        None => "stopped before the image was ready".to_string(),
+                    };
+                    return Err(anyhow::Error::new(Interrupted).context(what));
+                }
+            }
+        };
+        let image = result.map_err(|error| explain(error, ctx.settings.timeout))?;
+        publish(out, &image);
+        Ok(())
     }
 }
 
@@ -99,98 +183,6 @@ fn display_name(ctx: &Ctx) -> String {
 fn publish(out: &Outputs, image: &ImageRef) {
     let image = image.to_string();
     out.update(|v| v.image = Some(image));
-}
-
-/// Observe and decide (reads only): a prebuilt image must exist; a source build is reused
-/// when the repository has the tag of the embedded sources, and resumed (followed, not started
-/// again) when an earlier run left its build running; a local build always runs (its digest is
-/// known only after compiling; an unchanged binary pushes nothing new).
-async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-    let image_ctx = context(ctx);
-    match source(ctx)? {
-        ImageSource::Prebuilt(reference) => {
-            let image = image::check_prebuilt(&image_ctx, &reference).await?;
-            publish(out, &image);
-            Ok(Planned::new(image.to_string(), "EXISTS", Action::NoOp))
-        }
-        ImageSource::Source => {
-            let sources = BuildContext::embedded();
-            match cloud_build::existing_build(&image_ctx, &sources).await? {
-                Some(image) => {
-                    publish(out, &image);
-                    Ok(Planned::new(image.to_string(), "BUILT", Action::NoOp))
-                }
-                None => {
-                    let tagged = cloud_build::tagged_image(&image_ctx, &sources).to_string();
-                    Ok(
-                        match cloud_build::running_build(&image_ctx, &sources).await? {
-                            Some(build) => Planned::new(
-                                tagged,
-                                build.status.clone(),
-                                Action::Resume {
-                                    state: build.status,
-                                },
-                            ),
-                            None => Planned::new(tagged, "absent", Action::Create),
-                        },
-                    )
-                }
-            }
-        }
-        ImageSource::Local(_) => Ok(Planned::new(
-            display_name(ctx),
-            "built by up (--build local)",
-            Action::Create,
-        )),
-    }
-}
-
-/// Build (or check) the image, reporting each step, and publish it by digest.
-async fn apply(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
-    let how = source(ctx)?;
-    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let mut image_ctx = context(ctx);
-    image_ctx.progress = Arc::new(move |event: &ImageEvent| {
-        let _ = events.send(event.clone());
-    });
-    let work = image::ensure_image(&image_ctx, &how);
-    tokio::pin!(work);
-    let mut build_id = None;
-    let mut show = |event: ImageEvent| {
-        if let ImageEvent::BuildStarted { build_id: id, .. }
-        | ImageEvent::BuildResumed { build_id: id, .. } = &event
-        {
-            build_id = Some(id.clone());
-        }
-        if let Some(text) = describe(&event) {
-            progress.state(&text);
-        }
-    };
-    let result = loop {
-        tokio::select! {
-            result = &mut work => {
-                while let Ok(event) = received.try_recv() {
-                    show(event);
-                }
-                break result;
-            }
-            Some(event) = received.recv() => show(event),
-            _ = ctx.waiting.cancel.cancelled() => {
-                // Events sent before the interrupt (the build id) still count.
-                while let Ok(event) = received.try_recv() {
-                    show(event);
-                }
-                let what = match &build_id {
-                    Some(id) => format!("Cloud Build build {id} keeps running; the next `chatctl up` follows it (or reuses its image once it is pushed)"),
-                    None => "stopped before the image was ready".to_string(),
-                };
-                return Err(anyhow::Error::new(Interrupted).context(what));
-            }
-        }
-    };
-    let image = result.map_err(|error| explain(error, ctx.settings.timeout))?;
-    publish(out, &image);
-    Ok(())
 }
 
 /// A build still running at the deadline (`waited`) is a timeout (exit 5), like any other

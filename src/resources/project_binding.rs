@@ -30,7 +30,14 @@ impl Resource for ProjectBinding {
     }
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx).await
+        let member = member(ctx);
+        let name = format!("{ROLE} → {member}");
+        let current = projects::get_policy(ctx).await?;
+        Ok(if policy::has_member(&current, ROLE, &member) {
+            Planned::new(name, "BOUND", Action::NoOp)
+        } else {
+            Planned::new(name, "absent", Action::Create)
+        })
     }
 
     async fn apply(
@@ -40,7 +47,16 @@ impl Resource for ProjectBinding {
         planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, planned, progress).await
+        if planned.action != Action::Create {
+            return Ok(());
+        }
+        progress.state("binding");
+        let member = member(ctx);
+        projects::modify(ctx, &format!("grant {ROLE} to {member}"), |p| {
+            policy::add_member(p, ROLE, &member)
+        })
+        .await?;
+        Ok(())
     }
 
     fn teardown(&self) -> Teardown {
@@ -53,7 +69,34 @@ impl Resource for ProjectBinding {
         _out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        destroy(ctx, progress).await
+        let member = member(ctx);
+        // A binding whose account was deleted first reads `deleted:serviceAccount:EMAIL?uid=N`.
+        let deleted = format!("deleted:{member}?");
+        let current = projects::get_policy(ctx).await?;
+        let present = |p: &google_cloud_iam_v1::model::Policy| {
+            p.bindings.iter().any(|b| {
+                b.role == ROLE
+                    && b.members
+                        .iter()
+                        .any(|m| *m == member || m.starts_with(&deleted))
+            })
+        };
+        if !present(&current) {
+            return Ok(false);
+        }
+        progress.state("unbinding");
+        projects::modify(ctx, &format!("revoke {ROLE} from {member}"), |p| {
+            if !present(p) {
+                return false;
+            }
+            for b in p.bindings.iter_mut().filter(|b| b.role == ROLE) {
+                b.members
+                    .retain(|m| *m != member && !m.starts_with(&deleted));
+            }
+            p.bindings.retain(|b| !b.members.is_empty());
+            true
+        })
+        .await
     }
 }
 
@@ -64,59 +107,4 @@ fn member(ctx: &Ctx) -> String {
         "serviceAccount:{}",
         ctx.settings.names.service_account_email(ctx.project())
     )
-}
-
-async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
-    let member = member(ctx);
-    let name = format!("{ROLE} → {member}");
-    let current = projects::get_policy(ctx).await?;
-    Ok(if policy::has_member(&current, ROLE, &member) {
-        Planned::new(name, "BOUND", Action::NoOp)
-    } else {
-        Planned::new(name, "absent", Action::Create)
-    })
-}
-
-async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
-    if planned.action != Action::Create {
-        return Ok(());
-    }
-    progress.state("binding");
-    let member = member(ctx);
-    projects::modify(ctx, &format!("grant {ROLE} to {member}"), |p| {
-        policy::add_member(p, ROLE, &member)
-    })
-    .await?;
-    Ok(())
-}
-
-async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
-    let member = member(ctx);
-    // A binding whose account was deleted first reads `deleted:serviceAccount:EMAIL?uid=N`.
-    let deleted = format!("deleted:{member}?");
-    let current = projects::get_policy(ctx).await?;
-    let present = |p: &google_cloud_iam_v1::model::Policy| {
-        p.bindings.iter().any(|b| {
-            b.role == ROLE
-                && b.members
-                    .iter()
-                    .any(|m| *m == member || m.starts_with(&deleted))
-        })
-    };
-    if !present(&current) {
-        return Ok(false);
-    }
-    progress.state("unbinding");
-    projects::modify(ctx, &format!("revoke {ROLE} from {member}"), |p| {
-        if !present(p) {
-            return false;
-        }
-        for b in p.bindings.iter_mut().filter(|b| b.role == ROLE) {
-            b.members
-                .retain(|m| *m != member && !m.starts_with(&deleted));
-        }
-        p.bindings.retain(|b| !b.members.is_empty());
-        true
-    })
-    .await
 }

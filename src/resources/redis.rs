@@ -35,7 +35,12 @@ impl Resource for Redis {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx, out).await
+        let want = desired(ctx)?;
+        let found = api::get(ctx, &ctx.settings.names.redis_instance).await?;
+        if let Some(instance) = &found {
+            publish(out, instance);
+        }
+        Ok(decide(ctx, &want, found.as_ref()))
     }
 
     async fn apply(
@@ -45,7 +50,50 @@ impl Resource for Redis {
         planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, out, planned, progress).await
+        let id = &ctx.settings.names.redis_instance;
+        match &planned.action {
+            Action::Create => {
+                progress.state("creating");
+                let want = desired(ctx)?;
+                let sent = api::create(ctx, id, want.message, || out.accepted(ID));
+                if !sent.await? {
+                    // Taken between observe and create (or a retried create that went through).
+                    let found = api::get(ctx, id).await?;
+                    if let Action::Conflict { reason } =
+                        decide(ctx, &desired(ctx)?, found.as_ref()).action
+                    {
+                        anyhow::bail!("{reason}");
+                    }
+                }
+                wait_ready(ctx, out, progress).await
+            }
+            Action::Resume { state } if state == "DELETING" => {
+                anyhow::bail!(
+                    "Redis instance {id} is being deleted (a `down` is under way or was interrupted): \
+                     run `chatctl up` again once `chatctl status` shows it absent"
+                )
+            }
+            Action::Resume { .. } => wait_ready(ctx, out, progress).await,
+            Action::Update { changes } => {
+                progress.state("updating");
+                let mut fields: Vec<String> = changes
+                    .iter()
+                    .map(|c| top_field(&c.path).to_string())
+                    .collect();
+                fields.sort();
+                fields.dedup();
+                let mut instance = desired(ctx)?.message;
+                instance.name = api::instance_name(ctx, id);
+                api::update(ctx, instance, fields).await?;
+                wait_ready(ctx, out, progress).await
+            }
+            Action::Replace { changes } => anyhow::bail!(
+                "Redis instance {id} differs in fields the API cannot update ({}); keep the old \
+                 values, or run `chatctl down` (this deletes the data) and `chatctl up`",
+                crate::diff::summary(changes)
+            ),
+            Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
+        }
     }
 
     fn teardown(&self) -> Teardown {
@@ -58,7 +106,32 @@ impl Resource for Redis {
         _out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        destroy(ctx, progress).await
+        let id = &ctx.settings.names.redis_instance;
+        let Some(instance) = api::get(ctx, id).await? else {
+            return Ok(false);
+        };
+        if !owned(&instance.labels, ctx) {
+            anyhow::bail!("{}; left alone", not_ours("Redis instance", id, ctx));
+        }
+        if instance.state == State::Deleting {
+            progress.state("deleting");
+            return wait_gone(ctx, id).await;
+        }
+        if matches!(instance.state, State::Creating | State::Updating) {
+            // An interrupted `up` left an operation running: let it finish, then delete.
+            progress.state("waiting for the running operation");
+            ctx.waiting
+                .until(&format!("Redis instance {id} to settle"), || async {
+                    Ok(match api::get(ctx, id).await? {
+                        Some(i) if matches!(i.state, State::Creating | State::Updating) => None,
+                        other => Some(other),
+                    })
+                })
+                .await?;
+        }
+        progress.state("deleting");
+        api::delete(ctx, id).await?;
+        Ok(true)
     }
 }
 
@@ -145,15 +218,6 @@ pub fn top_field(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
 }
 
-async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-    let want = desired(ctx)?;
-    let found = api::get(ctx, &ctx.settings.names.redis_instance).await?;
-    if let Some(instance) = &found {
-        publish(out, instance);
-    }
-    Ok(decide(ctx, &want, found.as_ref()))
-}
-
 /// Waits until the instance leaves a transitional state; errors on a state it cannot leave.
 async fn wait_ready(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
     let id = &ctx.settings.names.redis_instance;
@@ -174,91 +238,6 @@ async fn wait_ready(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow
         .await?;
     publish(out, &instance);
     Ok(())
-}
-
-async fn apply(
-    ctx: &Ctx,
-    out: &Outputs,
-    planned: &Planned,
-    progress: &Progress<'_>,
-) -> anyhow::Result<()> {
-    let id = &ctx.settings.names.redis_instance;
-    match &planned.action {
-        Action::Create => {
-            progress.state("creating");
-            let want = desired(ctx)?;
-            let sent = api::create(ctx, id, want.message, || out.accepted(ID));
-            if !sent.await? {
-                // Taken between observe and create (or a retried create that went through).
-                let found = api::get(ctx, id).await?;
-                if let Action::Conflict { reason } =
-                    decide(ctx, &desired(ctx)?, found.as_ref()).action
-                {
-                    anyhow::bail!("{reason}");
-                }
-            }
-            wait_ready(ctx, out, progress).await
-        }
-        Action::Resume { state } if state == "DELETING" => {
-            anyhow::bail!(
-                "Redis instance {id} is being deleted (a `down` is under way or was interrupted): \
-                 run `chatctl up` again once `chatctl status` shows it absent"
-            )
-        }
-        Action::Resume { .. } => wait_ready(ctx, out, progress).await,
-        Action::Update { changes } => {
-            progress.state("updating");
-            let mut fields: Vec<String> = changes
-                .iter()
-                .map(|c| top_field(&c.path).to_string())
-                .collect();
-            fields.sort();
-            fields.dedup();
-            let mut instance = desired(ctx)?.message;
-            instance.name = api::instance_name(ctx, id);
-            api::update(ctx, instance, fields).await?;
-            wait_ready(ctx, out, progress).await
-        }
-        Action::Replace { changes } => anyhow::bail!(
-            "Redis instance {id} differs in fields the API cannot update ({}); keep the old \
-             values, or run `chatctl down` (this deletes the data) and `chatctl up`",
-            changes
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
-    }
-}
-
-async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
-    let id = &ctx.settings.names.redis_instance;
-    let Some(instance) = api::get(ctx, id).await? else {
-        return Ok(false);
-    };
-    if !owned(&instance.labels, ctx) {
-        anyhow::bail!("{}; left alone", not_ours("Redis instance", id, ctx));
-    }
-    if instance.state == State::Deleting {
-        progress.state("deleting");
-        return wait_gone(ctx, id).await;
-    }
-    if matches!(instance.state, State::Creating | State::Updating) {
-        // An interrupted `up` left an operation running: let it finish, then delete.
-        progress.state("waiting for the running operation");
-        ctx.waiting
-            .until(&format!("Redis instance {id} to settle"), || async {
-                Ok(match api::get(ctx, id).await? {
-                    Some(i) if matches!(i.state, State::Creating | State::Updating) => None,
-                    other => Some(other),
-                })
-            })
-            .await?;
-    }
-    progress.state("deleting");
-    api::delete(ctx, id).await?;
-    Ok(true)
 }
 
 async fn wait_gone(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {

@@ -45,7 +45,12 @@ impl Resource for RunService {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx, out).await
+        let found = api::get(ctx, &ctx.settings.names.run_service).await?;
+        if let Some(service) = &found {
+            publish(out, service);
+        }
+        let want = desired(ctx, out, found.as_ref())?;
+        Ok(decide(ctx, &want, found.as_ref()))
     }
 
     async fn apply(
@@ -55,7 +60,38 @@ impl Resource for RunService {
         planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, out, planned, progress).await
+        let id = &ctx.settings.names.run_service;
+        match &planned.action {
+            Action::Create => {
+                progress.state("creating");
+                let want = desired(ctx, out, None)?;
+                if api::create(ctx, id, want.message).await? {
+                    return settle(ctx, out).await;
+                }
+                // Taken meanwhile (or a retried create that went through): adopt if ours.
+                let found = api::get(ctx, id).await?;
+                match decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref()).action {
+                    Action::Conflict { reason } => anyhow::bail!("{reason}"),
+                    Action::Update { .. } => update(ctx, out, found.as_ref(), progress).await,
+                    _ => settle(ctx, out).await,
+                }
+            }
+            Action::Resume { .. } => {
+                progress.state("waiting for the rollout under way");
+                settle(ctx, out).await?;
+                let found = api::get(ctx, id).await?;
+                let again = decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref());
+                if matches!(again.action, Action::Update { .. }) {
+                    update(ctx, out, found.as_ref(), progress).await?;
+                }
+                Ok(())
+            }
+            Action::Update { .. } | Action::Replace { .. } => {
+                let found = api::get(ctx, id).await?;
+                update(ctx, out, found.as_ref(), progress).await
+            }
+            Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
+        }
     }
 
     fn teardown(&self) -> Teardown {
@@ -68,7 +104,15 @@ impl Resource for RunService {
         _out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        destroy(ctx, progress).await
+        let id = &ctx.settings.names.run_service;
+        let Some(service) = api::get(ctx, id).await? else {
+            return Ok(false);
+        };
+        if !owned(&service.labels, ctx) {
+            anyhow::bail!("{}; left alone", not_ours("Cloud Run service", id, ctx));
+        }
+        progress.state("deleting");
+        api::delete(ctx, id).await
     }
 }
 
@@ -181,15 +225,6 @@ fn decide(ctx: &Ctx, want: &Rendered<Service>, found: Option<&Service>) -> Plann
     Planned::new(id, state, action)
 }
 
-async fn plan(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-    let found = api::get(ctx, &ctx.settings.names.run_service).await?;
-    if let Some(service) = &found {
-        publish(out, service);
-    }
-    let want = desired(ctx, out, found.as_ref())?;
-    Ok(decide(ctx, &want, found.as_ref()))
-}
-
 async fn settle(ctx: &Ctx, out: &Outputs) -> anyhow::Result<()> {
     let id = &ctx.settings.names.run_service;
     let service = ctx
@@ -227,56 +262,4 @@ async fn update(
     service.name = api::service_name(ctx, &ctx.settings.names.run_service);
     api::update(ctx, service).await?;
     settle(ctx, out).await
-}
-
-async fn apply(
-    ctx: &Ctx,
-    out: &Outputs,
-    planned: &Planned,
-    progress: &Progress<'_>,
-) -> anyhow::Result<()> {
-    let id = &ctx.settings.names.run_service;
-    match &planned.action {
-        Action::Create => {
-            progress.state("creating");
-            let want = desired(ctx, out, None)?;
-            if api::create(ctx, id, want.message).await? {
-                return settle(ctx, out).await;
-            }
-            // Taken meanwhile (or a retried create that went through): adopt if ours.
-            let found = api::get(ctx, id).await?;
-            match decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref()).action {
-                Action::Conflict { reason } => anyhow::bail!("{reason}"),
-                Action::Update { .. } => update(ctx, out, found.as_ref(), progress).await,
-                _ => settle(ctx, out).await,
-            }
-        }
-        Action::Resume { .. } => {
-            progress.state("waiting for the rollout under way");
-            settle(ctx, out).await?;
-            let found = api::get(ctx, id).await?;
-            let again = decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref());
-            if matches!(again.action, Action::Update { .. }) {
-                update(ctx, out, found.as_ref(), progress).await?;
-            }
-            Ok(())
-        }
-        Action::Update { .. } | Action::Replace { .. } => {
-            let found = api::get(ctx, id).await?;
-            update(ctx, out, found.as_ref(), progress).await
-        }
-        Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
-    }
-}
-
-async fn destroy(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<bool> {
-    let id = &ctx.settings.names.run_service;
-    let Some(service) = api::get(ctx, id).await? else {
-        return Ok(false);
-    };
-    if !owned(&service.labels, ctx) {
-        anyhow::bail!("{}; left alone", not_ours("Cloud Run service", id, ctx));
-    }
-    progress.state("deleting");
-    api::delete(ctx, id).await
 }

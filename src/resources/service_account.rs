@@ -49,7 +49,7 @@ impl Resource for ServiceAccount {
     }
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
-        plan(ctx).await
+        Ok(decide(ctx, iam::get(ctx, &email(ctx)).await?))
     }
 
     async fn apply(
@@ -59,7 +59,19 @@ impl Resource for ServiceAccount {
         planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
-        apply(ctx, planned, progress).await
+        if planned.action != Action::Create {
+            return Ok(());
+        }
+        progress.state("creating");
+        let created = create(ctx).await?;
+        let sa = wait_visible(ctx, progress).await?;
+        if !created {
+            // The id was taken: adopt it only when it is ours.
+            if let Action::Conflict { reason } = decide(ctx, Some(sa)).action {
+                anyhow::bail!("{reason}");
+            }
+        }
+        Ok(())
     }
 
     fn teardown(&self) -> Teardown {
@@ -72,7 +84,30 @@ impl Resource for ServiceAccount {
         out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        destroy(ctx, out, progress).await
+        let email = email(ctx);
+        let sa = match iam::get(ctx, &email).await? {
+            Some(sa) => sa,
+            None if !out.found_any() => return Ok(false),
+            None => {
+                // Maybe created moments ago and not yet visible: a create tells for sure.
+                progress.state("checking for a just-created account");
+                let created_now = create(ctx).await?;
+                let sa = wait_visible(ctx, progress).await?;
+                if created_now {
+                    progress.state("deleting");
+                    iam::delete(ctx, &email).await?;
+                    return Ok(false);
+                }
+                sa
+            }
+        };
+        if !ours(ctx, &sa.description) {
+            anyhow::bail!(
+                "service account {email} was not created by chatctl for this environment; left alone"
+            );
+        }
+        progress.state("deleting");
+        iam::delete(ctx, &email).await
     }
 }
 
@@ -105,10 +140,6 @@ fn decide(ctx: &Ctx, sa: Option<google_cloud_iam_admin_v1::model::ServiceAccount
     }
 }
 
-async fn plan(ctx: &Ctx) -> anyhow::Result<Planned> {
-    Ok(decide(ctx, iam::get(ctx, &email(ctx)).await?))
-}
-
 async fn create(ctx: &Ctx) -> anyhow::Result<bool> {
     let names = &ctx.settings.names;
     let created = iam::create(
@@ -135,47 +166,4 @@ async fn wait_visible(
             || iam::get(ctx, &email),
         )
         .await
-}
-
-async fn apply(ctx: &Ctx, planned: &Planned, progress: &Progress<'_>) -> anyhow::Result<()> {
-    if planned.action != Action::Create {
-        return Ok(());
-    }
-    progress.state("creating");
-    let created = create(ctx).await?;
-    let sa = wait_visible(ctx, progress).await?;
-    if !created {
-        // The id was taken: adopt it only when it is ours.
-        if let Action::Conflict { reason } = decide(ctx, Some(sa)).action {
-            anyhow::bail!("{reason}");
-        }
-    }
-    Ok(())
-}
-
-async fn destroy(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<bool> {
-    let email = email(ctx);
-    let sa = match iam::get(ctx, &email).await? {
-        Some(sa) => sa,
-        None if !out.found_any() => return Ok(false),
-        None => {
-            // Maybe created moments ago and not yet visible: a create tells for sure.
-            progress.state("checking for a just-created account");
-            let created_now = create(ctx).await?;
-            let sa = wait_visible(ctx, progress).await?;
-            if created_now {
-                progress.state("deleting");
-                iam::delete(ctx, &email).await?;
-                return Ok(false);
-            }
-            sa
-        }
-    };
-    if !ours(ctx, &sa.description) {
-        anyhow::bail!(
-            "service account {email} was not created by chatctl for this environment; left alone"
-        );
-    }
-    progress.state("deleting");
-    iam::delete(ctx, &email).await
 }
