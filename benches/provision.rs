@@ -9,10 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatctl::cli::{GlobalArgs, OutputFormat, StackArgs};
+use chatctl::cli::{GlobalArgs, StackArgs};
 use chatctl::commands::Session;
 use chatctl::engine::{self, Mode, Outcome, Walk};
 use chatctl::gcp::Clients;
+use chatctl::report::OutputFormat;
 use chatctl::resources;
 use chatctl::stack::{ResourceId, Stack};
 use emulator::{Emulator, EmulatorConfig, NoRuntime};

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{BuildMode, Tier};
+use crate::report::OutputFormat;
 
 const AFTER_HELP: &str = "\
 Configuration precedence: command-line flags > CHATCTL_* environment variables > the
@@ -66,13 +69,6 @@ pub struct GlobalArgs {
     /// More log detail on stderr (-v: info, -vv: debug, -vvv: trace including HTTP).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,21 +191,6 @@ pub struct WaitArgs {
     /// [default: 20m].
     #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
-}
-
-/// How `up` makes the chat-server image (see --build).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BuildMode {
-    Source,
-    Local,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Basic,
-    Standard,
 }
 
 #[derive(Debug, Args)]

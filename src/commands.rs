@@ -8,13 +8,14 @@ use anyhow::Context as _;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, EmulatorArgs, GlobalArgs, InitArgs, OutputFormat, StackArgs};
+use crate::cli::{Cli, Command, EmulatorArgs, GlobalArgs, InitArgs, StackArgs};
 use crate::config::{self, ConfigError, Settings, process_env};
 use crate::context::Ctx;
 use crate::engine::{self, Mode, Outcome, Walk};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_CHANGES, EXIT_OK, Interrupted, Refused, TimedOut};
-use crate::report::{Reporter, emit_json};
+use crate::report::OutputFormat;
+use crate::report::{Phase, Reporter, emit_json};
 use crate::resources::Action;
 use crate::stack::Stack;
 use crate::templates;
@@ -254,7 +255,7 @@ impl Session {
                             "resource": id.label(),
                             "name": r.name,
                             "action": r.planned.as_ref().map(|p| p.action.verb()),
-                            "outcome": outcome_label(&r.outcome, r.existed, command),
+                            "outcome": final_phase(&r.outcome, r.existed, command).as_str(),
                             "duration_s": durations.get(id).map(|d| d.2).unwrap_or(0.0),
                             "error": match &r.outcome {
                                 Outcome::Failed(e) => Some(format!("{e:#}")),
@@ -309,14 +310,15 @@ impl Session {
     }
 }
 
-fn outcome_label(outcome: &Outcome, existed: bool, command: &str) -> &'static str {
+/// The final phase of a resource's step.
+fn final_phase(outcome: &Outcome, existed: bool, command: &str) -> Phase {
     match outcome {
-        Outcome::Done if command == "down" && !existed => "absent",
-        Outcome::Done if command == "down" => "deleted",
-        Outcome::Done => "ready",
-        Outcome::Failed(_) => "failed",
-        Outcome::Skipped(_) => "skipped",
-        Outcome::Interrupted(_) => "interrupted",
+        Outcome::Done if command == "down" && !existed => Phase::Absent,
+        Outcome::Done if command == "down" => Phase::Deleted,
+        Outcome::Done => Phase::Ready,
+        Outcome::Failed(_) => Phase::Failed,
+        Outcome::Skipped(_) => Phase::Skipped,
+        Outcome::Interrupted(_) => Phase::Interrupted,
     }
 }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cli::{BuildMode, GlobalArgs, OutputFormat, StackArgs, Tier};
+use crate::cli::{GlobalArgs, StackArgs};
 use crate::names::{self, Names};
+use crate::report::OutputFormat;
 
 pub const DEFAULT_REGION: &str = "us-central1";
 pub const DEFAULT_ENV: &str = "default";
@@ -21,6 +22,22 @@ const DEFAULT_CONFIG_FILE: &str = "chatctl.yaml";
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+/// How `up` makes the chat-server image (see --build).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildMode {
+    Source,
+    Local,
+}
+
+/// The Memorystore tier (see --tier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Basic,
+    Standard,
+}
 
 /// The chatctl.yaml file. Keys are camelCase like the REST resources they sit next to.
 #[derive(Debug, Default, Deserialize)]

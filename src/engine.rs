@@ -9,7 +9,7 @@ use futures::stream::FuturesUnordered;
 
 use crate::context::Ctx;
 use crate::outcome::Interrupted;
-use crate::report::Reporter;
+use crate::report::{Phase, Reporter};
 use crate::resource::{Action, AnyResource, Edge, Outputs, Planned, ResourceId, Values};
 use crate::resources;
 use crate::stack::Stack;
@@ -97,7 +97,11 @@ async fn step(
         if existed {
             out.mark_found();
         }
-        progress.state(if existed { "deleted" } else { "absent" });
+        progress.phase(if existed {
+            Phase::Deleted
+        } else {
+            Phase::Absent
+        });
         return Ok(StepResult {
             planned: None,
             existed,
@@ -132,13 +136,13 @@ async fn step(
         out.accepted(id);
     }
     if planned.action == Action::NoOp {
-        progress.state("unchanged");
+        progress.phase(Phase::Unchanged);
     } else {
         if let Action::Conflict { reason } = &planned.action {
             anyhow::bail!("{reason}");
         }
         resource.apply(ctx, out, &planned, &progress).await?;
-        progress.state("ready");
+        progress.phase(Phase::Ready);
     }
     Ok(StepResult {
         planned: Some(planned),
@@ -162,7 +166,8 @@ async fn wait_accepted(
         reporter.state(
             id,
             Some(name),
-            &format!("waiting for {of} to be accepted"),
+            Phase::Waiting,
+            Some(&format!("waiting for {of} to be accepted")),
             false,
         );
         if !out.wait_accepted(of, within).await {
@@ -196,7 +201,7 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
         .collect();
     let mut results: BTreeMap<ResourceId, NodeResult> = BTreeMap::new();
     let mut running = FuturesUnordered::new();
-    let cancel = ctx.waiting.cancel.clone();
+    let cancel = ctx.google.waiting.cancel.clone();
 
     let start = |id: ResourceId, edges: &[Edge]| {
         let name = display_name(id, ctx);
@@ -220,11 +225,11 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
         let (planned, existed, outcome) = match result {
             Ok(step) => (step.planned, step.existed, Outcome::Done),
             Err(err) if is_interrupt(&err) => {
-                reporter.state(id, None, "interrupted", false);
+                reporter.state(id, None, Phase::Interrupted, None, false);
                 (None, false, Outcome::Interrupted(format!("{err:#}")))
             }
             Err(err) => {
-                reporter.state(id, None, "failed", false);
+                reporter.state(id, None, Phase::Failed, None, false);
                 (None, false, Outcome::Failed(err))
             }
         };
@@ -251,7 +256,13 @@ pub async fn walk(mode: Mode, stack: &Stack, ctx: &Ctx, reporter: &Reporter) -> 
                 if cancel.is_cancelled() {
                     results.insert(next, not_started(next, ctx));
                     out.accepted(next);
-                    reporter.state(next, Some(&display_name(next, ctx)), "interrupted", false);
+                    reporter.state(
+                        next,
+                        Some(&display_name(next, ctx)),
+                        Phase::Interrupted,
+                        None,
+                        false,
+                    );
                 } else {
                     running.push(start(next, edges));
                 }
@@ -318,7 +329,7 @@ fn skip(
     }
     out.accepted(id);
     let name = display_name(id, ctx);
-    reporter.state(id, Some(&name), "skipped", false);
+    reporter.state(id, Some(&name), Phase::Skipped, None, false);
     results.insert(
         id,
         NodeResult {

@@ -1,4 +1,5 @@
 //! chatctl as a library: the binary (`main.rs`) and the end-to-end tests drive the same code.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod cli;
 pub mod commands;

@@ -1,5 +1,6 @@
 //! chatctl: provision, inspect and tear down the Cloud Run WebSocket chat stack.
 //! `main` parses the command line, runs the command and maps the outcome to an exit code.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use std::process::ExitCode;
 

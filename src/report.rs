@@ -10,8 +10,16 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::cli::OutputFormat;
 use crate::stack::ResourceId;
+
+/// How everything a user sees is written: `human` (progress and text on stderr) or `json`
+/// (JSON lines on stdout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
 
 /// Longest silence on a non-terminal before a "still working" line.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -41,6 +49,81 @@ pub struct Reporter {
     inner: Mutex<Inner>,
 }
 
+/// Where a resource is in its step: a closed set, so scripts reading `--output json` can rely
+/// on it (the JSON events' `phase`; their `state` is the human text, which may say more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading what exists.
+    Observing,
+    Creating,
+    /// Changing in place (a new revision, a binding, an API enabled).
+    Updating,
+    Deleting,
+    /// Waiting for Google: an operation, a state, another resource.
+    Waiting,
+    /// Building or pushing the image.
+    Building,
+    // The phases that end a resource's line.
+    Ready,
+    Unchanged,
+    Deleted,
+    Absent,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+impl Phase {
+    /// Every phase, in the order of a resource's life (for the README's schema and tests).
+    pub const ALL: [Phase; 13] = [
+        Phase::Observing,
+        Phase::Creating,
+        Phase::Updating,
+        Phase::Deleting,
+        Phase::Waiting,
+        Phase::Building,
+        Phase::Ready,
+        Phase::Unchanged,
+        Phase::Deleted,
+        Phase::Absent,
+        Phase::Failed,
+        Phase::Skipped,
+        Phase::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Observing => "observing",
+            Phase::Creating => "creating",
+            Phase::Updating => "updating",
+            Phase::Deleting => "deleting",
+            Phase::Waiting => "waiting",
+            Phase::Building => "building",
+            Phase::Ready => "ready",
+            Phase::Unchanged => "unchanged",
+            Phase::Deleted => "deleted",
+            Phase::Absent => "absent",
+            Phase::Failed => "failed",
+            Phase::Skipped => "skipped",
+            Phase::Interrupted => "interrupted",
+        }
+    }
+
+    /// Final phases end a resource's line.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Phase::Ready
+                | Phase::Unchanged
+                | Phase::Deleted
+                | Phase::Absent
+                | Phase::Failed
+                | Phase::Skipped
+                | Phase::Interrupted
+        )
+    }
+}
+
 /// The handle a resource step reports its state changes through.
 pub struct Progress<'a> {
     reporter: &'a Reporter,
@@ -48,17 +131,15 @@ pub struct Progress<'a> {
 }
 
 impl Progress<'_> {
-    pub fn state(&self, state: &str) {
-        self.reporter.state(self.id, None, state, false);
+    /// Enters `phase`, shown by its name.
+    pub fn phase(&self, phase: Phase) {
+        self.reporter.state(self.id, None, phase, None, false);
     }
-}
 
-/// Terminal states end a resource's line.
-pub fn is_final(state: &str) -> bool {
-    matches!(
-        state,
-        "ready" | "unchanged" | "deleted" | "absent" | "failed" | "skipped" | "interrupted"
-    )
+    /// Enters (or stays in) `phase`, shown as `text`.
+    pub fn detail(&self, phase: Phase, text: &str) {
+        self.reporter.state(self.id, None, phase, Some(text), false);
+    }
 }
 
 impl Reporter {
@@ -82,12 +163,21 @@ impl Reporter {
     }
 
     pub fn progress(&self, id: ResourceId, name: &str) -> Progress<'_> {
-        self.state(id, Some(name), "observing", true);
+        self.state(id, Some(name), Phase::Observing, None, true);
         Progress { reporter: self, id }
     }
 
-    /// Records a state change (repeats are ignored) and shows it.
-    pub fn state(&self, id: ResourceId, name: Option<&str>, state: &str, quiet: bool) {
+    /// Records a state change, `phase` shown as `text` (its name by default; repeats are
+    /// ignored), and shows it.
+    pub fn state(
+        &self,
+        id: ResourceId,
+        name: Option<&str>,
+        phase: Phase,
+        text: Option<&str>,
+        quiet: bool,
+    ) {
+        let state = text.unwrap_or(phase.as_str());
         let mut inner = self.inner.lock().expect("reporter lock");
         let now = Instant::now();
         let line = inner.lines.entry(id).or_insert_with(|| Line {
@@ -105,7 +195,7 @@ impl Reporter {
             return;
         }
         line.state = state.to_string();
-        line.done = is_final(state);
+        line.done = phase.is_final();
         if line.done {
             line.ended = Some(now);
         }
@@ -116,6 +206,7 @@ impl Reporter {
                 "type": "state",
                 "resource": id.label(),
                 "name": line.name,
+                "phase": phase.as_str(),
                 "state": state,
                 "elapsed_s": round(elapsed),
             })),
@@ -230,4 +321,25 @@ pub fn emit_json(value: &Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{value}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_phase_in_its_json_schema() {
+        let readme = include_str!("../README.md");
+        let schema = &readme[readme
+            .find("### JSON output")
+            .expect("README has the schema")..];
+        let listed = &schema[schema.find("`phase` is one of").expect("the phase list")..];
+        let listed = &listed[..listed.find("\n\n").unwrap_or(listed.len())];
+        for phase in Phase::ALL {
+            assert!(
+                listed.contains(&format!("`{}`", phase.as_str())),
+                "README's phase list lacks {phase:?}"
+            );
+        }
+    }
 }

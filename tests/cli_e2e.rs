@@ -315,6 +315,24 @@ async fn up_builds_the_embedded_sources_deploys_by_digest_and_a_second_up_skips_
             "image progress lacks {expected:?}: {states:?}"
         );
     }
+    // Scripts can rely on `phase`: every state event carries one of the documented set.
+    let documented: Vec<&str> = chatctl::report::Phase::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    for event in events.iter().filter(|e| e["type"] == "state") {
+        let phase = event["phase"].as_str().unwrap_or_default();
+        assert!(documented.contains(&phase), "undocumented phase in {event}");
+    }
+    let image_phases: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "state" && e["resource"] == "image")
+        .filter_map(|e| e["phase"].as_str())
+        .collect();
+    assert!(
+        image_phases.contains(&"building") && image_phases.last() == Some(&"ready"),
+        "{image_phases:?}"
+    );
 
     // Again: the image of the same sources exists, nothing is built, staged or changed.
     let before = emu.requests().await.len();

@@ -58,7 +58,7 @@ async fn auto_range_keeps_clear_of_every_subnet_of_the_network() {
     let up = engine::walk(Mode::Up, &Stack::up(), &session.ctx, &session.reporter).await;
     assert_eq!(failures(&up), Vec::<String>::new(), "up");
     let connector =
-        chatctl::gcp::vpcaccess::get(&session.ctx, &session.ctx.settings.names.connector)
+        chatctl::gcp::vpcaccess::get(&session.ctx.google, &session.ctx.settings.names.connector)
             .await
             .expect("read the connector")
             .expect("the connector exists");

@@ -236,7 +236,7 @@ fn config_examples_parse_and_render_into_valid_resources() {
             "overrides merge into chat-server's container"
         );
         if name.ends_with(".ha.yaml") {
-            assert_eq!(settings.tier, chatctl::cli::Tier::Standard);
+            assert_eq!(settings.tier, chatctl::config::Tier::Standard);
             assert_eq!(template.scaling.unwrap().min_instance_count, 2);
         }
         checked += 1;

@@ -6,18 +6,18 @@ mod image_support;
 
 use chatctl::image::registry::{RegistryAuth, RegistryClient};
 use chatctl::image::{self, ImageContext, ImageError, LocalBuild, oci};
-use image_support::{Registry, anonymous, free_port};
+use image_support::{NO_GOOGLE, Registry, free_port, google};
 
 /// htpasswd entry for user `chatctl` (bcrypt, cost 4); the tests never send its password.
 const HTPASSWD: &str = "chatctl:$2a$04$EoQPyBWAIIBlZ6u2Z/z2geD2IbahNZoYfOi6u4KWw.RuQ5NanRWwW\n";
 
-fn context() -> ImageContext {
-    ImageContext::new("test-project", "us-central1", anonymous())
+async fn context() -> ImageContext {
+    ImageContext::new(google(NO_GOOGLE, "test-project").await)
 }
 
 #[tokio::test]
 async fn malformed_reference_is_refused_before_any_call() {
-    let error = image::check_prebuilt(&context(), "Not A/Reference")
+    let error = image::check_prebuilt(&context().await, "Not A/Reference")
         .await
         .unwrap_err();
     assert!(
@@ -31,7 +31,7 @@ async fn malformed_reference_is_refused_before_any_call() {
 async fn missing_image_in_a_registry_is_reported_with_what_to_do() {
     let registry = Registry::start(None);
     let reference = format!("{}/chatctl/chat-server:does-not-exist", registry.addr);
-    let error = image::check_prebuilt(&context(), &reference)
+    let error = image::check_prebuilt(&context().await, &reference)
         .await
         .unwrap_err();
     assert!(matches!(error, ImageError::NotFound { .. }), "{error:?}");
@@ -45,7 +45,7 @@ async fn missing_image_in_a_registry_is_reported_with_what_to_do() {
 #[tokio::test]
 async fn unreachable_registry_names_the_address() {
     let addr = format!("127.0.0.1:{}", free_port());
-    let error = image::check_prebuilt(&context(), &format!("{addr}/chatctl/chat-server:v1"))
+    let error = image::check_prebuilt(&context().await, &format!("{addr}/chatctl/chat-server:v1"))
         .await
         .unwrap_err();
     let message = error.to_string();
@@ -60,7 +60,7 @@ async fn unreachable_registry_names_the_address() {
 async fn registry_that_demands_credentials_refuses_anonymous_and_wrong_ones() {
     let registry = Registry::start(Some(HTPASSWD));
     let error = image::check_prebuilt(
-        &context(),
+        &context().await,
         &format!("{}/chatctl/chat-server:v1", registry.addr),
     )
     .await
@@ -110,7 +110,7 @@ async fn failed_local_compile_is_reported() {
         profile: Some("dev".into()),
         ..Default::default()
     };
-    let error = image::local::build_binary(&build, &context().progress)
+    let error = image::local::build_binary(&build, &context().await.progress)
         .await
         .unwrap_err();
     assert!(matches!(error, ImageError::LocalBuild(_)), "{error:?}");
@@ -125,7 +125,7 @@ async fn failed_local_compile_is_reported() {
 #[tokio::test]
 async fn dynamically_linked_binary_is_not_pushed() {
     let registry = Registry::start(None);
-    let mut ctx = context();
+    let mut ctx = context().await;
     ctx.registry_override = Some(format!("{}/chatctl", registry.addr));
     let build = LocalBuild {
         binary: Some("/bin/true".into()),

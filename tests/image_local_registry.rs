@@ -10,7 +10,7 @@ mod common;
 mod image_support;
 
 use chatctl::image::{self, ImageContext, ImageSource, LocalBuild, oci};
-use image_support::{Registry, anonymous, workspace_root};
+use image_support::{NO_GOOGLE, Registry, google, workspace_root};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,7 +34,7 @@ async fn get(url: &str, accept: &str) -> (reqwest::StatusCode, Vec<u8>) {
 async fn local_build_pushes_a_runnable_reproducible_image() {
     let registry = Registry::start(None);
     let events = Arc::new(Mutex::new(Vec::new()));
-    let mut ctx = ImageContext::new("test-project", "us-central1", anonymous());
+    let mut ctx = ImageContext::new(google(NO_GOOGLE, "test-project").await);
     ctx.registry_override = Some(format!("{}/chatctl", registry.addr));
     let seen = events.clone();
     ctx.progress = Arc::new(move |event| seen.lock().unwrap().push(event.clone()));

@@ -10,7 +10,7 @@ use chatctl::image::source_archive::{self, BuildContext};
 use chatctl::image::tarball::{self, FileEntry, Owner};
 use chatctl::image::{self, ImageContext, ImageError, ImageEvent, ImageSource, cloud_build};
 use emulator::{Emulator, EmulatorConfig, EmulatorHandle, NoRuntime};
-use image_support::anonymous;
+use image_support::google;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,10 +38,9 @@ async fn start_emulator_with(config: EmulatorConfig) -> EmulatorHandle {
 }
 
 /// A context pointed at the emulator that records every progress event.
-fn context(emulator: &EmulatorHandle) -> (ImageContext, Arc<Mutex<Vec<ImageEvent>>>) {
+async fn context(emulator: &EmulatorHandle) -> (ImageContext, Arc<Mutex<Vec<ImageEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
-    let mut ctx = ImageContext::new(PROJECT, "us-central1", anonymous());
-    ctx.api_endpoint = Some(emulator.base_url().to_string());
+    let mut ctx = ImageContext::new(google(emulator.base_url(), PROJECT).await);
     ctx.poll_interval = Duration::from_millis(20);
     ctx.build_timeout = Duration::from_secs(60);
     let seen = events.clone();
@@ -95,7 +94,7 @@ fn count(requests: &[serde_json::Value], method: &str, path_part: &str) -> usize
 #[tokio::test]
 async fn source_build_stages_builds_and_then_reuses_the_image() {
     let emulator = start_emulator().await;
-    let (ctx, events) = context(&emulator);
+    let (ctx, events) = context(&emulator).await;
     let sources = test_context("v1");
 
     let image = cloud_build::build_from_source(&ctx, &sources)
@@ -208,7 +207,7 @@ async fn source_build_stages_builds_and_then_reuses_the_image() {
 async fn a_build_left_running_is_followed_by_the_next_run_not_started_again() {
     // 0.02 × (5 s queued + 3 min): the build runs 3.7 s, far past the first run's deadline.
     let emulator = start_emulator_scaled(0.02).await;
-    let (mut ctx, events) = context(&emulator);
+    let (mut ctx, events) = context(&emulator).await;
     let sources = test_context("v1");
     ctx.build_timeout = Duration::from_millis(1);
     let error = cloud_build::build_from_source(&ctx, &sources)
@@ -276,7 +275,7 @@ async fn no_build_runs_where_cloud_build_is_not_enabled() {
         ..EmulatorConfig::default()
     })
     .await;
-    let (ctx, _) = context(&emulator);
+    let (ctx, _) = context(&emulator).await;
     let running = tokio::time::timeout(
         Duration::from_secs(30),
         cloud_build::running_build(&ctx, &test_context("v1")),
@@ -297,7 +296,7 @@ async fn no_build_runs_where_cloud_build_is_not_enabled() {
 #[tokio::test]
 async fn missing_prebuilt_image_in_artifact_registry_is_not_found() {
     let emulator = start_emulator().await;
-    let (ctx, _) = context(&emulator);
+    let (ctx, _) = context(&emulator).await;
     cloud_build::build_from_source(&ctx, &test_context("v1"))
         .await
         .expect("seed an image");
@@ -317,7 +316,7 @@ async fn missing_prebuilt_image_in_artifact_registry_is_not_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_build_reports_status_detail_and_log_url() {
     let emulator = start_emulator().await;
-    let (mut ctx, _) = context(&emulator);
+    let (mut ctx, _) = context(&emulator).await;
     // Delete the staged archive right after upload (as a lifecycle rule or a person might):
     // Cloud Build then cannot fetch its source and the build fails.
     let base = emulator.base_url().to_string();
@@ -362,7 +361,7 @@ async fn failed_build_reports_status_detail_and_log_url() {
 #[tokio::test]
 async fn staging_bucket_owned_by_another_project_is_refused() {
     let emulator = start_emulator().await;
-    let (ctx, _) = context(&emulator);
+    let (ctx, _) = context(&emulator).await;
     let squatted = serde_json::json!({ "name": format!("{PROJECT}_cloudbuild") });
     let created = reqwest::Client::new()
         .post(format!(
@@ -387,7 +386,7 @@ async fn staging_bucket_owned_by_another_project_is_refused() {
 #[tokio::test]
 async fn embedded_sources_build_through_ensure_image() {
     let emulator = start_emulator().await;
-    let (ctx, _) = context(&emulator);
+    let (ctx, _) = context(&emulator).await;
     let image = image::ensure_image(&ctx, &ImageSource::Source)
         .await
         .expect("--build source with chatctl's own sources");

@@ -18,7 +18,7 @@ async fn redis_converges_then_reads_only_then_goes_away() {
     let emu = Emu::start(1).await;
     // The emulator enforces API enablement: enable Redis the way a user's project would be.
     let session = emu.session("redis1").await;
-    chatctl::gcp::serviceusage::enable(&session.ctx, &["redis.googleapis.com".into()])
+    chatctl::gcp::serviceusage::enable(&session.ctx.google, &["redis.googleapis.com".into()])
         .await
         .expect("enable redis");
 
@@ -63,7 +63,7 @@ async fn redis_converges_then_reads_only_then_goes_away() {
     ));
     assert!(down.results[&resources::redis::ID].existed);
     assert!(
-        chatctl::gcp::redis::get(&session.ctx, "chat-redis1")
+        chatctl::gcp::redis::get(&session.ctx.google, "chat-redis1")
             .await
             .unwrap()
             .is_none()
@@ -76,7 +76,7 @@ async fn redis_converges_then_reads_only_then_goes_away() {
 async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
     let emu = Emu::start(2).await;
     let session = emu.session("redis2").await;
-    chatctl::gcp::serviceusage::enable(&session.ctx, &["redis.googleapis.com".into()])
+    chatctl::gcp::serviceusage::enable(&session.ctx.google, &["redis.googleapis.com".into()])
         .await
         .expect("enable redis");
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
@@ -87,7 +87,7 @@ async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
 
     let mut bigger = common::settings("redis2");
     bigger.overrides.redis = serde_json::json!({"memorySizeGb": 2});
-    let clients = session.ctx.clients.clone();
+    let clients = session.ctx.google.clients.clone();
     let resized = chatctl::commands::Session::with(clients, bigger, Default::default());
     let plan = engine::walk(Mode::Plan, &redis_only(), &resized.ctx, &resized.reporter).await;
     let planned = plan.results[&resources::redis::ID].planned.clone().unwrap();
@@ -103,7 +103,7 @@ async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
         applied.results[&resources::redis::ID].outcome,
         Outcome::Done
     ));
-    let instance = chatctl::gcp::redis::get(&resized.ctx, "chat-redis2")
+    let instance = chatctl::gcp::redis::get(&resized.ctx.google, "chat-redis2")
         .await
         .unwrap()
         .unwrap();

@@ -156,7 +156,7 @@ async fn two_environments_live_side_by_side() {
     let range = |s: &chatctl::commands::Session, id: &'static str| {
         let ctx = s.ctx.clone();
         async move {
-            chatctl::gcp::vpcaccess::get(&ctx, id)
+            chatctl::gcp::vpcaccess::get(&ctx.google, id)
                 .await
                 .unwrap()
                 .unwrap()

@@ -1,5 +1,6 @@
 //! chat-bench: load generator for servers that speak the tutorial's Socket.IO chat protocol.
 //! Parses the scenario, runs it on a multi-threaded runtime, prints its JSON line on stdout.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod cli;
 mod client;

@@ -1,6 +1,7 @@
 //! chat-server: the bundled real-time chat service (axum + Socket.IO + Redis), wire-compatible
 //! with the Cloud Run WebSocket chat tutorial. Other crates (tests, `chatctl up --local`) start
 //! it with [`serve`] or [`spawn`] on a listener of their choosing.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod assets;
 pub mod chat;

@@ -1,5 +1,6 @@
 //! The `chat-server` binary: reads its settings from the environment (or flags), serves until
 //! SIGTERM/SIGINT, then drains. Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad settings.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use std::process::ExitCode;
 

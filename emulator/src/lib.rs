@@ -11,6 +11,7 @@
 //! handle.shutdown().await
 //! # }
 //! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod apis;
 mod auth;

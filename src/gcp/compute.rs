@@ -4,8 +4,8 @@
 
 use google_cloud_compute_v1::model::Subnetwork;
 
+use super::Google;
 use super::errors::explain;
-use crate::context::Ctx;
 
 /// The predefined role that may list subnets.
 pub const VIEWER_ROLE: &str = "roles/compute.networkViewer";
@@ -75,23 +75,24 @@ fn ranges_of(subnet: Subnetwork, network: &str) -> Vec<SubnetRange> {
 }
 
 /// Every range of every subnet of `network` in the project, all regions (one aggregated list).
-pub async fn subnet_ranges(ctx: &Ctx, network: &str) -> anyhow::Result<Vec<SubnetRange>> {
+pub async fn subnet_ranges(google: &Google, network: &str) -> anyhow::Result<Vec<SubnetRange>> {
     let what = format!("list the subnets of network {network}");
     let mut ranges = Vec::new();
     let mut token: Option<String> = None;
     for _page in 0..100 {
-        let page = ctx
+        let page = google
             .retry()
             .run(&what, || {
-                ctx.clients
+                google
+                    .clients
                     .subnetworks
                     .aggregated_list()
-                    .set_project(ctx.project())
+                    .set_project(google.project())
                     .set_or_clear_page_token(token.clone())
                     .send()
             })
             .await
-            .map_err(|e| explain(e, ctx.call(&what, VIEWER_ROLE)))?;
+            .map_err(|e| explain(e, google.call(&what, VIEWER_ROLE)))?;
         for scoped in page.items.into_values() {
             ranges.extend(
                 scoped

@@ -40,7 +40,12 @@ pub fn classify(err: &GaxError) -> Kind {
             Code::Aborted => Kind::Conflict,
             Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Kind::Transient,
             Code::ResourceExhausted if is_rate_limit(reason, &status.message) => Kind::Transient,
-            Code::PermissionDenied if reason == "SERVICE_DISABLED" => Kind::ServiceDisabled,
+            // `accessNotConfigured`: the same, in the older JSON APIs' `errors` list (Storage).
+            Code::PermissionDenied
+                if reason == "SERVICE_DISABLED" || reason == "accessNotConfigured" =>
+            {
+                Kind::ServiceDisabled
+            }
             Code::InvalidArgument | Code::PermissionDenied
                 if mentions_missing_account(&status.message) =>
             {
@@ -65,7 +70,8 @@ pub fn classify(err: &GaxError) -> Kind {
 /// 429s that pass with time (requests per minute) rather than a quota on resources.
 fn is_rate_limit(reason: &str, message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    reason == "RATE_LIMIT_EXCEEDED"
+    reason.eq_ignore_ascii_case("RATE_LIMIT_EXCEEDED")
+        || reason == "rateLimitExceeded"
         || m.contains("per minute")
         || m.contains("per second")
         || m.contains("rate limit")
@@ -134,7 +140,7 @@ fn hint(code: Code, reason: &str, message: &str, call: Call<'_>) -> Option<Strin
              (https://console.cloud.google.com/billing/linkedaccount?project={project}), then rerun"
         ));
     }
-    if reason == "SERVICE_DISABLED" {
+    if reason == "SERVICE_DISABLED" || reason == "accessNotConfigured" {
         return Some(format!(
             "the API is disabled in project {project}: `chatctl up` enables what it needs; if you \
              may not enable APIs, ask a project owner to run \

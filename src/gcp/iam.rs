@@ -2,9 +2,9 @@
 
 use google_cloud_iam_admin_v1::model::ServiceAccount;
 
+use super::Google;
 use super::errors::Kind;
 use super::send_unless;
-use crate::context::Ctx;
 
 pub const ROLE: &str = "roles/iam.serviceAccountAdmin";
 
@@ -13,33 +13,39 @@ pub fn account_name(project: &str, email: &str) -> String {
 }
 
 /// The account, or None when IAM does not know it (404, or 403 for a missing one).
-pub async fn get(ctx: &Ctx, email: &str) -> anyhow::Result<Option<ServiceAccount>> {
-    let name = account_name(ctx.project(), email);
+pub async fn get(google: &Google, email: &str) -> anyhow::Result<Option<ServiceAccount>> {
+    let name = account_name(google.project(), email);
     let what = format!("read service account {email}");
-    let call = ctx.call(&what, ROLE);
-    send_unless(ctx, call, Kind::NotFound, || {
-        ctx.clients.iam.get_service_account().set_name(&name).send()
+    let call = google.call(&what, ROLE);
+    send_unless(google, call, Kind::NotFound, || {
+        google
+            .clients
+            .iam
+            .get_service_account()
+            .set_name(&name)
+            .send()
     })
     .await
 }
 
 /// Creates the account; Ok(None) when the id is already taken (the caller decides to adopt).
 pub async fn create(
-    ctx: &Ctx,
+    google: &Google,
     account_id: &str,
     display_name: &str,
     description: &str,
 ) -> anyhow::Result<Option<ServiceAccount>> {
     let what = format!("create service account {account_id}");
-    let call = ctx.call(&what, ROLE);
+    let call = google.call(&what, ROLE);
     let account = ServiceAccount::new()
         .set_display_name(display_name)
         .set_description(description);
-    send_unless(ctx, call, Kind::AlreadyExists, || {
-        ctx.clients
+    send_unless(google, call, Kind::AlreadyExists, || {
+        google
+            .clients
             .iam
             .create_service_account()
-            .set_name(format!("projects/{}", ctx.project()))
+            .set_name(format!("projects/{}", google.project()))
             .set_account_id(account_id)
             .set_service_account(account.clone())
             .send()
@@ -48,13 +54,14 @@ pub async fn create(
 }
 
 /// Deletes the account; true when it was there.
-pub async fn delete(ctx: &Ctx, email: &str) -> anyhow::Result<bool> {
-    let name = account_name(ctx.project(), email);
+pub async fn delete(google: &Google, email: &str) -> anyhow::Result<bool> {
+    let name = account_name(google.project(), email);
     let what = format!("delete service account {email}");
-    let call = ctx.call(&what, ROLE);
-    send_unless(ctx, call, Kind::NotFound, || {
+    let call = google.call(&what, ROLE);
+    send_unless(google, call, Kind::NotFound, || {
         {
-            ctx.clients
+            google
+                .clients
                 .iam
                 .delete_service_account()
                 .set_name(&name)

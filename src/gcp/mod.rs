@@ -1,6 +1,10 @@
-//! Thin access to the Google Cloud APIs through the official google-cloud-* crates: one module
-//! per API, plus the shared pieces (credentials and endpoints, retries, operations, errors).
+//! Every call chatctl makes to Google goes through here: one module per API (the official
+//! google-cloud-* crates, and Cloud Storage's JSON API), the clients built once ([`Clients`]),
+//! and the shared rules ([`Google`]: project and region, one retry policy, waiting for
+//! operations, errors explained in one place).
 
+pub mod artifact_registry;
+pub mod cloud_build;
 pub mod compute;
 pub mod errors;
 pub mod iam;
@@ -11,9 +15,13 @@ pub mod redis;
 pub mod retry;
 pub mod run;
 pub mod serviceusage;
+pub mod storage;
 pub mod vpcaccess;
 
 use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use anyhow::Context as _;
 
@@ -22,6 +30,8 @@ use google_cloud_auth::credentials::{Credentials, anonymous};
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_longrunning::model::Operation;
+use lro::{PollPolicy, Waiting};
+use retry::RetryPolicy;
 
 /// The environment variable that sends every API call to another endpoint (the emulator).
 pub const ENDPOINT_ENV: &str = "CHATCTL_API_ENDPOINT";
@@ -36,9 +46,12 @@ pub struct Clients {
     pub run: google_cloud_run_v2::client::Services,
     pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
     pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
+    pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
+    pub cloud_build: google_cloud_build_v1::client::CloudBuild,
+    pub storage: storage::Storage,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
-    /// The credentials every client uses (the image module builds its own clients with them).
+    /// The credentials every client uses (also the login to Artifact Registry's Docker registry).
     pub credentials: Credentials,
 }
 
@@ -96,8 +109,9 @@ impl Clients {
         Self::for_environment(&environment).await
     }
 
-    /// Builds every client for the emulator of `up --local`: anonymous credentials whatever
-    /// application default credentials are configured (no token is ever sent to Google).
+    /// Builds every client for the emulator of `up --local` (or a test's): anonymous
+    /// credentials whatever application default credentials are configured (no token is ever
+    /// sent to Google).
     pub async fn connect_anonymous(endpoint: String) -> anyhow::Result<Self> {
         Self::connect_with(Some(endpoint), anonymous::Builder::new().build()).await
     }
@@ -128,16 +142,125 @@ impl Clients {
                 ep.clone(),
                 creds
             ),
+            artifact_registry: build_client!(
+                google_cloud_artifactregistry_v1::client::ArtifactRegistry,
+                ep.clone(),
+                creds
+            ),
+            cloud_build: build_client!(
+                google_cloud_build_v1::client::CloudBuild,
+                ep.clone(),
+                creds
+            ),
+            storage: storage::Storage::new(ep.as_deref(), creds.clone())?,
             endpoint,
             credentials: creds,
         })
     }
 }
 
+/// Polling floor when talking to Google; an endpoint override (the emulator, whose time is
+/// scaled down) polls faster. CHATCTL_POLL_FLOOR_MS (`Environment::poll_floor`) overrides both.
+const POLL_FLOOR_GOOGLE: Duration = Duration::from_secs(1);
+const POLL_FLOOR_OVERRIDE: Duration = Duration::from_millis(10);
+
+/// What every Google call needs, and nothing else: the clients, the project and region, and
+/// how to retry and wait (deadline, polling, Ctrl-C).
+#[derive(Debug, Clone)]
+pub struct Google {
+    pub clients: Clients,
+    pub project: String,
+    pub region: String,
+    pub waiting: Waiting,
+}
+
+impl Google {
+    /// The handle for `project` and `region`: waits end at `timeout` or at `cancel`; against an
+    /// endpoint override (the emulator) retries and polls are quicker, unless `poll_floor` says.
+    pub fn new(
+        clients: Clients,
+        project: impl Into<String>,
+        region: impl Into<String>,
+        timeout: Duration,
+        poll_floor: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let emulated = clients.endpoint.is_some();
+        let mut retry = RetryPolicy::default();
+        if emulated {
+            retry.initial = Duration::from_millis(20);
+            retry.max_delay = Duration::from_secs(1);
+        }
+        let floor = poll_floor.unwrap_or(if emulated {
+            POLL_FLOOR_OVERRIDE
+        } else {
+            POLL_FLOOR_GOOGLE
+        });
+        let waiting = Waiting {
+            retry,
+            poll: PollPolicy {
+                floor,
+                ..PollPolicy::default()
+            },
+            timeout,
+            cancel,
+        };
+        Google {
+            clients,
+            project: project.into(),
+            region: region.into(),
+            waiting,
+        }
+    }
+
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// `projects/P/locations/R`.
+    pub fn parent(&self) -> String {
+        format!("projects/{}/locations/{}", self.project, self.region)
+    }
+
+    /// Whether the calls go to an endpoint override (the emulator) rather than Google.
+    pub fn emulated(&self) -> bool {
+        self.clients.endpoint.is_some()
+    }
+
+    pub fn call<'a>(&'a self, what: &'a str, role: &'a str) -> errors::Call<'a> {
+        errors::Call {
+            what,
+            role,
+            project: &self.project,
+        }
+    }
+
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.waiting.retry
+    }
+}
+
+/// Sends a call with retries; any failure becomes an explained error.
+pub async fn send<T, F, Fut>(google: &Google, call: errors::Call<'_>, send: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    google
+        .retry()
+        .run(call.what, send)
+        .await
+        .map_err(|e| errors::explain(e, call))
+}
+
 /// Sends a call with retries; the failure kind `absent` (NOT_FOUND for reads and deletes,
 /// ALREADY_EXISTS for creates) becomes `None`, any other failure an explained error.
 pub async fn send_unless<T, F, Fut>(
-    ctx: &crate::context::Ctx,
+    google: &Google,
     call: errors::Call<'_>,
     absent: errors::Kind,
     send: F,
@@ -146,7 +269,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
 {
-    match ctx.retry().run(call.what, send).await {
+    match google.retry().run(call.what, send).await {
         Ok(value) => Ok(Some(value)),
         Err(e) if errors::classify(&e) == absent => Ok(None),
         Err(e) => Err(errors::explain(e, call)),
@@ -164,7 +287,7 @@ impl<F: std::future::Future<Output = Result<Operation, GaxError>>> OperationCall
 /// reads what is there and decides), NOT_FOUND for a delete (already gone); `None` for updates,
 /// where every failure is an error.
 pub async fn send_and_wait<S, SendFut, G, GetFut>(
-    ctx: &crate::context::Ctx,
+    google: &Google,
     call: errors::Call<'_>,
     absent: Option<errors::Kind>,
     send: S,
@@ -177,12 +300,12 @@ where
     G: FnMut(String) -> GetFut,
     GetFut: OperationCall,
 {
-    let op = match ctx.retry().run(call.what, send).await {
+    let op = match google.retry().run(call.what, send).await {
         Ok(op) => op,
         Err(e) if absent.is_some_and(|kind| errors::classify(&e) == kind) => return Ok(false),
         Err(e) => return Err(errors::explain(e, call)),
     };
     accepted();
-    ctx.waiting.operation(op, call, get_operation).await?;
+    google.waiting.operation(op, call, get_operation).await?;
     Ok(true)
 }

@@ -2,47 +2,50 @@
 
 use google_cloud_iam_v1::model::{GetPolicyOptions, Policy};
 
+use super::Google;
 use super::errors::explain;
 use super::policy;
-use crate::context::Ctx;
 
 pub const ROLE: &str = "roles/resourcemanager.projectIamAdmin";
 
-pub async fn get_policy(ctx: &Ctx) -> anyhow::Result<Policy> {
+pub async fn get_policy(google: &Google) -> anyhow::Result<Policy> {
     let what = "read the project IAM policy";
-    let call = ctx.call(what, "roles/iam.securityReviewer");
-    ctx.retry()
-        .run(what, || read(ctx))
+    let call = google.call(what, "roles/iam.securityReviewer");
+    google
+        .retry()
+        .run(what, || read(google))
         .await
         .map_err(|e| explain(e, call))
 }
 
 fn read(
-    ctx: &Ctx,
+    google: &Google,
 ) -> impl std::future::Future<Output = Result<Policy, google_cloud_gax::error::Error>> + '_ {
-    ctx.clients
+    google
+        .clients
         .projects
         .get_iam_policy()
-        .set_resource(format!("projects/{}", ctx.project()))
+        .set_resource(format!("projects/{}", google.project()))
         .set_options(GetPolicyOptions::new().set_requested_policy_version(3))
         .send()
 }
 
 /// Applies `edit` to the project policy; true when it wrote a change.
 pub async fn modify(
-    ctx: &Ctx,
+    google: &Google,
     what: &str,
     edit: impl Fn(&mut Policy) -> bool,
 ) -> anyhow::Result<bool> {
     policy::read_modify_write(
-        ctx.retry(),
-        ctx.call(what, ROLE),
-        || read(ctx),
+        google.retry(),
+        google.call(what, ROLE),
+        || read(google),
         |p| {
-            ctx.clients
+            google
+                .clients
                 .projects
                 .set_iam_policy()
-                .set_resource(format!("projects/{}", ctx.project()))
+                .set_resource(format!("projects/{}", google.project()))
                 .set_policy(p)
                 .send()
         },

@@ -4,21 +4,21 @@
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_wkt::FieldMask;
 
+use super::Google;
 use super::errors::Kind;
 use super::send_unless;
-use crate::context::Ctx;
 
 pub const ROLE: &str = "roles/redis.admin";
 
-pub fn instance_name(ctx: &Ctx, id: &str) -> String {
-    format!("{}/instances/{id}", ctx.parent())
+pub fn instance_name(google: &Google, id: &str) -> String {
+    format!("{}/instances/{id}", google.parent())
 }
 
-pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Instance>> {
-    let name = instance_name(ctx, id);
+pub async fn get(google: &Google, id: &str) -> anyhow::Result<Option<Instance>> {
+    let name = instance_name(google, id);
     let what = format!("read Redis instance {id}");
-    send_unless(ctx, ctx.call(&what, ROLE), Kind::NotFound, || {
-        ctx.clients.redis.get_instance().set_name(&name).send()
+    send_unless(google, google.call(&what, ROLE), Kind::NotFound, || {
+        google.clients.redis.get_instance().set_name(&name).send()
     })
     .await
 }
@@ -26,46 +26,52 @@ pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Instance>> {
 /// Creates the instance and waits; Ok(false) when the id is already taken. `accepted` runs
 /// once the create request has been accepted (the instance is then visible as CREATING).
 pub async fn create(
-    ctx: &Ctx,
+    google: &Google,
     id: &str,
     instance: Instance,
     accepted: impl FnOnce(),
 ) -> anyhow::Result<bool> {
     let what = format!("create Redis instance {id}");
     super::send_and_wait(
-        ctx,
-        ctx.call(&what, ROLE),
+        google,
+        google.call(&what, ROLE),
         Some(Kind::AlreadyExists),
         || {
-            ctx.clients
+            google
+                .clients
                 .redis
                 .create_instance()
-                .set_parent(ctx.parent())
+                .set_parent(google.parent())
                 .set_instance_id(id)
                 .set_instance(instance.clone())
                 .send()
         },
-        |op| ctx.clients.redis.get_operation().set_name(op).send(),
+        |op| google.clients.redis.get_operation().set_name(op).send(),
         accepted,
     )
     .await
 }
 
-pub async fn update(ctx: &Ctx, instance: Instance, fields: Vec<String>) -> anyhow::Result<()> {
+pub async fn update(
+    google: &Google,
+    instance: Instance,
+    fields: Vec<String>,
+) -> anyhow::Result<()> {
     let what = format!("update Redis instance {}", instance.name);
     super::send_and_wait(
-        ctx,
-        ctx.call(&what, ROLE),
+        google,
+        google.call(&what, ROLE),
         None,
         || {
-            ctx.clients
+            google
+                .clients
                 .redis
                 .update_instance()
                 .set_update_mask(FieldMask::default().set_paths(fields.clone()))
                 .set_instance(instance.clone())
                 .send()
         },
-        |op| ctx.clients.redis.get_operation().set_name(op).send(),
+        |op| google.clients.redis.get_operation().set_name(op).send(),
         || {},
     )
     .await
@@ -73,16 +79,23 @@ pub async fn update(ctx: &Ctx, instance: Instance, fields: Vec<String>) -> anyho
 }
 
 /// Deletes and waits; Ok(false) when it was already gone.
-pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
-    let name = instance_name(ctx, id);
+pub async fn delete(google: &Google, id: &str) -> anyhow::Result<bool> {
+    let name = instance_name(google, id);
     let what = format!("delete Redis instance {id}");
-    let call = ctx.call(&what, ROLE);
+    let call = google.call(&what, ROLE);
     super::send_and_wait(
-        ctx,
+        google,
         call,
         Some(Kind::NotFound),
-        || ctx.clients.redis.delete_instance().set_name(&name).send(),
-        |op| ctx.clients.redis.get_operation().set_name(op).send(),
+        || {
+            google
+                .clients
+                .redis
+                .delete_instance()
+                .set_name(&name)
+                .send()
+        },
+        |op| google.clients.redis.get_operation().set_name(op).send(),
         || {},
     )
     .await

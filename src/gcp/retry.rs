@@ -113,49 +113,6 @@ impl RetryPolicy {
     }
 }
 
-/// The same rules as [`RetryPolicy::run`] ([`RetryPolicy::window`]) for calls that retry inside
-/// the google-cloud crates (the image module's clients). Transient failures are retried only
-/// for idempotent calls; "not visible yet" failures (an API just enabled) were refused, so
-/// even a create is safe to resend.
-#[derive(Debug)]
-struct SameRules(RetryPolicy);
-
-impl google_cloud_gax::retry_policy::RetryPolicy for SameRules {
-    fn on_error(
-        &self,
-        state: &google_cloud_gax::retry_state::RetryState,
-        error: GaxError,
-    ) -> google_cloud_gax::retry_result::RetryResult {
-        use google_cloud_gax::retry_result::RetryResult;
-        let kind = classify(&error);
-        let resendable = state.idempotent || kind != Kind::Transient;
-        let Some(window) = self.0.window(kind).filter(|_| resendable) else {
-            return RetryResult::Permanent(error);
-        };
-        if state.start.elapsed() >= window || state.attempt_count >= 200 {
-            RetryResult::Exhausted(error)
-        } else {
-            RetryResult::Continue(error)
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// This policy as a google-cloud client's retry and backoff policies.
-    pub fn for_clients(
-        &self,
-    ) -> (
-        google_cloud_gax::retry_policy::RetryPolicyArg,
-        google_cloud_gax::backoff_policy::BackoffPolicyArg,
-    ) {
-        let backoff = google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder::new()
-            .with_initial_delay(self.initial)
-            .with_maximum_delay(self.max_delay)
-            .clamp();
-        (SameRules(*self).into(), backoff.into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,65 +4,67 @@
 use google_cloud_iam_v1::model::{GetPolicyOptions, Policy};
 use google_cloud_run_v2::model::Service;
 
+use super::Google;
 use super::errors::Kind;
 use super::{policy, send_unless};
-use crate::context::Ctx;
 
 pub const ROLE: &str = "roles/run.admin and roles/iam.serviceAccountUser";
 
-pub fn service_name(ctx: &Ctx, id: &str) -> String {
-    format!("{}/services/{id}", ctx.parent())
+pub fn service_name(google: &Google, id: &str) -> String {
+    format!("{}/services/{id}", google.parent())
 }
 
-pub async fn get(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Service>> {
-    let name = service_name(ctx, id);
+pub async fn get(google: &Google, id: &str) -> anyhow::Result<Option<Service>> {
+    let name = service_name(google, id);
     let what = format!("read Cloud Run service {id}");
     send_unless(
-        ctx,
-        ctx.call(&what, "roles/run.viewer"),
+        google,
+        google.call(&what, "roles/run.viewer"),
         Kind::NotFound,
-        || ctx.clients.run.get_service().set_name(&name).send(),
+        || google.clients.run.get_service().set_name(&name).send(),
     )
     .await
 }
 
 /// Creates the service and waits for its first revision; Ok(false) when the id is taken.
-pub async fn create(ctx: &Ctx, id: &str, service: Service) -> anyhow::Result<bool> {
+pub async fn create(google: &Google, id: &str, service: Service) -> anyhow::Result<bool> {
     let what = format!("create Cloud Run service {id}");
     super::send_and_wait(
-        ctx,
-        ctx.call(&what, ROLE),
+        google,
+        google.call(&what, ROLE),
         Some(Kind::AlreadyExists),
         || {
-            ctx.clients
+            google
+                .clients
                 .run
                 .create_service()
-                .set_parent(ctx.parent())
+                .set_parent(google.parent())
                 .set_service_id(id)
                 .set_service(service.clone())
                 .send()
         },
-        |op| ctx.clients.run.get_operation().set_name(op).send(),
+        |op| google.clients.run.get_operation().set_name(op).send(),
         || {},
     )
     .await
 }
 
 /// Replaces the service's spec (a new revision) and waits for the rollout.
-pub async fn update(ctx: &Ctx, service: Service) -> anyhow::Result<()> {
+pub async fn update(google: &Google, service: Service) -> anyhow::Result<()> {
     let what = format!("update Cloud Run service {}", service.name);
     super::send_and_wait(
-        ctx,
-        ctx.call(&what, ROLE),
+        google,
+        google.call(&what, ROLE),
         None,
         || {
-            ctx.clients
+            google
+                .clients
                 .run
                 .update_service()
                 .set_service(service.clone())
                 .send()
         },
-        |op| ctx.clients.run.get_operation().set_name(op).send(),
+        |op| google.clients.run.get_operation().set_name(op).send(),
         || {},
     )
     .await
@@ -70,26 +72,27 @@ pub async fn update(ctx: &Ctx, service: Service) -> anyhow::Result<()> {
 }
 
 /// Deletes and waits; Ok(false) when it was already gone.
-pub async fn delete(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
-    let name = service_name(ctx, id);
+pub async fn delete(google: &Google, id: &str) -> anyhow::Result<bool> {
+    let name = service_name(google, id);
     let what = format!("delete Cloud Run service {id}");
-    let call = ctx.call(&what, ROLE);
+    let call = google.call(&what, ROLE);
     super::send_and_wait(
-        ctx,
+        google,
         call,
         Some(Kind::NotFound),
-        || ctx.clients.run.delete_service().set_name(&name).send(),
-        |op| ctx.clients.run.get_operation().set_name(op).send(),
+        || google.clients.run.delete_service().set_name(&name).send(),
+        |op| google.clients.run.get_operation().set_name(op).send(),
         || {},
     )
     .await
 }
 
 fn read_policy<'a>(
-    ctx: &'a Ctx,
+    google: &'a Google,
     name: &'a str,
 ) -> impl std::future::Future<Output = Result<Policy, google_cloud_gax::error::Error>> + 'a {
-    ctx.clients
+    google
+        .clients
         .run
         .get_iam_policy()
         .set_resource(name)
@@ -98,32 +101,33 @@ fn read_policy<'a>(
 }
 
 /// The service's IAM policy, or None when the service does not exist.
-pub async fn get_policy(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Policy>> {
-    let name = service_name(ctx, id);
+pub async fn get_policy(google: &Google, id: &str) -> anyhow::Result<Option<Policy>> {
+    let name = service_name(google, id);
     let what = format!("read the IAM policy of Cloud Run service {id}");
     send_unless(
-        ctx,
-        ctx.call(&what, "roles/run.viewer"),
+        google,
+        google.call(&what, "roles/run.viewer"),
         Kind::NotFound,
-        || read_policy(ctx, &name),
+        || read_policy(google, &name),
     )
     .await
 }
 
 /// Applies `edit` to the service's IAM policy; true when it wrote a change.
 pub async fn modify_policy(
-    ctx: &Ctx,
+    google: &Google,
     id: &str,
     edit: impl Fn(&mut Policy) -> bool,
 ) -> anyhow::Result<bool> {
-    let name = service_name(ctx, id);
+    let name = service_name(google, id);
     let what = format!("change the IAM policy of Cloud Run service {id}");
     policy::read_modify_write(
-        ctx.retry(),
-        ctx.call(&what, "roles/run.admin"),
-        || read_policy(ctx, &name),
+        google.retry(),
+        google.call(&what, "roles/run.admin"),
+        || read_policy(google, &name),
         |p| {
-            ctx.clients
+            google
+                .clients
                 .run
                 .set_iam_policy()
                 .set_resource(&name)

@@ -2,25 +2,26 @@
 
 use google_cloud_api_serviceusage_v1::model::State;
 
-use crate::context::Ctx;
+use super::Google;
 
 const ROLE: &str = "roles/serviceusage.serviceUsageAdmin";
 
 /// The services of `wanted` that are not enabled in the project.
-pub async fn disabled(ctx: &Ctx, wanted: &[&str]) -> anyhow::Result<Vec<String>> {
-    let parent = format!("projects/{}", ctx.project());
+pub async fn disabled(google: &Google, wanted: &[&str]) -> anyhow::Result<Vec<String>> {
+    let parent = format!("projects/{}", google.project());
     let names: Vec<String> = wanted
         .iter()
         .map(|s| format!("{parent}/services/{s}"))
         .collect();
-    let call = ctx.call(
+    let call = google.call(
         "read which APIs are enabled",
         "roles/serviceusage.serviceUsageViewer",
     );
-    let response = ctx
+    let response = google
         .retry()
         .run(call.what, || {
-            ctx.clients
+            google
+                .clients
                 .serviceusage
                 .batch_get_services()
                 .set_parent(&parent)
@@ -43,14 +44,15 @@ pub async fn disabled(ctx: &Ctx, wanted: &[&str]) -> anyhow::Result<Vec<String>>
 }
 
 /// Enables `services` (at most 20, atomically) and waits for the operation.
-pub async fn enable(ctx: &Ctx, services: &[String]) -> anyhow::Result<String> {
-    let parent = format!("projects/{}", ctx.project());
+pub async fn enable(google: &Google, services: &[String]) -> anyhow::Result<String> {
+    let parent = format!("projects/{}", google.project());
     let what = format!("enable {}", services.join(", "));
-    let call = ctx.call(&what, ROLE);
-    let op = ctx
+    let call = google.call(&what, ROLE);
+    let op = google
         .retry()
         .run(call.what, || {
-            ctx.clients
+            google
+                .clients
                 .serviceusage
                 .batch_enable_services()
                 .set_parent(&parent)
@@ -60,9 +62,11 @@ pub async fn enable(ctx: &Ctx, services: &[String]) -> anyhow::Result<String> {
         .await
         .map_err(|e| crate::gcp::errors::explain(e, call))?;
     let name = op.name.clone();
-    ctx.waiting
+    google
+        .waiting
         .operation(op, call, |name| {
-            ctx.clients
+            google
+                .clients
                 .serviceusage
                 .get_operation()
                 .set_name(name)

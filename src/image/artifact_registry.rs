@@ -1,86 +1,44 @@
-//! Artifact Registry through the official client: make sure the Docker repository exists,
-//! resolve a tag or digest to the image's digest, and turn ADC into registry credentials.
+//! What the image needs from Artifact Registry (calls in [`crate::gcp::artifact_registry`]):
+//! the Docker repository made sure of, a tag or digest resolved to the image's digest, and the
+//! Google credentials turned into a login to the registry.
 
 use super::reference::{ArtifactRegistryPath, ImageRef};
 use super::registry::RegistryAuth;
 use super::{ImageContext, ImageError, ImageEvent};
-use google_cloud_artifactregistry_v1::client::ArtifactRegistry;
+use crate::gcp::artifact_registry as gcp;
 use google_cloud_artifactregistry_v1::model::Repository;
 use google_cloud_artifactregistry_v1::model::repository::Format;
-use google_cloud_gax::error::rpc::Code;
-use google_cloud_lro::Poller;
 
-async fn client(ctx: &ImageContext) -> Result<ArtifactRegistry, ImageError> {
-    super::client_builder(ctx, ArtifactRegistry::builder())
-        .build()
-        .await
-        .map_err(|e| ImageError::Api {
-            action: "create the Artifact Registry client".into(),
-            message: e.to_string(),
-        })
-}
-
-fn is_code(error: &google_cloud_gax::error::Error, code: Code) -> bool {
-    error.status().is_some_and(|s| s.code == code)
-}
-
-/// Ensures the Docker repository `ctx.repository` exists in `ctx.region` (observe → create →
+/// Ensures the Docker repository `ctx.repository` exists in the region (observe → create →
 /// wait). An existing repository is adopted as long as it holds Docker images.
 pub async fn ensure_repository(ctx: &ImageContext) -> Result<(), ImageError> {
-    let client = client(ctx).await?;
-    let parent = format!("projects/{}/locations/{}", ctx.project, ctx.region);
-    let name = format!("{parent}/repositories/{}", ctx.repository);
-    // The repository, or None; read to observe, and again after a create failed transiently.
-    let find = || async {
-        match client.get_repository().set_name(&name).send().await {
-            Ok(found) => Ok(Some(found)),
-            Err(e) if is_code(&e, Code::NotFound) => Ok(None),
-            Err(e) => Err(e),
+    let google = &ctx.google;
+    let name = format!("{}/repositories/{}", google.parent(), ctx.repository);
+    let found = match gcp::get_repository(google, &name).await? {
+        Some(found) => Some(found),
+        None => {
+            let repository = Repository::new()
+                .set_format(Format::Docker)
+                .set_description("chat-server images built by chatctl")
+                .set_labels(ctx.labels.clone());
+            if gcp::create_repository(google, &ctx.repository, repository).await? {
+                (ctx.progress)(&ImageEvent::RepositoryCreated { repository: name });
+                return Ok(());
+            }
+            // Someone (another chatctl, gcloud) created it meanwhile: adopt it if it fits.
+            gcp::get_repository(google, &name).await?
         }
     };
-    match find().await {
-        Ok(Some(repository)) if repository.format == Format::Docker => return Ok(()),
-        Ok(Some(repository)) => {
-            return Err(ImageError::Api {
-                action: format!("use repository {name}"),
-                message: format!(
-                    "it holds {:?} packages, not Docker images; choose another repository name",
-                    repository.format
-                ),
-            });
-        }
-        Ok(None) => {}
-        Err(e) => return Err(ImageError::api(format!("read repository {name}"), &e)),
+    match found {
+        Some(repository) if repository.format != Format::Docker => Err(ImageError::Api {
+            action: format!("use repository {name}"),
+            message: format!(
+                "it holds {:?} packages, not Docker images; choose another repository name",
+                repository.format
+            ),
+        }),
+        _ => Ok(()),
     }
-    let repository = Repository::new()
-        .set_format(Format::Docker)
-        .set_description("chat-server images built by chatctl")
-        .set_labels(ctx.labels.clone());
-    // A create that failed transiently may have happened: look before sending it again.
-    let created = ctx
-        .retry
-        .create_or_find(
-            &format!("create repository {name}"),
-            || {
-                client
-                    .create_repository()
-                    .set_parent(&parent)
-                    .set_repository_id(&ctx.repository)
-                    .set_repository(repository.clone())
-                    .poller()
-                    .until_done()
-            },
-            find,
-        )
-        .await;
-    match created {
-        Ok(_) => {}
-        // Someone (another chatctl, gcloud) created it meanwhile: adopt it.
-        Err(e) if is_code(&e, Code::AlreadyExists) => return Ok(()),
-        Err(e) => return Err(ImageError::api(format!("create repository {name}"), &e)),
-    }
-    (ctx.progress)(&ImageEvent::RepositoryCreated { repository: name });
-    Ok(())
 }
 
 /// The digest of the image a tag points at, or `None` when the tag (or package) does not exist.
@@ -89,17 +47,13 @@ pub async fn tag_digest(
     path: &ArtifactRegistryPath,
     tag: &str,
 ) -> Result<Option<String>, ImageError> {
-    let client = client(ctx).await?;
-    let name = path.tag_name(tag);
-    match client.get_tag().set_name(&name).send().await {
-        // `version` is `…/packages/PKG/versions/sha256:…`.
-        Ok(found) => Ok(found
-            .version
+    let version = gcp::tag_version(&ctx.google, &path.tag_name(tag)).await?;
+    // `version` is `…/packages/PKG/versions/sha256:…`.
+    Ok(version.and_then(|version| {
+        version
             .rsplit_once("/versions/")
-            .map(|(_, digest)| digest.to_string())),
-        Err(e) if is_code(&e, Code::NotFound) => Ok(None),
-        Err(e) => Err(ImageError::api(format!("read tag {name}"), &e)),
-    }
+            .map(|(_, digest)| digest.to_string())
+    }))
 }
 
 /// Resolves `image` (in Artifact Registry at `path`) to a digest, or says it does not exist.
@@ -121,12 +75,11 @@ pub async fn resolve_digest(
         ),
     };
     if let Some(digest) = &image.digest {
-        let client = client(ctx).await?;
-        let name = path.docker_image_name(digest);
-        return match client.get_docker_image().set_name(&name).send().await {
-            Ok(_) => Ok(digest.clone()),
-            Err(e) if is_code(&e, Code::NotFound) => Err(not_found()),
-            Err(e) => Err(ImageError::api(format!("read image {name}"), &e)),
+        let exists = gcp::docker_image_exists(&ctx.google, &path.docker_image_name(digest)).await?;
+        return if exists {
+            Ok(digest.clone())
+        } else {
+            Err(not_found())
         };
     }
     let tag = image.tag.as_deref().unwrap_or("latest");
@@ -145,7 +98,14 @@ pub async fn registry_auth(ctx: &ImageContext) -> Result<RegistryAuth, ImageErro
             password: key,
         });
     }
-    let headers = super::staging::google_headers(ctx).await?;
+    let headers = crate::gcp::storage::headers(&ctx.google.clients.credentials)
+        .await
+        .map_err(|e| {
+            crate::gcp::errors::explain(
+                e,
+                ctx.google.call("log in to Artifact Registry", gcp::ROLE),
+            )
+        })?;
     let token = headers
         .get(reqwest::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -7,13 +7,10 @@
 
 use super::source_archive::{self, BuildContext};
 use super::{ImageContext, ImageError, ImageEvent, ImageRef, artifact_registry, staging};
-use crate::gcp::errors::Kind;
-use google_cloud_build_v1::client::CloudBuild;
+use crate::gcp::cloud_build as gcp;
 use google_cloud_build_v1::model::build::Status;
 use google_cloud_build_v1::model::build_options::LoggingMode;
-use google_cloud_build_v1::model::{
-    Build, BuildOperationMetadata, BuildOptions, BuildStep, Source, StorageSource,
-};
+use google_cloud_build_v1::model::{Build, BuildOptions, BuildStep, Source, StorageSource};
 
 /// The builder image that runs `docker build` in Cloud Build.
 const DOCKER_BUILDER: &str = "gcr.io/cloud-builders/docker";
@@ -55,13 +52,12 @@ pub async fn build_from_source(
         return Ok(built);
     }
     let image = tagged_image(ctx, context);
-    let client = client(ctx).await?;
     if let Some(running) = find_running(ctx, &image.to_string()).await? {
         (ctx.progress)(&ImageEvent::BuildResumed {
             build_id: running.id.clone(),
             log_url: running.log_url.clone(),
         });
-        return finish(ctx, &client, &running.id, image).await;
+        return finish(ctx, &running.id, image).await;
     }
 
     let bucket = staging::ensure_bucket(ctx).await?;
@@ -74,52 +70,23 @@ pub async fn build_from_source(
     });
 
     // Like gcloud, read the build from the operation's metadata and follow the build itself.
-    // A create that failed transiently may have started the build: look for it before
-    // starting another.
     let tagged = image.to_string();
     let request = build_request(&tagged, &bucket, &object, generation);
-    let started = ctx
-        .retry
-        .create_or_find(
-            "start the Cloud Build build",
-            || async {
-                let operation = client
-                    .create_build()
-                    .set_project_id(&ctx.project)
-                    .set_build(request.clone())
-                    .send()
-                    .await?;
-                Ok(operation
-                    .metadata
-                    .and_then(|any| any.to_msg::<BuildOperationMetadata>().ok())
-                    .and_then(|metadata| metadata.build)
-                    .unwrap_or_default())
-            },
-            || list_running(&client, &ctx.project, &tagged),
-        )
-        .await
-        .map_err(|e| ImageError::api("start the Cloud Build build", &e))?;
-    if started.id.is_empty() {
-        return Err(ImageError::Api {
-            action: "start the Cloud Build build".into(),
-            message: "the build operation carries no build id in its metadata".into(),
-        });
-    }
+    let started = gcp::create(&ctx.google, request, &running_filter(&tagged)).await?;
     (ctx.progress)(&ImageEvent::BuildStarted {
         build_id: started.id.clone(),
         log_url: started.log_url.clone(),
     });
-    finish(ctx, &client, &started.id, image).await
+    finish(ctx, &started.id, image).await
 }
 
 /// Follows build `build_id` to its end and returns `image` by the digest it pushed.
 async fn finish(
     ctx: &ImageContext,
-    client: &CloudBuild,
     build_id: &str,
     image: ImageRef,
 ) -> Result<ImageRef, ImageError> {
-    let finished = follow(ctx, client, build_id).await?;
+    let finished = follow(ctx, build_id).await?;
     pushed_digest(&finished, &image.to_string()).map(|digest| image.with_digest(&digest))
 }
 
@@ -149,44 +116,19 @@ pub fn running_filter(image: &str) -> String {
     )
 }
 
+/// The newest of chatctl's builds of `image` that has not ended (the first page of one:
+/// builds.list answers newest first); None when Cloud Build is not enabled.
 async fn find_running(ctx: &ImageContext, image: &str) -> Result<Option<RunningBuild>, ImageError> {
-    // A disabled Cloud Build runs nothing: answer at once instead of waiting for the API to
-    // become enabled, as the other calls do right after `up` enables it (`plan` and `status`
-    // read projects where it may never be enabled).
-    let mut lookup = ctx.clone();
-    lookup.retry.eventual_window = std::time::Duration::ZERO;
-    let client = client(&lookup).await?;
-    let found = match list_running(&client, &ctx.project, image).await {
-        Ok(found) => found,
-        // Cloud Build not enabled (yet): nothing can be building.
-        Err(e) if crate::gcp::errors::classify(&e) == Kind::ServiceDisabled => return Ok(None),
-        Err(e) => return Err(ImageError::api("list the Cloud Build builds", &e)),
-    };
+    let builds = gcp::list(&ctx.google, &running_filter(image), 1).await?;
+    let found = builds
+        .into_iter()
+        .flatten()
+        .find(|b| !is_terminal(&b.status) && b.images.iter().any(|i| i == image));
     Ok(found.map(|b| RunningBuild {
         status: b.status.name().unwrap_or("UNKNOWN").to_string(),
         id: b.id,
         log_url: b.log_url,
     }))
-}
-
-/// The newest of chatctl's builds of `image` that has not ended (the first page of one:
-/// builds.list answers newest first).
-async fn list_running(
-    client: &CloudBuild,
-    project: &str,
-    image: &str,
-) -> Result<Option<Build>, google_cloud_gax::error::Error> {
-    let page = client
-        .list_builds()
-        .set_project_id(project)
-        .set_filter(running_filter(image))
-        .set_page_size(1)
-        .send()
-        .await?;
-    Ok(page
-        .builds
-        .into_iter()
-        .find(|b| !is_terminal(&b.status) && b.images.iter().any(|i| i == image)))
 }
 
 /// Where the build of `context` goes: `REGION-docker.pkg.dev/PROJECT/REPO/chat-server:src-<sha256>`.
@@ -209,16 +151,6 @@ pub async fn existing_build(
         .expect("artifact_registry_image is an Artifact Registry reference");
     let digest = artifact_registry::tag_digest(ctx, &path, &context.image_tag()).await?;
     Ok(digest.map(|digest| image.with_digest(&digest)))
-}
-
-async fn client(ctx: &ImageContext) -> Result<CloudBuild, ImageError> {
-    super::client_builder(ctx, CloudBuild::builder())
-        .build()
-        .await
-        .map_err(|e| ImageError::Api {
-            action: "create the Cloud Build client".into(),
-            message: e.to_string(),
-        })
 }
 
 /// The build: `docker build -f chat-server/Dockerfile -t IMAGE .` on the staged archive, then
@@ -256,21 +188,11 @@ fn is_terminal(status: &Status) -> bool {
 }
 
 /// Polls the build until it ends (or `ctx.build_timeout` passes), reporting each new status.
-async fn follow(
-    ctx: &ImageContext,
-    client: &CloudBuild,
-    build_id: &str,
-) -> Result<Build, ImageError> {
+async fn follow(ctx: &ImageContext, build_id: &str) -> Result<Build, ImageError> {
     let deadline = tokio::time::Instant::now() + ctx.build_timeout;
     let mut last_status = None;
     loop {
-        let build = client
-            .get_build()
-            .set_project_id(&ctx.project)
-            .set_id(build_id)
-            .send()
-            .await
-            .map_err(|e| ImageError::api(format!("read Cloud Build build {build_id}"), &e))?;
+        let build = gcp::get(&ctx.google, build_id).await?;
         if last_status.as_ref() != Some(&build.status) {
             let status = build.status.name().unwrap_or("UNKNOWN").to_string();
             (ctx.progress)(&ImageEvent::BuildStatus {

@@ -17,9 +17,9 @@ pub mod tarball;
 pub use local::LocalBuild;
 pub use reference::{ImageRef, InvalidReference};
 
-use crate::cli::BuildMode;
+use crate::config::BuildMode;
 use crate::config::{ConfigError, Settings};
-use google_cloud_auth::credentials::Credentials;
+use crate::gcp::Google;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,15 +109,10 @@ pub type Progress = Arc<dyn Fn(&ImageEvent) + Send + Sync>;
 /// Everything [`ensure_image`] needs to know about the environment.
 #[derive(Clone)]
 pub struct ImageContext {
-    pub project: String,
-    pub region: String,
+    /// The Google calls (Artifact Registry, Storage, Cloud Build): project, region, clients.
+    pub google: Google,
     /// Artifact Registry repository id ([`DEFAULT_REPOSITORY`] by default).
     pub repository: String,
-    /// `CHATCTL_API_ENDPOINT`: send every Google API call (Artifact Registry, Storage, Cloud
-    /// Build) there instead of `*.googleapis.com`.
-    pub api_endpoint: Option<String>,
-    /// Credentials for the Google APIs and for pushing to `*-docker.pkg.dev`.
-    pub credentials: Credentials,
     /// Push `--build local` images under this `host[:port]/path` instead of the Artifact
     /// Registry repository (e.g. `127.0.0.1:5000/chatctl` for a local registry).
     pub registry_override: Option<String>,
@@ -131,32 +126,22 @@ pub struct ImageContext {
     pub poll_interval: Duration,
     /// Longest wait for a Cloud Build build before giving up (the build keeps running).
     pub build_timeout: Duration,
-    /// Retries of the Google API calls (transient failures of idempotent calls).
-    pub retry: crate::gcp::retry::RetryPolicy,
     pub progress: Progress,
 }
 
 impl ImageContext {
-    /// A context with the defaults: repository `cloud-run-source-deploy`, Google's endpoints,
-    /// `managed-by=chatctl` labels, 3 s polling, 30 min build limit, progress ignored.
-    pub fn new(
-        project: impl Into<String>,
-        region: impl Into<String>,
-        credentials: Credentials,
-    ) -> ImageContext {
+    /// A context with the defaults: repository `cloud-run-source-deploy`, `managed-by=chatctl`
+    /// labels, 3 s polling, 30 min build limit, progress ignored.
+    pub fn new(google: Google) -> ImageContext {
         ImageContext {
-            project: project.into(),
-            region: region.into(),
+            google,
             repository: DEFAULT_REPOSITORY.into(),
-            api_endpoint: None,
-            credentials,
             registry_override: None,
             staging_bucket: None,
             credentials_file: None,
             labels: vec![("managed-by".into(), "chatctl".into())],
             poll_interval: Duration::from_secs(3),
             build_timeout: Duration::from_secs(30 * 60),
-            retry: crate::gcp::retry::RetryPolicy::default(),
             progress: Arc::new(|_| {}),
         }
     }
@@ -164,27 +149,11 @@ impl ImageContext {
     /// Where images go in Artifact Registry: `REGION-docker.pkg.dev/PROJECT/REPO/chat-server`.
     pub fn artifact_registry_image(&self) -> ImageRef {
         ImageRef {
-            registry: format!("{}-docker.pkg.dev", self.region),
-            repository: format!("{}/{}/{IMAGE_NAME}", self.project, self.repository),
+            registry: format!("{}-docker.pkg.dev", self.google.region),
+            repository: format!("{}/{}/{IMAGE_NAME}", self.google.project, self.repository),
             tag: None,
             digest: None,
         }
-    }
-}
-
-/// A google-cloud client builder with the context's credentials, endpoint and retries.
-fn client_builder<F>(
-    ctx: &ImageContext,
-    builder: google_cloud_gax::client_builder::ClientBuilder<F, Credentials>,
-) -> google_cloud_gax::client_builder::ClientBuilder<F, Credentials> {
-    let (retry, backoff) = ctx.retry.for_clients();
-    let builder = builder
-        .with_credentials(ctx.credentials.clone())
-        .with_retry_policy(retry)
-        .with_backoff_policy(backoff);
-    match &ctx.api_endpoint {
-        Some(endpoint) => builder.with_endpoint(endpoint.clone()),
-        None => builder,
     }
 }
 
@@ -205,6 +174,9 @@ pub enum ImageError {
     },
     #[error("could not {action}: {message}")]
     Api { action: String, message: String },
+    /// A Google API call failed (explained by [`crate::gcp::errors::explain`]).
+    #[error(transparent)]
+    Google(#[from] anyhow::Error),
     #[error("Cloud Build build {build_id} ended {status}: {detail}. Logs: {log_url}")]
     BuildFailed {
         build_id: String,
@@ -221,24 +193,6 @@ impl ImageError {
         ImageError::Registry {
             registry: registry.to_string(),
             message: message.into(),
-        }
-    }
-
-    /// An error from a Google API call, with a hint for the usual causes.
-    fn api(action: impl Into<String>, error: &google_cloud_gax::error::Error) -> ImageError {
-        use google_cloud_gax::error::rpc::Code;
-        let hint = match error.status().map(|s| s.code) {
-            Some(Code::PermissionDenied) => {
-                " (check that the API is enabled and that your account holds the role it needs, e.g. roles/artifactregistry.admin, roles/storage.admin, roles/cloudbuild.builds.editor)"
-            }
-            Some(Code::Unauthenticated) => {
-                " (run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)"
-            }
-            _ => "",
-        };
-        ImageError::Api {
-            action: action.into(),
-            message: format!("{error}{hint}"),
         }
     }
 }

@@ -35,11 +35,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use chat_instance::serve_chat;
 
-use crate::cli::{GlobalArgs, OutputFormat, UpArgs};
+use crate::cli::{GlobalArgs, UpArgs};
 use crate::commands::Session;
 use crate::config::{self, ConfigError};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK, Interrupted};
+use crate::report::OutputFormat;
 use front_door::{Backends, FrontDoor};
 use processes::say;
 use runtime::{LocalRuntime, Plan};

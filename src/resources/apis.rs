@@ -1,12 +1,12 @@
 //! The Google APIs the stack needs, enabled in one batch (they stay enabled on `down`).
 
 use super::{Action, Outputs, Planned};
-use crate::cli::BuildMode;
+use crate::config::BuildMode;
 use crate::config::Settings;
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::serviceusage;
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Resource, ResourceId};
 
 pub const ID: ResourceId = ResourceId("apis");
@@ -27,7 +27,7 @@ impl Resource for Apis {
     /// through them (see [`crate::resource::Values::disabled_apis`]).
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let services = services(&ctx.settings);
-        let disabled = serviceusage::disabled(ctx, &services).await?;
+        let disabled = serviceusage::disabled(&ctx.google, &services).await?;
         out.update(|v| v.disabled_apis = disabled.clone());
         let name = format!("{} APIs", services.len());
         if disabled.is_empty() {
@@ -55,8 +55,8 @@ impl Resource for Apis {
         if services.is_empty() {
             return Ok(());
         }
-        progress.state("enabling");
-        serviceusage::enable(ctx, &services).await?;
+        progress.detail(Phase::Updating, "enabling");
+        serviceusage::enable(&ctx.google, &services).await?;
         out.update(|v| v.disabled_apis.clear());
         Ok(())
     }

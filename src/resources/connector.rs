@@ -14,7 +14,7 @@ use crate::config::ConnectorRange;
 use crate::context::Ctx;
 use crate::gcp::compute::{self, SubnetRange};
 use crate::gcp::vpcaccess as api;
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 use crate::templates::{KNOWN_AFTER_UP, VPC_CONNECTOR, Vars};
 
@@ -42,12 +42,12 @@ impl Resource for VpcConnector {
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
         let id = &ctx.settings.names.connector;
-        let found = api::get(ctx, id).await?;
+        let found = api::get(&ctx.google, id).await?;
         if found.is_none() {
             // Say now, not from a failed operation, when the /28 would clash (or none is free).
             let (subnets, others) = tokio::try_join!(
-                compute::subnet_ranges(ctx, &ctx.settings.network),
-                api::list(ctx)
+                compute::subnet_ranges(&ctx.google, &ctx.settings.network),
+                api::list(&ctx.google)
             )?;
             if let Err(clash) = pick_range(ctx, &others, &subnets) {
                 let reason = format!("{clash:#}");
@@ -71,13 +71,13 @@ impl Resource for VpcConnector {
                 // the API then fails the operation with a conflict: pick again.
                 // The subnets are read once, the connectors again on each attempt.
                 let (subnets, mut others) = tokio::try_join!(
-                    compute::subnet_ranges(ctx, &ctx.settings.network),
-                    api::list(ctx)
+                    compute::subnet_ranges(&ctx.google, &ctx.settings.network),
+                    api::list(&ctx.google)
                 )?;
                 let mut taken: Vec<String> = Vec::new();
                 for attempt in 0..AUTO_ATTEMPTS {
                     if attempt > 0 {
-                        others = api::list(ctx).await?;
+                        others = api::list(&ctx.google).await?;
                     }
                     others.extend(taken.iter().map(|r| {
                         Connector::new()
@@ -85,12 +85,12 @@ impl Resource for VpcConnector {
                             .set_network(ctx.settings.network.clone())
                     }));
                     let range = pick_range(ctx, &others, &subnets)?;
-                    progress.state(&format!("creating on {range}"));
+                    progress.detail(Phase::Creating, &format!("creating on {range}"));
                     let want = desired(ctx, &range)?;
-                    match api::create(ctx, id, want.message).await {
+                    match api::create(&ctx.google, id, want.message).await {
                         Ok(true) => return wait_ready(ctx, progress).await,
                         Ok(false) => {
-                            let found = api::get(ctx, id).await?;
+                            let found = api::get(&ctx.google, id).await?;
                             if let Action::Conflict { reason } =
                                 decide(ctx, found.as_ref(), &range)?.action
                             {
@@ -137,30 +137,32 @@ impl Resource for VpcConnector {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let id = &ctx.settings.names.connector;
-        let Some(connector) = api::get(ctx, id).await? else {
+        let Some(connector) = api::get(&ctx.google, id).await? else {
             return Ok(false);
         };
         if connector.state == State::Creating || connector.state == State::Updating {
-            progress.state("waiting for the running operation");
-            ctx.waiting
+            progress.detail(Phase::Waiting, "waiting for the running operation");
+            ctx.google
+                .waiting
                 .until(&format!("connector {id} to settle"), || async {
-                    Ok(match api::get(ctx, id).await? {
+                    Ok(match api::get(&ctx.google, id).await? {
                         Some(c) if matches!(c.state, State::Creating | State::Updating) => None,
                         _ => Some(()),
                     })
                 })
                 .await?;
         }
-        progress.state("deleting");
+        progress.phase(Phase::Deleting);
         if connector.state == State::Deleting {
-            ctx.waiting
+            ctx.google
+                .waiting
                 .until(&format!("connector {id} to be deleted"), || async {
-                    Ok(api::get(ctx, id).await?.is_none().then_some(()))
+                    Ok(api::get(&ctx.google, id).await?.is_none().then_some(()))
                 })
                 .await?;
             return Ok(true);
         }
-        api::delete(ctx, id).await
+        api::delete(&ctx.google, id).await
     }
 }
 
@@ -218,7 +220,7 @@ fn clashes<'a>(
     subnets: &'a [SubnetRange],
     range: &str,
 ) -> Option<Clash<'a>> {
-    let ours = api::connector_name(ctx, &ctx.settings.names.connector);
+    let ours = api::connector_name(&ctx.google, &ctx.settings.names.connector);
     others
         .iter()
         .find(|c| {
@@ -311,15 +313,16 @@ fn intended_range(ctx: &Ctx, found: Option<&Connector>) -> String {
 
 async fn wait_ready(ctx: &Ctx, progress: &Progress<'_>) -> anyhow::Result<()> {
     let id = &ctx.settings.names.connector;
-    ctx.waiting
+    ctx.google
+        .waiting
         .until(&format!("connector {id} to be READY"), || async {
-            match api::get(ctx, id).await? {
+            match api::get(&ctx.google, id).await? {
                 Some(c) if c.state == State::Ready => Ok(Some(())),
                 Some(c) if c.state == State::Error => anyhow::bail!(
                     "connector {id} is in state ERROR: run `chatctl down` and `chatctl up` again"
                 ),
                 Some(c) => {
-                    progress.state(&state_name(&c.state).to_lowercase());
+                    progress.detail(Phase::Waiting, &state_name(&c.state).to_lowercase());
                     Ok(None)
                 }
                 None => anyhow::bail!("connector {id} disappeared while chatctl waited for it"),

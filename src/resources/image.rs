@@ -12,7 +12,7 @@ use crate::image::{
     self, ImageContext, ImageError, ImageEvent, ImageRef, ImageSource, cloud_build,
 };
 use crate::outcome::{Interrupted, TimedOut};
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId};
 
 pub const ID: ResourceId = ResourceId("image");
@@ -105,7 +105,7 @@ impl Resource for Image {
                 build_id = Some(id.clone());
             }
             if let Some(text) = describe(&event) {
-                progress.state(&text);
+                progress.detail(Phase::Building, &text);
             }
         };
         let result = loop {
@@ -117,7 +117,7 @@ impl Resource for Image {
                     break result;
                 }
                 Some(event) = received.recv() => show(event),
-                _ = ctx.waiting.cancel.cancelled() => {
+                _ = ctx.google.waiting.cancel.cancelled() => {
                     // Events sent before the interrupt (the build id) still count.
                     while let Ok(event) = received.try_recv() {
                         show(event);
@@ -142,17 +142,13 @@ const BUILD_POLL_OVERRIDE: std::time::Duration = std::time::Duration::from_milli
 
 /// How the settings ask for the image.
 pub fn source(ctx: &Ctx) -> anyhow::Result<ImageSource> {
-    Ok(image::source(
-        &ctx.settings,
-        ctx.clients.endpoint.is_some(),
-    )?)
+    Ok(image::source(&ctx.settings, ctx.google.emulated())?)
 }
 
-/// The image module's view of this run: project, region, endpoint, credentials, overrides.
+/// The image module's view of this run: the Google handle, and the image's settings.
 fn context(ctx: &Ctx) -> ImageContext {
     let s = &ctx.settings;
-    let mut image = ImageContext::new(&s.project, &s.region, ctx.clients.credentials.clone());
-    image.api_endpoint = ctx.clients.endpoint.clone();
+    let mut image = ImageContext::new(ctx.google.clone());
     if let Some(repository) = &s.repository {
         image.repository = repository.clone();
     }
@@ -160,8 +156,7 @@ fn context(ctx: &Ctx) -> ImageContext {
     image.staging_bucket = s.staging_bucket.clone();
     image.credentials_file = s.environment.credentials_file.clone();
     image.build_timeout = s.timeout;
-    image.retry = *ctx.retry();
-    image.poll_interval = if ctx.clients.endpoint.is_some() {
+    image.poll_interval = if ctx.google.emulated() {
         BUILD_POLL_OVERRIDE
     } else {
         BUILD_POLL_GOOGLE
@@ -173,7 +168,7 @@ fn context(ctx: &Ctx) -> ImageContext {
 fn display_name(ctx: &Ctx) -> String {
     match (&ctx.settings.image, &ctx.settings.registry) {
         (Some(image), _) => image.clone(),
-        (None, Some(registry)) if ctx.settings.build == crate::cli::BuildMode::Local => {
+        (None, Some(registry)) if ctx.settings.build == crate::config::BuildMode::Local => {
             format!("{}/{}", registry.trim_end_matches('/'), image::IMAGE_NAME)
         }
         _ => context(ctx).artifact_registry_image().to_string(),
@@ -197,6 +192,8 @@ fn explain(error: ImageError, waited: std::time::Duration) -> anyhow::Error {
             waited,
         }
         .into(),
+        // Keep the explained error as it is (an interrupt or timeout inside stays visible).
+        ImageError::Google(error) => error,
         other => other.into(),
     }
 }

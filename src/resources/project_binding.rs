@@ -4,7 +4,7 @@
 use super::{Action, Outputs, Planned, service_account};
 use crate::context::Ctx;
 use crate::gcp::{policy, projects};
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 
 pub const ID: ResourceId = ResourceId("project-binding");
@@ -32,7 +32,7 @@ impl Resource for ProjectBinding {
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
         let member = member(ctx);
         let name = format!("{ROLE} → {member}");
-        let current = projects::get_policy(ctx).await?;
+        let current = projects::get_policy(&ctx.google).await?;
         Ok(if policy::has_member(&current, ROLE, &member) {
             Planned::new(name, "BOUND", Action::NoOp)
         } else {
@@ -50,9 +50,9 @@ impl Resource for ProjectBinding {
         if planned.action != Action::Create {
             return Ok(());
         }
-        progress.state("binding");
+        progress.detail(Phase::Updating, "binding");
         let member = member(ctx);
-        projects::modify(ctx, &format!("grant {ROLE} to {member}"), |p| {
+        projects::modify(&ctx.google, &format!("grant {ROLE} to {member}"), |p| {
             policy::add_member(p, ROLE, &member)
         })
         .await?;
@@ -72,7 +72,7 @@ impl Resource for ProjectBinding {
         let member = member(ctx);
         // A binding whose account was deleted first reads `deleted:serviceAccount:EMAIL?uid=N`.
         let deleted = format!("deleted:{member}?");
-        let current = projects::get_policy(ctx).await?;
+        let current = projects::get_policy(&ctx.google).await?;
         let present = |p: &google_cloud_iam_v1::model::Policy| {
             p.bindings.iter().any(|b| {
                 b.role == ROLE
@@ -84,8 +84,8 @@ impl Resource for ProjectBinding {
         if !present(&current) {
             return Ok(false);
         }
-        progress.state("unbinding");
-        projects::modify(ctx, &format!("revoke {ROLE} from {member}"), |p| {
+        progress.detail(Phase::Deleting, "unbinding");
+        projects::modify(&ctx.google, &format!("revoke {ROLE} from {member}"), |p| {
             if !present(p) {
                 return false;
             }

@@ -4,7 +4,7 @@
 use super::{Action, Outputs, Planned, run_service};
 use crate::context::Ctx;
 use crate::gcp::{policy, run};
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId};
 
 pub const ID: ResourceId = ResourceId("public-access");
@@ -36,7 +36,7 @@ impl Resource for PublicAccess {
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
         let want = ctx.settings.allow_unauthenticated;
         let name = format!("{ROLE} → {MEMBER}");
-        let has = match run::get_policy(ctx, &ctx.settings.names.run_service).await? {
+        let has = match run::get_policy(&ctx.google, &ctx.settings.names.run_service).await? {
             Some(p) => policy::has_member(&p, ROLE, MEMBER),
             None => false,
         };
@@ -59,12 +59,13 @@ impl Resource for PublicAccess {
         let id = &ctx.settings.names.run_service;
         let result = match planned.action {
             Action::Create => {
-                progress.state("granting");
-                run::modify_policy(ctx, id, |p| policy::add_member(p, ROLE, MEMBER)).await
+                progress.detail(Phase::Updating, "granting");
+                run::modify_policy(&ctx.google, id, |p| policy::add_member(p, ROLE, MEMBER)).await
             }
             Action::Delete => {
-                progress.state("revoking");
-                run::modify_policy(ctx, id, |p| policy::remove_member(p, ROLE, MEMBER)).await
+                progress.detail(Phase::Deleting, "revoking");
+                run::modify_policy(&ctx.google, id, |p| policy::remove_member(p, ROLE, MEMBER))
+                    .await
             }
             _ => return Ok(()),
         };

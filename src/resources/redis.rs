@@ -5,10 +5,10 @@ use google_cloud_redis_v1::model::Instance;
 use google_cloud_redis_v1::model::instance::State;
 
 use super::{Action, Outputs, Planned, Rendered, apis, not_ours, owned, render, to_json};
-use crate::cli::Tier;
+use crate::config::Tier;
 use crate::context::Ctx;
 use crate::gcp::redis as api;
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 use crate::templates::{REDIS_INSTANCE, Vars};
 
@@ -36,7 +36,7 @@ impl Resource for Redis {
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let want = desired(ctx)?;
-        let found = api::get(ctx, &ctx.settings.names.redis_instance).await?;
+        let found = api::get(&ctx.google, &ctx.settings.names.redis_instance).await?;
         if let Some(instance) = &found {
             publish(out, instance);
         }
@@ -53,12 +53,12 @@ impl Resource for Redis {
         let id = &ctx.settings.names.redis_instance;
         match &planned.action {
             Action::Create => {
-                progress.state("creating");
+                progress.phase(Phase::Creating);
                 let want = desired(ctx)?;
-                let sent = api::create(ctx, id, want.message, || out.accepted(ID));
+                let sent = api::create(&ctx.google, id, want.message, || out.accepted(ID));
                 if !sent.await? {
                     // Taken between observe and create (or a retried create that went through).
-                    let found = api::get(ctx, id).await?;
+                    let found = api::get(&ctx.google, id).await?;
                     if let Action::Conflict { reason } =
                         decide(ctx, &desired(ctx)?, found.as_ref()).action
                     {
@@ -75,7 +75,7 @@ impl Resource for Redis {
             }
             Action::Resume { .. } => wait_ready(ctx, out, progress).await,
             Action::Update { changes } => {
-                progress.state("updating");
+                progress.phase(Phase::Updating);
                 let mut fields: Vec<String> = changes
                     .iter()
                     .map(|c| top_field(&c.path).to_string())
@@ -83,8 +83,8 @@ impl Resource for Redis {
                 fields.sort();
                 fields.dedup();
                 let mut instance = desired(ctx)?.message;
-                instance.name = api::instance_name(ctx, id);
-                api::update(ctx, instance, fields).await?;
+                instance.name = api::instance_name(&ctx.google, id);
+                api::update(&ctx.google, instance, fields).await?;
                 wait_ready(ctx, out, progress).await
             }
             Action::Replace { changes } => anyhow::bail!(
@@ -107,30 +107,31 @@ impl Resource for Redis {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let id = &ctx.settings.names.redis_instance;
-        let Some(instance) = api::get(ctx, id).await? else {
+        let Some(instance) = api::get(&ctx.google, id).await? else {
             return Ok(false);
         };
         if !owned(&instance.labels, ctx) {
             anyhow::bail!("{}; left alone", not_ours("Redis instance", id, ctx));
         }
         if instance.state == State::Deleting {
-            progress.state("deleting");
+            progress.phase(Phase::Deleting);
             return wait_gone(ctx, id).await;
         }
         if matches!(instance.state, State::Creating | State::Updating) {
             // An interrupted `up` left an operation running: let it finish, then delete.
-            progress.state("waiting for the running operation");
-            ctx.waiting
+            progress.detail(Phase::Waiting, "waiting for the running operation");
+            ctx.google
+                .waiting
                 .until(&format!("Redis instance {id} to settle"), || async {
-                    Ok(match api::get(ctx, id).await? {
+                    Ok(match api::get(&ctx.google, id).await? {
                         Some(i) if matches!(i.state, State::Creating | State::Updating) => None,
                         other => Some(other),
                     })
                 })
                 .await?;
         }
-        progress.state("deleting");
-        api::delete(ctx, id).await?;
+        progress.phase(Phase::Deleting);
+        api::delete(&ctx.google, id).await?;
         Ok(true)
     }
 }
@@ -222,12 +223,13 @@ pub fn top_field(path: &str) -> &str {
 async fn wait_ready(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow::Result<()> {
     let id = &ctx.settings.names.redis_instance;
     let instance = ctx
+        .google
         .waiting
         .until(&format!("Redis instance {id} to be READY"), || async {
-            match api::get(ctx, id).await? {
+            match api::get(&ctx.google, id).await? {
                 Some(i) if i.state == State::Ready => Ok(Some(i)),
                 Some(i) => {
-                    progress.state(&state_name(&i.state).to_lowercase());
+                    progress.detail(Phase::Waiting, &state_name(&i.state).to_lowercase());
                     Ok(None)
                 }
                 None => {
@@ -241,9 +243,10 @@ async fn wait_ready(ctx: &Ctx, out: &Outputs, progress: &Progress<'_>) -> anyhow
 }
 
 async fn wait_gone(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
-    ctx.waiting
+    ctx.google
+        .waiting
         .until(&format!("Redis instance {id} to be deleted"), || async {
-            Ok(api::get(ctx, id).await?.is_none().then_some(true))
+            Ok(api::get(&ctx.google, id).await?.is_none().then_some(true))
         })
         .await
 }

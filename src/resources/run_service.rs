@@ -12,7 +12,7 @@ use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::run as api;
 use crate::gcp::vpcaccess;
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 use crate::templates::{KNOWN_AFTER_UP, RUN_SERVICE, Vars};
 
@@ -45,7 +45,7 @@ impl Resource for RunService {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        let found = api::get(ctx, &ctx.settings.names.run_service).await?;
+        let found = api::get(&ctx.google, &ctx.settings.names.run_service).await?;
         if let Some(service) = &found {
             publish(out, service);
         }
@@ -63,13 +63,13 @@ impl Resource for RunService {
         let id = &ctx.settings.names.run_service;
         match &planned.action {
             Action::Create => {
-                progress.state("creating");
+                progress.phase(Phase::Creating);
                 let want = desired(ctx, out, None)?;
-                if api::create(ctx, id, want.message).await? {
+                if api::create(&ctx.google, id, want.message).await? {
                     return settle(ctx, out).await;
                 }
                 // Taken meanwhile (or a retried create that went through): adopt if ours.
-                let found = api::get(ctx, id).await?;
+                let found = api::get(&ctx.google, id).await?;
                 match decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref()).action {
                     Action::Conflict { reason } => anyhow::bail!("{reason}"),
                     Action::Update { .. } => update(ctx, out, found.as_ref(), progress).await,
@@ -77,9 +77,9 @@ impl Resource for RunService {
                 }
             }
             Action::Resume { .. } => {
-                progress.state("waiting for the rollout under way");
+                progress.detail(Phase::Waiting, "waiting for the rollout under way");
                 settle(ctx, out).await?;
-                let found = api::get(ctx, id).await?;
+                let found = api::get(&ctx.google, id).await?;
                 let again = decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref());
                 if matches!(again.action, Action::Update { .. }) {
                     update(ctx, out, found.as_ref(), progress).await?;
@@ -87,7 +87,7 @@ impl Resource for RunService {
                 Ok(())
             }
             Action::Update { .. } | Action::Replace { .. } => {
-                let found = api::get(ctx, id).await?;
+                let found = api::get(&ctx.google, id).await?;
                 update(ctx, out, found.as_ref(), progress).await
             }
             Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
@@ -105,14 +105,14 @@ impl Resource for RunService {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let id = &ctx.settings.names.run_service;
-        let Some(service) = api::get(ctx, id).await? else {
+        let Some(service) = api::get(&ctx.google, id).await? else {
             return Ok(false);
         };
         if !owned(&service.labels, ctx) {
             anyhow::bail!("{}; left alone", not_ours("Cloud Run service", id, ctx));
         }
-        progress.state("deleting");
-        api::delete(ctx, id).await
+        progress.phase(Phase::Deleting);
+        api::delete(&ctx.google, id).await
     }
 }
 
@@ -142,7 +142,7 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
         ),
         (
             "connector",
-            vpcaccess::connector_name(ctx, &s.names.connector),
+            vpcaccess::connector_name(&ctx.google, &s.names.connector),
         ),
         ("image", image),
         (
@@ -228,11 +228,12 @@ fn decide(ctx: &Ctx, want: &Rendered<Service>, found: Option<&Service>) -> Plann
 async fn settle(ctx: &Ctx, out: &Outputs) -> anyhow::Result<()> {
     let id = &ctx.settings.names.run_service;
     let service = ctx
+        .google
         .waiting
         .until(
             &format!("Cloud Run service {id} to finish its rollout"),
             || async {
-                match api::get(ctx, id).await? {
+                match api::get(&ctx.google, id).await? {
                     Some(s) if !s.reconciling => Ok(Some(s)),
                     Some(_) => Ok(None),
                     None => anyhow::bail!("Cloud Run service {id} disappeared during its rollout"),
@@ -257,9 +258,9 @@ async fn update(
     found: Option<&Service>,
     progress: &Progress<'_>,
 ) -> anyhow::Result<()> {
-    progress.state("deploying a new revision");
+    progress.detail(Phase::Updating, "deploying a new revision");
     let mut service = desired(ctx, out, found)?.message;
-    service.name = api::service_name(ctx, &ctx.settings.names.run_service);
-    api::update(ctx, service).await?;
+    service.name = api::service_name(&ctx.google, &ctx.settings.names.run_service);
+    api::update(&ctx.google, service).await?;
     settle(ctx, out).await
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::{Action, Outputs, Planned, apis, redis};
 use crate::context::Ctx;
 use crate::gcp::iam;
-use crate::report::Progress;
+use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 
 pub const ID: ResourceId = ResourceId("service-account");
@@ -49,7 +49,7 @@ impl Resource for ServiceAccount {
     }
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
-        Ok(decide(ctx, iam::get(ctx, &email(ctx)).await?))
+        Ok(decide(ctx, iam::get(&ctx.google, &email(ctx)).await?))
     }
 
     async fn apply(
@@ -62,7 +62,7 @@ impl Resource for ServiceAccount {
         if planned.action != Action::Create {
             return Ok(());
         }
-        progress.state("creating");
+        progress.phase(Phase::Creating);
         let created = create(ctx).await?;
         let sa = wait_visible(ctx, progress).await?;
         if !created {
@@ -85,17 +85,17 @@ impl Resource for ServiceAccount {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let email = email(ctx);
-        let sa = match iam::get(ctx, &email).await? {
+        let sa = match iam::get(&ctx.google, &email).await? {
             Some(sa) => sa,
             None if !out.found_any() => return Ok(false),
             None => {
                 // Maybe created moments ago and not yet visible: a create tells for sure.
-                progress.state("checking for a just-created account");
+                progress.detail(Phase::Observing, "checking for a just-created account");
                 let created_now = create(ctx).await?;
                 let sa = wait_visible(ctx, progress).await?;
                 if created_now {
-                    progress.state("deleting");
-                    iam::delete(ctx, &email).await?;
+                    progress.phase(Phase::Deleting);
+                    iam::delete(&ctx.google, &email).await?;
                     return Ok(false);
                 }
                 sa
@@ -106,8 +106,8 @@ impl Resource for ServiceAccount {
                 "service account {email} was not created by chatctl for this environment; left alone"
             );
         }
-        progress.state("deleting");
-        iam::delete(ctx, &email).await
+        progress.phase(Phase::Deleting);
+        iam::delete(&ctx.google, &email).await
     }
 }
 
@@ -143,7 +143,7 @@ fn decide(ctx: &Ctx, sa: Option<google_cloud_iam_admin_v1::model::ServiceAccount
 async fn create(ctx: &Ctx) -> anyhow::Result<bool> {
     let names = &ctx.settings.names;
     let created = iam::create(
-        ctx,
+        &ctx.google,
         &names.service_account_id,
         &format!("chat ({})", names.env),
         &names.service_account_description(),
@@ -156,14 +156,14 @@ async fn wait_visible(
     ctx: &Ctx,
     progress: &Progress<'_>,
 ) -> anyhow::Result<google_cloud_iam_admin_v1::model::ServiceAccount> {
-    progress.state("waiting for IAM to show it");
+    progress.detail(Phase::Waiting, "waiting for IAM to show it");
     let email = email(ctx);
-    let mut eventual = ctx.waiting.clone();
-    eventual.timeout = eventual.timeout.min(ctx.retry().eventual_window);
+    let mut eventual = ctx.google.waiting.clone();
+    eventual.timeout = eventual.timeout.min(ctx.google.retry().eventual_window);
     eventual
         .until(
             &format!("service account {email} to become visible"),
-            || iam::get(ctx, &email),
+            || iam::get(&ctx.google, &email),
         )
         .await
 }

@@ -7,10 +7,11 @@ pub mod contract;
 
 use std::sync::Arc;
 
-use chatctl::cli::{GlobalArgs, OutputFormat, StackArgs};
+use chatctl::cli::{GlobalArgs, StackArgs};
 use chatctl::commands::Session;
 use chatctl::config::{self, Settings};
 use chatctl::gcp::Clients;
+use chatctl::report::OutputFormat;
 use emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultConfig, NoRuntime};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

@@ -1,5 +1,5 @@
 //! Shared helpers of the image tests: a real Distribution registry (Debian's `docker-registry`)
-//! on a free loopback port with its own storage and log, and anonymous Google credentials.
+//! on a free loopback port with its own storage and log, and the anonymous Google handle.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -119,9 +119,24 @@ pub fn free_port() -> u16 {
 }
 
 /// Anonymous credentials: what chatctl uses against the emulator and local registries.
-pub fn anonymous() -> google_cloud_auth::credentials::Credentials {
-    google_cloud_auth::credentials::anonymous::Builder::new().build()
+/// The Google handle of image tests: anonymous clients for `endpoint` (an emulator's, or a
+/// closed loopback port where no Google call is meant to happen), project `project`.
+pub async fn google(endpoint: &str, project: &str) -> chatctl::gcp::Google {
+    let clients = chatctl::gcp::Clients::connect_anonymous(endpoint.to_string())
+        .await
+        .expect("anonymous clients");
+    chatctl::gcp::Google::new(
+        clients,
+        project,
+        "us-central1",
+        Duration::from_secs(60),
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    )
 }
+
+/// An endpoint nothing listens on (port 1 of loopback): for tests that must make no Google call.
+pub const NO_GOOGLE: &str = "http://127.0.0.1:1";
 
 /// The chatctl workspace (this repository).
 pub fn workspace_root() -> PathBuf {
