@@ -22,7 +22,10 @@
 #   CURVE="200 1000 3000 6000" (messages/s; x50 = deliveries/s), SWEEP=1,
 #   RATES="2000 4000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
 #   SIGNIN_DELAY=0, SKIP_BUILD=1, PROFILE=release, OUT=target/bench/results.jsonl,
-#   REDIS_PORT/PORT_A/PORT_B.
+#   REDIS_PORT/PORT_A/PORT_B;
+#   PERF_EVENTS="syscalls:sys_enter_sendto,context-switches": `perf stat` counts of the two
+#   instances over each fanout run (sign-in, warm-up and drain included), added to its line as
+#   "perf" (counts do not depend on the neighbours' load the way CPU seconds do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,8 +51,8 @@ PROFILE=${PROFILE:-release}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --profile "$PROFILE" -p chat-server -p bench
 fi
-dir=target/$PROFILE
-[ "$PROFILE" = dev ] && dir=target/debug
+dir=${CARGO_TARGET_DIR:-target}/$PROFILE
+[ "$PROFILE" = dev ] && dir=${CARGO_TARGET_DIR:-target}/debug
 BENCH=$dir/chat-bench
 if [ -n "${BEFORE:-}" ]; then
   SERVERS=${SERVERS:-"before=$BEFORE after=$dir/chat-server"}
@@ -107,7 +110,21 @@ record() { # label, then the chat-bench arguments
   shift
   local before line
   before=$(cut -d' ' -f1-3 /proc/loadavg)
-  line=$("$BENCH" "$@" --signin-delay "$SIGNIN_DELAY") || return 1
+  local perf_out="" perf_pid=""
+  if [ -n "${PERF_EVENTS:-}" ] && [ -n "${COUNT_PIDS:-}" ]; then
+    perf_out=$LOGS/perf-$label.csv
+    perf stat -x, -e "$PERF_EVENTS" -p "$COUNT_PIDS" -o "$perf_out" 2>/dev/null &
+    perf_pid=$!
+  fi
+  line=$("$BENCH" "$@" --signin-delay "$SIGNIN_DELAY") || line=""
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    # perf stat -x, lines: count,unit,event,...
+    [ -z "$line" ] || line=$(jq -c --argjson perf "$(awk -F, '$1 ~ /^[0-9]+$/ { printf "%s\"%s\":%s", (n++ ? "," : "{"), $3, $1 }
+      END { print (n ? "}" : "{}") }' "$perf_out")" '. + {perf: $perf}' <<<"$line") || line=""
+  fi
+  [ -n "$line" ] || return 1
   jq -c --arg run "$label" --arg up "$(uptime)" --arg load "$before" \
     '{"label": $run, "uptime": $up, "load_before": $load} + .' <<<"$line" | tee -a "$OUT"
 }
@@ -133,6 +150,7 @@ bench_server() { # label, binary
   if wants fanout; then
     start_all "$server" "${extra[@]}"
     pid_args=(--pid "$SERVER_A" --pid "$SERVER_B" --pid "$REDIS_PID")
+    COUNT_PIDS="$SERVER_A,$SERVER_B"
     for rate in $CURVE; do
       sleep 3 # let the servers finish closing the previous run's 500 sockets
       fanout "$name-curve-$rate" "$rate" "$DURATION" >/dev/null || true
@@ -154,6 +172,7 @@ bench_server() { # label, binary
       sleep 3
       fanout "$name-half-$half" "$half" $((DURATION * 2)) >/dev/null
     fi
+    COUNT_PIDS=""
     stop_all
   fi
 
