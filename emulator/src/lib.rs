@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+mod access;
 mod apis;
 mod auth;
 mod config;
@@ -22,6 +23,7 @@ mod ops;
 mod policy;
 mod projects;
 mod reqlog;
+mod roles;
 mod router;
 mod runtime;
 mod server;
