@@ -402,6 +402,17 @@ async fn patch(call: Call) -> Result<Reply, ApiError> {
         }
         None if allow_missing => {
             check_id(&t.id)?;
+            // An upsert that creates needs the create permission too.
+            call.emu.world(|w| {
+                crate::access::require(
+                    w,
+                    &t.project,
+                    call.principal.as_deref(),
+                    "run.services.create",
+                    &t.name,
+                    None,
+                )
+            })?;
             (input, None)
         }
         None => return Err(not_found(&t.name)),
