@@ -34,6 +34,9 @@ const LEEWAY: u64 = 300;
 pub struct Tokens {
     access: HashMap<String, Issued>,
     users: HashMap<String, User>,
+    /// The customer (Workspace / Cloud Identity account, `C0...`) of registered users, for
+    /// Domain Restricted Sharing.
+    customers: HashMap<String, String>,
 }
 
 struct Issued {
@@ -196,6 +199,16 @@ impl Tokens {
                 expires_at: SystemTime::now() + TOKEN_LIFETIME,
             },
         );
+    }
+
+    /// The customer ID a user was registered with, if any.
+    pub fn customer_of(&self, email: &str) -> Option<&str> {
+        self.customers.get(email).map(String::as_str)
+    }
+
+    /// Records the customer a user belongs to.
+    pub fn set_customer(&mut self, email: &str, customer: String) {
+        self.customers.insert(email.to_string(), customer);
     }
 
     /// Registers a user whose refresh token the refresh grant then accepts.

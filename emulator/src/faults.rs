@@ -75,7 +75,7 @@ impl Faults {
                 fault
                     .message
                     .clone()
-                    .unwrap_or_else(|| scripted_message(fault.status)),
+                    .unwrap_or_else(|| scripted_message(fault.status, method_id)),
             );
             let after = fault.after;
             fault.times = fault.times.saturating_sub(1);
@@ -129,8 +129,21 @@ fn method_matches(pattern: &str, method_id: &str) -> bool {
             .is_some_and(|head| head.ends_with('.'))
 }
 
-fn scripted_message(code: Code) -> String {
+/// Google's text for the failures a scripted fault stands for: an etag conflict on
+/// setIamPolicy (ABORTED, or FAILED_PRECONDITION as some front ends report it), Service Usage's
+/// concurrent (de)activation (FAILED_PRECONDITION on enable, batchEnable or disable).
+fn scripted_message(code: Code, method_id: &str) -> String {
+    let service_usage_change = method_id.starts_with("serviceusage.services.")
+        && ["enable", "batchEnable", "disable"]
+            .iter()
+            .any(|m| method_id.ends_with(m));
     match code {
+        Code::FailedPrecondition if service_usage_change => {
+            "Another activation or deactivation is in progress.".to_string()
+        }
+        Code::FailedPrecondition if method_id.ends_with("setIamPolicy") => {
+            "Precondition check failed.".to_string()
+        }
         Code::Aborted => "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.".to_string(),
         Code::Unavailable => "The service is currently unavailable.".to_string(),
         Code::Internal => "Internal error encountered.".to_string(),

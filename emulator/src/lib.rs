@@ -13,6 +13,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod access;
 mod apis;
 mod auth;
 mod config;
@@ -23,6 +24,7 @@ mod ops;
 mod policy;
 mod projects;
 mod reqlog;
+mod roles;
 mod router;
 mod runtime;
 mod server;

@@ -21,6 +21,66 @@ pub struct PolicyInput {
     pub etag: Option<String>,
 }
 
+/// The body of a setIamPolicy request: `{policy, updateMask}` (an echoed `resource` is
+/// accepted, as Resource Manager's clients send one).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SetRequest {
+    resource: Option<String>,
+    policy: Option<Value>,
+    update_mask: Option<String>,
+}
+
+impl SetRequest {
+    /// The policy sent; INVALID_ARGUMENT without one.
+    pub fn policy(&self) -> Result<PolicyInput, ApiError> {
+        let _ = &self.resource;
+        match &self.policy {
+            Some(v) => crate::json::from_value(v.clone()),
+            None => Err(ApiError::invalid_argument("policy is required.")),
+        }
+    }
+
+    pub fn update_mask(&self) -> Option<&str> {
+        self.update_mask.as_deref()
+    }
+}
+
+/// The body of a getIamPolicy request: `{options: {requestedPolicyVersion}}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GetRequest {
+    resource: Option<String>,
+    options: Option<GetOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct GetOptions {
+    requested_policy_version: i32,
+}
+
+impl GetRequest {
+    /// The requested version (0 when absent).
+    pub fn version(&self) -> i32 {
+        let _ = &self.resource;
+        self.options
+            .as_ref()
+            .map_or(0, |o| o.requested_policy_version)
+    }
+}
+
+/// A requested policy version must be 0, 1 or 3.
+pub fn requested_version(version: i32) -> Result<i32, ApiError> {
+    if [0, 1, 3].contains(&version) {
+        Ok(version)
+    } else {
+        Err(ApiError::invalid_argument(format!(
+            "Invalid requested policy version {version}; valid versions are 0, 1 and 3."
+        )))
+    }
+}
+
 /// One role binding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -105,6 +165,33 @@ impl Policy {
                 }
             }
         }
+    }
+
+    /// Adds `member` to `role` (an unconditional binding) without any check: what the emulator's
+    /// control calls use to describe a project's grants.
+    pub fn grant(&mut self, role: &str, member: &str) {
+        match self
+            .bindings
+            .iter_mut()
+            .find(|b| b.role == role && b.condition.is_none())
+        {
+            Some(binding) if binding.members.iter().any(|m| m == member) => return,
+            Some(binding) => binding.members.push(member.to_string()),
+            None => self.bindings.push(Binding {
+                role: role.to_string(),
+                members: vec![member.to_string()],
+                condition: None,
+            }),
+        }
+        self.revision += 1;
+    }
+
+    /// The roles bound to `member` (conditions are not evaluated: a conditional binding counts).
+    pub fn roles_of(&self, member: &str) -> impl Iterator<Item = &str> {
+        self.bindings
+            .iter()
+            .filter(move |b| b.members.iter().any(|m| m == member))
+            .map(|b| b.role.as_str())
     }
 
     /// Replaces the policy (the fields in `update_mask`, default `bindings,etag`).

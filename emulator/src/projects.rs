@@ -1,12 +1,17 @@
 //! Projects: any valid project ID springs into existence on first use, with a project number,
 //! the `default` auto-mode network and its regional subnets (so CIDR clashes can happen), the
-//! project IAM policy and the enablement state of each API.
+//! project IAM policy and the enablement state of each API. A project can also be described
+//! before its first use (`POST /_emulator/projects`, HTTP in `projects/http.rs`) as real
+//! projects are: no default network, the post-2024 build account, Domain Restricted Sharing,
+//! IAM enforced ([`Setup`]).
+
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::apis::compute::model::Network;
@@ -58,6 +63,54 @@ pub fn service_title(service: &str) -> Option<&'static str> {
         .map(|(_, title)| *title)
 }
 
+/// How long after the Compute API is enabled in a described project its `default` network
+/// appears (Google creates it asynchronously), real time, scaled.
+pub const DEFAULT_NETWORK_LAG: Duration = Duration::from_secs(40);
+
+/// The account builds run as when they name none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildAccount {
+    /// `PROJECT_NUMBER@cloudbuild.gserviceaccount.com` with roles/cloudbuild.builds.builder
+    /// (projects whose first build ran before mid-2024).
+    Legacy,
+    /// `PROJECT_NUMBER-compute@developer.gserviceaccount.com` with whatever roles it has.
+    ComputeDefault,
+}
+
+/// How a described project differs from a fresh, permissive one.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Setup {
+    pub default_network: bool,
+    pub build_service_account: BuildAccount,
+    pub compute_default_service_account_roles: Vec<String>,
+    /// Domain Restricted Sharing: the customer IDs policy members must belong to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_policy_member_domains: Option<Vec<String>>,
+    pub enforce_iam: bool,
+    /// The default network waits for the Compute API to be enabled.
+    #[serde(skip)]
+    pub network_awaits_compute: bool,
+    /// The default network appears at this instant.
+    #[serde(skip)]
+    pub network_at: Option<Instant>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            default_network: true,
+            build_service_account: BuildAccount::Legacy,
+            compute_default_service_account_roles: vec!["roles/editor".to_string()],
+            allowed_policy_member_domains: None,
+            enforce_iam: false,
+            network_awaits_compute: false,
+            network_at: None,
+        }
+    }
+}
+
 /// Whether an API is enabled, and since when it really works.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,6 +132,9 @@ pub struct Project {
     /// Only services whose state was changed through Service Usage are listed.
     pub services: BTreeMap<String, Enablement>,
     pub policy: Policy,
+    /// Set when the project was described by `POST /_emulator/projects`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Setup>,
 }
 
 impl Project {
@@ -92,6 +148,100 @@ impl Project {
             networks,
             services: BTreeMap::new(),
             policy: Policy::new_project(number),
+            setup: None,
+        }
+    }
+
+    /// A project as `setup` describes it (`compute_enabled`: whether the Compute API is
+    /// enabled at once, which lets the default network exist from the start).
+    fn described(id: &str, mut setup: Setup, compute_enabled: bool) -> Self {
+        let mut project = Project::new(id);
+        let number = project.number;
+        if !setup.default_network || !compute_enabled {
+            project.networks.clear();
+        }
+        setup.network_awaits_compute = setup.default_network && !compute_enabled;
+        let mut policy = Policy::empty();
+        policy.grant(
+            "roles/editor",
+            &format!("serviceAccount:{number}@cloudservices.gserviceaccount.com"),
+        );
+        let compute = format!("serviceAccount:{}", project.compute_default_account());
+        for role in &setup.compute_default_service_account_roles {
+            policy.grant(role, &compute);
+        }
+        if setup.build_service_account == BuildAccount::Legacy {
+            policy.grant(
+                "roles/cloudbuild.builds.builder",
+                &format!("serviceAccount:{}", project.legacy_build_account()),
+            );
+        }
+        project.policy = policy;
+        project.setup = Some(setup);
+        project
+    }
+
+    /// `PROJECT_NUMBER-compute@developer.gserviceaccount.com`.
+    pub fn compute_default_account(&self) -> String {
+        format!("{}-compute@developer.gserviceaccount.com", self.number)
+    }
+
+    /// `PROJECT_NUMBER@cloudbuild.gserviceaccount.com`.
+    pub fn legacy_build_account(&self) -> String {
+        format!("{}@cloudbuild.gserviceaccount.com", self.number)
+    }
+
+    /// The account a build that names none runs as, for described projects (others run
+    /// unchecked, as before).
+    pub fn default_build_account(&self) -> Option<String> {
+        self.setup.as_ref().map(|s| match s.build_service_account {
+            BuildAccount::Legacy => self.legacy_build_account(),
+            BuildAccount::ComputeDefault => self.compute_default_account(),
+        })
+    }
+
+    /// Whether callers need the permissions (`enforceIam`).
+    pub fn enforces_iam(&self) -> bool {
+        self.setup.as_ref().is_some_and(|s| s.enforce_iam)
+    }
+
+    /// Whether an account belongs to this project (its own service accounts and the default
+    /// and Google-managed accounts named by its number).
+    pub fn owns_account(&self, email: &str) -> bool {
+        let n = self.number;
+        email.ends_with(&format!("@{}.iam.gserviceaccount.com", self.id))
+            || email == self.compute_default_account()
+            || email == self.legacy_build_account()
+            || email == format!("{n}@cloudservices.gserviceaccount.com")
+            || (email.starts_with(&format!("service-{n}@"))
+                && email.ends_with(".gserviceaccount.com"))
+    }
+
+    /// The Compute API was just enabled: a default network that waits for it appears at `at`.
+    pub fn compute_enabled(&mut self, at: Instant) {
+        if let Some(setup) = self.setup.as_mut()
+            && setup.network_awaits_compute
+        {
+            setup.network_awaits_compute = false;
+            setup.network_at = Some(at);
+        }
+    }
+
+    /// Brings time-driven state up to date (a default network whose moment has come).
+    fn settle(&mut self) {
+        let due = self
+            .setup
+            .as_ref()
+            .and_then(|s| s.network_at)
+            .is_some_and(|at| Instant::now() >= at);
+        if due {
+            if let Some(setup) = self.setup.as_mut() {
+                setup.network_at = None;
+            }
+            let id = self.id.clone();
+            self.networks
+                .entry("default".to_string())
+                .or_insert_with(|| Network::auto_mode_default(&id));
         }
     }
 
@@ -152,10 +302,45 @@ impl Projects {
         if !validate::project_id(id_or_number) {
             return Err(denied_project(id_or_number));
         }
-        Ok(self
+        let project = self
             .0
             .entry(id_or_number.to_string())
-            .or_insert_with(|| Project::new(id_or_number)))
+            .or_insert_with(|| Project::new(id_or_number));
+        project.settle();
+        Ok(project)
+    }
+
+    /// Creates a described project; ALREADY_EXISTS when the project was used or described
+    /// before (describe it before its first use, or reset the emulator). `enforce`: the
+    /// emulator's `enforce_api_enablement` (the Compute API starts disabled then, and the
+    /// default network waits for it).
+    pub fn describe(
+        &mut self,
+        id: &str,
+        setup: Setup,
+        enforce: bool,
+    ) -> Result<&Project, ApiError> {
+        if !validate::project_id(id) {
+            return Err(ApiError::invalid_argument(format!(
+                "projectId \"{id}\" is not a valid project ID: 6-30 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+            )));
+        }
+        if self.0.contains_key(id) {
+            return Err(ApiError::already_exists(format!(
+                "Project {id} already exists in the emulator: describe a project before its first use (or POST /_emulator/reset first)."
+            )));
+        }
+        let project = Project::described(id, setup, !enforce);
+        Ok(self.0.entry(id.to_string()).or_insert(project))
+    }
+
+    /// The project named by ID or number, if it exists.
+    pub fn find(&self, id_or_number: &str) -> Option<&Project> {
+        self.0.get(id_or_number).or_else(|| {
+            self.0
+                .values()
+                .find(|p| p.number.to_string() == id_or_number)
+        })
     }
 
     /// Fails with Google's SERVICE_DISABLED error when `service` is not (yet) usable in the

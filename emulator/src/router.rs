@@ -52,6 +52,17 @@ pub struct MethodRow {
     /// the system ones such as `$alt`; any other is refused, as Google does.
     pub query: &'static [&'static str],
     pub handler: Handler,
+    /// The IAM permission the caller needs on the project (checked where the project enforces
+    /// IAM); empty for methods that check for themselves or need none.
+    pub permission: &'static str,
+}
+
+impl MethodRow {
+    /// The row, needing `permission` (e.g. `run.services.create`).
+    pub const fn needs(mut self, permission: &'static str) -> Self {
+        self.permission = permission;
+        self
+    }
 }
 
 /// A table row: verb, path template, discovery method id, accepted query parameters, handler.
@@ -68,6 +79,7 @@ pub const fn row(
         id,
         query,
         handler,
+        permission: "",
     }
 }
 
@@ -212,6 +224,8 @@ fn decode(s: &str) -> String {
 /// Everything a handler needs about one call.
 pub struct Call {
     pub emu: Emu,
+    /// The authenticated caller (an email), when there is one.
+    pub principal: Option<String>,
     pub params: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,

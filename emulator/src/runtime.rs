@@ -45,6 +45,9 @@ pub struct ServiceInfo {
     pub max_instance_count: i32,
     pub session_affinity: bool,
     pub timeout_seconds: u64,
+    /// Anyone may invoke it: `invokerIamDisabled`, or roles/run.invoker for allUsers or
+    /// allAuthenticatedUsers in its policy (when the revision became ready).
+    pub public: bool,
 }
 
 impl ServiceInfo {

@@ -1,15 +1,16 @@
 //! The HTTP server: one port serving every API under its real path, the OAuth2 token endpoint
 //! and the emulator's own `/_emulator/*` endpoints. Each API call passes, in order: request
 //! log → route lookup → added latency → authentication → injected faults (or a lost answer after
-//! the handler) → API enablement →
-//! the handler; enums in the answer are encoded as the caller asked.
+//! the handler) → API enablement (in the quota project of `x-goog-user-project` too) → the
+//! caller's permission, where the project enforces IAM → the handler; enums in the answer are
+//! encoded as the caller asked.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -98,6 +99,8 @@ impl Emulator {
             .route("/_emulator/reset", post(reset))
             .route("/_emulator/faults", get(get_faults).post(set_faults))
             .route("/_emulator/users", post(users))
+            .route("/_emulator/projects", post(describe_project))
+            .route("/_emulator/projects/{project}/grants", post(grant))
             .fallback(dispatch)
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(CatchPanicLayer::custom(|_| {
@@ -200,6 +203,20 @@ async fn users(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
+async fn describe_project(State(app): State<App>, body: Bytes) -> Response {
+    match crate::projects::http::describe(&app.emu, &body) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn grant(State(app): State<App>, Path(project): Path<String>, body: Bytes) -> Response {
+    match crate::projects::http::grant(&app.emu, &project, &body) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Every Google API call.
 async fn dispatch(
     State(app): State<App>,
@@ -234,7 +251,7 @@ async fn dispatch(
         ))
         .into_response();
     };
-    match run(&app.emu, route, params, query, headers, body).await {
+    match run(&app.emu, route, uri.path(), params, query, headers, body).await {
         Ok(Reply::Json(mut value)) => {
             json::encode_enums(&mut value, route.enums, encoding);
             axum::Json(value).into_response()
@@ -251,6 +268,7 @@ async fn dispatch(
 async fn run(
     emu: &Emu,
     route: &Route,
+    path: &str,
     params: Vec<(String, String)>,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -260,7 +278,7 @@ async fn run(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    crate::auth::http::authenticate(emu, &headers)?;
+    let principal = crate::auth::http::authenticate(emu, &headers)?;
     route.check_query(&query)?;
     let injected = emu.faults().pick(route.id());
     let lost_answer = match injected {
@@ -273,12 +291,68 @@ async fn run(
         .find(|(k, _)| k == "project")
         .map(|(_, v)| v.clone());
     // `projects/-` (any project) names no project whose enablement could be checked.
-    if let (false, Some(project)) = (route.service.is_empty(), project.filter(|p| p != "-")) {
+    let project = project.filter(|p| p != "-");
+    let quota_project = headers
+        .get("x-goog-user-project")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(String::from);
+    if !route.service.is_empty() {
         let enforce = emu.config().enforce_api_enablement;
-        emu.world(|w| w.projects.require_enabled(&project, route.service, enforce))?;
+        emu.world(|w| {
+            // The quota project is the consumer: its enablement (when it is another project)
+            // and the caller's right to use it (`serviceusage.services.use`).
+            if let Some(consumer) = &quota_project {
+                let other = !project
+                    .as_deref()
+                    .is_some_and(|p| crate::access::same_project(w, p, consumer));
+                if other {
+                    w.projects
+                        .require_enabled(consumer, route.service, enforce)?;
+                }
+                crate::access::require_quota_project(
+                    w,
+                    consumer,
+                    principal.as_deref(),
+                    route.service,
+                )?;
+            }
+            match &project {
+                Some(project) => w.projects.require_enabled(project, route.service, enforce),
+                None => Ok(()),
+            }
+        })?;
+    }
+    if !route.row.permission.is_empty() {
+        emu.world(|w| {
+            let Some(target) = crate::access::target_project(w, &params, &query) else {
+                return Ok(());
+            };
+            if !w.projects.find(&target).is_some_and(|p| p.enforces_iam()) {
+                return Ok(());
+            }
+            if principal.is_none() {
+                return Err(crate::auth::http::missing_credentials());
+            }
+            let account = params
+                .iter()
+                .find(|(k, _)| k == "account")
+                .and_then(|(_, a)| w.iam.find("-", a))
+                .map(|a| a.email.clone());
+            crate::access::require(
+                w,
+                &target,
+                principal.as_deref(),
+                route.row.permission,
+                &crate::access::resource_of(path),
+                account.as_deref(),
+            )
+        })?;
     }
     let call = Call {
         emu: emu.clone(),
+        principal,
         params,
         query,
         headers,

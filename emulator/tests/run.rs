@@ -13,7 +13,6 @@ use emulator::{Emulator, EmulatorConfig, EmulatorHandle, HookFuture, Runtime, Se
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_iam_v1::model::{Binding, GetPolicyOptions, Policy};
 use google_cloud_lro::Poller;
-use google_cloud_run_v2::client::Services;
 use google_cloud_run_v2::model::condition::{CommonReason, State};
 use google_cloud_run_v2::model::{
     Container, ContainerPort, EnvVar, RevisionScaling, RevisionTemplate, Service, VpcAccess,
@@ -67,16 +66,6 @@ async fn start_with(config: EmulatorConfig, runtime: Arc<Recorder>) -> EmulatorH
         .expect("start the emulator")
 }
 
-async fn run_client(base_url: &str) -> Services {
-    Services::builder()
-        .with_endpoint(base_url)
-        .with_credentials(anonymous())
-        .with_polling_backoff_policy(fast_polling())
-        .build()
-        .await
-        .expect("build the Cloud Run client")
-}
-
 /// A READY connector `chat-conn` in us-central1.
 async fn ready_connector(base_url: &str) {
     let vpc = VpcAccessService::builder()
@@ -128,7 +117,11 @@ fn chat_service(image: &str, account: &str) -> Service {
         )
 }
 
-async fn create_error(run: &Services, id: &str, body: Service) -> google_cloud_gax::error::Error {
+async fn create_error(
+    run: &google_cloud_run_v2::client::Services,
+    id: &str,
+    body: Service,
+) -> google_cloud_gax::error::Error {
     run.create_service()
         .set_parent(PARENT)
         .set_service_id(id)
@@ -742,4 +735,37 @@ async fn unknown_query_parameters_are_refused() {
         &format!("{base}/v2/{PARENT}/operations?pageSize=1&filter=done"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_service_with_the_invoker_check_off_is_public_without_all_users() {
+    let recorder = Arc::new(Recorder::default());
+    let emu = start_with(fast_config(), recorder.clone()).await;
+    let run = run_client(emu.base_url()).await;
+    for (id, open) in [("open", true), ("closed", false)] {
+        let created = run
+            .create_service()
+            .set_parent(PARENT)
+            .set_service_id(id)
+            .set_service(service(HELLO).set_invoker_iam_disabled(open))
+            .poller()
+            .until_done()
+            .await
+            .expect("deployed");
+        assert_eq!(created.invoker_iam_disabled, open);
+        let policy = run
+            .get_iam_policy()
+            .set_resource(format!("{PARENT}/services/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            policy.bindings.is_empty(),
+            "no allUsers binding: {policy:?}"
+        );
+    }
+    let ready = recorder.ready.lock().unwrap().clone();
+    let public = |id: &str| ready.iter().find(|i| i.service_id == id).map(|i| i.public);
+    assert_eq!(public("open"), Some(true));
+    assert_eq!(public("closed"), Some(false));
 }

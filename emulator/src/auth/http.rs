@@ -25,16 +25,24 @@ fn unauthenticated(reason: &str, message: &str) -> ApiError {
 }
 
 /// Checks the caller's `Authorization` header; returns the principal (an email) on success.
-/// With `allow_anonymous`, any caller passes.
+/// With `allow_anonymous`, any caller passes, and a bearer this emulator accepts still names
+/// its principal (projects that enforce IAM judge it).
 pub fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     if emu.config().allow_anonymous {
-        return Ok(None);
+        let principal = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(
+                |token| match emu.world(|w| w.tokens.check_bearer(&w.iam, token.trim())) {
+                    Bearer::Principal(principal) => Some(principal),
+                    _ => None,
+                },
+            );
+        return Ok(principal);
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthenticated(
-            "CREDENTIALS_MISSING",
-            "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-        ));
+        return Err(missing_credentials());
     };
     let invalid = || unauthenticated("ACCESS_TOKEN_TYPE_UNSUPPORTED", INVALID_CREDENTIALS);
     let token = value
@@ -51,6 +59,14 @@ pub fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<Option<String>, Ap
             Err(invalid())
         }
     }
+}
+
+/// 401 for a call that carries no credentials.
+pub fn missing_credentials() -> ApiError {
+    unauthenticated(
+        "CREDENTIALS_MISSING",
+        "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+    )
 }
 
 /// An OAuth2 error response (`{"error":"invalid_grant","error_description":..}`).
@@ -139,16 +155,26 @@ pub fn token_endpoint(emu: &Emu, headers: &HeaderMap, body: &[u8]) -> Response {
 
 /// `POST /_emulator/users {"email":"dev@example.com"}`: registers a user and answers an
 /// `authorized_user` credentials file (what `gcloud auth application-default login` writes)
-/// whose refresh token this emulator's `/token` accepts.
+/// whose refresh token this emulator's `/token` accepts. Optional: `quotaProjectId` (written
+/// into the file as `quota_project_id`, which google-cloud-auth sends as
+/// `x-goog-user-project`) and `customerId` (the user's organisation, for Domain Restricted
+/// Sharing).
 pub fn register_user(emu: &Emu, body: &[u8]) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct NewUser {
         email: String,
+        #[serde(default)]
+        quota_project_id: Option<String>,
+        #[serde(default)]
+        customer_id: Option<String>,
     }
     let user: NewUser = crate::json::parse_body(body, &[])?;
     if !user.email.contains('@') {
         return Err(ApiError::invalid_argument("email must be an email address"));
+    }
+    if let Some(customer) = user.customer_id {
+        emu.world(|w| w.tokens.set_customer(&user.email, customer));
     }
     let client_id = format!("{}.apps.googleusercontent.com", emu.random_hex(8));
     let client_secret = emu.random_hex(12);
@@ -161,11 +187,15 @@ pub fn register_user(emu: &Emu, body: &[u8]) -> Result<Value, ApiError> {
             client_secret.clone(),
         )
     });
-    Ok(json!({
+    let mut credentials = json!({
         "type": "authorized_user",
         "client_id": client_id,
         "client_secret": client_secret,
         "refresh_token": refresh_token,
         "token_uri": format!("{}/token", emu.base_url()),
-    }))
+    });
+    if let Some(quota_project) = user.quota_project_id {
+        credentials["quota_project_id"] = json!(quota_project);
+    }
+    Ok(credentials)
 }

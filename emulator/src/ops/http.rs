@@ -105,6 +105,16 @@ fn find(call: &Call, name: &str) -> Result<Operation, ApiError> {
                 op.service,
                 call.emu.config().enforce_api_enablement,
             )?;
+            // `redis.googleapis.com` → `redis.operations.get`.
+            let api = op.service.split('.').next().unwrap_or_default();
+            crate::access::require(
+                w,
+                project,
+                call.principal.as_deref(),
+                &format!("{api}.operations.get"),
+                name,
+                None,
+            )?;
         }
         Ok(op)
     })

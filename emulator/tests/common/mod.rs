@@ -95,6 +95,16 @@ pub async fn iam_client(
         .expect("build the IAM client")
 }
 
+pub async fn run_client(base_url: &str) -> google_cloud_run_v2::client::Services {
+    google_cloud_run_v2::client::Services::builder()
+        .with_endpoint(base_url)
+        .with_credentials(anonymous())
+        .with_polling_backoff_policy(fast_polling())
+        .build()
+        .await
+        .expect("build the Cloud Run client")
+}
+
 /// Creates a service account and waits until it is visible (get succeeds).
 pub async fn visible_service_account(
     iam: &google_cloud_iam_admin_v1::client::Iam,

@@ -38,49 +38,56 @@ pub static API: Api = Api {
             "artifactregistry.projects.locations.repositories.create",
             &["repositoryId"],
             |c| Box::pin(create(c)),
-        ),
+        )
+            .needs("artifactregistry.repositories.create"),
         row(
             Method::GET,
             REPOSITORIES_PATH,
             "artifactregistry.projects.locations.repositories.list",
             &["filter", "orderBy", "pageSize", "pageToken"],
             |c| Box::pin(list(c)),
-        ),
+        )
+            .needs("artifactregistry.repositories.list"),
         row(
             Method::GET,
             REPOSITORY_PATH,
             "artifactregistry.projects.locations.repositories.get",
             &[],
             |c| Box::pin(get(c)),
-        ),
+        )
+            .needs("artifactregistry.repositories.get"),
         row(
             Method::DELETE,
             REPOSITORY_PATH,
             "artifactregistry.projects.locations.repositories.delete",
             &[],
             |c| Box::pin(delete(c)),
-        ),
+        )
+            .needs("artifactregistry.repositories.delete"),
         row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages",
             "artifactregistry.projects.locations.repositories.dockerImages.list",
             &["orderBy", "pageSize", "pageToken"],
             |c| Box::pin(list_images(c)),
-        ),
+        )
+            .needs("artifactregistry.dockerimages.list"),
         row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages/{image=**}",
             "artifactregistry.projects.locations.repositories.dockerImages.get",
             &[],
             |c| Box::pin(get_image(c)),
-        ),
+        )
+            .needs("artifactregistry.dockerimages.get"),
         row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/repositories/{repository}/packages/{package}/tags/{tag}",
             "artifactregistry.projects.locations.repositories.packages.tags.get",
             &[],
             |c| Box::pin(get_tag(c)),
-        ),
+        )
+            .needs("artifactregistry.tags.get"),
     ],
 };
 

@@ -14,12 +14,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::filter::Filter;
-use super::model::{Build, validate};
+use super::model::{Build, RunAs, validate, writes_cloud_logging};
 use super::{ENUMS, SERVICE};
 use crate::error::{ApiError, Code};
 use crate::ops;
 use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
+use crate::world::World;
 
 const QUEUE_LATENCY: Duration = Duration::from_secs(5);
 const BUILD_LATENCY: Duration = Duration::from_secs(180);
@@ -42,63 +43,72 @@ pub static API: Api = Api {
             "cloudbuild.projects.builds.create",
             &["parent"],
             |c| Box::pin(create(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.create"),
         row(
             Method::POST,
             "/v1/projects/{project}/locations/{location}/builds",
             "cloudbuild.projects.locations.builds.create",
             &["projectId"],
             |c| Box::pin(create(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.create"),
         row(
             Method::GET,
             "/v1/projects/{project}/builds/{id}",
             "cloudbuild.projects.builds.get",
             &["name"],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.get"),
         row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/builds/{id}",
             "cloudbuild.projects.locations.builds.get",
             &["id", "projectId"],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.get"),
         row(
             Method::GET,
             "/v1/projects/{project}/builds",
             "cloudbuild.projects.builds.list",
             &["filter", "pageSize", "pageToken", "parent"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.list"),
         row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/builds",
             "cloudbuild.projects.locations.builds.list",
             &["filter", "pageSize", "pageToken", "projectId"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.list"),
         row(
             Method::POST,
             "/v1/projects/{project}/builds/{id}:cancel",
             "cloudbuild.projects.builds.cancel",
             &[],
             |c| Box::pin(cancel(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.update"),
         row(
             Method::POST,
             "/v1/projects/{project}/locations/{location}/builds/{id}:cancel",
             "cloudbuild.projects.locations.builds.cancel",
             &[],
             |c| Box::pin(cancel(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.update"),
         row(
             Method::GET,
             "/v1/operations/build/{project}/{operation}",
             "cloudbuild.operations.get",
             &[],
             |c| Box::pin(get_operation(c)),
-        ),
+        )
+        .needs("cloudbuild.builds.get"),
     ],
 };
 
@@ -165,6 +175,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
             call.emu.operation_id()
         ),
     };
+    let principal = call.principal.clone();
     let op = call.emu.world(|w| {
         let number = w.projects.ensure(&project)?.number;
         if let Some(email) = build.service_account.rsplit('/').next()
@@ -175,6 +186,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
                 "invalid build: service account {email} does not exist (a new account can take a minute to become usable)."
             )));
         }
+        check_act_as(w, &project, principal.as_deref(), &build)?;
         build.id = id.clone();
         build.project_id = project.clone();
         build.name = format!("projects/{number}/locations/{location}/builds/{id}");
@@ -206,13 +218,19 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     });
     call.emu.schedule(BUILD_LATENCY, move |emu| async move {
         emu.world(|w| {
+            let run_as = w
+                .cloudbuild
+                .get(&project, &id)
+                .ok()
+                .and_then(|s| account_access(w, &project, &s.build));
             let crate::world::World {
                 cloudbuild,
                 storage,
                 artifactregistry,
                 ..
             } = w;
-            let Some(outcome) = cloudbuild.execute(&id, storage, artifactregistry) else {
+            let Some(outcome) = cloudbuild.execute(&id, storage, artifactregistry, run_as.as_ref())
+            else {
                 return;
             };
             set_metadata(w, &operation, &outcome.build);
@@ -228,6 +246,72 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
         });
     });
     Ok(Reply::Json(op))
+}
+
+/// The email of a build's user-specified account (`projects/P/serviceAccounts/EMAIL`).
+fn named_account(build: &Build) -> Option<&str> {
+    build
+        .service_account
+        .rsplit('/')
+        .next()
+        .filter(|e| e.contains('@'))
+}
+
+/// The account a build runs as: its own, else the one the project's setup implies (described
+/// projects only).
+fn build_account(w: &World, project: &str, build: &Build) -> Option<String> {
+    match named_account(build) {
+        Some(email) => Some(email.to_string()),
+        None => w.projects.find(project)?.default_build_account(),
+    }
+}
+
+/// Where the project enforces IAM, the submitter must be able to act as the build's account
+/// (a user-specified one, or the Compute default one; the legacy Cloud Build account is
+/// Google's own and needs nothing).
+fn check_act_as(
+    w: &World,
+    project: &str,
+    principal: Option<&str>,
+    build: &Build,
+) -> Result<(), ApiError> {
+    let Some(p) = w.projects.find(project).filter(|p| p.enforces_iam()) else {
+        return Ok(());
+    };
+    let Some(email) = build_account(w, project, build) else {
+        return Ok(());
+    };
+    if email == p.legacy_build_account() || crate::access::can_act_as(w, project, principal, &email)
+    {
+        return Ok(());
+    }
+    // Google names a user-managed account by its unique ID here.
+    let named = w
+        .iam
+        .find("-", &email)
+        .map_or_else(|| email.clone(), |a| a.unique_id.clone());
+    Err(ApiError::permission_denied(format!(
+        "caller does not have permission to act as service account {named}"
+    ))
+    .with_error_info(
+        "IAM_PERMISSION_DENIED",
+        "iam.googleapis.com",
+        json!({ "permission": "iam.serviceAccounts.actAs" }),
+    ))
+}
+
+/// What the build's account may do, judged by the project's policy (described projects).
+fn account_access(w: &World, project: &str, build: &Build) -> Option<RunAs> {
+    let p = w.projects.find(project).filter(|p| p.setup.is_some())?;
+    let email = build_account(w, project, build)?;
+    let can = |permission: &str| crate::access::holds(w, p, &email, permission, None);
+    Some(RunAs {
+        account: format!("projects/{}/serviceAccounts/{email}", p.id),
+        write_logs: writes_cloud_logging(build).then(|| can("logging.logEntries.create")),
+        read_source: can("storage.objects.get"),
+        push: can("artifactregistry.repositories.uploadArtifacts"),
+        email,
+    })
 }
 
 fn set_metadata(w: &mut crate::world::World, operation: &str, build: &Build) {

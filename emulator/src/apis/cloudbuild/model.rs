@@ -277,6 +277,46 @@ fn built_by_steps(build: &Build, image: &str) -> bool {
     })
 }
 
+/// The account a build runs as and what it may do, for projects whose build accounts are
+/// modelled (described projects); `None` runs builds unchecked.
+#[derive(Clone, Debug)]
+pub struct RunAs {
+    /// `projects/P/serviceAccounts/EMAIL` (how Cloud Build names it in messages).
+    pub account: String,
+    pub email: String,
+    /// `logging.logEntries.create`, or `None` when the build writes no Cloud Logging entries
+    /// (logging NONE or GCS_ONLY).
+    pub write_logs: Option<bool>,
+    /// `storage.objects.get`.
+    pub read_source: bool,
+    /// `artifactregistry.repositories.uploadArtifacts`.
+    pub push: bool,
+}
+
+/// The build's logging mode writes to Cloud Logging (everything but NONE and GCS_ONLY).
+pub fn writes_cloud_logging(build: &Build) -> bool {
+    let mode = build
+        .options
+        .as_ref()
+        .and_then(|o| o.get("logging"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    !matches!(mode, "NONE" | "GCS_ONLY")
+}
+
+/// `projects/P/locations/L/repositories/R` of an Artifact Registry image
+/// (`L-docker.pkg.dev/P/R/IMAGE[:TAG]`), for messages.
+fn repository_of(image: &str) -> String {
+    let parts: Vec<&str> = image.splitn(4, '/').collect();
+    match parts[..] {
+        [host, project, repo, _] if host.ends_with("-docker.pkg.dev") => format!(
+            "projects/{project}/locations/{}/repositories/{repo}",
+            host.trim_end_matches("-docker.pkg.dev")
+        ),
+        _ => image.to_string(),
+    }
+}
+
 /// What running a build came to.
 pub struct Outcome {
     pub success: bool,
@@ -339,6 +379,7 @@ impl Store {
         id: &str,
         storage: &Storage,
         registry: &mut Registry,
+        run_as: Option<&RunAs>,
     ) -> Option<Outcome> {
         let stored = self.builds.get_mut(id)?;
         if matches!(
@@ -347,7 +388,7 @@ impl Store {
         ) {
             return None;
         }
-        let result = run(&stored.build, storage, registry, &mut stored.log);
+        let result = run(&stored.build, storage, registry, run_as, &mut stored.log);
         let build = &mut stored.build;
         build.finish_time = Some(crate::json::now_timestamp());
         let success = match result {
@@ -395,8 +436,20 @@ fn run(
     build: &Build,
     storage: &Storage,
     registry: &mut Registry,
+    run_as: Option<&RunAs>,
     log: &mut String,
 ) -> Result<Value, (&'static str, String)> {
+    if let Some(r) = run_as
+        && r.write_logs == Some(false)
+    {
+        return Err((
+            "LOGGING_FAILURE",
+            format!(
+                "The service account running this build {} does not have permission to write logs to Cloud Logging. To fix this, grant the Logs Writer (roles/logging.logWriter) role to the service account.",
+                r.account
+            ),
+        ));
+    }
     let source_bytes = match build
         .source
         .as_ref()
@@ -412,6 +465,15 @@ fn run(
                 "Fetching storage object: gs://{}/{}{gen_text}\n",
                 s.bucket, s.object
             ));
+            if let Some(r) = run_as.filter(|r| !r.read_source) {
+                return Err((
+                    "FETCH_SOURCE_FAILED",
+                    format!(
+                        "AccessDeniedException: 403 {} does not have storage.objects.get access to the Google Cloud Storage object. Permission 'storage.objects.get' denied on resource (or it may not exist).",
+                        r.email
+                    ),
+                ));
+            }
             let object = storage
                 .object(&s.bucket, &s.object, generation)
                 .map_err(|_| {
@@ -461,6 +523,15 @@ fn run(
         input.extend_from_slice(name_only.as_bytes());
         let digest = super::sha256_digest(&input);
         log.push_str(&format!("Pushing {image}\n"));
+        if run_as.is_some_and(|r| !r.push) {
+            return Err((
+                "PUSH_NOT_AUTHORIZED",
+                format!(
+                    "denied: Permission \"artifactregistry.repositories.uploadArtifacts\" denied on resource \"{}\" (or it may not exist)",
+                    repository_of(image)
+                ),
+            ));
+        }
         registry
             .push(image, &digest, source_bytes.len() as u64)
             .map_err(|e| ("PUSH_FAILED", format!("failed to push {image}: {e}")))?;

@@ -42,14 +42,16 @@ pub static API: Api = Api {
             "compute.networks.list",
             &["filter", "maxResults", "orderBy", "pageToken"],
             |c| Box::pin(legacy(list_networks(c))),
-        ),
+        )
+        .needs("compute.networks.list"),
         row(
             Method::GET,
             "/compute/v1/projects/{project}/global/networks/{network}",
             "compute.networks.get",
             &[],
             |c| Box::pin(legacy(get_network(c))),
-        ),
+        )
+        .needs("compute.networks.get"),
         row(
             Method::GET,
             "/compute/v1/projects/{project}/aggregated/subnetworks",
@@ -64,49 +66,56 @@ pub static API: Api = Api {
                 "views",
             ],
             |c| Box::pin(legacy(aggregated_subnets(c))),
-        ),
+        )
+        .needs("compute.subnetworks.list"),
         row(
             Method::GET,
             SUBNETS_PATH,
             "compute.subnetworks.list",
             &["filter", "maxResults", "orderBy", "pageToken", "views"],
             |c| Box::pin(legacy(list_subnets(c))),
-        ),
+        )
+        .needs("compute.subnetworks.list"),
         row(
             Method::POST,
             SUBNETS_PATH,
             "compute.subnetworks.insert",
             &["requestId"],
             |c| Box::pin(legacy(insert_subnet(c))),
-        ),
+        )
+        .needs("compute.subnetworks.create"),
         row(
             Method::GET,
             SUBNET_PATH,
             "compute.subnetworks.get",
             &["views"],
             |c| Box::pin(legacy(get_subnet(c))),
-        ),
+        )
+        .needs("compute.subnetworks.get"),
         row(
             Method::DELETE,
             SUBNET_PATH,
             "compute.subnetworks.delete",
             &["requestId"],
             |c| Box::pin(legacy(delete_subnet(c))),
-        ),
+        )
+        .needs("compute.subnetworks.delete"),
         row(
             Method::GET,
             OP_PATH,
             "compute.regionOperations.get",
             &[],
             |c| Box::pin(legacy(get_operation(c))),
-        ),
+        )
+        .needs("compute.regionOperations.get"),
         row(
             Method::POST,
             "/compute/v1/projects/{project}/regions/{region}/operations/{operation}/wait",
             "compute.regionOperations.wait",
             &[],
             |c| Box::pin(legacy(wait_operation(c))),
-        ),
+        )
+        .needs("compute.regionOperations.get"),
     ],
 };
 

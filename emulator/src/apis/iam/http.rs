@@ -32,62 +32,94 @@ pub static API: Api = Api {
             "iam.projects.serviceAccounts.create",
             &[],
             |c| Box::pin(create(c)),
-        ),
+        )
+        .needs("iam.serviceAccounts.create"),
         row(
             Method::GET,
             ACCOUNTS_PATH,
             "iam.projects.serviceAccounts.list",
             &["pageSize", "pageToken"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("iam.serviceAccounts.list"),
         row(
             Method::GET,
             ACCOUNT_PATH,
             "iam.projects.serviceAccounts.get",
             &[],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("iam.serviceAccounts.get"),
         row(
             Method::DELETE,
             ACCOUNT_PATH,
             "iam.projects.serviceAccounts.delete",
             &[],
             |c| Box::pin(delete(c)),
-        ),
+        )
+        .needs("iam.serviceAccounts.delete"),
         row(
             Method::POST,
             KEYS_PATH,
             "iam.projects.serviceAccounts.keys.create",
             &[],
             |c| Box::pin(create_key(c)),
-        ),
+        )
+        .needs("iam.serviceAccountKeys.create"),
         row(
             Method::POST,
             "/v1/projects/{project}/serviceAccounts/{account}/keys:upload",
             "iam.projects.serviceAccounts.keys.upload",
             &[],
             |c| Box::pin(upload_key(c)),
-        ),
+        )
+        .needs("iam.serviceAccountKeys.create"),
         row(
             Method::GET,
             KEYS_PATH,
             "iam.projects.serviceAccounts.keys.list",
             &["keyTypes"],
             |c| Box::pin(list_keys(c)),
-        ),
+        )
+        .needs("iam.serviceAccountKeys.list"),
         row(
             Method::GET,
             KEY_PATH,
             "iam.projects.serviceAccounts.keys.get",
             &["publicKeyType"],
             |c| Box::pin(get_key(c)),
-        ),
+        )
+        .needs("iam.serviceAccountKeys.get"),
         row(
             Method::DELETE,
             KEY_PATH,
             "iam.projects.serviceAccounts.keys.delete",
             &[],
             |c| Box::pin(delete_key(c)),
+        )
+        .needs("iam.serviceAccountKeys.delete"),
+        row(
+            Method::POST,
+            "/v1/projects/{project}/serviceAccounts/{account}:getIamPolicy",
+            "iam.projects.serviceAccounts.getIamPolicy",
+            &["options.requestedPolicyVersion"],
+            |c| Box::pin(get_iam_policy(c)),
+        )
+        .needs("iam.serviceAccounts.getIamPolicy"),
+        row(
+            Method::POST,
+            "/v1/projects/{project}/serviceAccounts/{account}:setIamPolicy",
+            "iam.projects.serviceAccounts.setIamPolicy",
+            &[],
+            |c| Box::pin(set_iam_policy(c)),
+        )
+        .needs("iam.serviceAccounts.setIamPolicy"),
+        row(
+            Method::POST,
+            "/v1/projects/{project}/serviceAccounts/{account}:testIamPermissions",
+            "iam.projects.serviceAccounts.testIamPermissions",
+            &[],
+            |c| Box::pin(test_iam_permissions(c)),
         ),
     ],
 };
@@ -172,6 +204,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
         disabled: false,
         visible_at: call.emu.after(VISIBILITY_LAG),
         keys: Vec::new(),
+        policy: crate::policy::Policy::empty(),
     };
     let created = call.emu.world(|w| w.iam.create(account))?;
     Ok(Reply::Json(to_json(&created)))
@@ -409,5 +442,69 @@ async fn delete_key(call: Call) -> Result<Reply, ApiError> {
             return Err(key_not_found(&call));
         }
         Ok(Reply::Json(json!({})))
+    })
+}
+
+/// `:getIamPolicy` of a service account: who may act as it or manage it.
+async fn get_iam_policy(call: Call) -> Result<Reply, ApiError> {
+    let body: crate::policy::GetRequest = call.body()?;
+    let version = match call.query_i32("options.requestedPolicyVersion")? {
+        0 => body.version(),
+        v => v,
+    };
+    let version = crate::policy::requested_version(version)?;
+    call.emu.world(|w| {
+        let account = w
+            .iam
+            .find(call.param("project"), call.param("account"))
+            .ok_or_else(|| missing(&call))?;
+        Ok(Reply::Json(account.policy.to_json(version)))
+    })
+}
+
+/// The email and project of the route's account, or Google's answer for a missing one.
+fn account_of(w: &crate::world::World, call: &Call) -> Result<(String, String), ApiError> {
+    w.iam
+        .find(call.param("project"), call.param("account"))
+        .map(|a| (a.email.clone(), a.project_id.clone()))
+        .ok_or_else(|| missing(call))
+}
+
+/// `:setIamPolicy` of a service account (etag concurrency, members must exist; Domain
+/// Restricted Sharing applies as on the project).
+async fn set_iam_policy(call: Call) -> Result<Reply, ApiError> {
+    let body: crate::policy::SetRequest = call.body()?;
+    let policy = body.policy()?;
+    call.emu.world(|w| {
+        let (email, project) = account_of(w, &call)?;
+        let mut current = w
+            .iam
+            .policy_of(&email)
+            .cloned()
+            .unwrap_or_else(crate::policy::Policy::empty);
+        let check = |member: &str| {
+            crate::access::check_new_member(w, &project, member, crate::access::DRS_PROJECT_MESSAGE)
+        };
+        let answer = current.set(policy, body.update_mask(), &check)?;
+        if let Some(account) = w.iam.find_mut_any(&email) {
+            account.policy = current;
+        }
+        Ok(Reply::Json(answer))
+    })
+}
+
+/// `:testIamPermissions` of a service account: the asked permissions the caller holds on it
+/// (through the project's policy or the account's own).
+async fn test_iam_permissions(call: Call) -> Result<Reply, ApiError> {
+    let asked: crate::access::TestRequest = call.body()?;
+    call.emu.world(|w| {
+        let (email, project) = account_of(w, &call)?;
+        Ok(Reply::Json(crate::access::test_response(
+            w,
+            &project,
+            call.principal.as_deref(),
+            &asked,
+            Some(&email),
+        )))
     })
 }

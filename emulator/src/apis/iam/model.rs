@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::policy::Policy;
 
 /// How long a new service account stays invisible (IAM docs: "60 seconds or more"), scaled.
 pub const VISIBILITY_LAG: Duration = Duration::from_secs(60);
@@ -31,6 +32,9 @@ pub struct ServiceAccount {
     pub visible_at: Instant,
     #[serde(skip)]
     pub keys: Vec<Key>,
+    /// The account's own IAM policy (who may act as it, manage it).
+    #[serde(skip)]
+    pub policy: Policy,
 }
 
 /// A key: only its public half is kept.
@@ -88,6 +92,11 @@ impl Store {
             .is_some_and(|a| Instant::now() >= a.visible_at)
     }
 
+    /// The IAM policy of an existing account (visible or not: the policy is the account's).
+    pub fn policy_of(&self, email: &str) -> Option<&Policy> {
+        self.accounts.get(email).map(|a| &a.policy)
+    }
+
     /// The PEM public key of key `kid` of a visible account.
     pub fn public_key_pem(&self, email: &str, kid: &str) -> Option<String> {
         let account = self
@@ -130,6 +139,11 @@ impl Store {
             .filter(|a| project == "-" || a.project_id == project)
             .filter(|a| Instant::now() >= a.visible_at)
             .find(|a| a.email == email_or_id || a.unique_id == email_or_id)
+    }
+
+    /// An account by email, visible or not (control calls).
+    pub fn find_mut_any(&mut self, email: &str) -> Option<&mut ServiceAccount> {
+        self.accounts.get_mut(email)
     }
 
     /// Visible accounts of a project, by email.

@@ -38,42 +38,48 @@ pub static API: Api = Api {
             "redis.projects.locations.instances.create",
             &["instanceId"],
             |c| Box::pin(create(c)),
-        ),
+        )
+        .needs("redis.instances.create"),
         row(
             Method::GET,
             INSTANCES_PATH,
             "redis.projects.locations.instances.list",
             &["pageSize", "pageToken"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("redis.instances.list"),
         row(
             Method::GET,
             INSTANCE_PATH,
             "redis.projects.locations.instances.get",
             &[],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("redis.instances.get"),
         row(
             Method::PATCH,
             INSTANCE_PATH,
             "redis.projects.locations.instances.patch",
             &["updateMask"],
             |c| Box::pin(patch(c)),
-        ),
+        )
+        .needs("redis.instances.update"),
         row(
             Method::DELETE,
             INSTANCE_PATH,
             "redis.projects.locations.instances.delete",
             &[],
             |c| Box::pin(delete(c)),
-        ),
+        )
+        .needs("redis.instances.delete"),
         row(
             Method::GET,
             "/v1/projects/{project}/locations/{location}/instances/{instance}/authString",
             "redis.projects.locations.instances.getAuthString",
             &[],
             |c| Box::pin(auth_string(c)),
-        ),
+        )
+        .needs("redis.instances.getAuthString"),
     ],
 };
 

@@ -1,17 +1,15 @@
 //! The HTTP surface of Resource Manager: `GET /v{1,3}/projects/{id}` and
-//! `POST /v{1,3}/projects/{id}:{get,set}IamPolicy`. The policy rules live in `crate::policy`;
+//! `POST /v{1,3}/projects/{id}:{get,set}IamPolicy` and `:testIamPermissions`. The policy rules live in `crate::policy`;
 //! what is project-specific here is which members a project policy accepts.
 
 use axum::http::Method;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::SERVICE;
 use crate::error::ApiError;
 use crate::json::{EnumDef, EnumField};
-use crate::policy::PolicyInput;
+use crate::policy::{GetRequest, SetRequest, requested_version};
 use crate::router::{Api, Call, Reply, row};
-use crate::world::World;
 
 static LOG_TYPE: EnumDef = EnumDef {
     name: "google.iam.v1.AuditLogConfig.LogType",
@@ -54,41 +52,61 @@ pub static API: Api = Api {
             "cloudresourcemanager.projects.get",
             &[],
             |c| Box::pin(get_v3(c)),
-        ),
+        )
+        .needs("resourcemanager.projects.get"),
         row(
             Method::GET,
             "/v1/projects/{project}",
             "cloudresourcemanager.projects.get",
             &[],
             |c| Box::pin(get_v1(c)),
-        ),
+        )
+        .needs("resourcemanager.projects.get"),
         row(
             Method::POST,
             "/v3/projects/{project}:getIamPolicy",
             "cloudresourcemanager.projects.getIamPolicy",
             &[],
             |c| Box::pin(get_iam_policy(c)),
-        ),
+        )
+        .needs("resourcemanager.projects.getIamPolicy"),
         row(
             Method::POST,
             "/v1/projects/{project}:getIamPolicy",
             "cloudresourcemanager.projects.getIamPolicy",
             &[],
             |c| Box::pin(get_iam_policy(c)),
-        ),
+        )
+        .needs("resourcemanager.projects.getIamPolicy"),
         row(
             Method::POST,
             "/v3/projects/{project}:setIamPolicy",
             "cloudresourcemanager.projects.setIamPolicy",
             &[],
             |c| Box::pin(set_iam_policy(c)),
-        ),
+        )
+        .needs("resourcemanager.projects.setIamPolicy"),
         row(
             Method::POST,
             "/v1/projects/{project}:setIamPolicy",
             "cloudresourcemanager.projects.setIamPolicy",
             &[],
             |c| Box::pin(set_iam_policy(c)),
+        )
+        .needs("resourcemanager.projects.setIamPolicy"),
+        row(
+            Method::POST,
+            "/v3/projects/{project}:testIamPermissions",
+            "cloudresourcemanager.projects.testIamPermissions",
+            &[],
+            |c| Box::pin(test_iam_permissions(c)),
+        ),
+        row(
+            Method::POST,
+            "/v1/projects/{project}:testIamPermissions",
+            "cloudresourcemanager.projects.testIamPermissions",
+            &[],
+            |c| Box::pin(test_iam_permissions(c)),
         ),
     ],
 };
@@ -119,25 +137,8 @@ async fn get_v1(call: Call) -> Result<Reply, ApiError> {
 }
 
 async fn get_iam_policy(call: Call) -> Result<Reply, ApiError> {
-    #[derive(Deserialize, Default)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-    struct Options {
-        requested_policy_version: i32,
-    }
-    #[derive(Deserialize, Default)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-    struct Body {
-        resource: Option<String>,
-        options: Option<Options>,
-    }
-    let body: Body = call.body()?;
-    let _ = body.resource;
-    let version = body.options.unwrap_or_default().requested_policy_version;
-    if ![0, 1, 3].contains(&version) {
-        return Err(ApiError::invalid_argument(format!(
-            "Invalid requested policy version {version}; valid versions are 0, 1 and 3."
-        )));
-    }
+    let body: GetRequest = call.body()?;
+    let version = requested_version(body.version())?;
     call.emu.world(|w| {
         let p = w.projects.ensure(call.param("project"))?;
         Ok(Reply::Json(p.policy.to_json(version)))
@@ -145,48 +146,50 @@ async fn get_iam_policy(call: Call) -> Result<Reply, ApiError> {
 }
 
 async fn set_iam_policy(call: Call) -> Result<Reply, ApiError> {
-    #[derive(Deserialize, Default)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-    struct Body {
-        resource: Option<String>,
-        policy: Option<Value>,
-        update_mask: Option<String>,
-    }
-    let body: Body = call.body()?;
-    let _ = body.resource;
-    let policy: PolicyInput = match body.policy {
-        Some(v) => crate::json::from_value(v)?,
-        None => return Err(ApiError::invalid_argument("policy is required.")),
-    };
+    let body: SetRequest = call.body()?;
+    let policy = body.policy()?;
     call.emu.world(|w| {
-        let World { projects, iam, .. } = w;
-        let project = projects.ensure(call.param("project"))?;
-        let check = |member: &str| project_member_allowed(iam, member);
-        let policy = project
-            .policy
-            .set(policy, body.update_mask.as_deref(), &check)?;
-        Ok(Reply::Json(policy))
+        let id = w.projects.ensure(call.param("project"))?.id.clone();
+        let mut current = w
+            .projects
+            .get(&id)
+            .map(|p| p.policy.clone())
+            .unwrap_or_else(crate::policy::Policy::empty);
+        let check = |member: &str| {
+            if member == "allUsers" || member == "allAuthenticatedUsers" {
+                return Err(ApiError::invalid_argument(format!(
+                    "Policy members must be users, groups, domains or service accounts; {member} cannot be granted roles on a project."
+                )));
+            }
+            crate::access::check_new_member(w, &id, member, crate::access::DRS_PROJECT_MESSAGE)
+        };
+        let answer = current.set(policy, body.update_mask(), &check)?;
+        w.projects.ensure(&id)?.policy = current;
+        Ok(Reply::Json(answer))
     })
 }
 
-/// Project policies refuse public principals, and service accounts of the emulated IAM must
-/// exist and be visible (a new account lags: "does not exist" for a while).
-fn project_member_allowed(
-    iam: &crate::apis::iam::model::Store,
-    member: &str,
-) -> Result<(), ApiError> {
-    if member == "allUsers" || member == "allAuthenticatedUsers" {
-        return Err(ApiError::invalid_argument(format!(
-            "Policy members must be users, groups, domains or service accounts; {member} cannot be granted roles on a project."
-        )));
-    }
-    if let Some(email) = member.strip_prefix("serviceAccount:")
-        && email.ends_with(".iam.gserviceaccount.com")
-        && !iam.is_visible_email(email)
+/// `:testIamPermissions`: the asked permissions the caller holds on the project (all of them
+/// where the project does not enforce IAM). Needs no permission of its own.
+async fn test_iam_permissions(call: Call) -> Result<Reply, ApiError> {
+    let asked: crate::access::TestRequest = call.body()?;
+    if let Some(bad) = asked
+        .permissions
+        .iter()
+        .find(|p| p.contains('*') || p.split('.').count() < 3)
     {
         return Err(ApiError::invalid_argument(format!(
-            "Service account {email} does not exist."
+            "Permission {bad} is not valid: name permissions as service.resource.verb, without wildcards."
         )));
     }
-    Ok(())
+    call.emu.world(|w| {
+        let id = w.projects.ensure(call.param("project"))?.id.clone();
+        Ok(Reply::Json(crate::access::test_response(
+            w,
+            &id,
+            call.principal.as_deref(),
+            &asked,
+            None,
+        )))
+    })
 }

@@ -6,10 +6,12 @@
 use std::time::Duration;
 
 use axum::http::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::model::{apply_defaults, check_id, check_spec, condition, generation_of, not_found};
+use super::model::{
+    CREATE_CONFLICT_WINDOW, apply_defaults, check_id, check_spec, condition, generation_of,
+    not_found,
+};
 use super::references::check_references;
 use super::rollout::{Target, rollout};
 use super::service::Service;
@@ -17,7 +19,7 @@ use super::{ENUMS, SERVICE, SERVICE_TYPE};
 use crate::error::ApiError;
 use crate::json;
 use crate::ops;
-use crate::policy::PolicyInput;
+use crate::policy::{SetRequest, requested_version};
 use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 use crate::world::World;
@@ -40,21 +42,24 @@ pub static API: Api = Api {
             "run.projects.locations.services.create",
             &["serviceId", "validateOnly"],
             |c| Box::pin(create(c)),
-        ),
+        )
+        .needs("run.services.create"),
         row(
             Method::GET,
             SERVICES_PATH,
             "run.projects.locations.services.list",
             &["pageSize", "pageToken", "showDeleted"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("run.services.list"),
         row(
             Method::GET,
             SERVICE_PATH,
             "run.projects.locations.services.get",
             &[],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("run.services.get"),
         row(
             Method::PATCH,
             SERVICE_PATH,
@@ -66,28 +71,32 @@ pub static API: Api = Api {
                 "validateOnly",
             ],
             |c| Box::pin(patch(c)),
-        ),
+        )
+        .needs("run.services.update"),
         row(
             Method::DELETE,
             SERVICE_PATH,
             "run.projects.locations.services.delete",
             &["etag", "validateOnly"],
             |c| Box::pin(delete(c)),
-        ),
+        )
+        .needs("run.services.delete"),
         row(
             Method::GET,
             "/v2/projects/{project}/locations/{location}/services/{service}:getIamPolicy",
             "run.projects.locations.services.getIamPolicy",
             &["options.requestedPolicyVersion"],
             |c| Box::pin(get_iam_policy(c)),
-        ),
+        )
+        .needs("run.services.getIamPolicy"),
         row(
             Method::POST,
             "/v2/projects/{project}/locations/{location}/services/{service}:setIamPolicy",
             "run.projects.locations.services.setIamPolicy",
             &[],
             |c| Box::pin(set_iam_policy(c)),
-        ),
+        )
+        .needs("run.services.setIamPolicy"),
     ],
 };
 
@@ -213,27 +222,30 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     check_spec(&input)?;
     let validate_only = call.query_bool("validateOnly")?;
     let t = target(&call, &id);
-    deploy(&call.emu, t, input, None, validate_only)
+    deploy(&call, t, input, None, validate_only)
 }
 
 /// Checks references, records the new version and starts its rollout; `previous` is the
 /// version being replaced (None for a create).
 fn deploy(
-    emu: &Emu,
+    call: &Call,
     t: Target,
     input: Service,
     previous: Option<Service>,
     validate_only: bool,
 ) -> Result<Reply, ApiError> {
+    let emu = &call.emu;
+    let principal = call.principal.as_deref();
     let (op_name, op, generation) = emu.world(|w| {
         let number = w.projects.ensure(&t.project)?.number;
-        if previous.is_none() && w.run.exists(&t.name) {
+        if previous.is_none() && (w.run.exists(&t.name) || w.run.create_conflicts(&t.name)) {
             return Err(ApiError::already_exists(format!(
                 "Resource '{}' already exists.",
                 t.id
             )));
         }
         check_references(w, &t.project, &t.location, &input)?;
+        check_caller(w, &t, principal, &input, previous.as_ref())?;
         let service = next_version(emu, &t, number, input, previous.as_ref());
         let generation = generation_of(&service);
         let (op_name, op) = start_op(emu, w, &t, &service, validate_only);
@@ -251,6 +263,52 @@ fn deploy(
         });
     }
     Ok(Reply::Json(op))
+}
+
+/// What the caller needs beyond `run.services.create`/`update`, where the project enforces
+/// IAM: `actAs` on the revision's service account (the Compute default one when none is
+/// named), and `run.services.setIamPolicy` to turn the invoker check off.
+fn check_caller(
+    w: &World,
+    t: &Target,
+    principal: Option<&str>,
+    input: &Service,
+    previous: Option<&Service>,
+) -> Result<(), ApiError> {
+    let Some(project) = w.projects.find(&t.project).filter(|p| p.enforces_iam()) else {
+        return Ok(());
+    };
+    let named = input
+        .template
+        .as_ref()
+        .map(|t| t.service_account.clone())
+        .unwrap_or_default();
+    let email = if named.is_empty() {
+        project.compute_default_account()
+    } else {
+        named
+    };
+    if !crate::access::can_act_as(w, &t.project, principal, &email) {
+        return Err(ApiError::permission_denied(format!(
+            "Permission 'iam.serviceaccounts.actAs' denied on service account {email} (or it may not exist)."
+        ))
+        .with_error_info(
+            "IAM_PERMISSION_DENIED",
+            "iam.googleapis.com",
+            json!({ "permission": "iam.serviceAccounts.actAs" }),
+        ));
+    }
+    if input.invoker_iam_disabled && !previous.is_some_and(|p| p.invoker_iam_disabled) {
+        crate::access::require(
+            w,
+            &t.project,
+            principal,
+            "run.services.setIamPolicy",
+            &t.name,
+            None,
+        )?;
+    }
+    Ok(())
 }
 
 async fn get(call: Call) -> Result<Reply, ApiError> {
@@ -344,12 +402,23 @@ async fn patch(call: Call) -> Result<Reply, ApiError> {
         }
         None if allow_missing => {
             check_id(&t.id)?;
+            // An upsert that creates needs the create permission too.
+            call.emu.world(|w| {
+                crate::access::require(
+                    w,
+                    &t.project,
+                    call.principal.as_deref(),
+                    "run.services.create",
+                    &t.name,
+                    None,
+                )
+            })?;
             (input, None)
         }
         None => return Err(not_found(&t.name)),
     };
     check_spec(&merged)?;
-    deploy(&call.emu, t, merged, previous, validate_only)
+    deploy(&call, t, merged, previous, validate_only)
 }
 
 async fn delete(call: Call) -> Result<Reply, ApiError> {
@@ -379,6 +448,13 @@ async fn delete(call: Call) -> Result<Reply, ApiError> {
         call.emu.schedule(DELETE_LATENCY, move |emu| async move {
             emu.runtime().service_deleted(&t.name).await;
             emu.world(|w| {
+                if w.projects
+                    .get(&t.project)
+                    .is_some_and(|p| p.setup.is_some())
+                {
+                    w.run
+                        .note_deleted(&t.name, emu.after(CREATE_CONFLICT_WINDOW));
+                }
                 let result = w
                     .run
                     .remove(&t.name)
@@ -393,12 +469,7 @@ async fn delete(call: Call) -> Result<Reply, ApiError> {
 
 async fn get_iam_policy(call: Call) -> Result<Reply, ApiError> {
     let t = target(&call, call.param("service"));
-    let version = call.query_i32("options.requestedPolicyVersion")?;
-    if ![0, 1, 3].contains(&version) {
-        return Err(ApiError::invalid_argument(format!(
-            "Invalid requested policy version {version}; valid versions are 0, 1 and 3."
-        )));
-    }
+    let version = requested_version(call.query_i32("options.requestedPolicyVersion")?)?;
     let policy = call
         .emu
         .world(|w| w.run.get(&t.name).map(|s| s.policy.to_json(version)))?;
@@ -406,37 +477,21 @@ async fn get_iam_policy(call: Call) -> Result<Reply, ApiError> {
 }
 
 async fn set_iam_policy(call: Call) -> Result<Reply, ApiError> {
-    #[derive(Deserialize, Default)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-    struct Body {
-        policy: Option<Value>,
-        update_mask: Option<String>,
-    }
     let t = target(&call, call.param("service"));
-    let body: Body = call.body()?;
-    let policy: PolicyInput = match body.policy {
-        Some(v) => json::from_value(v)?,
-        None => return Err(ApiError::invalid_argument("policy is required.")),
-    };
+    let body: SetRequest = call.body()?;
+    let policy = body.policy()?;
     call.emu.world(|w| {
-        let World { run, iam, .. } = w;
-        let stored = run.get_mut(&t.name)?;
-        let check = |member: &str| -> Result<(), ApiError> {
-            match member.strip_prefix("serviceAccount:") {
-                Some(email)
-                    if email.ends_with(".iam.gserviceaccount.com")
-                        && !iam.is_visible_email(email) =>
-                {
-                    Err(ApiError::invalid_argument(format!(
-                        "Service account {email} does not exist."
-                    )))
-                }
-                _ => Ok(()),
-            }
+        let mut current = w.run.get(&t.name)?.policy.clone();
+        let check = |member: &str| {
+            crate::access::check_new_member(
+                w,
+                &t.project,
+                member,
+                crate::access::DRS_SERVICE_MESSAGE,
+            )
         };
-        let policy = stored
-            .policy
-            .set(policy, body.update_mask.as_deref(), &check)?;
-        Ok(Reply::Json(policy))
+        let answer = current.set(policy, body.update_mask(), &check)?;
+        w.run.get_mut(&t.name)?.policy = current;
+        Ok(Reply::Json(answer))
     })
 }

@@ -4,6 +4,7 @@
 //! policy of each service. What a service may reference is checked in `references.rs`.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -39,10 +40,29 @@ pub struct Stored {
     pub deleting: bool,
 }
 
+/// How long after a delete a create of the same name still answers 409 although GET answers
+/// 404 (the backing deletion finishing; Terraform retries it as `IsCloudRunCreationConflict`),
+/// real time, scaled. Modelled for described projects only.
+pub const CREATE_CONFLICT_WINDOW: Duration = Duration::from_secs(20);
+
+impl Stored {
+    /// Whether anyone may invoke the service: the invoker check is off, or roles/run.invoker
+    /// is granted to allUsers or allAuthenticatedUsers.
+    pub fn is_public(&self) -> bool {
+        self.service.invoker_iam_disabled
+            || ["allUsers", "allAuthenticatedUsers"]
+                .iter()
+                .any(|m| self.policy.roles_of(m).any(|r| r == "roles/run.invoker"))
+    }
+}
+
 /// Services by full name.
 #[derive(Default, Serialize)]
 pub struct Store {
     services: BTreeMap<String, Stored>,
+    /// Names deleted lately, with the end of their create-conflict window.
+    #[serde(skip)]
+    deleted: BTreeMap<String, Instant>,
 }
 
 pub fn not_found(name: &str) -> ApiError {
@@ -323,6 +343,18 @@ impl Store {
 
     pub fn remove(&mut self, name: &str) -> Option<Stored> {
         self.services.remove(name)
+    }
+
+    /// Records that `name` was deleted: creates of it conflict until `until`.
+    pub fn note_deleted(&mut self, name: &str, until: Instant) {
+        self.deleted.insert(name.to_string(), until);
+    }
+
+    /// Whether a create of `name` still conflicts with its recent deletion.
+    pub fn create_conflicts(&mut self, name: &str) -> bool {
+        let now = Instant::now();
+        self.deleted.retain(|_, until| *until > now);
+        self.deleted.contains_key(name)
     }
 }
 

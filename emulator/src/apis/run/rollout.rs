@@ -98,7 +98,9 @@ pub(super) async fn rollout(emu: Emu, t: Target, op_name: String, generation: i6
             );
             return None;
         }
-        Some(service_info(&t.project, &t.location, &t.id, &service))
+        let mut info = service_info(&t.project, &t.location, &t.id, &service);
+        info.public = w.run.get(&t.name).is_ok_and(|s| s.is_public());
+        Some(info)
     });
     let Some(info) = info else {
         return;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{ENUMS, SERVICE};
 use crate::error::ApiError;
 use crate::ops;
-use crate::projects::{ENABLE_PROPAGATION, Enablement, Project, SERVICES};
+use crate::projects::{DEFAULT_NETWORK_LAG, ENABLE_PROPAGATION, Enablement, Project, SERVICES};
 use crate::router::{Api, Call, Reply, paginate, row};
 use crate::state::Emu;
 
@@ -33,42 +33,48 @@ pub static API: Api = Api {
             "serviceusage.services.get",
             &[],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("serviceusage.services.get"),
         row(
             Method::GET,
             "/v1/projects/{project}/services",
             "serviceusage.services.list",
             &["filter", "pageSize", "pageToken"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("serviceusage.services.list"),
         row(
             Method::GET,
             "/v1/projects/{project}/services:batchGet",
             "serviceusage.services.batchGet",
             &["names"],
             |c| Box::pin(batch_get(c)),
-        ),
+        )
+        .needs("serviceusage.services.get"),
         row(
             Method::POST,
             "/v1/projects/{project}/services/{service}:enable",
             "serviceusage.services.enable",
             &[],
             |c| Box::pin(enable(c)),
-        ),
+        )
+        .needs("serviceusage.services.enable"),
         row(
             Method::POST,
             "/v1/projects/{project}/services:batchEnable",
             "serviceusage.services.batchEnable",
             &[],
             |c| Box::pin(batch_enable(c)),
-        ),
+        )
+        .needs("serviceusage.services.enable"),
         row(
             Method::POST,
             "/v1/projects/{project}/services/{service}:disable",
             "serviceusage.services.disable",
             &[],
             |c| Box::pin(disable(c)),
-        ),
+        )
+        .needs("serviceusage.services.disable"),
     ],
 };
 
@@ -208,6 +214,9 @@ fn enable_now(
 ) -> Result<Value, ApiError> {
     let enforce = emu.config().enforce_api_enablement;
     for service in services {
+        if service == "compute.googleapis.com" {
+            project.compute_enabled(emu.after(DEFAULT_NETWORK_LAG));
+        }
         if !matches!(
             project.services.get(service),
             Some(Enablement::Enabled { .. })

@@ -65,7 +65,8 @@ pub static API: Api = Api {
                 "userProject",
             ],
             |c| Box::pin(legacy(c, insert_bucket)),
-        ),
+        )
+        .needs("storage.buckets.create"),
         row(
             Method::GET,
             "/storage/v1/b",
@@ -81,7 +82,8 @@ pub static API: Api = Api {
                 "userProject",
             ],
             |c| Box::pin(legacy(c, list_buckets)),
-        ),
+        )
+        .needs("storage.buckets.list"),
         row(
             Method::GET,
             "/storage/v1/b/{bucket}",
@@ -95,7 +97,8 @@ pub static API: Api = Api {
                 "userProject",
             ],
             |c| Box::pin(legacy(c, get_bucket)),
-        ),
+        )
+        .needs("storage.buckets.get"),
         row(
             Method::DELETE,
             "/storage/v1/b/{bucket}",
@@ -106,21 +109,24 @@ pub static API: Api = Api {
                 "userProject",
             ],
             |c| Box::pin(legacy(c, delete_bucket)),
-        ),
+        )
+        .needs("storage.buckets.delete"),
         row(
             Method::POST,
             "/upload/storage/v1/b/{bucket}/o",
             "storage.objects.insert",
             OBJECT_INSERT_QUERY,
             |c| Box::pin(legacy(c, upload)),
-        ),
+        )
+        .needs("storage.objects.create"),
         row(
             Method::PUT,
             "/upload/storage/v1/b/{bucket}/o",
             "storage.objects.insert",
             RESUMABLE_QUERY,
             |c| Box::pin(legacy(c, super::resumable::put)),
-        ),
+        )
+        .needs("storage.objects.create"),
         row(
             Method::GET,
             "/storage/v1/b/{bucket}/o",
@@ -142,21 +148,24 @@ pub static API: Api = Api {
                 "versions",
             ],
             |c| Box::pin(legacy(c, list_objects)),
-        ),
+        )
+        .needs("storage.objects.list"),
         row(
             Method::GET,
             OBJECT_PATH,
             "storage.objects.get",
             OBJECT_GET_QUERY,
             |c| Box::pin(legacy(c, get_object)),
-        ),
+        )
+        .needs("storage.objects.get"),
         row(
             Method::GET,
             "/download/storage/v1/b/{bucket}/o/{object=**}",
             "storage.objects.get",
             OBJECT_GET_QUERY,
             |c| Box::pin(legacy(c, download)),
-        ),
+        )
+        .needs("storage.objects.get"),
         row(
             Method::DELETE,
             OBJECT_PATH,
@@ -170,7 +179,8 @@ pub static API: Api = Api {
                 "userProject",
             ],
             |c| Box::pin(legacy(c, delete_object)),
-        ),
+        )
+        .needs("storage.objects.delete"),
     ],
 };
 

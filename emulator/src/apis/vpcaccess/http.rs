@@ -35,28 +35,32 @@ pub static API: Api = Api {
             "vpcaccess.projects.locations.connectors.create",
             &["connectorId"],
             |c| Box::pin(create(c)),
-        ),
+        )
+        .needs("vpcaccess.connectors.create"),
         row(
             Method::GET,
             CONNECTORS_PATH,
             "vpcaccess.projects.locations.connectors.list",
             &["pageSize", "pageToken"],
             |c| Box::pin(list(c)),
-        ),
+        )
+        .needs("vpcaccess.connectors.list"),
         row(
             Method::GET,
             CONNECTOR_PATH,
             "vpcaccess.projects.locations.connectors.get",
             &[],
             |c| Box::pin(get(c)),
-        ),
+        )
+        .needs("vpcaccess.connectors.get"),
         row(
             Method::DELETE,
             CONNECTOR_PATH,
             "vpcaccess.projects.locations.connectors.delete",
             &[],
             |c| Box::pin(delete(c)),
-        ),
+        )
+        .needs("vpcaccess.connectors.delete"),
     ],
 };
 
