@@ -160,6 +160,17 @@ pub struct StackArgs {
     )]
     pub staging_bucket: Option<String>,
 
+    /// With --build source: the service account Cloud Build runs the build as (an email; you
+    /// need iam.serviceAccounts.actAs on it, and it needs roles/run.builder) [default: chatctl's
+    /// own chat-builder-ENV, created with that role and removed by `down`].
+    #[arg(
+        long,
+        env = "CHATCTL_BUILD_SERVICE_ACCOUNT",
+        value_name = "EMAIL",
+        help_heading = "Image"
+    )]
+    pub build_service_account: Option<String>,
+
     /// Memorystore tier: `basic` (one node) or `standard` (STANDARD_HA, a replica in another
     /// zone) [default: basic].
     #[arg(long, env = "CHATCTL_TIER", value_enum)]

@@ -52,6 +52,7 @@ pub struct FileConfig {
     pub repository: Option<String>,
     pub registry: Option<String>,
     pub staging_bucket: Option<String>,
+    pub build_service_account: Option<String>,
     pub tier: Option<Tier>,
     pub connector_range: Option<String>,
     pub network: Option<String>,
@@ -165,6 +166,8 @@ pub struct Settings {
     pub registry: Option<String>,
     /// `--staging-bucket` for `--build source`.
     pub staging_bucket: Option<String>,
+    /// `--build-service-account` for `--build source` (None: chatctl's own build account).
+    pub build_service_account: Option<String>,
     pub tier: Tier,
     pub connector_range: ConnectorRange,
     pub network: String,
@@ -244,6 +247,13 @@ pub fn resolve(
     if let Some(bucket) = &staging_bucket {
         names::validate_bucket(bucket).map_err(ConfigError)?;
     }
+    let build_service_account = stack
+        .build_service_account
+        .clone()
+        .or(file.build_service_account);
+    if let Some(email) = &build_service_account {
+        names::validate_service_account_email(email).map_err(ConfigError)?;
+    }
     let overrides = Overrides {
         service: object_or_empty(file.service, "service")?,
         redis: object_or_empty(file.redis, "redis")?,
@@ -260,6 +270,7 @@ pub fn resolve(
         repository,
         registry: stack.registry.clone().or(file.registry),
         staging_bucket,
+        build_service_account,
         tier: stack.tier.or(file.tier).unwrap_or(Tier::Basic),
         connector_range,
         network: pick(stack.network.clone(), file.network, DEFAULT_NETWORK),

@@ -107,9 +107,6 @@ async fn step(
             existed,
         });
     }
-    if mode == Mode::Up {
-        wait_accepted(edges, out, reporter, id, name).await?;
-    }
     let disabled = out.get().disabled_apis;
     if resource
         .read_through()
@@ -141,6 +138,8 @@ async fn step(
         if let Action::Conflict { reason } = &planned.action {
             anyhow::bail!("{reason}");
         }
+        // An Accepted edge orders acts, not reads: only a change waits for it.
+        wait_accepted(edges, out, reporter, id, name).await?;
         resource.apply(ctx, out, &planned, &progress).await?;
         progress.phase(Phase::Ready);
     }

@@ -18,7 +18,18 @@ pub struct Names {
     pub redis_instance: String,
     pub connector: String,
     pub service_account_id: String,
+    /// The account Cloud Build runs the image's build as (`--build source`).
+    pub build_account_id: String,
     pub run_service: String,
+}
+
+/// The environment's service accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// The chat service's identity (Cloud Run runs as it).
+    Identity,
+    /// Cloud Build's: builds the chat-server image (`roles/run.builder`).
+    Builder,
 }
 
 impl Names {
@@ -30,11 +41,13 @@ impl Names {
             redis_instance: format!("chat-{env}"),
             connector: format!("chat-{env}"),
             service_account_id: format!("chat-identity-{env}"),
+            build_account_id: format!("chat-builder-{env}"),
             run_service: format!("chat-{env}"),
         };
         check(&names.redis_instance, "Memorystore instance id", 1, 40)?;
         check(&names.connector, "VPC Access connector id", 2, 25)?;
         check(&names.service_account_id, "service account id", 6, 30)?;
+        check(&names.build_account_id, "service account id", 6, 30)?;
         check(&names.run_service, "Cloud Run service name", 1, 49)?;
         Ok(names)
     }
@@ -47,23 +60,40 @@ impl Names {
         ])
     }
 
+    /// The id of one of the environment's service accounts.
+    pub fn account_id(&self, account: Account) -> &str {
+        match account {
+            Account::Identity => &self.service_account_id,
+            Account::Builder => &self.build_account_id,
+        }
+    }
+
     /// Service accounts take no labels: their description carries the same marks.
-    pub fn service_account_description(&self) -> String {
+    pub fn account_description(&self, account: Account) -> String {
+        let role = match account {
+            Account::Identity => "identity of the chat service",
+            Account::Builder => "builds the chat-server image",
+        };
         format!(
-            "{LABEL_MANAGED_BY}={MANAGED_BY_VALUE} {LABEL_ENV}={}: identity of the chat service",
+            "{LABEL_MANAGED_BY}={MANAGED_BY_VALUE} {LABEL_ENV}={}: {role}",
             self.env
         )
     }
 
-    pub fn service_account_email(&self, project: &str) -> String {
+    pub fn account_email(&self, account: Account, project: &str) -> String {
         let (domain, id) = match project.split_once(':') {
             Some((domain, id)) => (format!(".{domain}"), id),
             None => (String::new(), project),
         };
         format!(
             "{}@{id}{domain}.iam.gserviceaccount.com",
-            self.service_account_id
+            self.account_id(account)
         )
+    }
+
+    /// The chat service's identity, the account Cloud Run runs as.
+    pub fn service_account_email(&self, project: &str) -> String {
+        self.account_email(Account::Identity, project)
     }
 }
 
@@ -105,6 +135,30 @@ fn check(name: &str, what: &str, min: usize, max: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Validates a service account email, e.g. `builder@my-project.iam.gserviceaccount.com`.
+pub fn validate_service_account_email(email: &str) -> Result<(), String> {
+    // The ID part: chatctl's accounts have 6-30 characters, Google's own (the Compute Engine
+    // default `NUMBER-compute@developer…`) may start with a digit.
+    let valid = email.split_once('@').is_some_and(|(id, domain)| {
+        (1..=63).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && domain.ends_with(".gserviceaccount.com")
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{email}` is not a service account email, e.g. \
+             builder@my-project.iam.gserviceaccount.com"
+        ))
+    }
 }
 
 /// Validates a project ID (6-30 characters, optionally `domain:` prefixed).

@@ -201,7 +201,7 @@ pub enum Teardown {
     Keep,
     /// Deleted after everything that needs it.
     Delete,
-    /// Deleted after every other deleted resource.
+    /// Deleted after every deleted resource that is not itself `DeleteLast`.
     DeleteLast,
 }
 

@@ -36,7 +36,8 @@ impl Stack {
                     .iter()
                     .filter(|other| other.id() != r.id())
                     .filter(|other| {
-                        r.teardown() == Teardown::DeleteLast
+                        (r.teardown() == Teardown::DeleteLast
+                            && other.teardown() != Teardown::DeleteLast)
                             || other.needs().contains(&Edge::Ready(r.id()))
                     })
                     .map(|other| Edge::Ready(other.id()))

@@ -161,7 +161,10 @@ async fn the_binary_brings_an_environment_up_plans_nothing_reports_status_and_te
         .expect("summary");
     let url = summary["url"].as_str().expect("the URL").to_string();
     assert!(url.starts_with("https://chat-binary-"), "{url}");
-    assert_eq!(summary["resources"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        summary["resources"].as_array().unwrap().len(),
+        chatctl::resources::ALL.len()
+    );
     assert!(
         events.iter().filter(|e| e["type"] == "state").count() >= 14,
         "state changes as events"

@@ -71,7 +71,15 @@ pub async fn build_from_source(
 
     // Like gcloud, read the build from the operation's metadata and follow the build itself.
     let tagged = image.to_string();
-    let request = build_request(&tagged, &bucket, &object, generation);
+    let mut request = build_request(&tagged, &bucket, &object, generation);
+    if let Some(email) = &ctx.build_service_account {
+        // Cloud Build's form; a build with its own account must choose where logs go, which
+        // build_request does (CLOUD_LOGGING_ONLY).
+        request = request.set_service_account(format!(
+            "projects/{}/serviceAccounts/{email}",
+            ctx.google.project
+        ));
+    }
     let started = gcp::create(&ctx.google, request, &running_filter(&tagged)).await?;
     (ctx.progress)(&ImageEvent::BuildStarted {
         build_id: started.id.clone(),

@@ -118,6 +118,9 @@ pub struct ImageContext {
     pub registry_override: Option<String>,
     /// Staging bucket for `--build source`; default `<project>_cloudbuild` as gcloud names it.
     pub staging_bucket: Option<String>,
+    /// The service account Cloud Build runs the build as (an email); `None` leaves it to the
+    /// project's default build account.
+    pub build_service_account: Option<String>,
     /// GOOGLE_APPLICATION_CREDENTIALS: a service-account key here is also the registry login.
     pub credentials_file: Option<PathBuf>,
     /// Labels put on what this module creates (repository, bucket).
@@ -138,6 +141,7 @@ impl ImageContext {
             repository: DEFAULT_REPOSITORY.into(),
             registry_override: None,
             staging_bucket: None,
+            build_service_account: None,
             credentials_file: None,
             labels: vec![("managed-by".into(), "chatctl".into())],
             poll_interval: Duration::from_secs(3),

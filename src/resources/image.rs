@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use super::{Action, Outputs, Planned, apis};
+use super::{Action, Outputs, Planned, apis, project_binding, service_account};
 use crate::context::Ctx;
 use crate::image::source_archive::BuildContext;
 use crate::image::{
     self, ImageContext, ImageError, ImageEvent, ImageRef, ImageSource, cloud_build,
 };
+use crate::names::Account;
 use crate::outcome::{Interrupted, TimedOut};
 use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId};
@@ -26,7 +27,10 @@ impl Resource for Image {
     }
 
     fn needs(&self) -> &'static [Edge] {
-        &[Edge::Ready(apis::ID)]
+        &[
+            Edge::Ready(apis::ID),
+            Edge::Ready(project_binding::BUILDER_ID),
+        ]
     }
 
     fn read_through(&self) -> &'static [&'static str] {
@@ -154,6 +158,13 @@ fn context(ctx: &Ctx) -> ImageContext {
     }
     image.registry_override = s.registry.clone();
     image.staging_bucket = s.staging_bucket.clone();
+    image.build_service_account = match &s.build_service_account {
+        Some(email) => Some(email.clone()),
+        None if service_account::needed(ctx, Account::Builder) => {
+            Some(s.names.account_email(Account::Builder, &s.project))
+        }
+        None => None,
+    };
     image.credentials_file = s.environment.credentials_file.clone();
     image.build_timeout = s.timeout;
     image.poll_interval = if ctx.google.emulated() {

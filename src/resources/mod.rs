@@ -22,8 +22,10 @@ use crate::context::Ctx;
 /// Every resource of the stack, in the order reports list them.
 pub static ALL: &[&dyn AnyResource] = &[
     &apis::Apis,
-    &service_account::ServiceAccount,
-    &project_binding::ProjectBinding,
+    &service_account::IDENTITY,
+    &project_binding::IDENTITY,
+    &service_account::BUILDER,
+    &project_binding::BUILDER,
     &redis::Redis,
     &connector::VpcConnector,
     &image::Image,

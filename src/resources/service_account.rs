@@ -1,33 +1,69 @@
-//! The chat service's identity: a service account per environment. Service accounts take no
-//! labels, so the description carries chatctl's marks; a new account is waited for until IAM
-//! shows it (it can stay invisible for a minute after creation).
+//! The environment's service accounts: the chat service's identity ([`IDENTITY`]) and the account
+//! Cloud Build builds the image as ([`BUILDER`], only with `--build source` and no
+//! `--build-service-account`: chatctl never relies on a default build account's roles). Service
+//! accounts take no labels, so the description carries chatctl's marks; a new account is waited
+//! for until IAM shows it (it can stay invisible for a minute after creation).
 //!
-//! That invisibility would let a `down` right after an interrupted `up` miss the account, so
-//! `up` starts it only once the Redis create has been accepted (an [`Edge::Accepted`]: the
-//! instance is visible at once), and `down` handles it last: when it found anything else of the environment but reads
-//! say the account is absent, it probes with a create (strongly consistent: ALREADY_EXISTS
-//! even while invisible) and deletes what it finds.
+//! That invisibility would let a `down` right after an interrupted `up` miss an account, so
+//! `up` starts them only once the Redis create has been accepted (an [`Edge::Accepted`]: the
+//! instance is visible at once), and `down` handles them last: when it found anything else of the
+//! environment but reads say an account is absent, it probes with a create (strongly
+//! consistent: ALREADY_EXISTS even while invisible) and deletes what it finds.
 
 use std::time::Duration;
 
 use super::{Action, Outputs, Planned, apis, redis};
+use crate::config::BuildMode;
 use crate::context::Ctx;
 use crate::gcp::iam;
+use crate::names::Account;
 use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 
 pub const ID: ResourceId = ResourceId("service-account");
+pub const BUILDER_ID: ResourceId = ResourceId("build-account");
 
 /// Longest wait for the Redis create to be accepted (its request may be retried through an
 /// API's enablement window); past it the account is not created and `up` fails.
 const REDIS_ACCEPTED_WITHIN: Duration = Duration::from_secs(600);
 
+/// One of the environment's service accounts.
+pub struct ServiceAccount {
+    id: ResourceId,
+    account: Account,
+}
+
 /// The chat service's identity.
-pub struct ServiceAccount;
+pub static IDENTITY: ServiceAccount = ServiceAccount {
+    id: ID,
+    account: Account::Identity,
+};
+
+/// The account Cloud Build runs the image's build as.
+pub static BUILDER: ServiceAccount = ServiceAccount {
+    id: BUILDER_ID,
+    account: Account::Builder,
+};
+
+/// Whether `up` needs the account: the builder only when chatctl runs Cloud Build as its own.
+pub fn needed(ctx: &Ctx, account: Account) -> bool {
+    match account {
+        Account::Identity => true,
+        Account::Builder => {
+            let s = &ctx.settings;
+            s.build == BuildMode::Source && s.image.is_none() && s.build_service_account.is_none()
+        }
+    }
+}
+
+/// What a plan says of an account `up` does not need.
+pub fn not_needed(name: String) -> Planned {
+    Planned::new(name, "not needed", Action::NoOp)
+}
 
 impl Resource for ServiceAccount {
     fn id(&self) -> ResourceId {
-        ID
+        self.id
     }
 
     fn needs(&self) -> &'static [Edge] {
@@ -45,11 +81,14 @@ impl Resource for ServiceAccount {
     }
 
     fn display_name(&self, ctx: &Ctx) -> String {
-        email(ctx)
+        self.email(ctx)
     }
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
-        Ok(decide(ctx, iam::get(&ctx.google, &email(ctx)).await?))
+        if !needed(ctx, self.account) {
+            return Ok(not_needed(self.email(ctx)));
+        }
+        Ok(self.decide(ctx, iam::get(&ctx.google, &self.email(ctx)).await?))
     }
 
     async fn apply(
@@ -63,11 +102,11 @@ impl Resource for ServiceAccount {
             return Ok(());
         }
         progress.phase(Phase::Creating);
-        let created = create(ctx).await?;
-        let sa = wait_visible(ctx, progress).await?;
+        let created = self.create(ctx).await?;
+        let sa = self.wait_visible(ctx, progress).await?;
         if !created {
             // The id was taken: adopt it only when it is ours.
-            if let Action::Conflict { reason } = decide(ctx, Some(sa)).action {
+            if let Action::Conflict { reason } = self.decide(ctx, Some(sa)).action {
                 anyhow::bail!("{reason}");
             }
         }
@@ -84,15 +123,17 @@ impl Resource for ServiceAccount {
         out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        let email = email(ctx);
+        let email = self.email(ctx);
         let sa = match iam::get(&ctx.google, &email).await? {
             Some(sa) => sa,
             None if !out.found_any() => return Ok(false),
+            // Only a build with chatctl's own build account may have created the builder.
+            None if !needed(ctx, self.account) => return Ok(false),
             None => {
                 // Maybe created moments ago and not yet visible: a create tells for sure.
                 progress.detail(Phase::Observing, "checking for a just-created account");
-                let created_now = create(ctx).await?;
-                let sa = wait_visible(ctx, progress).await?;
+                let created_now = self.create(ctx).await?;
+                let sa = self.wait_visible(ctx, progress).await?;
                 if created_now {
                     progress.phase(Phase::Deleting);
                     iam::delete(&ctx.google, &email).await?;
@@ -101,7 +142,7 @@ impl Resource for ServiceAccount {
                 sa
             }
         };
-        if !ours(ctx, &sa.description) {
+        if !self.ours(ctx, &sa.description) {
             anyhow::bail!(
                 "service account {email} was not created by chatctl for this environment; left alone"
             );
@@ -111,59 +152,74 @@ impl Resource for ServiceAccount {
     }
 }
 
-fn email(ctx: &Ctx) -> String {
-    ctx.settings.names.service_account_email(ctx.project())
-}
-
-fn ours(ctx: &Ctx, description: &str) -> bool {
-    description.starts_with(&ctx.settings.names.service_account_description())
-}
-
-fn decide(ctx: &Ctx, sa: Option<google_cloud_iam_admin_v1::model::ServiceAccount>) -> Planned {
-    let email = email(ctx);
-    match sa {
-        None => Planned::new(email, "absent", Action::Create),
-        Some(sa) if ours(ctx, &sa.description) => Planned::new(email, "READY", Action::NoOp),
-        Some(_) => Planned::new(
-            email.clone(),
-            "READY",
-            Action::Conflict {
-                reason: format!(
-                    "service account {email} exists but was not created by chatctl for \
-                     environment `{}` (its description lacks `{}`): choose another --env or \
-                     delete the account",
-                    ctx.settings.names.env,
-                    ctx.settings.names.service_account_description()
-                ),
-            },
-        ),
+impl ServiceAccount {
+    fn email(&self, ctx: &Ctx) -> String {
+        ctx.settings
+            .names
+            .account_email(self.account, ctx.project())
     }
-}
 
-async fn create(ctx: &Ctx) -> anyhow::Result<bool> {
-    let names = &ctx.settings.names;
-    let created = iam::create(
-        &ctx.google,
-        &names.service_account_id,
-        &format!("chat ({})", names.env),
-        &names.service_account_description(),
-    )
-    .await?;
-    Ok(created.is_some())
-}
+    fn ours(&self, ctx: &Ctx, description: &str) -> bool {
+        description.starts_with(&ctx.settings.names.account_description(self.account))
+    }
 
-async fn wait_visible(
-    ctx: &Ctx,
-    progress: &Progress<'_>,
-) -> anyhow::Result<google_cloud_iam_admin_v1::model::ServiceAccount> {
-    progress.detail(Phase::Waiting, "waiting for IAM to show it");
-    let email = email(ctx);
-    let mut eventual = ctx.google.waiting.clone();
-    eventual.timeout = eventual.timeout.min(ctx.google.retry().eventual_window);
-    eventual
-        .until(
-            &format!("service account {email} to become visible"),
-            || iam::get(&ctx.google, &email),
+    fn decide(
+        &self,
+        ctx: &Ctx,
+        sa: Option<google_cloud_iam_admin_v1::model::ServiceAccount>,
+    ) -> Planned {
+        let email = self.email(ctx);
+        match sa {
+            None => Planned::new(email, "absent", Action::Create),
+            Some(sa) if self.ours(ctx, &sa.description) => {
+                Planned::new(email, "READY", Action::NoOp)
+            }
+            Some(_) => Planned::new(
+                email.clone(),
+                "READY",
+                Action::Conflict {
+                    reason: format!(
+                        "service account {email} exists but was not created by chatctl for \
+                         environment `{}` (its description lacks `{}`): choose another --env or \
+                         delete the account",
+                        ctx.settings.names.env,
+                        ctx.settings.names.account_description(self.account)
+                    ),
+                },
+            ),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<bool> {
+        let names = &ctx.settings.names;
+        let display_name = match self.account {
+            Account::Identity => format!("chat ({})", names.env),
+            Account::Builder => format!("chat builder ({})", names.env),
+        };
+        let created = iam::create(
+            &ctx.google,
+            names.account_id(self.account),
+            &display_name,
+            &names.account_description(self.account),
         )
-        .await
+        .await?;
+        Ok(created.is_some())
+    }
+
+    async fn wait_visible(
+        &self,
+        ctx: &Ctx,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<google_cloud_iam_admin_v1::model::ServiceAccount> {
+        progress.detail(Phase::Waiting, "waiting for IAM to show it");
+        let email = self.email(ctx);
+        let mut eventual = ctx.google.waiting.clone();
+        eventual.timeout = eventual.timeout.min(ctx.google.retry().eventual_window);
+        eventual
+            .until(
+                &format!("service account {email} to become visible"),
+                || iam::get(&ctx.google, &email),
+            )
+            .await
+    }
 }

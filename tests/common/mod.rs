@@ -221,7 +221,11 @@ impl Emu {
         let mut world: Value =
             serde_json::from_str(&self.resources().await).expect("resources JSON");
         if let Some(map) = world.as_object_mut() {
+            // History, not resources: operations, and builds (which name the build account).
             map.remove("operations");
+            if let Some(cloudbuild) = map.get_mut("cloudbuild").and_then(Value::as_object_mut) {
+                cloudbuild.remove("builds");
+            }
         }
         let mut found = Vec::new();
         collect_mentions(&world, needle, "", &mut found);
