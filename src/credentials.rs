@@ -217,20 +217,33 @@ pub async fn check(
     Err(ConfigError(redact(environment, message)))
 }
 
-/// An error and its sources, joined (google-cloud-auth puts the token service's answer in a
-/// source).
+/// What google-cloud-auth adds to each level of its errors, which says nothing here.
+const NOISE: &[&str] = &[
+    "Fetching the token resulted in transient errors. Subsequent calls with this credential \
+     might succeed.",
+    "Request to fetch the token failed. Subsequent calls with this credential will also fail.",
+    " but future attempts may succeed",
+    " and future attempts will not succeed",
+    "cannot create the authentication headers",
+];
+
+/// An error and its sources, joined without the repeated boilerplate (google-cloud-auth puts
+/// the token service's answer in a source).
 fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
+    let mut links: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        let mut text = cause.to_string();
+        for noise in NOISE {
+            text = text.replace(noise, "");
         }
-        source = cause.source();
+        let text = text.trim().trim_end_matches(':').trim().to_string();
+        if !text.is_empty() && !links.iter().any(|l| l.contains(&text)) {
+            links.push(text);
+        }
+        next = cause.source();
     }
-    text
+    links.join(": ")
 }
 
 /// `message` with every secret of the credentials file in use replaced.

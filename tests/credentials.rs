@@ -185,6 +185,14 @@ async fn expired_user_credentials_stop_before_any_call_without_printing_secrets(
                 "gcloud auth application-default login",
             ],
         );
+        assert!(
+            stderr.contains("invalid_grant"),
+            "Google's answer: {stderr}"
+        );
+        assert!(
+            !stderr.contains("future attempts"),
+            "no boilerplate: {stderr}"
+        );
         for secret in [
             revoked["refresh_token"].as_str().unwrap(),
             user["client_secret"].as_str().unwrap(),
