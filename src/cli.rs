@@ -18,13 +18,15 @@ Exit codes:
   0    success (for `plan --detailed-exitcode`: no changes)
   1    an API call or operation failed (the message says what to do)
   2    `plan --detailed-exitcode` found changes
-  3    invalid flags, configuration or environment name (nothing was called)
+  3    invalid flags, configuration, region, environment name or credentials (no API was
+       called): the message names what to fix
   4    refused: `down` without a terminal and without --yes, or the answer was not yes
   5    an operation outlived its deadline; it is still running: run the command again to resume
   130  interrupted by Ctrl-C (a second Ctrl-C exits at once)
 
 Environment: CHATCTL_API_ENDPOINT=http://127.0.0.1:PORT sends every Google API call there (the
-emulator); application default credentials are used when configured, anonymous ones otherwise.";
+emulator); application default credentials are used when configured, anonymous ones otherwise.
+Credentials are checked (a token fetched) before the first API call.";
 
 /// Provision the Cloud Run WebSocket chat stack (Memorystore Redis, Serverless VPC Access
 /// connector, service account and Cloud Run service) in one command, and tear it down again.
@@ -47,7 +49,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "CHATCTL_PROJECT")]
     pub project: Option<String>,
 
-    /// Region of every regional resource [default: us-central1].
+    /// Region of every regional resource: one where Cloud Run, Memorystore for Redis and
+    /// Serverless VPC Access are all offered [default: us-central1].
     #[arg(long, global = true, env = "CHATCTL_REGION")]
     pub region: Option<String>,
 

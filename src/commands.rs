@@ -39,8 +39,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 ..StackArgs::default()
             };
             let settings = config::resolve(global, &stack, &process_env)?;
+            // Credentials first: nobody should confirm a deletion that cannot happen.
+            let clients = connect(&settings).await?;
             confirm_down(&settings, args.yes)?;
-            let session = Session::open(settings).await?;
+            let session = Session::open_with(clients, settings);
             session.down().await.map(|_| EXIT_OK)
         }
         Command::Plan(args) => {
@@ -64,6 +66,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// The clients for the settings' environment, once its credentials gave a token: missing,
+/// unreadable or expired credentials end the command here, before any API call (exit 3).
+async fn connect(settings: &Settings) -> anyhow::Result<Clients> {
+    let clients = Clients::for_environment(&settings.environment).await?;
+    crate::credentials::check(&clients.credentials, &settings.environment).await?;
+    Ok(clients)
+}
+
 /// Clients, settings and progress output for one command.
 pub struct Session {
     pub ctx: Ctx,
@@ -71,10 +81,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects using the process environment (CHATCTL_API_ENDPOINT, credentials) and installs
-    /// the Ctrl-C handler.
+    /// Connects using the process environment (CHATCTL_API_ENDPOINT, credentials, checked
+    /// before any call) and installs the Ctrl-C handler.
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let clients = Clients::for_environment(&settings.environment).await?;
+        let clients = connect(&settings).await?;
+        Ok(Self::open_with(clients, settings))
+    }
+
+    /// A session over clients from [`connect`], with the Ctrl-C handler installed.
+    fn open_with(clients: Clients, settings: Settings) -> Self {
         let cancel = CancellationToken::new();
         let format = settings.output;
         crate::signals::install(cancel.clone(), move || {
@@ -85,7 +100,7 @@ impl Session {
                 OutputFormat::Human => eprintln!("{text}"),
             }
         });
-        Ok(Self::with(clients, settings, cancel))
+        Self::with(clients, settings, cancel)
     }
 
     /// A session over given clients (tests, the benchmark).
@@ -139,9 +154,12 @@ impl Session {
     }
 
     /// `plan`: prints what `up` would do; returns the number of resources that would change.
+    /// A plan some of whose reads failed says which resources it knows nothing of, and never
+    /// that the environment is up to date.
     pub async fn plan(&self) -> anyhow::Result<usize> {
         let walk = self.walk(Mode::Plan, &Stack::up()).await;
         let changes = walk.changes();
+        let unread = unread(&walk);
         for (id, result) in &walk.results {
             let Some(planned) = &result.planned else {
                 continue;
@@ -174,17 +192,29 @@ impl Session {
             }
         }
         match self.reporter.format() {
-            OutputFormat::Json => {
-                emit_json(&json!({"type": "summary", "command": "plan", "changes": changes}))
-            }
-            OutputFormat::Human => eprintln!(
-                "{}",
-                if changes == 0 {
-                    format!("No changes: {} is up to date.", self.env_line())
-                } else {
-                    format!("{changes} resource(s) would change; run `chatctl up` to apply.")
+            OutputFormat::Json => emit_json(&json!({
+                "type": "summary",
+                "command": "plan",
+                "ok": unread.is_empty(),
+                // Unknown, not 0, when some resource could not be read.
+                "changes": unread.is_empty().then_some(changes),
+                "unread": unread_json(&unread),
+            })),
+            OutputFormat::Human => {
+                for entry in &unread {
+                    eprintln!("  ? {:<16} {}: {}", entry.id.label(), entry.name, entry.why);
                 }
-            ),
+                eprintln!(
+                    "{}",
+                    if !unread.is_empty() {
+                        incomplete("Plan", &unread, changes)
+                    } else if changes == 0 {
+                        format!("No changes: {} is up to date.", self.env_line())
+                    } else {
+                        format!("{changes} resource(s) would change; run `chatctl up` to apply.")
+                    }
+                );
+            }
         }
         outcome(walk, "plan").map(|_| changes)
     }
@@ -193,6 +223,7 @@ impl Session {
     pub async fn status(&self) -> anyhow::Result<Walk> {
         let walk = self.walk(Mode::Plan, &Stack::up()).await;
         let url = walk.values.service_url.clone();
+        let unread = unread(&walk);
         for (id, result) in &walk.results {
             let Some(planned) = &result.planned else {
                 continue;
@@ -226,18 +257,40 @@ impl Session {
                 }
             }
         }
+        let service_unread = unread
+            .iter()
+            .any(|e| e.id == crate::resources::run_service::ID);
         match self.reporter.format() {
             OutputFormat::Json => emit_json(&json!({
                 "type": "summary",
                 "command": "status",
+                "ok": unread.is_empty(),
                 "url": url,
                 "image": walk.values.image,
-                "changes": walk.changes(),
+                "changes": unread.is_empty().then(|| walk.changes()),
+                "unread": unread_json(&unread),
             })),
-            OutputFormat::Human => match &url {
-                Some(url) => println!("{url}"),
-                None => eprintln!("no service URL: the Cloud Run service does not exist"),
-            },
+            OutputFormat::Human => {
+                for entry in &unread {
+                    eprintln!(
+                        "{:<16} {:<40} {:<10} {}",
+                        entry.id.label(),
+                        entry.name,
+                        "unknown",
+                        entry.why
+                    );
+                }
+                match &url {
+                    Some(url) => println!("{url}"),
+                    None if service_unread => {
+                        eprintln!("no service URL: the Cloud Run service could not be read")
+                    }
+                    None => eprintln!("no service URL: the Cloud Run service does not exist"),
+                }
+                if !unread.is_empty() {
+                    eprintln!("{}", incomplete("Status", &unread, walk.changes()));
+                }
+            }
         }
         outcome(walk, "status")
     }
@@ -308,6 +361,75 @@ impl Session {
             }
         }
     }
+}
+
+/// A resource a `plan` or `status` walk could not read, and why.
+struct Unread<'a> {
+    id: crate::resource::ResourceId,
+    name: &'a str,
+    outcome: &'static str,
+    why: String,
+    error: Option<String>,
+}
+
+/// The resources of a read-only walk that have no plan: their read failed, or was skipped
+/// because a resource they need could not be read, or was interrupted.
+fn unread(walk: &Walk) -> Vec<Unread<'_>> {
+    walk.results
+        .iter()
+        .filter(|(_, r)| r.planned.is_none())
+        .map(|(id, r)| {
+            let (why, error) = match &r.outcome {
+                Outcome::Failed(e) => (
+                    "could not be read (the error is below)".to_string(),
+                    Some(format!("{e:#}")),
+                ),
+                Outcome::Skipped(cause) => (
+                    format!("not read: it needs {cause}, which could not be read"),
+                    None,
+                ),
+                Outcome::Interrupted(m) => (format!("not read: {m}"), Some(m.clone())),
+                Outcome::Done => ("not read".to_string(), None),
+            };
+            Unread {
+                id: *id,
+                name: &r.name,
+                outcome: final_phase(&r.outcome, false, "plan").as_str(),
+                why,
+                error,
+            }
+        })
+        .collect()
+}
+
+fn unread_json(unread: &[Unread<'_>]) -> serde_json::Value {
+    unread
+        .iter()
+        .map(|e| {
+            json!({
+                "resource": e.id.label(),
+                "name": e.name,
+                "outcome": e.outcome,
+                "error": e.error,
+            })
+        })
+        .collect()
+}
+
+/// The last line of a `plan` or `status` that could not read everything: never "up to date".
+fn incomplete(what: &str, unread: &[Unread<'_>], changes: usize) -> String {
+    let labels: Vec<&str> = unread.iter().map(|e| e.id.label()).collect();
+    let known = if changes > 0 {
+        format!(" Of the others, {changes} would change.")
+    } else {
+        String::new()
+    };
+    format!(
+        "{what} incomplete: {} resource(s) could not be read ({}); nothing is known of their \
+         state.{known} Fix the error below and run the command again.",
+        unread.len(),
+        labels.join(", ")
+    )
 }
 
 /// The final phase of a resource's step.
@@ -411,6 +533,9 @@ fn init(global: &GlobalArgs, args: &InitArgs) -> anyhow::Result<()> {
             args.path.display()
         ))
         .into());
+    }
+    if let Some(region) = &global.region {
+        crate::regions::validate(region).map_err(ConfigError)?;
     }
     let env_name = global
         .env_name

@@ -102,6 +102,9 @@ pub struct Environment {
     pub credentials_file: Option<PathBuf>,
     /// gcloud's application default credentials (`$CLOUDSDK_CONFIG` or ~/.config/gcloud).
     pub gcloud_adc_file: Option<PathBuf>,
+    /// GCE_METADATA_HOST: where the metadata server is (google-cloud-auth reads it too); when
+    /// set, it is asked for a token even with an endpoint override.
+    pub metadata_host: Option<String>,
     /// CHATCTL_LOCAL_BUILD_BINARY: a static linux/amd64 chat-server to push (no compile).
     pub local_build_binary: Option<PathBuf>,
     /// CHATCTL_LOCAL_BUILD_WORKSPACE: compile this checkout instead of the embedded sources.
@@ -131,6 +134,7 @@ impl Environment {
             gcloud_adc_file: path("CLOUDSDK_CONFIG")
                 .or_else(|| home.as_ref().map(|h| h.join(".config").join("gcloud")))
                 .map(|dir| dir.join("application_default_credentials.json")),
+            metadata_host: set("GCE_METADATA_HOST"),
             local_build_binary: path("CHATCTL_LOCAL_BUILD_BINARY"),
             local_build_workspace: path("CHATCTL_LOCAL_BUILD_WORKSPACE"),
             local_build_profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),
@@ -203,7 +207,7 @@ pub fn resolve(
 ) -> Result<Settings, ConfigError> {
     let file = load_file(global.config.as_deref())?;
     let region = pick(global.region.clone(), file.region.clone(), DEFAULT_REGION);
-    names::validate_region(&region).map_err(ConfigError)?;
+    crate::regions::validate(&region).map_err(ConfigError)?;
     let env_name = pick(global.env_name.clone(), file.env.clone(), DEFAULT_ENV);
     let names = Names::derive(&env_name).map_err(ConfigError)?;
     let project = resolve_project(global.project.clone(), file.project.clone(), env)?;

@@ -174,20 +174,6 @@ pub fn validate_project(project: &str) -> Result<(), String> {
     }
 }
 
-/// Validates a region name such as `us-central1`.
-pub fn validate_region(region: &str) -> Result<(), String> {
-    let ok = region.contains('-')
-        && region.ends_with(|c: char| c.is_ascii_digit())
-        && is_dns_label(region);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{region}` is not a region name such as us-central1 or europe-west1"
-        ))
-    }
-}
-
 /// Validates an Artifact Registry repository ID (1-63 lowercase letters, digits and hyphens,
 /// starting with a letter, not ending with a hyphen).
 pub fn validate_repository(repository: &str) -> Result<(), String> {
@@ -252,13 +238,11 @@ mod tests {
     }
 
     #[test]
-    fn project_and_region_rules() {
+    fn project_rules() {
         assert!(validate_project("my-project-1").is_ok());
         assert!(validate_project("example.com:my-project").is_ok());
         assert!(validate_project("My Project").is_err());
         assert!(validate_project("12345").is_err());
-        assert!(validate_region("us-central1").is_ok());
-        assert!(validate_region("central").is_err());
     }
 
     #[test]

@@ -222,6 +222,30 @@ async fn bad_input_is_refused_before_any_api_call() {
         (vec!["emulator", "--time-scale", "NaN"], 3, "above 0"),
         (vec!["emulator", "--time-scale=-1"], 3, "above 0"),
         (vec!["up", "--bogus-flag"], 3, "--bogus-flag"),
+        // A region without Cloud Run, Memorystore or Serverless VPC Access, or a typo of one.
+        (
+            vec![
+                "up",
+                "--project",
+                "chat-e2e-1",
+                "--region",
+                "mars-east9",
+                "--image",
+                "x/y:z",
+            ],
+            3,
+            "not a region where Cloud Run, Memorystore for Redis and Serverless VPC Access",
+        ),
+        (
+            vec!["plan", "--project", "chat-e2e-1", "--region", "us-centrl1"],
+            3,
+            "did you mean --region us-central1?",
+        ),
+        (
+            vec!["init", "--region", "europe-west7"],
+            3,
+            "did you mean --region europe-west1?",
+        ),
         (vec!["down", "--project", "chat-e2e-1"], 4, "--yes"),
     ];
     for (args, code, needle) in cases {

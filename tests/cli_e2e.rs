@@ -373,3 +373,98 @@ async fn up_builds_the_embedded_sources_deploys_by_digest_and_a_second_up_skips_
     assert_eq!(emu.leftovers("fromsrc").await, "");
     assert!(emu.resources().await.contains("cloud-run-source-deploy"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_or_status_whose_reads_fail_never_says_up_to_date() {
+    let emu = Emu::start(54).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = emu.base().to_string();
+    let env = ["--env", "unread"];
+    run_ok(
+        &base,
+        dir.path(),
+        &[&["up", "--image", IMAGE, "--output", "json"][..], &env].concat(),
+    )
+    .await;
+    // Every read of the Redis instance is refused from now on.
+    emu.set_faults(&FaultConfig {
+        scripted: vec![emulator::ScriptedFault {
+            method: "instances.get".into(),
+            status: emulator::Code::PermissionDenied,
+            message: Some("Permission 'redis.instances.get' denied on resource".into()),
+            times: 1000,
+            after: false,
+        }],
+        ..FaultConfig::default()
+    })
+    .await;
+
+    for command in ["plan", "status"] {
+        let human = run(
+            &base,
+            dir.path(),
+            &[&[command, "--image", IMAGE][..], &env].concat(),
+        )
+        .await;
+        let said = String::from_utf8_lossy(&human.stderr);
+        assert_eq!(human.status.code(), Some(1), "{command}: {said}");
+        assert!(!said.contains("up to date"), "{command}: {said}");
+        assert!(!said.contains("No changes"), "{command}: {said}");
+        assert!(said.contains("incomplete"), "{command}: {said}");
+        assert!(
+            said.contains("could not be read (the error is below)"),
+            "{command}: which resource: {said}"
+        );
+        assert!(said.contains("redis.instances.get"), "the failure: {said}");
+        assert!(
+            said.contains("it needs redis, which could not be read"),
+            "{command}: what was skipped: {said}"
+        );
+
+        let json = run(
+            &base,
+            dir.path(),
+            &[&[command, "--image", IMAGE, "--output", "json"][..], &env].concat(),
+        )
+        .await;
+        assert_eq!(json.status.code(), Some(1), "{command} --output json");
+        let summary = json_lines(&json.stdout)
+            .into_iter()
+            .find(|e| e["type"] == "summary")
+            .expect("a summary");
+        assert_eq!(summary["ok"], false, "{summary}");
+        assert!(summary["changes"].is_null(), "unknown, not 0: {summary}");
+        let unread = summary["unread"].as_array().expect("unread resources");
+        let redis = unread
+            .iter()
+            .find(|r| r["resource"] == "redis")
+            .expect("redis is unread");
+        assert_eq!(redis["outcome"], "failed", "{summary}");
+        assert!(
+            redis["error"]
+                .as_str()
+                .unwrap()
+                .contains("redis.instances.get"),
+            "{summary}"
+        );
+        assert!(
+            unread
+                .iter()
+                .any(|r| r["resource"] == "run-service" && r["outcome"] == "skipped"),
+            "{summary}"
+        );
+    }
+
+    // With the reads answered again, the same plan says it.
+    emu.set_faults(&FaultConfig::default()).await;
+    let plan = run_ok(
+        &base,
+        dir.path(),
+        &[&["plan", "--image", IMAGE][..], &env].concat(),
+    )
+    .await;
+    let said = String::from_utf8_lossy(&plan.stderr);
+    assert!(said.contains("No changes"), "{said}");
+    run_ok(&base, dir.path(), &[&["down", "--yes"][..], &env].concat()).await;
+    assert_eq!(emu.leftovers("unread").await, "");
+}

@@ -1,7 +1,9 @@
 //! Every file in examples/ parses: the chatctl.yaml examples as configuration (and their
 //! overrides render into valid Cloud Run, Redis and connector resources), the CI pipelines as
 //! YAML whose chatctl command lines use only flags that exist, with --output json, and --yes
-//! for down.
+//! for down. The pipelines fail when chatctl fails (pipefail wherever its output is piped),
+//! use current major versions of the actions, give pull requests from forks no credentials,
+//! write GitLab's credentials file inside the job and run Cloud Build as a named account.
 
 use std::path::{Path, PathBuf};
 
@@ -242,4 +244,121 @@ fn config_examples_parse_and_render_into_valid_resources() {
         checked += 1;
     }
     assert!(checked >= 2, "minimal and HA examples");
+}
+
+/// The oldest major version of each action the GitHub example may use (late 2026's current).
+const ACTION_MAJORS: &[(&str, u32)] = &[("actions/checkout", 7), ("google-github-actions/auth", 3)];
+
+/// Whether `script` pipes a chatctl command into another command.
+fn pipes_chatctl(script: &str) -> bool {
+    script.lines().any(|line| {
+        line.find("chatctl ")
+            .is_some_and(|at| line[at..].contains(" | "))
+    })
+}
+
+fn read_yaml(path: &Path) -> Value {
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+}
+
+fn example(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(relative)
+}
+
+#[test]
+fn github_actions_fail_with_chatctl_use_current_actions_and_skip_forks() {
+    let path = example("github-actions/preview.yml");
+    let doc = read_yaml(&path);
+    let bash_by_default = doc["defaults"]["run"]["shell"] == "bash";
+    let fork_guard = "github.event.pull_request.head.repo.full_name == github.repository";
+    let mut piped = 0;
+    let mut authenticated = 0;
+    for (job_name, job) in doc["jobs"].as_object().expect("jobs") {
+        let job_bash = bash_by_default || job["defaults"]["run"]["shell"] == "bash";
+        let job_if = job["if"].as_str().unwrap_or_default();
+        for step in job["steps"].as_array().expect("steps") {
+            if let Some(uses) = step["uses"].as_str() {
+                let (action, version) = uses.split_once('@').expect("a pinned version");
+                if let Some((_, oldest)) = ACTION_MAJORS.iter().find(|(a, _)| *a == action) {
+                    let major: u32 = version
+                        .trim_start_matches('v')
+                        .split('.')
+                        .next()
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or_else(|| panic!("{uses}: not a vN version"));
+                    assert!(
+                        major >= *oldest,
+                        "{job_name}: {uses} is older than v{oldest}"
+                    );
+                }
+                if action == "google-github-actions/auth" {
+                    let step_if = step["if"].as_str().unwrap_or_default();
+                    assert!(
+                        job_if.contains(fork_guard) || step_if.contains(fork_guard),
+                        "{job_name}: the OIDC step would run for pull requests from forks"
+                    );
+                    authenticated += 1;
+                }
+            }
+            let Some(script) = step["run"].as_str() else {
+                continue;
+            };
+            if pipes_chatctl(script) {
+                let bash = job_bash || step["shell"] == "bash";
+                assert!(
+                    bash || script.contains("pipefail"),
+                    "{job_name}: `{script}` pipes chatctl without pipefail: a failed chatctl \
+                     would pass"
+                );
+                piped += 1;
+            }
+        }
+    }
+    assert!(
+        piped >= 1 && authenticated >= 2,
+        "{piped} piped, {authenticated} auth steps"
+    );
+}
+
+#[test]
+fn gitlab_writes_its_credentials_inside_the_job_and_fails_with_chatctl() {
+    let doc = read_yaml(&example("gitlab/.gitlab-ci.yml"));
+    let mut scripts = Vec::new();
+    strings(&doc, &mut scripts);
+    let piping: Vec<&String> = scripts.iter().filter(|s| pipes_chatctl(s)).collect();
+    assert!(!piping.is_empty(), "the example pipes up's JSON into tee");
+    for script in piping {
+        assert!(
+            script.contains("pipefail"),
+            "`{script}` pipes chatctl without pipefail"
+        );
+    }
+    let setting = scripts
+        .iter()
+        .find(|s| s.contains("GOOGLE_APPLICATION_CREDENTIALS="))
+        .expect("the job sets GOOGLE_APPLICATION_CREDENTIALS");
+    assert!(
+        setting.contains("mktemp") && setting.contains("$GITLAB_OIDC_TOKEN"),
+        "the credentials file is written inside the job from the ID token:\n{setting}"
+    );
+}
+
+#[test]
+fn cloud_build_runs_as_a_named_service_account_with_its_logs_routed() {
+    let doc = read_yaml(&example("cloud-build/cloudbuild.yaml"));
+    let account = doc["serviceAccount"].as_str().expect("serviceAccount");
+    assert!(
+        account.starts_with("projects/") && account.contains("/serviceAccounts/"),
+        "{account}"
+    );
+    // Cloud Build refuses a user-specified account whose logs would go to the default bucket.
+    let logging = doc["options"]["logging"].as_str().unwrap_or_default();
+    assert!(
+        matches!(logging, "CLOUD_LOGGING_ONLY" | "GCS_ONLY" | "NONE")
+            || doc["logsBucket"].is_string(),
+        "logging: {logging:?}"
+    );
 }

@@ -65,16 +65,20 @@ fn adc_configured(environment: &Environment) -> bool {
             .is_some_and(Path::is_file)
 }
 
+/// The credentials of every client. A file that is missing or unreadable, or credentials that
+/// cannot be built, are a configuration error naming what was looked for (`crate::credentials`).
 fn credentials(environment: &Environment) -> anyhow::Result<Credentials> {
-    if environment.api_endpoint.is_some() && !adc_configured(environment) {
+    // GCE_METADATA_HOST says where a metadata server is: it is asked even with an override.
+    if environment.api_endpoint.is_some()
+        && !adc_configured(environment)
+        && environment.metadata_host.is_none()
+    {
         return Ok(anonymous::Builder::new().build());
     }
+    crate::credentials::inspect(environment)?;
     google_cloud_auth::credentials::Builder::default()
         .build()
-        .context(
-            "no Google credentials: run `gcloud auth application-default login`, set \
-             GOOGLE_APPLICATION_CREDENTIALS to a key file, or use workload identity federation in CI",
-        )
+        .map_err(|e| crate::credentials::unusable(environment, &e).into())
 }
 
 macro_rules! build_client {

@@ -181,6 +181,20 @@ impl Emu {
         assert_eq!(status, 200, "image push: {body}");
     }
 
+    /// Registers a user and returns the `authorized_user` credentials file the emulator's
+    /// `/token` accepts (what `gcloud auth application-default login` writes).
+    pub async fn register_user(&self, email: &str) -> Value {
+        let (status, file) = self
+            .call(
+                reqwest::Method::POST,
+                "/_emulator/users",
+                serde_json::json!({ "email": email }),
+            )
+            .await;
+        assert_eq!(status, 200, "user registration: {file}");
+        file
+    }
+
     pub fn base(&self) -> &str {
         self.handle.base_url()
     }
