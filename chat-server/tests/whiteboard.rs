@@ -2,7 +2,8 @@
 //! real socket.io-client (`tests/js/whiteboard.test.mjs`): against two instances sharing one
 //! real redis-server (plus what happens when Redis refuses a write,
 //! `tests/js/whiteboard-redis.test.mjs`), two sharing one real nats-server (BUS=nats: strokes in
-//! JetStream), and a single in-memory instance.
+//! JetStream; plus a refused write and a lost stream, `tests/js/whiteboard-nats.test.mjs`), and a
+//! single in-memory instance.
 
 mod support;
 
@@ -91,6 +92,9 @@ fn whiteboard_across_two_instances_on_nats() {
         &suite_env(a.url(), b.url()),
         SUITE_LIMIT,
     );
+    let mut env = suite_env(a.url(), b.url());
+    env.push(("CHAT_NATS_PORT", nats.port.to_string()));
+    run_node_suite("whiteboard-nats.test.mjs", &env, SUITE_LIMIT);
     assert_pair_healthy(&a, &b);
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use async_nats::Client;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
 use async_nats::jetstream::{self, Context};
@@ -69,6 +70,7 @@ struct Stored {
 pub struct NatsStore {
     client: Client,
     js: Context,
+    history_spec: StreamSpec,
     history: stream::Stream,
     presence: kv::Store,
     leaves: kv::Store,
@@ -108,18 +110,24 @@ pub(crate) async fn bounded<T, E: std::fmt::Display>(
     }
 }
 
-/// Creates the stream, or brings its per-subject cap to `limit` (the last instance to start
+/// A stream the store writes to: its name, its subjects and the cap per subject.
+#[derive(Clone, Copy)]
+pub(crate) struct StreamSpec {
+    pub name: &'static str,
+    pub subjects: &'static str,
+    pub limit: usize,
+}
+
+/// Creates the stream, or brings its per-subject cap to the spec's (the last instance to start
 /// sets it), and returns its handle.
 pub(crate) async fn ensure_stream(
     js: &Context,
-    name: &str,
-    subjects: &str,
-    limit: usize,
+    spec: StreamSpec,
 ) -> Result<stream::Stream, StoreError> {
     let config = stream::Config {
-        name: name.into(),
-        subjects: vec![subjects.into()],
-        max_messages_per_subject: i64::try_from(limit).unwrap_or(i64::MAX),
+        name: spec.name.into(),
+        subjects: vec![spec.subjects.into()],
+        max_messages_per_subject: i64::try_from(spec.limit).unwrap_or(i64::MAX),
         storage: StorageType::File,
         discard: DiscardPolicy::Old,
         allow_direct: true,
@@ -127,7 +135,30 @@ pub(crate) async fn ensure_stream(
         ..Default::default()
     };
     bounded(js.create_or_update_stream(config)).await?;
-    bounded(js.get_stream(name)).await
+    bounded(js.get_stream(spec.name)).await
+}
+
+/// Publishes `payload` on `subject` and waits until JetStream has stored it; returns its stream
+/// sequence. A stream that is gone (a NATS server that lost its store) is created again, once.
+pub(crate) async fn persist(
+    js: &Context,
+    spec: StreamSpec,
+    subject: String,
+    payload: Bytes,
+) -> Result<u64, StoreError> {
+    let publish = || async { js.publish(subject.clone(), payload.clone()).await?.await };
+    match bounded_raw(publish()).await? {
+        Ok(ack) => return Ok(ack.sequence),
+        Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
+            tracing::warn!(
+                stream = spec.name,
+                "JetStream stream missing (did NATS lose its store?): creating it again"
+            );
+            ensure_stream(js, spec).await?;
+        }
+        Err(e) => return Err(StoreError::Nats(e.to_string())),
+    }
+    bounded(publish()).await.map(|ack| ack.sequence)
 }
 
 /// Creates (or finds) a key-value bucket, one value per key, entries expiring after `max_age`.
@@ -280,12 +311,18 @@ impl NatsStore {
     /// Sets up (or finds) the history stream and the presence buckets.
     pub async fn open(client: Client, history_limit: usize) -> Result<Self, StoreError> {
         let js = jetstream::new(client.clone());
-        let history = ensure_stream(&js, HISTORY_STREAM, HISTORY_SUBJECTS, history_limit).await?;
+        let history_spec = StreamSpec {
+            name: HISTORY_STREAM,
+            subjects: HISTORY_SUBJECTS,
+            limit: history_limit,
+        };
+        let history = ensure_stream(&js, history_spec).await?;
         let presence = ensure_bucket(&js, PRESENCE_BUCKET, PRESENCE_TTL).await?;
         let leaves = ensure_bucket(&js, LEAVES_BUCKET, PRESENCE_TTL).await?;
         Ok(Self {
             client,
             js,
+            history_spec,
             history,
             presence,
             leaves,
@@ -310,12 +347,11 @@ impl NatsStore {
             text: text.into(),
             ts,
         })?;
-        let ack =
-            bounded(async { self.js.publish(history_subject(room), payload).await?.await }).await?;
+        let sequence = persist(&self.js, self.history_spec, history_subject(room), payload).await?;
         Ok(ChatMessage {
             user: user.into(),
             text: text.into(),
-            id: id_of(ack.sequence),
+            id: id_of(sequence),
             ts,
         })
     }

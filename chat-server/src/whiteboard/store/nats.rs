@@ -11,7 +11,9 @@ use async_nats::jetstream::stream::{self, LastRawMessageErrorKind};
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
-use crate::store::nats::{bounded, bounded_raw, ensure_stream, id_of, read_subject, sequence_of};
+use crate::store::nats::{
+    StreamSpec, bounded, bounded_raw, ensure_stream, id_of, persist, read_subject, sequence_of,
+};
 use crate::whiteboard::board::{BoardEntry, BoardHistory, EntryKind, Segment};
 
 const BOARDS_STREAM: &str = "CHAT_BOARDS";
@@ -29,8 +31,8 @@ enum Stored {
 #[derive(Clone)]
 pub struct NatsBoards {
     js: Context,
+    spec: StreamSpec,
     boards: stream::Stream,
-    limit: usize,
 }
 
 fn board_subject(board: &str) -> String {
@@ -41,22 +43,19 @@ fn board_subject(board: &str) -> String {
 impl NatsBoards {
     /// Sets up (or finds) the boards' stream; each board keeps its `limit` newest entries.
     pub async fn open(js: Context, limit: usize) -> Result<Self, StoreError> {
-        let limit = limit.max(1);
-        let boards = ensure_stream(&js, BOARDS_STREAM, BOARD_SUBJECTS, limit).await?;
-        Ok(Self { js, boards, limit })
+        let spec = StreamSpec {
+            name: BOARDS_STREAM,
+            subjects: BOARD_SUBJECTS,
+            limit: limit.max(1),
+        };
+        let boards = ensure_stream(&js, spec).await?;
+        Ok(Self { js, spec, boards })
     }
 
     async fn publish(&self, board: &str, stored: &Stored) -> Result<u64, StoreError> {
         let payload = serde_json::to_vec(stored)
             .map_err(|e| StoreError::Corrupt(format!("board entry not serialisable: {e}")))?;
-        let ack = bounded(async {
-            self.js
-                .publish(board_subject(board), payload.into())
-                .await?
-                .await
-        })
-        .await?;
-        Ok(ack.sequence)
+        persist(&self.js, self.spec, board_subject(board), payload.into()).await
     }
 
     pub async fn append(&self, board: &str, segment: Segment) -> Result<BoardEntry, StoreError> {
@@ -114,7 +113,7 @@ impl NatsBoards {
         )
         .await?;
         // More than the cap only while another instance runs with a larger one: keep the newest.
-        let extra = stored.len().saturating_sub(self.limit);
+        let extra = stored.len().saturating_sub(self.spec.limit);
         stored.drain(..extra);
         let mut entries = Vec::with_capacity(stored.len());
         for (sequence, payload) in stored {
