@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the chat-server figures in BENCHMARKS.md on one machine: builds release chat-server
-# and chat-bench, then for each server under test starts one redis-server and two instances on
-# loopback and runs
+# and chat-bench, then for each server under test starts one redis-server (or, for a server whose
+# ENV_<label> has BUS=nats, one nats-server with JetStream) and two instances on loopback and runs
 #   1. fanout 10 rooms x 50 members at each rate of $CURVE (the CPU / latency curve),
 #   2. fanout at increasing rates ($RATES) until delivery stops keeping up (SWEEP=1),
 #   3. fanout at half the highest sustained rate (the p99 figure, with the sweep),
@@ -17,12 +17,14 @@
 #   SERVERS="label=path ..." servers to compare in this run (default: chat-server=the fresh build);
 #   BEFORE=path: shorthand for SERVERS="before=path after=<fresh build>";
 #   ENV_<label>="NAME=value ...": extra environment for that server's instances;
+#   BUSES="redis nats": run every chat-server of SERVERS once per bus, labelled <label>-<bus>
+#   (BUS=nats added to the environment of the nats runs), so the two buses compare in one run;
 #   NODE_PEER=1: also measure bench/node-peer (the tutorial's server in Node, socket.io 4 +
 #   @socket.io/redis-adapter; its npm packages are installed from its lockfile when missing);
 #   CURVE="200 1000 3000 6000" (messages/s; x50 = deliveries/s), SWEEP=1,
 #   RATES="2000 4000 ..." (messages/s), DURATION=10, WARMUP=3, SENDERS=100, IDLE=10000, SETTLE=40,
 #   SIGNIN_DELAY=0, SKIP_BUILD=1, PROFILE=release, OUT=target/bench/results.jsonl,
-#   REDIS_PORT/PORT_A/PORT_B;
+#   REDIS_PORT/NATS_PORT/PORT_A/PORT_B;
 #   PERF_EVENTS="syscalls:sys_enter_sendto,context-switches": `perf stat` counts of the two
 #   instances over each fanout run (sign-in, warm-up and drain included), added to its line as
 #   "perf" (counts do not depend on the neighbours' load the way CPU seconds do).
@@ -42,6 +44,7 @@ SETTLE=${SETTLE:-40} # longer than one ping interval (25 s), so ping traffic is 
 SIGNIN_DELAY=${SIGNIN_DELAY:-0}
 OUT=${OUT:-target/bench/results.jsonl}
 REDIS_PORT=${REDIS_PORT:-26379}
+NATS_PORT=${NATS_PORT:-24222}
 PORT_A=${PORT_A:-28081}
 PORT_B=${PORT_B:-28082}
 LOGS=$(dirname "$OUT")
@@ -58,6 +61,21 @@ if [ -n "${BEFORE:-}" ]; then
   SERVERS=${SERVERS:-"before=$BEFORE after=$dir/chat-server"}
 fi
 SERVERS=${SERVERS:-"chat-server=$dir/chat-server"}
+if [ -n "${BUSES:-}" ]; then
+  each_bus=""
+  for entry in $SERVERS; do
+    for bus in $BUSES; do
+      label="${entry%%=*}-$bus"
+      each_bus="$each_bus $label=${entry#*=}"
+      extra_var="ENV_${entry%%=*}"
+      extra_var=${extra_var//[^A-Za-z0-9_]/_}
+      label_var="ENV_${label//[^A-Za-z0-9_]/_}"
+      printf -v "$label_var" '%s' "${!extra_var:-} BUS=$bus"
+      export "${label_var?}"
+    done
+  done
+  SERVERS=$each_bus
+fi
 if [ "${NODE_PEER:-0}" = 1 ]; then
   [ -d bench/node-peer/node_modules ] ||
     npm ci --prefix bench/node-peer --no-audit --no-fund --loglevel=error
@@ -87,14 +105,23 @@ wait_ready() { # port
 start_all() { # server binary, then extra NAME=value environment for its instances
   local server=$1
   shift
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    >"$LOGS/redis.log" 2>&1 &
-  REDIS_PID=$!
+  local bus_env
+  if [[ " $* " == *" BUS=nats "* ]]; then
+    # A fresh JetStream store per start, as redis-server starts empty.
+    rm -rf "$LOGS/nats-store"
+    nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$LOGS/nats-store" >"$LOGS/nats.log" 2>&1 &
+    bus_env=(NATS_URL="nats://127.0.0.1:$NATS_PORT")
+  else
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+      >"$LOGS/redis.log" 2>&1 &
+    bus_env=(REDISHOST=127.0.0.1 REDISPORT="$REDIS_PORT")
+  fi
+  REDIS_PID=$! # the bus's process (redis-server or nats-server), for its CPU figure
   pids+=("$REDIS_PID")
   sleep 0.3
   for port in "$PORT_A" "$PORT_B"; do
     # Benchmarks send far faster than one person types or draws: lift the per-socket rate limits.
-    env PORT=$port REDISHOST=127.0.0.1 REDISPORT=$REDIS_PORT RATE_LIMIT=off \
+    env PORT=$port "${bus_env[@]}" RATE_LIMIT=off \
       WHITEBOARD_RATE_LIMIT=off RUST_LOG=warn "$@" \
       "$server" >"$LOGS/server-$port.log" 2>&1 &
     pids+=("$!")

@@ -18,6 +18,24 @@ pub struct Config {
     #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
 
+    /// What instances share history, presence and broadcast through: redis (REDISHOST; unset: one
+    /// instance, in memory) or nats (NATS_URL: NATS subjects and JetStream).
+    #[arg(long, env = "BUS", value_name = "BUS", default_value = "redis", value_parser = parse_bus)]
+    pub bus: Bus,
+
+    /// NATS server(s) for BUS=nats, e.g. nats://10.0.0.5:4222 (comma-separated for several).
+    #[arg(long, env = "NATS_URL", value_name = "NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// NATS credentials for BUS=nats: a .creds file path or the file's text itself. Never logged.
+    #[arg(
+        long,
+        env = "NATS_CREDS",
+        value_name = "NATS_CREDS",
+        hide_env_values = true
+    )]
+    pub nats_creds: Option<String>,
+
     /// Redis host for history, presence and cross-instance broadcast. Unset: single instance, in memory.
     #[arg(long, env = "REDISHOST", value_name = "REDISHOST")]
     pub redis_host: Option<String>,
@@ -79,6 +97,16 @@ pub struct Config {
     pub whiteboard_rate_limit: RateLimit,
 }
 
+/// Which shared backend the instances use (`BUS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Bus {
+    /// Redis pub/sub, Streams and hashes (REDISHOST); with no REDISHOST, memory (one instance).
+    #[default]
+    Redis,
+    /// NATS subjects, JetStream streams and KV (NATS_URL).
+    Nats,
+}
+
 /// The parsed `ALLOWED_ORIGINS` list (empty allows every Origin).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origins(pub Vec<String>);
@@ -106,6 +134,9 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             port: 8080,
+            bus: Bus::Redis,
+            nats_url: None,
+            nats_creds: None,
             redis_host: None,
             redis_port: 6379,
             redis_password: None,
@@ -133,6 +164,9 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("port", &self.port)
+            .field("bus", &self.bus)
+            .field("nats_url", &self.nats_url.as_deref().map(redact_url))
+            .field("nats_creds", &self.nats_creds.as_ref().map(|_| "<set>"))
             .field("redis_host", &self.redis_host)
             .field("redis_port", &self.redis_port)
             .field(
@@ -158,6 +192,29 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Checks the settings that depend on each other; the message says what to change.
     pub fn validate(&self) -> Result<(), String> {
+        match self.bus {
+            Bus::Nats => {
+                let url = self.nats_url.as_deref().unwrap_or("").trim();
+                if url.is_empty() {
+                    return Err(
+                        "BUS=nats needs NATS_URL: set it to the NATS server, e.g. nats://127.0.0.1:4222"
+                            .into(),
+                    );
+                }
+                if self.redis_host.is_some() {
+                    return Err("REDISHOST is set but BUS=nats: unset REDISHOST, or set BUS=redis to use Redis".into());
+                }
+                self.nats_credentials()?;
+            }
+            Bus::Redis => {
+                if self.nats_url.is_some() || self.nats_creds.is_some() {
+                    return Err(
+                        "NATS_URL/NATS_CREDS are set but BUS is redis: set BUS=nats to use NATS, or unset them"
+                            .into(),
+                    );
+                }
+            }
+        }
         if let Some(host) = &self.redis_host
             && host.trim().is_empty()
         {
@@ -207,6 +264,55 @@ impl Config {
             ));
         }
         Ok(Some(pem))
+    }
+}
+
+impl Config {
+    /// `NATS_CREDS` as the creds text: the value itself if it holds a creds file's text, else the
+    /// file it names. Errors never quote the value (it may be a secret pasted in the wrong form).
+    pub fn nats_credentials(&self) -> Result<Option<String>, String> {
+        let Some(value) = &self.nats_creds else {
+            return Ok(None);
+        };
+        let text = if value.contains("-----BEGIN") {
+            value.clone()
+        } else {
+            std::fs::read_to_string(value.trim()).map_err(|e| {
+                format!(
+                    "NATS_CREDS is neither a creds file's text nor a readable file ({}): give the path of a .creds file or its contents",
+                    e.kind()
+                )
+            })?
+        };
+        if !(text.contains("-----BEGIN NATS USER JWT-----") && text.contains("NKEY SEED-----")) {
+            return Err("NATS_CREDS holds no NATS user credentials: expected a .creds file with a NATS USER JWT and a USER NKEY SEED block".into());
+        }
+        Ok(Some(text))
+    }
+}
+
+/// A URL list with any `user:password@` taken out, for logs and errors.
+pub fn redact_url(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| {
+            let url = url.trim();
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            if scheme.is_empty() {
+                host.to_string()
+            } else {
+                format!("{scheme}://{host}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_bus(value: &str) -> Result<Bus, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "redis" | "" => Ok(Bus::Redis),
+        "nats" => Ok(Bus::Nats),
+        other => Err(format!("unknown bus {other:?}: expected redis or nats")),
     }
 }
 
@@ -287,11 +393,28 @@ mod tests {
     }
 
     #[test]
+    fn the_bus_is_redis_or_nats_and_urls_lose_their_credentials() {
+        assert_eq!(parse_bus("NATS"), Ok(Bus::Nats));
+        assert_eq!(parse_bus("redis"), Ok(Bus::Redis));
+        assert!(parse_bus("kafka").is_err());
+        assert_eq!(
+            redact_url("nats://ann:pw@10.0.0.5:4222, nats://b:4222"),
+            "nats://10.0.0.5:4222,nats://b:4222"
+        );
+        assert_eq!(redact_url("tok@host:4222"), "host:4222");
+    }
+
+    #[test]
     fn debug_never_shows_the_password() {
         let config = Config {
             redis_password: Some("hunter2".into()),
+            nats_url: Some("nats://ann:hunter3@host:4222".into()),
+            nats_creds: Some("hunter4".into()),
             ..Config::default()
         };
-        assert!(!format!("{config:?}").contains("hunter2"));
+        let shown = format!("{config:?}");
+        for secret in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

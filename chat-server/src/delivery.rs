@@ -1,5 +1,5 @@
 //! Delivering chat messages to a room's members: on this instance directly, on the others through
-//! one Redis channel, one socket at a time, so that a member too slow to keep up is found and let go.
+//! one bus channel (Redis or NATS), one socket at a time, so that a member too slow to keep up is found and let go.
 //!
 //! Every socket has a bounded outgoing queue (socketioxide's `max_buffer_size`). socketioxide's
 //! room broadcast reports a full queue without saying whose, and that member misses the message
@@ -22,11 +22,11 @@ use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 
+use crate::bus::{BusDriver, BusError};
 use crate::metrics::Metrics;
-use crate::pubsub::PubSubDriver;
 use crate::store::{ChatMessage, now_ms};
 
-/// The Redis channel every instance publishes its accepted messages on.
+/// The bus channel every instance publishes its accepted messages on.
 const CHANNEL: &str = "chat:deliveries";
 /// Messages from other instances waiting to be fanned out here before newer ones are dropped.
 const RELAY_BUFFER: usize = 65_536;
@@ -60,7 +60,7 @@ struct Envelope<'a> {
 pub struct Fanout {
     /// This instance's id on the channel (random per process).
     origin: u64,
-    driver: Option<PubSubDriver>,
+    driver: Option<BusDriver>,
     metrics: Arc<Metrics>,
     shedding: AtomicBool,
 }
@@ -78,12 +78,12 @@ impl Fanout {
         }
     }
 
-    /// Fan-out across the instances sharing `driver`'s Redis; returns the stream of the other
+    /// Fan-out across the instances sharing `driver`'s bus; returns the stream of the other
     /// instances' messages, to be handed to [`relay`].
     pub async fn shared(
-        driver: PubSubDriver,
+        driver: BusDriver,
         metrics: Arc<Metrics>,
-    ) -> Result<(Self, MessageStream<ChanItem>), redis::RedisError> {
+    ) -> Result<(Self, MessageStream<ChanItem>), BusError> {
         let stream = driver.subscribe(CHANNEL.to_string(), RELAY_BUFFER).await?;
         let fanout = Self {
             driver: Some(driver),

@@ -13,18 +13,18 @@ use socketioxide::adapter::Adapter;
 use socketioxide::service::SocketIoService;
 
 use crate::assets;
+use crate::bus::BusDriver;
 use crate::chat::Chat;
-use crate::pubsub::PubSubDriver;
 
-/// How long /readyz waits for Redis.
+/// How long /readyz waits for Redis or NATS.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the HTTP handlers need.
 #[derive(Clone)]
 pub struct HttpState {
     pub chat: Chat,
-    /// The pub/sub connection, in Redis mode: readiness also needs it.
-    pub pubsub: Option<PubSubDriver>,
+    /// The bus (Redis pub/sub or NATS), when shared with other instances: readiness also needs it.
+    pub pubsub: Option<BusDriver>,
 }
 
 /// All routes. `/socket.io/socket.io.js` is a route of its own, so it wins over the Socket.IO
@@ -133,7 +133,7 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready: Redis answers on both connections (always ready in memory mode).
+/// Ready: the bus answers, Redis on both connections or NATS (always ready in memory mode).
 async fn readyz(State(state): State<HttpState>) -> (StatusCode, String) {
     let store = tokio::time::timeout(READY_TIMEOUT, state.chat.store.ping()).await;
     let store = match store {
@@ -145,7 +145,7 @@ async fn readyz(State(state): State<HttpState>) -> (StatusCode, String) {
         None => Ok(()),
         Some(driver) => match tokio::time::timeout(READY_TIMEOUT, driver.ping()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(format!("no answer within {READY_TIMEOUT:?}")),
         },
     };
@@ -155,7 +155,10 @@ async fn readyz(State(state): State<HttpState>) -> (StatusCode, String) {
             state.chat.metrics.redis_errors.inc();
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("redis unreachable: {e}\n"),
+                format!(
+                    "{} unreachable: {e}\n",
+                    state.pubsub.as_ref().map_or("redis", BusDriver::name)
+                ),
             )
         }
     }

@@ -17,7 +17,7 @@ pub struct Metrics {
     pub messages_out: Counter,
     /// Events refused: validation, rate limit, no session.
     pub rejected: Counter,
-    /// Failed Redis operations and lost Redis connections.
+    /// Failed Redis operations and lost Redis connections (NATS and JetStream ones with BUS=nats).
     pub redis_errors: Counter,
     /// Cross-instance messages dropped because the adapter could not keep up.
     pub pubsub_dropped: Counter,

@@ -1,5 +1,7 @@
-//! Starting and stopping one instance: connect the store (Redis or memory), mount Socket.IO on
-//! the router, serve until the shutdown future resolves, then drain within a hard time limit.
+//! Starting and stopping one instance: connect the bus and store (Redis, NATS or memory), mount
+//! Socket.IO on the router, serve until the shutdown future resolves, then drain within a hard
+//! time limit. Redis and NATS take the same path: a [`BusDriver`] under socketioxide's remote
+//! adapter and the chat fan-out, and a [`Store`] for history, presence and boards.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,19 +19,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::bus::BusDriver;
 use crate::chat::{self, Chat, ChatState};
-use crate::config::Config;
+use crate::config::{Bus, Config};
 use crate::delivery::{self, Fanout};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
+use crate::nats_pubsub::NatsDriver;
 use crate::pubsub::PubSubDriver;
-use crate::redis_client;
 use crate::store::Store;
 use crate::store::memory::MemoryStore;
+use crate::store::nats::NatsStore;
 use crate::store::redis::RedisStore;
-use crate::whiteboard::{self, WhiteboardState};
+use crate::whiteboard::{self, Whiteboard, WhiteboardState};
+use crate::{nats_client, redis_client};
 
-/// How long startup waits for Redis before giving up.
+/// How long startup waits for Redis (or NATS) before giving up.
 const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(10);
 /// After the shutdown signal, the process is done within this (SIGTERM to exit must stay under 8 s).
 const DRAIN_LIMIT: Duration = Duration::from_secs(6);
@@ -55,6 +60,11 @@ pub enum ServeError {
         "cannot use Redis at {addr}: {reason} (check REDISHOST/REDISPORT/REDIS_PASSWORD/REDIS_TLS and that Redis is up)"
     )]
     Redis { addr: String, reason: String },
+    /// NATS could not be reached or set up at startup (BUS=nats).
+    #[error(
+        "cannot use NATS at {addr}: {reason} (check NATS_URL/NATS_CREDS and that nats-server is up with JetStream enabled, -js)"
+    )]
+    Nats { addr: String, reason: String },
     /// Serving HTTP failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -123,12 +133,33 @@ pub async fn spawn(listener: TcpListener, config: Config) -> Result<ServerHandle
 enum Instance {
     Memory {
         chat: Chat,
+        whiteboard: Whiteboard,
     },
-    Redis {
+    /// Sharing state and broadcasts with other instances through Redis or NATS.
+    Shared {
         chat: Chat,
-        driver: PubSubDriver,
+        whiteboard: Whiteboard,
+        driver: BusDriver,
         relay: MessageStream<ChanItem>,
     },
+}
+
+/// The startup error for the configured bus.
+fn bus_error(config: &Config, reason: String) -> ServeError {
+    match config.bus {
+        Bus::Redis => ServeError::Redis {
+            addr: format!(
+                "{}:{}",
+                config.redis_host.as_deref().unwrap_or(""),
+                config.redis_port
+            ),
+            reason,
+        },
+        Bus::Nats => ServeError::Nats {
+            addr: nats_client::display_url(config),
+            reason,
+        },
+    }
 }
 
 impl Instance {
@@ -136,20 +167,25 @@ impl Instance {
         config.validate().map_err(ServeError::Config)?;
         let metrics = Arc::new(Metrics::default());
         let history_limit = config.history_limit as usize;
+        if config.bus == Bus::Nats {
+            return Self::prepare_nats(config, metrics).await;
+        }
         let Some(host) = config.redis_host.clone() else {
             tracing::info!(
-                "no REDISHOST: history and presence are kept in memory, single instance only (set REDISHOST to run several)"
+                "no REDISHOST: history and presence are kept in memory, single instance only (set REDISHOST or BUS=nats to run several)"
             );
             let store = Store::Memory(MemoryStore::new(history_limit));
             let fanout = Arc::new(Fanout::local(metrics.clone()));
-            return Ok(Instance::Memory {
-                chat: Arc::new(ChatState {
-                    store,
-                    config,
-                    metrics,
-                    fanout,
-                }),
+            let chat = Arc::new(ChatState {
+                store,
+                config,
+                metrics,
+                fanout,
             });
+            let whiteboard = WhiteboardState::beside(&chat)
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+            return Ok(Instance::Memory { chat, whiteboard });
         };
         let addr = format!("{host}:{}", config.redis_port);
         let redis_error = |reason: String| ServeError::Redis {
@@ -177,17 +213,50 @@ impl Instance {
             history_limit,
             "using Redis for history, presence and cross-instance broadcast"
         );
+        let store = Store::Redis(RedisStore::new(conn, history_limit));
+        Self::shared(config, metrics, store, BusDriver::Redis(driver)).await
+    }
+
+    /// Connects to NATS (BUS=nats) and sets up the JetStream streams and buckets.
+    async fn prepare_nats(config: Config, metrics: Arc<Metrics>) -> Result<Self, ServeError> {
+        let client = nats_client::connect(&config, metrics.clone(), REDIS_STARTUP_WAIT)
+            .await
+            .map_err(|reason| bus_error(&config, reason))?;
+        let store = NatsStore::open(client.clone(), config.history_limit as usize)
+            .await
+            .map_err(|e| bus_error(&config, format!("setting up JetStream failed: {e}")))?;
+        tracing::info!(
+            nats = nats_client::display_url(&config),
+            creds = config.nats_creds.is_some(),
+            history_limit = config.history_limit,
+            "using NATS for cross-instance broadcast and JetStream for history, presence and boards"
+        );
+        let driver = BusDriver::Nats(NatsDriver::new(client, metrics.clone()));
+        Self::shared(config, metrics, Store::Nats(Arc::new(store)), driver).await
+    }
+
+    /// An instance sharing `store` and broadcasting through `driver`.
+    async fn shared(
+        config: Config,
+        metrics: Arc<Metrics>,
+        store: Store,
+        driver: BusDriver,
+    ) -> Result<Self, ServeError> {
         let (fanout, relay) = Fanout::shared(driver.clone(), metrics.clone())
             .await
-            .map_err(|e| redis_error(format!("subscribing to deliveries failed: {e}")))?;
-        let store = Store::Redis(RedisStore::new(conn, history_limit));
-        Ok(Instance::Redis {
-            chat: Arc::new(ChatState {
-                store,
-                config,
-                metrics,
-                fanout: Arc::new(fanout),
-            }),
+            .map_err(|e| bus_error(&config, format!("subscribing to deliveries failed: {e}")))?;
+        let chat = Arc::new(ChatState {
+            store,
+            config,
+            metrics,
+            fanout: Arc::new(fanout),
+        });
+        let whiteboard = WhiteboardState::beside(&chat)
+            .await
+            .map_err(|e| bus_error(&chat.config, format!("setting up the boards failed: {e}")))?;
+        Ok(Instance::Shared {
+            chat,
+            whiteboard,
             driver,
             relay,
         })
@@ -199,9 +268,9 @@ impl Instance {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         match self {
-            Instance::Memory { chat } => {
+            Instance::Memory { chat, whiteboard } => {
                 let (socket_io, io) =
-                    socket_io_builder(&chat).build_with_inner_svc(http::not_found());
+                    socket_io_builder(&chat, whiteboard).build_with_inner_svc(http::not_found());
                 io.ns(
                     "/",
                     chat::on_connect
@@ -210,20 +279,20 @@ impl Instance {
                 );
                 serve_http(listener, socket_io, io, chat, None, shutdown).await
             }
-            Instance::Redis {
+            Instance::Shared {
                 chat,
+                whiteboard,
                 driver,
                 relay,
             } => {
-                type Remote = CustomRedisAdapter<socketioxide::adapter::Emitter, PubSubDriver>;
+                type Remote = CustomRedisAdapter<socketioxide::adapter::Emitter, BusDriver>;
                 let adapter_config = RedisAdapterConfig::new()
                     .with_prefix("chat-socket.io")
                     .with_stream_buffer(ADAPTER_STREAM_BUFFER);
                 let adapter = RedisAdapterCtr::new_with_driver(driver.clone(), adapter_config);
-                let (socket_io, io) = socket_io_builder(&chat)
+                let (socket_io, io) = socket_io_builder(&chat, whiteboard)
                     .with_adapter::<Remote>(adapter)
                     .build_with_inner_svc(http::not_found());
-                let addr = chat.config.redis_host.clone().unwrap_or_default();
                 tokio::time::timeout(
                     REDIS_STARTUP_WAIT,
                     io.ns(
@@ -234,14 +303,8 @@ impl Instance {
                     ),
                 )
                 .await
-                .map_err(|_| ServeError::Redis {
-                    addr: addr.clone(),
-                    reason: "subscribing timed out".into(),
-                })?
-                .map_err(|e| ServeError::Redis {
-                    addr,
-                    reason: format!("subscribing failed: {e}"),
-                })?;
+                .map_err(|_| bus_error(&chat.config, "subscribing timed out".into()))?
+                .map_err(|e| bus_error(&chat.config, format!("subscribing failed: {e}")))?;
                 let relay = tokio::spawn(delivery::relay(io.clone(), chat.fanout.clone(), relay));
                 let result =
                     serve_http(listener, socket_io, io, chat, Some(driver), shutdown).await;
@@ -252,12 +315,12 @@ impl Instance {
     }
 }
 
-fn socket_io_builder(chat: &Chat) -> socketioxide::SocketIoBuilder {
+fn socket_io_builder(chat: &Chat, whiteboard: Whiteboard) -> socketioxide::SocketIoBuilder {
     // A frame must hold the longest message (4 bytes per character at worst) plus framing.
     let max_payload = (u64::from(chat.config.max_message_len) * 4 + 4096).max(16 * 1024);
     SocketIo::builder()
         .with_state(chat.clone())
-        .with_state(WhiteboardState::beside(chat))
+        .with_state(whiteboard)
         .max_payload(max_payload)
         .ws_max_message_size(max_payload as usize)
         .ws_max_frame_size(max_payload as usize)
@@ -270,7 +333,7 @@ async fn serve_http<A: Adapter>(
     socket_io: SocketIoService<axum::Router, A>,
     io: SocketIo<A>,
     chat: Chat,
-    pubsub: Option<PubSubDriver>,
+    pubsub: Option<BusDriver>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;

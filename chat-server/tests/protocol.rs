@@ -1,12 +1,12 @@
 //! The tutorial's protocol and our superset, checked with the real socket.io-client
-//! (`tests/js/protocol.test.mjs`): against two instances sharing one real redis-server, and
-//! against a single in-memory instance.
+//! (`tests/js/protocol.test.mjs`): against two instances sharing one real redis-server, two
+//! sharing one real nats-server (BUS=nats, JetStream), and a single in-memory instance.
 
 mod support;
 
 use std::time::Duration;
 
-use support::{ChatServer, Redis, run_node_suite};
+use support::{ChatServer, Nats, Redis, run_node_suite};
 
 /// The whole node suite must end within this.
 const SUITE_LIMIT: Duration = Duration::from_secs(180);
@@ -60,6 +60,29 @@ fn protocol_across_two_instances_sharing_redis() {
             server.get("/healthz").status == 200,
             "an instance died during the suite:\n{}",
             server.log_text()
+        );
+        assert!(
+            !server.log_text().contains("panicked"),
+            "a handler panicked:\n{}",
+            server.log_text()
+        );
+    }
+}
+
+#[test]
+fn protocol_across_two_instances_on_nats() {
+    let nats = Nats::start();
+    let a = ChatServer::with_nats(&nats, &settings());
+    let b = ChatServer::with_nats(&nats, &settings());
+    run_node_suite(
+        "protocol.test.mjs",
+        &suite_env(a.url(), b.url()),
+        SUITE_LIMIT,
+    );
+    for server in [&a, &b] {
+        assert!(
+            server.counter("chat_messages_in_total") > 0.0,
+            "each instance stored some of the suite's messages"
         );
         assert!(
             !server.log_text().contains("panicked"),

@@ -1,13 +1,15 @@
 //! The whiteboard protocol (socket.io's whiteboard example and our superset), checked with the
 //! real socket.io-client (`tests/js/whiteboard.test.mjs`): against two instances sharing one
 //! real redis-server (plus what happens when Redis refuses a write,
-//! `tests/js/whiteboard-redis.test.mjs`), and against a single in-memory instance.
+//! `tests/js/whiteboard-redis.test.mjs`), two sharing one real nats-server (BUS=nats: strokes in
+//! JetStream; plus a refused write and a lost stream, `tests/js/whiteboard-nats.test.mjs`), and a
+//! single in-memory instance.
 
 mod support;
 
 use std::time::Duration;
 
-use support::{ChatServer, Redis, run_node_suite};
+use support::{ChatServer, Nats, Redis, run_node_suite};
 
 /// The whole node suite must end within this.
 const SUITE_LIMIT: Duration = Duration::from_secs(120);
@@ -33,17 +35,6 @@ fn suite_env(url_a: String, url_b: String) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A counter's value in the instance's /metrics (0 when absent).
-fn counter_value(server: &ChatServer, counter: &str) -> f64 {
-    server
-        .get("/metrics")
-        .body
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{counter} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 fn assert_healthy(server: &ChatServer) {
     let log = server.log_text();
     assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
@@ -62,6 +53,19 @@ fn assert_healthy(server: &ChatServer) {
     );
 }
 
+/// Both instances of a pair counted the suite's strokes and clears between them, and are healthy.
+fn assert_pair_healthy(a: &ChatServer, b: &ChatServer) {
+    for counter in ["chat_strokes_in_total", "chat_board_clears_total"] {
+        let total: f64 = [a, b].iter().map(|s| s.counter(counter)).sum();
+        assert!(
+            total > 0.0,
+            "{counter} must have counted the suite's traffic on the two instances"
+        );
+    }
+    assert_healthy(a);
+    assert_healthy(b);
+}
+
 #[test]
 fn whiteboard_across_two_instances_sharing_redis() {
     let redis = Redis::start();
@@ -75,15 +79,23 @@ fn whiteboard_across_two_instances_sharing_redis() {
     let mut env = suite_env(a.url(), b.url());
     env.push(("CHAT_REDIS_PORT", redis.port.to_string()));
     run_node_suite("whiteboard-redis.test.mjs", &env, SUITE_LIMIT);
-    for counter in ["chat_strokes_in_total", "chat_board_clears_total"] {
-        let total: f64 = [&a, &b].iter().map(|s| counter_value(s, counter)).sum();
-        assert!(
-            total > 0.0,
-            "{counter} must have counted the suite's traffic on the two instances"
-        );
-    }
-    assert_healthy(&a);
-    assert_healthy(&b);
+    assert_pair_healthy(&a, &b);
+}
+
+#[test]
+fn whiteboard_across_two_instances_on_nats() {
+    let nats = Nats::start();
+    let a = ChatServer::with_nats(&nats, &settings());
+    let b = ChatServer::with_nats(&nats, &settings());
+    run_node_suite(
+        "whiteboard.test.mjs",
+        &suite_env(a.url(), b.url()),
+        SUITE_LIMIT,
+    );
+    let mut env = suite_env(a.url(), b.url());
+    env.push(("CHAT_NATS_PORT", nats.port.to_string()));
+    run_node_suite("whiteboard-nats.test.mjs", &env, SUITE_LIMIT);
+    assert_pair_healthy(&a, &b);
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! Room history and presence, the state every instance must agree on: in Redis when REDISHOST
-//! is set (shared by all instances), otherwise in this process's memory (one instance only).
+//! is set, in NATS JetStream with BUS=nats (both shared by all instances), otherwise in this
+//! process's memory (one instance only).
 //!
-//! History is a capped, ordered log per room whose ids (`<ms>-<seq>`, Redis Stream ids) let a
-//! reconnecting client ask for what it missed. Presence counts live sockets per (room, user) and
+//! History is a capped, ordered log per room whose ids (`<ms>-<seq>`: Redis Stream ids, or
+//! `0-<stream sequence>` in JetStream) let a reconnecting client ask for what it missed. Presence counts live sockets per (room, user) and
 //! delays the "just left" notice by a grace period, so a quick reconnect anywhere stays silent.
 
 pub mod memory;
+pub mod nats;
 pub mod redis;
 
 use serde::{Deserialize, Serialize};
@@ -28,22 +30,26 @@ pub struct DueLeave {
     pub user: String,
 }
 
-/// Why a store operation failed (Redis unreachable, timed out, or answered with an error).
+/// Why a store operation failed (Redis or NATS unreachable, timed out, or answered with an error).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
     #[error("redis did not answer within {0:?}")]
     Timeout(std::time::Duration),
-    #[error("unexpected data in redis: {0}")]
+    #[error("nats: {0}")]
+    Nats(String),
+    #[error("unexpected stored data: {0}")]
     Corrupt(String),
 }
 
-/// The backend in use. Both have the same semantics; only Redis is shared across instances.
+/// The backend in use. All have the same semantics; Redis and NATS are shared across instances.
 #[derive(Clone)]
 pub enum Store {
     Memory(memory::MemoryStore),
     Redis(redis::RedisStore),
+    /// Behind an Arc: its JetStream handles carry the stream's cached info (kilobytes).
+    Nats(std::sync::Arc<nats::NatsStore>),
 }
 
 impl Store {
@@ -57,6 +63,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.append(room, user, text)),
             Store::Redis(r) => r.append(room, user, text).await,
+            Store::Nats(n) => n.append(room, user, text).await,
         }
     }
 
@@ -65,6 +72,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.recent(room)),
             Store::Redis(r) => r.recent(room).await,
+            Store::Nats(n) => n.recent(room).await,
         }
     }
 
@@ -73,6 +81,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.since(room, last_id)),
             Store::Redis(r) => r.since(room, last_id).await,
+            Store::Nats(n) => n.since(room, last_id).await,
         }
     }
 
@@ -82,6 +91,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.join(room, user)),
             Store::Redis(r) => r.join(room, user).await,
+            Store::Nats(n) => n.join(room, user).await,
         }
     }
 
@@ -94,6 +104,7 @@ impl Store {
                 Ok(())
             }
             Store::Redis(r) => r.leave(room, user, deadline_ms).await,
+            Store::Nats(n) => n.leave(room, user, deadline_ms).await,
         }
     }
 
@@ -102,6 +113,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.due_leaves(now_ms)),
             Store::Redis(r) => r.due_leaves(now_ms).await,
+            Store::Nats(n) => n.due_leaves(now_ms).await,
         }
     }
 
@@ -110,6 +122,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(()),
             Store::Redis(r) => r.ping().await,
+            Store::Nats(n) => n.ping().await,
         }
     }
 }

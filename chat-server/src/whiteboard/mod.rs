@@ -33,11 +33,12 @@ use crate::config::RateLimit;
 use crate::metrics::Metrics;
 use crate::ordering::Turn;
 use crate::rate_limit::TokenBucket;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::validate;
 use board::{DEFAULT_BOARD, EntryKind, Segment};
 use store::BoardStore;
 use store::memory::MemoryBoards;
+use store::nats::NatsBoards;
 use store::redis::RedisBoards;
 
 /// Prefix of a board's Socket.IO room. Chat room names never hold control characters (they are
@@ -58,19 +59,22 @@ pub struct WhiteboardState {
 pub type Whiteboard = Arc<WhiteboardState>;
 
 impl WhiteboardState {
-    /// The whiteboard beside this chat: the same backend (Redis connection or memory), settings
-    /// and metrics.
-    pub fn beside(chat: &ChatState) -> Whiteboard {
+    /// The whiteboard beside this chat: the same backend (Redis connection, NATS JetStream or
+    /// memory), settings and metrics.
+    pub async fn beside(chat: &ChatState) -> Result<Whiteboard, StoreError> {
         let limit = chat.config.whiteboard_limit as usize;
         let store = match &chat.store {
             Store::Memory(_) => BoardStore::Memory(MemoryBoards::new(limit)),
             Store::Redis(redis) => BoardStore::Redis(RedisBoards::new(redis.connection(), limit)),
+            Store::Nats(nats) => {
+                BoardStore::Nats(Arc::new(NatsBoards::open(nats.jetstream(), limit).await?))
+            }
         };
-        Arc::new(WhiteboardState {
+        Ok(Arc::new(WhiteboardState {
             store,
             rate_limit: chat.config.whiteboard_rate_limit,
             metrics: chat.metrics.clone(),
-        })
+        }))
     }
 }
 

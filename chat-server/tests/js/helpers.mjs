@@ -132,3 +132,42 @@ export function redisCommand(...args) {
     `redis ${args.join(" ")}`,
   );
 }
+
+/**
+ * Sends one request to the NATS server the instances share (CHAT_NATS_PORT) over a raw
+ * connection (NATS's text protocol) and resolves with the reply's payload as text; used to
+ * reach the JetStream API ($JS.API.…) the way the `nats` CLI would.
+ */
+export function natsRequest(subject, body) {
+  const port = Number(required("CHAT_NATS_PORT"));
+  const payload = body === undefined ? "" : JSON.stringify(body);
+  const inbox = `_INBOX.test.${Math.random().toString(36).slice(2)}`;
+  return within(
+    new Promise((resolve, reject) => {
+      let buffer = Buffer.alloc(0);
+      const conn = net.createConnection({ host: "127.0.0.1", port });
+      conn.on("data", (data) => {
+        buffer = Buffer.concat([buffer, data]);
+        const text = buffer.toString("latin1");
+        if (text.startsWith("INFO ") && text.includes("\r\n") && !conn.sentRequest) {
+          conn.sentRequest = true;
+          conn.write(
+            `CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB ${inbox} 1\r\n` +
+              `PUB ${subject} ${inbox} ${Buffer.byteLength(payload)}\r\n${payload}\r\n`,
+          );
+        }
+        const at = text.indexOf(`MSG ${inbox} 1 `);
+        if (at < 0) return;
+        const lineEnd = text.indexOf("\r\n", at);
+        if (lineEnd < 0) return;
+        const size = Number(text.slice(at, lineEnd).split(" ").at(-1));
+        const start = Buffer.byteLength(text.slice(0, lineEnd + 2), "latin1");
+        if (buffer.length < start + size) return;
+        resolve(buffer.subarray(start, start + size).toString());
+        conn.end();
+      });
+      conn.once("error", reject);
+    }),
+    `nats ${subject}`,
+  );
+}

@@ -1,5 +1,6 @@
-//! Test support: real redis-server and chat-server processes on free loopback ports (killed on
-//! drop), a minimal HTTP/1.1 and RESP client, and the runner for the `node --test` suites.
+//! Test support: real redis-server, nats-server (JetStream) and chat-server processes on free
+//! loopback ports (killed on drop), a minimal HTTP/1.1 and RESP client, and the runner for the
+//! `node --test` suites.
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use std::io::{Read, Write};
@@ -128,6 +129,79 @@ impl Drop for Redis {
     }
 }
 
+/// A real nats-server with JetStream on a free loopback port, its store in a temp dir that
+/// outlives a [`Nats::kill`] (so a restart finds the streams again); killed on drop.
+pub struct Nats {
+    child: Child,
+    pub port: u16,
+    store: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Nats {
+    pub fn start() -> Nats {
+        let store = tempfile::tempdir().expect("temp dir for JetStream");
+        Self::launch(free_port(), std::sync::Arc::new(store))
+    }
+
+    fn launch(port: u16, store: std::sync::Arc<tempfile::TempDir>) -> Nats {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server could not be started: install it (scripts/deps runs apt-get install nats-server)");
+        let mut nats = Nats { child, port, store };
+        // Up once it greets a client with its INFO line (JetStream is ready by then).
+        wait_until(&mut nats.child, "nats-server", None, || nats_greets(port));
+        nats
+    }
+
+    /// The URL chat-server is given (NATS_URL).
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server now (as a crash would), waiting until it is gone; the store is kept.
+    pub fn kill(mut self) -> StoppedNats {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        StoppedNats {
+            port: self.port,
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// A killed nats-server's port and JetStream store, to start it again where it was.
+pub struct StoppedNats {
+    pub port: u16,
+    store: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl StoppedNats {
+    pub fn restart(self) -> Nats {
+        Nats::launch(self.port, self.store)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a NATS server on `port` sends its INFO greeting.
+fn nats_greets(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut greeting = [0u8; 5];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO "
+}
+
 /// Sends one Redis command over a fresh connection; returns the first reply's bytes as text.
 pub fn resp(port: u16, args: &[&str]) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -154,6 +228,9 @@ pub struct ChatServer {
 /// The environment variables chat-server reads; cleared so the caller's environment cannot leak in.
 pub const CHAT_ENV: &[&str] = &[
     "PORT",
+    "BUS",
+    "NATS_URL",
+    "NATS_CREDS",
     "REDISHOST",
     "REDISPORT",
     "REDIS_PASSWORD",
@@ -197,6 +274,13 @@ impl ChatServer {
         Self::start(&all)
     }
 
+    /// On BUS=nats through `nats`, with extra settings.
+    pub fn with_nats(nats: &Nats, env: &[(&str, String)]) -> ChatServer {
+        let mut all = vec![("BUS", "nats".to_string()), ("NATS_URL", nats.url())];
+        all.extend(env.iter().cloned());
+        Self::start(&all)
+    }
+
     fn start(env: &[(&str, String)]) -> ChatServer {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -233,6 +317,16 @@ impl ChatServer {
 
     pub fn get(&self, path: &str) -> HttpReply {
         http_get(self.port, path, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A counter's value in the instance's /metrics (0 when absent).
+    pub fn counter(&self, name: &str) -> f64 {
+        self.get("/metrics")
+            .body
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     pub fn log_text(&self) -> String {
