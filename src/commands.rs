@@ -16,7 +16,8 @@ use crate::gcp::Clients;
 use crate::outcome::{EXIT_CHANGES, EXIT_OK, Interrupted, Refused, TimedOut};
 use crate::report::OutputFormat;
 use crate::report::{Phase, Reporter, emit_json};
-use crate::resources::Action;
+use crate::resource::ResourceId;
+use crate::resources::{Action, public_access};
 use crate::stack::Stack;
 use crate::templates;
 
@@ -350,6 +351,15 @@ impl Session {
                         }
                         println!("{url}");
                     }
+                    ("up", false, Some(url)) if only_public_access_failed(walk) => {
+                        // Everything runs; only anonymous callers are turned away.
+                        eprintln!(
+                            "✗ {} is up but not public ({secs:.1}s): fix the error above and run \
+                             `chatctl up` again, or keep it private with --no-allow-unauthenticated",
+                            self.env_line()
+                        );
+                        println!("{url}");
+                    }
                     ("down", true, _) => {
                         eprintln!(
                             "✓ {} is gone ({secs:.1}s); the APIs stay enabled",
@@ -361,6 +371,12 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether public access is the one resource that failed (the service itself is up).
+fn only_public_access_failed(walk: &Walk) -> bool {
+    let failed: Vec<ResourceId> = walk.failures().map(|(id, _)| *id).collect();
+    !walk.interrupted() && failed == [public_access::ID]
 }
 
 /// A resource a `plan` or `status` walk could not read, and why.

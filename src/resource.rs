@@ -273,6 +273,9 @@ pub struct Values {
     /// APIs the stack needs that are not enabled yet: resources read through them are not
     /// read by `plan` (every read would answer SERVICE_DISABLED).
     pub disabled_apis: Vec<String>,
+    /// APIs this `up` enabled: what Google does asynchronously after an enable (the default
+    /// network after Compute Engine's) may still be under way.
+    pub enabled_now: Vec<String>,
 }
 
 /// Shared between the resources of one walk: values, the create requests accepted so far

@@ -135,3 +135,39 @@ mod tests {
         assert!(ranges_of(subnet, "other-net").is_empty());
     }
 }
+
+/// Whether the VPC network exists in the project (projects created under the org policy
+/// `compute.skipDefaultNetworkCreation` have no `default` one).
+pub async fn network_exists(google: &Google, network: &str) -> anyhow::Result<bool> {
+    let name = network_name(network);
+    let what = format!("read network {name}");
+    let found = super::send_unless(
+        google,
+        google.call(&what, VIEWER_ROLE),
+        super::errors::Kind::NotFound,
+        || {
+            google
+                .clients
+                .networks
+                .get()
+                .set_project(google.project())
+                .set_network(name)
+                .send()
+        },
+    )
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Why a create cannot use `network`, which does not exist.
+pub fn missing_network(google: &Google, network: &str) -> String {
+    format!(
+        "network `{}` does not exist in project {} (projects created under the org policy \
+         compute.skipDefaultNetworkCreation have no `default` network): pass the network to use \
+         with --network NAME, or create one, e.g. `gcloud compute networks create chat \
+         --subnet-mode=auto --project {}`",
+        network_name(network),
+        google.project(),
+        google.project()
+    )
+}

@@ -38,6 +38,13 @@ pub fn classify(err: &GaxError) -> Kind {
             Code::NotFound => Kind::NotFound,
             Code::AlreadyExists => Kind::AlreadyExists,
             Code::Aborted => Kind::Conflict,
+            // An etag conflict on setIamPolicy may come back so too (google-cloud-rust's
+            // optimistic-concurrency sample retries both).
+            Code::FailedPrecondition if is_etag_conflict(&status.message) => Kind::Conflict,
+            // Service Usage: another enable or disable of the project's services is running.
+            Code::FailedPrecondition if is_operation_in_progress(&status.message) => {
+                Kind::Transient
+            }
             Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Kind::Transient,
             Code::ResourceExhausted if is_rate_limit(reason, &status.message) => Kind::Transient,
             // `accessNotConfigured`: the same, in the older JSON APIs' `errors` list (Storage).
@@ -76,6 +83,16 @@ fn is_rate_limit(reason: &str, message: &str) -> bool {
         || m.contains("per second")
         || m.contains("rate limit")
         || (reason.is_empty() && !m.contains("quota"))
+}
+
+fn is_etag_conflict(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("precondition check failed") || m.contains("etag")
+}
+
+fn is_operation_in_progress(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("another activation or deactivation is in progress") || m.contains("160009")
 }
 
 fn mentions_missing_account(message: &str) -> bool {
@@ -213,6 +230,28 @@ mod tests {
                 "Service account chat-identity-x@p.iam.gserviceaccount.com does not exist."
             )),
             Kind::AccountNotVisible
+        );
+        assert_eq!(
+            classify(&service_error(
+                Code::FailedPrecondition,
+                "Precondition check failed."
+            )),
+            Kind::Conflict
+        );
+        assert_eq!(
+            classify(&service_error(
+                Code::FailedPrecondition,
+                "Another activation or deactivation is in progress."
+            )),
+            Kind::Transient
+        );
+        // An org policy's refusal is final.
+        assert_eq!(
+            classify(&service_error(
+                Code::FailedPrecondition,
+                "One or more users named in the policy do not belong to a permitted customer."
+            )),
+            Kind::Other
         );
     }
 

@@ -46,6 +46,7 @@ pub struct Clients {
     pub run: google_cloud_run_v2::client::Services,
     pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
     pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
+    pub networks: google_cloud_compute_v1::client::Networks,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
     pub cloud_build: google_cloud_build_v1::client::CloudBuild,
     pub storage: storage::Storage,
@@ -146,6 +147,7 @@ impl Clients {
                 ep.clone(),
                 creds
             ),
+            networks: build_client!(google_cloud_compute_v1::client::Networks, ep.clone(), creds),
             artifact_registry: build_client!(
                 google_cloud_artifactregistry_v1::client::ArtifactRegistry,
                 ep.clone(),

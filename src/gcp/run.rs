@@ -138,3 +138,20 @@ pub async fn modify_policy(
     )
     .await
 }
+
+/// Turns the service's invoker check off (anyone may call it, without an allUsers binding) or
+/// back on, keeping the rest of its spec; waits for the change. Needs run.services.setIamPolicy.
+pub async fn set_invoker_iam_disabled(
+    google: &Google,
+    id: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let Some(mut service) = get(google, id).await? else {
+        anyhow::bail!("Cloud Run service {id} disappeared before its invoker check could change");
+    };
+    if service.invoker_iam_disabled == disabled {
+        return Ok(());
+    }
+    service.invoker_iam_disabled = disabled;
+    update(google, service).await
+}

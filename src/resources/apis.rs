@@ -57,7 +57,7 @@ impl Resource for Apis {
         }
         progress.detail(Phase::Updating, "enabling");
         serviceusage::enable(&ctx.google, &services).await?;
-        out.update(|v| v.disabled_apis.clear());
+        out.update(|v| v.enabled_now = std::mem::take(&mut v.disabled_apis));
         Ok(())
     }
 }

@@ -40,10 +40,13 @@ impl Resource for VpcConnector {
         ctx.settings.names.connector.clone()
     }
 
-    async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
+    async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let id = &ctx.settings.names.connector;
         let found = api::get(&ctx.google, id).await?;
         if found.is_none() {
+            if let Some(reason) = super::missing_network(ctx, out).await? {
+                return Ok(Planned::new(id, "absent", Action::Conflict { reason }));
+            }
             // Say now, not from a failed operation, when the /28 would clash (or none is free).
             let (subnets, others) = tokio::try_join!(
                 compute::subnet_ranges(&ctx.google, &ctx.settings.network),

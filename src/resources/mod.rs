@@ -57,6 +57,40 @@ pub fn not_ours(what: &str, name: &str, ctx: &Ctx) -> String {
     )
 }
 
+/// How long after Compute Engine's enable its `default` network is waited for.
+const NETWORK_APPEARS_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Why the network Redis and the connector join cannot be used (it does not exist), or None.
+/// Right after this `up` enabled Compute Engine, the `default` network may still be on its way
+/// (Google creates it asynchronously): it is waited for, within the eventual-consistency window.
+pub async fn missing_network(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Option<String>> {
+    let network = &ctx.settings.network;
+    let google = &ctx.google;
+    if crate::gcp::compute::network_exists(google, network).await? {
+        return Ok(None);
+    }
+    let just_enabled = out
+        .get()
+        .enabled_now
+        .iter()
+        .any(|api| api == "compute.googleapis.com");
+    if just_enabled && network == crate::config::DEFAULT_NETWORK {
+        let mut eventual = google.waiting.clone();
+        eventual.timeout = eventual.timeout.min(NETWORK_APPEARS_WITHIN);
+        let appeared = eventual
+            .until(&format!("network {network} to appear"), || async {
+                Ok(crate::gcp::compute::network_exists(google, network)
+                    .await?
+                    .then_some(()))
+            })
+            .await;
+        if appeared.is_ok() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(crate::gcp::compute::missing_network(google, network)))
+}
+
 /// Serialises a model (or a template) to JSON for diffs.
 pub fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()

@@ -27,7 +27,7 @@ impl Resource for Redis {
     }
 
     fn read_through(&self) -> &'static [&'static str] {
-        &["redis.googleapis.com"]
+        &["redis.googleapis.com", "compute.googleapis.com"]
     }
 
     fn display_name(&self, ctx: &Ctx) -> String {
@@ -39,6 +39,13 @@ impl Resource for Redis {
         let found = api::get(&ctx.google, &ctx.settings.names.redis_instance).await?;
         if let Some(instance) = &found {
             publish(out, instance);
+        } else if let Some(reason) = super::missing_network(ctx, out).await? {
+            // Say now, not from a failed operation, that the instance has no network to join.
+            return Ok(Planned::new(
+                &ctx.settings.names.redis_instance,
+                "absent",
+                Action::Conflict { reason },
+            ));
         }
         Ok(decide(ctx, &want, found.as_ref()))
     }

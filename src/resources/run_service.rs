@@ -65,11 +65,32 @@ impl Resource for RunService {
             Action::Create => {
                 progress.phase(Phase::Creating);
                 let want = desired(ctx, out, None)?;
-                if api::create(&ctx.google, id, want.message).await? {
+                // After a delete, Cloud Run refuses a create of the same name (ALREADY_EXISTS)
+                // for a while although reads say it is absent (Terraform retries this as
+                // IsCloudRunCreationConflict): send it again until it goes through or a read
+                // finds the service (taken meanwhile, or a retried create that went through).
+                let created_or_found = ctx
+                    .google
+                    .waiting
+                    .until(&format!("Cloud Run to release the name {id}"), || async {
+                        if api::create(&ctx.google, id, want.message.clone()).await? {
+                            return Ok(Some(None));
+                        }
+                        let found = api::get(&ctx.google, id).await?;
+                        if found.is_none() {
+                            progress.detail(
+                                Phase::Waiting,
+                                "the name is still held by a deleted service",
+                            );
+                        }
+                        Ok(found.map(Some))
+                    })
+                    .await?;
+                let Some(found) = created_or_found else {
                     return settle(ctx, out).await;
-                }
-                // Taken meanwhile (or a retried create that went through): adopt if ours.
-                let found = api::get(&ctx.google, id).await?;
+                };
+                let found = Some(found);
+                // Adopt it if ours.
                 match decide(ctx, &desired(ctx, out, found.as_ref())?, found.as_ref()).action {
                     Action::Conflict { reason } => anyhow::bail!("{reason}"),
                     Action::Update { .. } => update(ctx, out, found.as_ref(), progress).await,
@@ -261,6 +282,8 @@ async fn update(
     progress.detail(Phase::Updating, "deploying a new revision");
     let mut service = desired(ctx, out, found)?.message;
     service.name = api::service_name(&ctx.google, &ctx.settings.names.run_service);
+    // Public access's choice (the invoker check turned off under Domain Restricted Sharing).
+    service.invoker_iam_disabled = found.is_some_and(|f| f.invoker_iam_disabled);
     api::update(&ctx.google, service).await?;
     settle(ctx, out).await
 }

@@ -195,6 +195,16 @@ impl Emu {
         file
     }
 
+    /// Describes a project before its first use as a real one may be (`POST /_emulator/projects`:
+    /// no default network, the Compute Engine default build account without roles, Domain
+    /// Restricted Sharing, enforced IAM).
+    pub async fn describe_project(&self, description: Value) {
+        let (status, answer) = self
+            .call(reqwest::Method::POST, "/_emulator/projects", description)
+            .await;
+        assert_eq!(status, 200, "describing the project: {answer}");
+    }
+
     pub fn base(&self) -> &str {
         self.handle.base_url()
     }
