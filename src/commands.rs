@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::engine::{self, Mode, Outcome, Walk};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_CHANGES, EXIT_OK, Interrupted, Refused, TimedOut};
+use crate::preflight;
 use crate::report::OutputFormat;
 use crate::report::{Phase, Reporter, emit_json};
 use crate::resources::Action;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let settings = config::resolve(global, &args.stack, &process_env)?;
             crate::image::source(&settings, settings.environment.api_endpoint.is_some())?;
             let session = Session::open(settings).await?;
+            session.preflight("up").await?;
             session.up().await.map(|_| EXIT_OK)
         }
         Command::Down(args) => {
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => {
             let settings = config::resolve(global, &args.stack, &process_env)?;
             let session = Session::open(settings).await?;
+            session.preflight("plan").await?;
             let changes = session.plan().await?;
             Ok(if args.detailed_exitcode && changes > 0 {
                 EXIT_CHANGES
@@ -57,6 +60,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let settings = config::resolve(global, stack, &process_env)?;
             let session = Session::open(settings).await?;
             session.status().await.map(|_| EXIT_OK)
+        }
+        Command::Doctor(stack) => {
+            let settings = config::resolve(global, stack, &process_env)?;
+            crate::doctor::run(&settings).await
         }
         Command::Init(args) => init(global, args).map(|_| EXIT_OK),
         Command::Emulator(args) => emulator(args).await.map(|_| EXIT_OK),
@@ -74,7 +81,8 @@ impl Session {
     /// Connects using the process environment (CHATCTL_API_ENDPOINT, credentials) and installs
     /// the Ctrl-C handler.
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let clients = Clients::for_environment(&settings.environment).await?;
+        let clients =
+            Clients::for_environment(&settings.environment, Some(&settings.project)).await?;
         let cancel = CancellationToken::new();
         let format = settings.output;
         crate::signals::install(cancel.clone(), move || {
@@ -116,6 +124,41 @@ impl Session {
             "environment `{}` in project {} ({})",
             s.names.env, s.project, s.region
         )
+    }
+
+    /// Preflight (`crate::preflight`) before `command`: every permission it needs that the
+    /// caller lacks, listed at once with the role granting it, ends the command before any
+    /// change. `plan` stops only when it could not even read; missing write permissions are a
+    /// warning there (`up` would stop). A check that gets no answer is a warning.
+    pub async fn preflight(&self, command: &str) -> anyhow::Result<()> {
+        let settings = &self.ctx.settings;
+        let findings = preflight::check(&self.ctx.google, settings, &[]).await;
+        for not_checked in &findings.unchecked {
+            self.reporter.message(&format!(
+                "warning: the permissions could not be checked before starting ({:#}); carrying \
+                 on: a missing permission fails the step that needs it",
+                not_checked.error
+            ));
+        }
+        if findings.missing.is_empty() {
+            return Ok(());
+        }
+        let stops = command != "plan" || findings.missing.iter().any(|m| !m.mutates);
+        if self.reporter.format() == OutputFormat::Json {
+            emit_json(&json!({
+                "type": "preflight",
+                "command": command,
+                "ok": !stops,
+                "missing": findings.missing.iter().map(preflight::Missing::to_json).collect::<Vec<_>>(),
+            }));
+        }
+        let text = preflight::explain(&findings.missing, &settings.project, "up");
+        if stops {
+            return Err(preflight::MissingPermissions(text).into());
+        }
+        self.reporter
+            .message(&format!("warning: `up` would stop here. {text}"));
+        Ok(())
     }
 
     /// `up`: converge, then print the URL.

@@ -101,6 +101,9 @@ pub struct Environment {
     pub credentials_file: Option<PathBuf>,
     /// gcloud's application default credentials (`$CLOUDSDK_CONFIG` or ~/.config/gcloud).
     pub gcloud_adc_file: Option<PathBuf>,
+    /// GOOGLE_CLOUD_QUOTA_PROJECT: bill and check API calls against this project instead of
+    /// the target project (google-cloud-auth reads it too, with the same precedence).
+    pub quota_project: Option<String>,
     /// CHATCTL_LOCAL_BUILD_BINARY: a static linux/amd64 chat-server to push (no compile).
     pub local_build_binary: Option<PathBuf>,
     /// CHATCTL_LOCAL_BUILD_WORKSPACE: compile this checkout instead of the embedded sources.
@@ -130,6 +133,7 @@ impl Environment {
             gcloud_adc_file: path("CLOUDSDK_CONFIG")
                 .or_else(|| home.as_ref().map(|h| h.join(".config").join("gcloud")))
                 .map(|dir| dir.join("application_default_credentials.json")),
+            quota_project: set("GOOGLE_CLOUD_QUOTA_PROJECT").map(|p| p.trim().to_string()),
             local_build_binary: path("CHATCTL_LOCAL_BUILD_BINARY"),
             local_build_workspace: path("CHATCTL_LOCAL_BUILD_WORKSPACE"),
             local_build_profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),

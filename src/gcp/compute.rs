@@ -109,6 +109,27 @@ pub async fn subnet_ranges(google: &Google, network: &str) -> anyhow::Result<Vec
     Ok(ranges)
 }
 
+/// Whether the VPC network `name` exists in the project (Compute `networks.get`).
+pub async fn network_exists(google: &Google, name: &str) -> anyhow::Result<bool> {
+    let what = format!("read network {name}");
+    let found = super::send_unless(
+        google,
+        google.call(&what, VIEWER_ROLE),
+        super::errors::Kind::NotFound,
+        || {
+            google
+                .clients
+                .networks
+                .get()
+                .set_project(google.project())
+                .set_network(name)
+                .send()
+        },
+    )
+    .await?;
+    Ok(found.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,7 @@ pub struct Clients {
     pub run: google_cloud_run_v2::client::Services,
     pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
     pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
+    pub networks: google_cloud_compute_v1::client::Networks,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
     pub cloud_build: google_cloud_build_v1::client::CloudBuild,
     pub storage: storage::Storage,
@@ -65,11 +66,25 @@ fn adc_configured(environment: &Environment) -> bool {
             .is_some_and(Path::is_file)
 }
 
-fn credentials(environment: &Environment) -> anyhow::Result<Credentials> {
+/// The project API calls are billed and checked against (`x-goog-user-project`):
+/// GOOGLE_CLOUD_QUOTA_PROJECT when set, else the target `project`, never the `quota_project_id`
+/// a user credentials file carries from whatever project was current at login.
+pub fn quota_project(environment: &Environment, project: Option<&str>) -> Option<String> {
+    environment
+        .quota_project
+        .clone()
+        .or_else(|| project.map(str::to_string))
+}
+
+fn credentials(environment: &Environment, project: Option<&str>) -> anyhow::Result<Credentials> {
     if environment.api_endpoint.is_some() && !adc_configured(environment) {
         return Ok(anonymous::Builder::new().build());
     }
-    google_cloud_auth::credentials::Builder::default()
+    let mut builder = google_cloud_auth::credentials::Builder::default();
+    if let Some(quota) = quota_project(environment, project) {
+        builder = builder.with_quota_project_id(quota);
+    }
+    builder
         .build()
         .context(
             "no Google credentials: run `gcloud auth application-default login`, set \
@@ -93,9 +108,13 @@ macro_rules! build_client {
 }
 
 impl Clients {
-    /// Builds every client for `environment`: its endpoint override and credentials.
-    pub async fn for_environment(environment: &Environment) -> anyhow::Result<Self> {
-        let creds = credentials(environment)?;
+    /// Builds every client for `environment`: its endpoint override and credentials, with
+    /// `project` (the target) as the quota project unless GOOGLE_CLOUD_QUOTA_PROJECT names one.
+    pub async fn for_environment(
+        environment: &Environment,
+        project: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let creds = credentials(environment, project)?;
         Self::connect_with(environment.api_endpoint.clone(), creds).await
     }
 
@@ -106,7 +125,7 @@ impl Clients {
             api_endpoint: endpoint.filter(|e| !e.trim().is_empty()),
             ..Environment::default()
         };
-        Self::for_environment(&environment).await
+        Self::for_environment(&environment, None).await
     }
 
     /// Builds every client for the emulator of `up --local` (or a test's): anonymous
@@ -142,6 +161,7 @@ impl Clients {
                 ep.clone(),
                 creds
             ),
+            networks: build_client!(google_cloud_compute_v1::client::Networks, ep.clone(), creds),
             artifact_registry: build_client!(
                 google_cloud_artifactregistry_v1::client::ArtifactRegistry,
                 ep.clone(),
