@@ -52,6 +52,10 @@ async fn setup(
         map.extend(extra.clone());
     }
     post(&format!("{base}/_emulator/projects"), describe).await;
+    // The quota project of the credentials file enforces IAM and grants ci@ nothing: a call
+    // billed there would fail (USER_PROJECT_DENIED), so chatctl must bill the target project.
+    let elsewhere = json!({ "projectId": "someone-elses-proj", "enforceIam": true });
+    post(&format!("{base}/_emulator/projects"), elsewhere).await;
     let user = json!({ "email": CI, "quotaProjectId": "someone-elses-proj" });
     let credentials = post(&format!("{base}/_emulator/users"), user).await;
     std::fs::write(dir.join("adc.json"), credentials.to_string()).unwrap();
