@@ -333,3 +333,23 @@ async fn doctor_reports_a_missing_network_and_checks_only_what_the_settings_use(
     assert!(message.contains("--network"), "{message}");
     assert!(message.contains("skipDefaultNetworkCreation"), "{message}");
 }
+
+#[test]
+fn doctor_help_explains_the_report_and_its_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["doctor", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "never a secret",
+        "quota project",
+        "role",
+        "Exit 0 when ready, 1 when not",
+        "`ready`",
+        "`problems`",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+}
