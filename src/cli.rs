@@ -16,7 +16,8 @@ configuration file (--config, else ./chatctl.yaml when present) > built-in defau
 
 Exit codes:
   0    success (for `plan --detailed-exitcode`: no changes)
-  1    an API call or operation failed (the message says what to do)
+  1    an API call or operation failed (the message says what to do); the preflight of `plan`
+       or `up` found missing permissions (nothing was changed); `doctor` found problems
   2    `plan --detailed-exitcode` found changes
   3    invalid flags, configuration, region, environment name or credentials (no API was
        called): the message names what to fix
@@ -90,6 +91,14 @@ pub enum Command {
     /// with the same settings would set (pass the same --image or --build, or keep them in
     /// chatctl.yaml). Reads only.
     Status(StackArgs),
+    /// Check that this machine and the project are ready for `up`, without changing anything:
+    /// the credentials found (type and principal, never a secret), the quota project in effect,
+    /// which APIs are disabled (`up` enables them), every permission the caller lacks with the
+    /// predefined role that grants it, whether the network exists, and organisation-policy
+    /// effects it can detect. Takes the same flags as `up` (only what they use is checked).
+    /// Exit 0 when ready, 1 when not; `--output json` prints one JSON object with `ready`
+    /// (true/false), `problems` (what blocks `up`), `warnings` and each check's findings.
+    Doctor(StackArgs),
     /// Write a commented chatctl.yaml to start from.
     Init(InitArgs),
     /// Run the local Google Cloud API emulator in the foreground (Ctrl-C stops it). Point chatctl

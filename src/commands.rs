@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::engine::{self, Mode, Outcome, Walk};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_CHANGES, EXIT_OK, Interrupted, Refused, TimedOut};
+use crate::preflight;
 use crate::report::OutputFormat;
 use crate::report::{Phase, Reporter, emit_json};
 use crate::resource::ResourceId;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let settings = config::resolve(global, &args.stack, &process_env)?;
             crate::image::source(&settings, settings.environment.api_endpoint.is_some())?;
             let session = Session::open(settings).await?;
+            session.preflight("up").await?;
             session.up().await.map(|_| EXIT_OK)
         }
         Command::Down(args) => {
@@ -49,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => {
             let settings = config::resolve(global, &args.stack, &process_env)?;
             let session = Session::open(settings).await?;
+            session.preflight("plan").await?;
             let changes = session.plan().await?;
             Ok(if args.detailed_exitcode && changes > 0 {
                 EXIT_CHANGES
@@ -61,6 +64,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let session = Session::open(settings).await?;
             session.status().await.map(|_| EXIT_OK)
         }
+        Command::Doctor(stack) => {
+            let settings = config::resolve(global, stack, &process_env)?;
+            crate::doctor::run(&settings).await
+        }
         Command::Init(args) => init(global, args).map(|_| EXIT_OK),
         Command::Emulator(args) => emulator(args).await.map(|_| EXIT_OK),
         Command::ServeChat(args) => crate::local::serve_chat(args).await.map(|_| EXIT_OK),
@@ -70,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// The clients for the settings' environment, once its credentials gave a token: missing,
 /// unreadable or expired credentials end the command here, before any API call (exit 3).
 async fn connect(settings: &Settings) -> anyhow::Result<Clients> {
-    let clients = Clients::for_environment(&settings.environment).await?;
+    let clients = Clients::for_environment(&settings.environment, Some(&settings.project)).await?;
     crate::credentials::check(&clients.credentials, &settings.environment).await?;
     Ok(clients)
 }
@@ -132,6 +139,46 @@ impl Session {
             "environment `{}` in project {} ({})",
             s.names.env, s.project, s.region
         )
+    }
+
+    /// Preflight (`crate::preflight`) before `command`: every permission it needs that the
+    /// caller lacks, listed at once with the role granting it, ends the command before any
+    /// change. `plan` stops only when it could not even read; missing write permissions are a
+    /// warning there (`up` would stop). A check that gets no answer is a warning.
+    pub async fn preflight(&self, command: &str) -> anyhow::Result<()> {
+        let settings = &self.ctx.settings;
+        let findings = preflight::check(
+            &self.ctx.google,
+            settings,
+            &preflight::user_accounts(settings),
+        )
+        .await;
+        for not_checked in &findings.unchecked {
+            self.reporter.message(&format!(
+                "warning: the permissions could not be checked before starting ({:#}); carrying \
+                 on: a missing permission fails the step that needs it",
+                not_checked.error
+            ));
+        }
+        if findings.missing.is_empty() {
+            return Ok(());
+        }
+        let stops = command != "plan" || findings.missing.iter().any(|m| !m.mutates);
+        if self.reporter.format() == OutputFormat::Json {
+            emit_json(&json!({
+                "type": "preflight",
+                "command": command,
+                "ok": !stops,
+                "missing": findings.missing.iter().map(preflight::Missing::to_json).collect::<Vec<_>>(),
+            }));
+        }
+        let text = preflight::explain(&findings.missing, &settings.project, "up");
+        if stops {
+            return Err(preflight::MissingPermissions(text).into());
+        }
+        self.reporter
+            .message(&format!("warning: `up` would stop here. {text}"));
+        Ok(())
     }
 
     /// `up`: converge, then print the URL.

@@ -105,6 +105,9 @@ pub struct Environment {
     /// GCE_METADATA_HOST: where the metadata server is (google-cloud-auth reads it too); when
     /// set, it is asked for a token even with an endpoint override.
     pub metadata_host: Option<String>,
+    /// GOOGLE_CLOUD_QUOTA_PROJECT: bill and check API calls against this project instead of
+    /// the target project (google-cloud-auth reads it too, with the same precedence).
+    pub quota_project: Option<String>,
     /// CHATCTL_LOCAL_BUILD_BINARY: a static linux/amd64 chat-server to push (no compile).
     pub local_build_binary: Option<PathBuf>,
     /// CHATCTL_LOCAL_BUILD_WORKSPACE: compile this checkout instead of the embedded sources.
@@ -135,6 +138,7 @@ impl Environment {
                 .or_else(|| home.as_ref().map(|h| h.join(".config").join("gcloud")))
                 .map(|dir| dir.join("application_default_credentials.json")),
             metadata_host: set("GCE_METADATA_HOST"),
+            quota_project: set("GOOGLE_CLOUD_QUOTA_PROJECT").map(|p| p.trim().to_string()),
             local_build_binary: path("CHATCTL_LOCAL_BUILD_BINARY"),
             local_build_workspace: path("CHATCTL_LOCAL_BUILD_WORKSPACE"),
             local_build_profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),

@@ -109,33 +109,6 @@ pub async fn subnet_ranges(google: &Google, network: &str) -> anyhow::Result<Vec
     Ok(ranges)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use google_cloud_compute_v1::model::SubnetworkSecondaryRange;
-
-    #[test]
-    fn only_the_networks_own_ranges_count_secondary_ones_included() {
-        let url = "https://www.googleapis.com/compute/v1/projects/p/global/networks/default";
-        let subnet = Subnetwork::new()
-            .set_name("team-subnet")
-            .set_network(url)
-            .set_region("https://www.googleapis.com/compute/v1/projects/p/regions/us-central1")
-            .set_ip_cidr_range("10.8.0.0/24")
-            .set_secondary_ip_ranges([SubnetworkSecondaryRange::new()
-                .set_range_name("pods")
-                .set_ip_cidr_range("10.9.0.0/20")]);
-        let ranges = ranges_of(subnet.clone(), "default");
-        assert_eq!(ranges.len(), 2);
-        assert_eq!(
-            ranges[0].to_string(),
-            "subnet team-subnet (10.8.0.0/24, us-central1)"
-        );
-        assert_eq!(ranges[1].secondary.as_deref(), Some("pods"));
-        assert!(ranges_of(subnet, "other-net").is_empty());
-    }
-}
-
 /// Whether the VPC network exists in the project (projects created under the org policy
 /// `compute.skipDefaultNetworkCreation` have no `default` one).
 pub async fn network_exists(google: &Google, network: &str) -> anyhow::Result<bool> {
@@ -170,4 +143,31 @@ pub fn missing_network(google: &Google, network: &str) -> String {
         google.project(),
         google.project()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_compute_v1::model::SubnetworkSecondaryRange;
+
+    #[test]
+    fn only_the_networks_own_ranges_count_secondary_ones_included() {
+        let url = "https://www.googleapis.com/compute/v1/projects/p/global/networks/default";
+        let subnet = Subnetwork::new()
+            .set_name("team-subnet")
+            .set_network(url)
+            .set_region("https://www.googleapis.com/compute/v1/projects/p/regions/us-central1")
+            .set_ip_cidr_range("10.8.0.0/24")
+            .set_secondary_ip_ranges([SubnetworkSecondaryRange::new()
+                .set_range_name("pods")
+                .set_ip_cidr_range("10.9.0.0/20")]);
+        let ranges = ranges_of(subnet.clone(), "default");
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(
+            ranges[0].to_string(),
+            "subnet team-subnet (10.8.0.0/24, us-central1)"
+        );
+        assert_eq!(ranges[1].secondary.as_deref(), Some("pods"));
+        assert!(ranges_of(subnet, "other-net").is_empty());
+    }
 }

@@ -71,3 +71,31 @@ pub async fn delete(google: &Google, email: &str) -> anyhow::Result<bool> {
     .await
     .map(|done| done.is_some())
 }
+
+/// Which of `permissions` the caller holds on the service account `email` (IAM v1
+/// `serviceAccounts.testIamPermissions`; `-` as the project finds it in any project). Like
+/// [`super::projects::test_permissions`], only transient failures are retried.
+pub async fn test_permissions(
+    google: &Google,
+    email: &str,
+    permissions: &[&str],
+) -> Result<Vec<String>, super::projects::NotChecked> {
+    let what = format!("check the caller's permissions on service account {email}");
+    let mut retry = *google.retry();
+    retry.eventual_window = std::time::Duration::ZERO;
+    let answer = retry
+        .run(&what, || {
+            google
+                .clients
+                .iam
+                .test_iam_permissions()
+                .set_resource(account_name("-", email))
+                .set_permissions(permissions.iter().copied())
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            super::projects::NotChecked::from(e, google.call(&what, "no role (any caller may ask)"))
+        })?;
+    Ok(answer.permissions)
+}

@@ -66,9 +66,19 @@ fn adc_configured(environment: &Environment) -> bool {
             .is_some_and(Path::is_file)
 }
 
+/// The project API calls are billed and checked against (`x-goog-user-project`):
+/// GOOGLE_CLOUD_QUOTA_PROJECT when set, else the target `project`, never the `quota_project_id`
+/// a user credentials file carries from whatever project was current at login.
+pub fn quota_project(environment: &Environment, project: Option<&str>) -> Option<String> {
+    environment
+        .quota_project
+        .clone()
+        .or_else(|| project.map(str::to_string))
+}
+
 /// The credentials of every client. A file that is missing or unreadable, or credentials that
 /// cannot be built, are a configuration error naming what was looked for (`crate::credentials`).
-fn credentials(environment: &Environment) -> anyhow::Result<Credentials> {
+fn credentials(environment: &Environment, project: Option<&str>) -> anyhow::Result<Credentials> {
     // GCE_METADATA_HOST says where a metadata server is: it is asked even with an override.
     if environment.api_endpoint.is_some()
         && !adc_configured(environment)
@@ -77,7 +87,11 @@ fn credentials(environment: &Environment) -> anyhow::Result<Credentials> {
         return Ok(anonymous::Builder::new().build());
     }
     crate::credentials::inspect(environment)?;
-    google_cloud_auth::credentials::Builder::default()
+    let mut builder = google_cloud_auth::credentials::Builder::default();
+    if let Some(quota) = quota_project(environment, project) {
+        builder = builder.with_quota_project_id(quota);
+    }
+    builder
         .build()
         .map_err(|e| crate::credentials::unusable(environment, &e).into())
 }
@@ -98,9 +112,13 @@ macro_rules! build_client {
 }
 
 impl Clients {
-    /// Builds every client for `environment`: its endpoint override and credentials.
-    pub async fn for_environment(environment: &Environment) -> anyhow::Result<Self> {
-        let creds = credentials(environment)?;
+    /// Builds every client for `environment`: its endpoint override and credentials, with
+    /// `project` (the target) as the quota project unless GOOGLE_CLOUD_QUOTA_PROJECT names one.
+    pub async fn for_environment(
+        environment: &Environment,
+        project: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let creds = credentials(environment, project)?;
         Self::connect_with(environment.api_endpoint.clone(), creds).await
     }
 
@@ -111,7 +129,7 @@ impl Clients {
             api_endpoint: endpoint.filter(|e| !e.trim().is_empty()),
             ..Environment::default()
         };
-        Self::for_environment(&environment).await
+        Self::for_environment(&environment, None).await
     }
 
     /// Builds every client for the emulator of `up --local` (or a test's): anonymous

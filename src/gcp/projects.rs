@@ -53,3 +53,46 @@ pub async fn modify(
     )
     .await
 }
+
+/// Which of `permissions` the caller holds on the project (Resource Manager v3
+/// `projects.testIamPermissions`, which needs no role of its own). Transient failures are
+/// retried; anything else (the API disabled, an unknown permission) is returned at once: the
+/// preflight then warns and carries on.
+pub async fn test_permissions(
+    google: &Google,
+    permissions: &[&str],
+) -> Result<Vec<String>, NotChecked> {
+    let what = "check the caller's permissions on the project";
+    let mut retry = *google.retry();
+    retry.eventual_window = std::time::Duration::ZERO;
+    let answer = retry
+        .run(what, || {
+            google
+                .clients
+                .projects
+                .test_iam_permissions()
+                .set_resource(format!("projects/{}", google.project()))
+                .set_permissions(permissions.iter().copied())
+                .send()
+        })
+        .await
+        .map_err(|e| NotChecked::from(e, google.call(what, "no role (any caller may ask)")))?;
+    Ok(answer.permissions)
+}
+
+/// Why a `testIamPermissions` gave no answer: the API is disabled (or the quota project's is),
+/// or any other failure (no credentials, a refused call), explained.
+#[derive(Debug)]
+pub struct NotChecked {
+    pub api_disabled: bool,
+    pub error: anyhow::Error,
+}
+
+impl NotChecked {
+    pub fn from(err: google_cloud_gax::error::Error, call: super::errors::Call<'_>) -> Self {
+        NotChecked {
+            api_disabled: super::errors::classify(&err) == super::errors::Kind::ServiceDisabled,
+            error: explain(err, call),
+        }
+    }
+}

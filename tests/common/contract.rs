@@ -52,6 +52,24 @@ fn get_policy(b: &Value) -> Result<(), String> {
     }
 }
 
+/// testIamPermissions: 1-100 permissions, none a wildcard.
+fn test_permissions(b: &Value) -> Result<(), String> {
+    let asked = b["permissions"].as_array().ok_or("permissions missing")?;
+    if asked.is_empty() || asked.len() > 100 {
+        return Err(format!(
+            "testIamPermissions takes 1-100 permissions, got {}",
+            asked.len()
+        ));
+    }
+    match asked
+        .iter()
+        .find(|p| p.as_str().is_none_or(|p| p.contains('*')))
+    {
+        Some(bad) => Err(format!("{bad} is not a permission name")),
+        None => Ok(()),
+    }
+}
+
 fn redis_create(b: &Value) -> Result<(), String> {
     need(b, "/tier")?;
     need(b, "/memorySizeGb")?;
@@ -164,6 +182,18 @@ fn shapes() -> Vec<Shape> {
             path: "/v3/projects/{}:setIamPolicy",
             query: &[],
             body: set_policy,
+        },
+        Shape {
+            method: "POST",
+            path: "/v3/projects/{}:testIamPermissions",
+            query: &[],
+            body: test_permissions,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/serviceAccounts/{}:testIamPermissions",
+            query: &[],
+            body: test_permissions,
         },
         Shape {
             method: "GET",
@@ -307,6 +337,12 @@ fn shapes() -> Vec<Shape> {
             body: any,
         },
         // Compute Engine v1 (§8): the network's subnets, every region, before the connector.
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/global/networks/{}",
+            query: &[],
+            body: any,
+        },
         Shape {
             method: "GET",
             path: "/compute/v1/projects/{}/aggregated/subnetworks",

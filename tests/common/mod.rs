@@ -300,12 +300,16 @@ pub fn settings(env: &str) -> Settings {
     config::resolve(&global, &stack, &|_| None).expect("settings")
 }
 
-/// Whether a logged request changes something (reads: GET, and the POST-shaped reads).
+/// Whether a logged request changes something (reads: GET, and the POST-shaped reads,
+/// including the preflight's `:testIamPermissions`).
 pub fn is_mutating(request: &Value) -> bool {
     let method = request["method"].as_str().unwrap_or_default();
     let path = request["path"].as_str().unwrap_or_default();
     let path = path.split('?').next().unwrap_or_default();
-    method != "GET" && !path.ends_with(":getIamPolicy") && !path.ends_with(":batchGet")
+    method != "GET"
+        && !path.ends_with(":getIamPolicy")
+        && !path.ends_with(":batchGet")
+        && !path.ends_with(":testIamPermissions")
 }
 
 pub fn mutating(requests: &[Value]) -> Vec<String> {

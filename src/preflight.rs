@@ -1,0 +1,374 @@
+//! Preflight: before `plan` or `up` changes anything, ask Google (`testIamPermissions`, which
+//! needs no role) which of the permissions this run needs the caller lacks, and name, for each,
+//! the predefined role that grants it. [`NEEDS`] is the one table of permission → role → why;
+//! the README's least-privilege role table is derived from it (a test keeps them equal).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::config::{BuildMode, Settings};
+use crate::gcp::{self, Google};
+
+/// When a run needs a permission, from its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Used {
+    /// Every run: APIs, the runtime account and its binding, Redis, the connector, Cloud Run.
+    Always,
+    /// The service is public (not `--no-allow-unauthenticated`).
+    PublicAccess,
+    /// `--build source`: the staging bucket, the upload and the Cloud Build build.
+    SourceBuild,
+    /// chatctl puts the image into Artifact Registry (`--build source`, or `--build local`
+    /// without `--registry`): the repository.
+    BuildsIntoArtifactRegistry,
+    /// `--build local` pushing to Artifact Registry.
+    LocalPush,
+    /// The image is read from this project's Artifact Registry (built there, or an `--image`
+    /// that lives there).
+    ImageInProject,
+}
+
+impl Used {
+    /// What the README's role table says about when a role is needed.
+    pub fn label(self) -> &'static str {
+        match self {
+            Used::Always => "always",
+            Used::PublicAccess => {
+                "public service (the default; not with --no-allow-unauthenticated)"
+            }
+            Used::SourceBuild => "--build source (the default)",
+            Used::BuildsIntoArtifactRegistry | Used::ImageInProject => {
+                "--build source, --build local to Artifact Registry, or an --image in the project's Artifact Registry"
+            }
+            Used::LocalPush => "--build local to Artifact Registry",
+        }
+    }
+}
+
+/// One permission a run needs on the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    pub permission: &'static str,
+    /// The predefined role (of the README's least-privilege set) that grants it.
+    pub role: &'static str,
+    /// What chatctl does with it.
+    pub why: &'static str,
+    pub used: Used,
+    /// False for reads (what `plan` needs to run at all).
+    pub mutates: bool,
+}
+
+const fn need(
+    permission: &'static str,
+    role: &'static str,
+    why: &'static str,
+    used: Used,
+    mutates: bool,
+) -> Need {
+    Need {
+        permission,
+        role,
+        why,
+        used,
+        mutates,
+    }
+}
+
+const SERVICE_USAGE: &str = "roles/serviceusage.serviceUsageAdmin";
+const PROJECT_IAM: &str = "roles/resourcemanager.projectIamAdmin";
+const ACCOUNT_ADMIN: &str = "roles/iam.serviceAccountAdmin";
+const ACCOUNT_USER: &str = "roles/iam.serviceAccountUser";
+const REDIS: &str = "roles/redis.admin";
+const VPC_ACCESS: &str = "roles/vpcaccess.admin";
+const NETWORK_VIEWER: &str = "roles/compute.networkViewer";
+const RUN: &str = "roles/run.admin";
+const ARTIFACT_REGISTRY: &str = "roles/artifactregistry.admin";
+const STORAGE: &str = "roles/storage.admin";
+const CLOUD_BUILD: &str = "roles/cloudbuild.builds.editor";
+
+use Used::*;
+
+/// Every permission chatctl's `up` (and `down`) uses on the project, with the role that grants
+/// it. The roles are those the `gcp` modules name in their error messages.
+#[rustfmt::skip]
+pub static NEEDS: &[Need] = &[
+    need("serviceusage.services.list", SERVICE_USAGE, "see which APIs are enabled", Always, false),
+    need("serviceusage.services.get", SERVICE_USAGE, "see which APIs are enabled", Always, false),
+    need("serviceusage.services.enable", SERVICE_USAGE, "enable the APIs the stack uses", Always, true),
+    need("serviceusage.services.use", SERVICE_USAGE, "bill API calls to the project (chatctl's quota project)", Always, false),
+    need("serviceusage.operations.get", SERVICE_USAGE, "wait for the APIs to be enabled", Always, false),
+    need("resourcemanager.projects.getIamPolicy", PROJECT_IAM, "read the project's IAM policy", Always, false),
+    need("resourcemanager.projects.setIamPolicy", PROJECT_IAM, "grant chat-identity-ENV roles/serviceusage.serviceUsageConsumer (and the build account roles/run.builder)", Always, true),
+    need("iam.serviceAccounts.get", ACCOUNT_ADMIN, "read the service accounts chat-identity-ENV and chat-builder-ENV", Always, false),
+    need("iam.serviceAccounts.create", ACCOUNT_ADMIN, "create the service accounts", Always, true),
+    need("iam.serviceAccounts.delete", ACCOUNT_ADMIN, "delete them on `down`", Always, true),
+    need("iam.serviceAccounts.actAs", ACCOUNT_USER, "deploy Cloud Run as chat-identity-ENV and run Cloud Build as chat-builder-ENV", Always, true),
+    need("redis.instances.get", REDIS, "read the Redis instance", Always, false),
+    need("redis.instances.create", REDIS, "create the Redis instance", Always, true),
+    need("redis.instances.update", REDIS, "update the Redis instance", Always, true),
+    need("redis.instances.delete", REDIS, "delete it on `down`", Always, true),
+    need("redis.operations.get", REDIS, "wait for Redis operations", Always, false),
+    need("vpcaccess.connectors.get", VPC_ACCESS, "read the connector", Always, false),
+    need("vpcaccess.connectors.list", VPC_ACCESS, "find the /28 ranges other connectors use", Always, false),
+    need("vpcaccess.connectors.create", VPC_ACCESS, "create the Serverless VPC Access connector", Always, true),
+    need("vpcaccess.connectors.delete", VPC_ACCESS, "delete it on `down`", Always, true),
+    need("vpcaccess.operations.get", VPC_ACCESS, "wait for connector operations", Always, false),
+    need("compute.networks.get", NETWORK_VIEWER, "check that the network exists", Always, false),
+    need("compute.subnetworks.list", NETWORK_VIEWER, "keep the connector's /28 clear of the network's subnets", Always, false),
+    need("run.services.get", RUN, "read the Cloud Run service", Always, false),
+    need("run.services.create", RUN, "deploy the Cloud Run service", Always, true),
+    need("run.services.update", RUN, "update the Cloud Run service", Always, true),
+    need("run.services.delete", RUN, "delete it on `down`", Always, true),
+    need("run.operations.get", RUN, "wait for Cloud Run operations", Always, false),
+    need("run.services.getIamPolicy", RUN, "read who may invoke the service", PublicAccess, false),
+    need("run.services.setIamPolicy", RUN, "open the service to the public (allUsers, or invokerIamDisabled)", PublicAccess, true),
+    need("artifactregistry.repositories.get", ARTIFACT_REGISTRY, "read the image repository", BuildsIntoArtifactRegistry, false),
+    need("artifactregistry.repositories.create", ARTIFACT_REGISTRY, "create the image repository", BuildsIntoArtifactRegistry, true),
+    need("artifactregistry.repositories.uploadArtifacts", ARTIFACT_REGISTRY, "push the locally built image", LocalPush, true),
+    need("artifactregistry.tags.get", ARTIFACT_REGISTRY, "find the image by tag", ImageInProject, false),
+    need("artifactregistry.dockerimages.get", ARTIFACT_REGISTRY, "find the image by digest", ImageInProject, false),
+    need("storage.buckets.list", STORAGE, "find the staging bucket", SourceBuild, false),
+    need("storage.buckets.create", STORAGE, "create the staging bucket PROJECT_cloudbuild", SourceBuild, true),
+    need("storage.objects.create", STORAGE, "upload the source archive", SourceBuild, true),
+    need("cloudbuild.builds.create", CLOUD_BUILD, "start the Cloud Build build", SourceBuild, true),
+    need("cloudbuild.builds.get", CLOUD_BUILD, "follow the build", SourceBuild, false),
+    need("cloudbuild.builds.list", CLOUD_BUILD, "find a build of the same sources already running", SourceBuild, false),
+];
+
+/// What this run uses, from its settings.
+pub fn uses(settings: &Settings) -> BTreeSet<Used> {
+    let mut used = BTreeSet::from([Always]);
+    if settings.allow_unauthenticated {
+        used.insert(PublicAccess);
+    }
+    match &settings.image {
+        Some(image) => {
+            if in_project_registry(image, &settings.project) {
+                used.insert(ImageInProject);
+            }
+        }
+        None => match settings.build {
+            BuildMode::Source => {
+                used.extend([SourceBuild, BuildsIntoArtifactRegistry, ImageInProject]);
+            }
+            BuildMode::Local if settings.registry.is_none() => {
+                used.extend([LocalPush, BuildsIntoArtifactRegistry, ImageInProject]);
+            }
+            BuildMode::Local => {}
+        },
+    }
+    used
+}
+
+/// Whether `image` lives in `project`'s Artifact Registry (`*-docker.pkg.dev/PROJECT/...`).
+fn in_project_registry(image: &str, project: &str) -> bool {
+    let mut parts = image.split('/');
+    let host = parts.next().unwrap_or_default();
+    host.ends_with("-docker.pkg.dev") && parts.next() == Some(project)
+}
+
+/// The permissions this run needs.
+pub fn needed(settings: &Settings) -> Vec<&'static Need> {
+    let used = uses(settings);
+    NEEDS.iter().filter(|n| used.contains(&n.used)).collect()
+}
+
+/// The least-privilege role set for these settings (what the README tells CI to grant).
+pub fn roles(needs: &[&Need]) -> BTreeSet<&'static str> {
+    needs.iter().map(|n| n.role).collect()
+}
+
+/// A permission the caller lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub permission: String,
+    pub role: String,
+    pub why: String,
+    /// `projects/P`, or the service account it was checked on.
+    pub on: String,
+    pub mutates: bool,
+}
+
+impl Missing {
+    /// `need` as missing in `project`, its text naming environment `env`'s accounts.
+    fn of(need: &Need, project: &str, env: &str) -> Self {
+        Missing {
+            permission: need.permission.into(),
+            role: need.role.into(),
+            why: need.why.replace("-ENV", &format!("-{env}")),
+            on: format!("projects/{project}"),
+            mutates: need.mutates,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "permission": self.permission,
+            "role": self.role,
+            "why": self.why,
+            "on": self.on,
+        })
+    }
+}
+
+/// What the preflight found.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub missing: Vec<Missing>,
+    /// Checks that got no answer (testIamPermissions failed): chatctl carries on without them.
+    pub unchecked: Vec<gcp::projects::NotChecked>,
+}
+
+/// Asks Google which permissions of [`needed`] the caller lacks on the project, and `actAs` on
+/// each of `accounts` (service accounts outside the project chatctl deploys as, e.g. a
+/// user-specified build account), which the project's policy may not cover.
+/// The accounts of the user's the run acts as, whose own policies may grant `actAs` where the
+/// project's does not: `--build-service-account`.
+pub fn user_accounts(settings: &Settings) -> Vec<String> {
+    settings.build_service_account.iter().cloned().collect()
+}
+
+pub async fn check(google: &Google, settings: &Settings, accounts: &[String]) -> Findings {
+    let needs = needed(settings);
+    let mut asked: Vec<&str> = needs.iter().map(|n| n.permission).collect();
+    asked.dedup();
+    let mut findings = Findings::default();
+    match gcp::projects::test_permissions(google, &asked).await {
+        Ok(held) => {
+            findings.missing = needs
+                .iter()
+                .filter(|n| !held.iter().any(|h| h == n.permission))
+                .map(|n| Missing::of(n, &settings.project, &settings.names.env))
+                .collect();
+        }
+        Err(not_checked) => findings.unchecked.push(not_checked),
+    }
+    for email in accounts {
+        let act_as = "iam.serviceAccounts.actAs";
+        match gcp::iam::test_permissions(google, email, &[act_as]).await {
+            Ok(held) if held.iter().any(|h| h == act_as) => {}
+            Ok(_) => findings.missing.push(Missing {
+                permission: act_as.into(),
+                role: ACCOUNT_USER.into(),
+                why: format!("run Cloud Build as {email}"),
+                on: format!("serviceAccounts/{email}"),
+                mutates: true,
+            }),
+            Err(not_checked) => findings.unchecked.push(not_checked),
+        }
+    }
+    findings
+}
+
+/// The message listing `missing`, every one with its role, and what to ask for.
+pub fn explain(missing: &[Missing], project: &str, command: &str) -> String {
+    let width = |f: fn(&Missing) -> usize| missing.iter().map(f).max().unwrap_or(0);
+    let (pw, rw) = (width(|m| m.permission.len()), width(|m| m.role.len()));
+    let mut text = format!(
+        "preflight: the caller lacks {} permission(s) that `{command}` needs in project \
+         {project}; nothing was changed:",
+        missing.len()
+    );
+    let own = format!("projects/{project}");
+    for m in missing {
+        let on = if m.on == own {
+            String::new()
+        } else {
+            format!(" (on {})", m.on)
+        };
+        text.push_str(&format!(
+            "\n  {:<pw$}  {:<rw$}  to {}{on}",
+            m.permission, m.role, m.why
+        ));
+    }
+    let roles: BTreeSet<&str> = missing.iter().map(|m| m.role.as_str()).collect();
+    text.push_str(
+        "\nAsk a project owner to grant the account chatctl runs as (MEMBER: user:EMAIL, or \
+         serviceAccount:EMAIL in CI):",
+    );
+    for role in roles {
+        text.push_str(&format!(
+            "\n  gcloud projects add-iam-policy-binding {project} --member=MEMBER --role={role}"
+        ));
+    }
+    text.push_str(
+        "\nThe README's role table lists the whole least-privilege set; `chatctl doctor` \
+         checks everything at once.",
+    );
+    text
+}
+
+/// The error that ends `up` (or `plan`) at preflight: exit 1, nothing changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MissingPermissions(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: crate::cli::StackArgs) -> Settings {
+        let global = crate::cli::GlobalArgs {
+            project: Some("proj-123".into()),
+            ..Default::default()
+        };
+        crate::config::resolve(&global, &args, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn only_what_the_settings_use_is_checked() {
+        let default = needed(&settings(Default::default()));
+        let has = |needs: &[&Need], p: &str| needs.iter().any(|n| n.permission == p);
+        assert!(has(&default, "cloudbuild.builds.create"));
+        assert!(has(&default, "run.services.setIamPolicy"));
+        assert!(!has(
+            &default,
+            "artifactregistry.repositories.uploadArtifacts"
+        ));
+
+        let prebuilt_elsewhere = needed(&settings(crate::cli::StackArgs {
+            image: Some("docker.io/library/nginx:1".into()),
+            no_allow_unauthenticated: true,
+            ..Default::default()
+        }));
+        assert!(!has(&prebuilt_elsewhere, "cloudbuild.builds.create"));
+        assert!(!has(&prebuilt_elsewhere, "artifactregistry.tags.get"));
+        assert!(!has(&prebuilt_elsewhere, "run.services.setIamPolicy"));
+        assert!(has(&prebuilt_elsewhere, "redis.instances.create"));
+
+        let prebuilt_here = needed(&settings(crate::cli::StackArgs {
+            image: Some("us-central1-docker.pkg.dev/proj-123/chat/chat-server:v1".into()),
+            ..Default::default()
+        }));
+        assert!(has(&prebuilt_here, "artifactregistry.tags.get"));
+        assert!(!has(&prebuilt_here, "artifactregistry.repositories.create"));
+    }
+
+    #[test]
+    fn every_permission_is_listed_once_with_a_role() {
+        let mut seen = BTreeSet::new();
+        for n in NEEDS {
+            assert!(seen.insert(n.permission), "{} twice", n.permission);
+            assert!(n.role.starts_with("roles/"), "{}", n.permission);
+            assert_eq!(n.permission.split('.').count(), 3, "{}", n.permission);
+        }
+    }
+
+    #[test]
+    fn the_explanation_names_every_permission_and_role() {
+        let missing: Vec<Missing> = NEEDS
+            .iter()
+            .filter(|n| n.permission.ends_with("setIamPolicy"))
+            .map(|n| Missing::of(n, "proj-123", "pr-1"))
+            .collect();
+        let text = explain(&missing, "proj-123", "up");
+        for m in &missing {
+            assert!(
+                text.contains(&m.permission) && text.contains(&m.role),
+                "{text}"
+            );
+        }
+        assert!(text.contains("nothing was changed"), "{text}");
+    }
+}

@@ -1,0 +1,355 @@
+//! Preflight and `chatctl doctor` against a project that enforces IAM (the emulator's real
+//! projects): the README's least-privilege roles pass, `roles/editor` alone stops `up` before
+//! any mutating call, and `doctor` reports ready / not ready without printing a secret.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use emulator::{Emulator, EmulatorConfig, EmulatorHandle, NoRuntime};
+use serde_json::{Value, json};
+
+const CI: &str = "ci@example.com";
+
+/// The roles of the README's least-privilege table, in its order.
+fn readme_roles() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let table = readme
+        .split("| role | needed for |")
+        .nth(1)
+        .expect("the README has the least-privilege role table");
+    table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('`').nth(1).map(str::to_string))
+        .collect()
+}
+
+/// An emulator (loopback, APIs enabled, fast) with `project` described as enforcing IAM (and
+/// `setup`), the user ci@example.com holding `roles` there, and its credentials file in `dir`.
+async fn setup(
+    project: &str,
+    setup: Value,
+    roles: &[String],
+    dir: &std::path::Path,
+) -> (EmulatorHandle, Value) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = EmulatorConfig {
+        time_scale: 0.001,
+        allow_anonymous: false,
+        seed: Some(61),
+        enforce_api_enablement: false,
+        ..Default::default()
+    };
+    let emu = Emulator::start(listener, config, Arc::new(NoRuntime))
+        .await
+        .unwrap();
+    let base = emu.base_url().to_string();
+    let mut describe = json!({ "projectId": project, "enforceIam": true });
+    if let (Some(map), Some(extra)) = (describe.as_object_mut(), setup.as_object()) {
+        map.extend(extra.clone());
+    }
+    post(&format!("{base}/_emulator/projects"), describe).await;
+    // The quota project of the credentials file enforces IAM and grants ci@ nothing: a call
+    // billed there would fail (USER_PROJECT_DENIED), so chatctl must bill the target project.
+    let elsewhere = json!({ "projectId": "someone-elses-proj", "enforceIam": true });
+    post(&format!("{base}/_emulator/projects"), elsewhere).await;
+    let user = json!({ "email": CI, "quotaProjectId": "someone-elses-proj" });
+    let credentials = post(&format!("{base}/_emulator/users"), user).await;
+    std::fs::write(dir.join("adc.json"), credentials.to_string()).unwrap();
+    let grant = json!({ "member": format!("user:{CI}"), "roles": roles });
+    post(
+        &format!("{base}/_emulator/projects/{project}/grants"),
+        grant,
+    )
+    .await;
+    (emu, credentials)
+}
+
+/// A control call to the emulator, which must answer 200: its JSON answer.
+async fn post(url: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.unwrap_or(Value::Null)
+}
+
+/// Runs the chatctl binary as ci@example.com (its credentials file) against the emulator.
+async fn chatctl(base: &str, dir: &std::path::Path, project: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .env("CHATCTL_API_ENDPOINT", base)
+        .env("CHATCTL_PROJECT", project)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", dir.join("adc.json"))
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
+        .env("CLOUDSDK_CONFIG", dir.join("no-gcloud"))
+        .env("HOME", dir)
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn json(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// The emulator's request log, without the OAuth token grants (`POST /token`: signing in, not
+/// an API call).
+async fn requests(base: &str) -> Vec<Value> {
+    reqwest::get(format!("{base}/_emulator/requests"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["path"] != "/token")
+        .collect()
+}
+
+#[test]
+fn the_readme_role_table_is_the_preflight_table() {
+    let from_table: std::collections::BTreeSet<&str> =
+        chatctl::preflight::NEEDS.iter().map(|n| n.role).collect();
+    let readme: std::collections::BTreeSet<String> = readme_roles().into_iter().collect();
+    assert_eq!(
+        readme,
+        from_table.iter().map(|r| r.to_string()).collect(),
+        "the README's least-privilege roles and src/preflight.rs's NEEDS"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_privilege_roles_pass_preflight_and_doctor_says_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = "lp-proj-1";
+    let (emu, credentials) = setup(project, json!({}), &readme_roles(), dir.path()).await;
+    let base = emu.base_url();
+
+    let plan = chatctl(base, dir.path(), project, &["plan", "--output", "json"]).await;
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    let events = plan.json();
+    assert!(
+        !events.iter().any(|e| e["type"] == "preflight"),
+        "nothing is missing: {events:?}"
+    );
+    assert!(
+        requests(base).await.iter().any(|r| r["path"]
+            .as_str()
+            .is_some_and(|p| p.contains(":testIamPermissions"))),
+        "plan ran the preflight"
+    );
+    assert!(events.iter().any(|e| e["type"] == "summary"), "{events:?}");
+
+    let doctor = chatctl(base, dir.path(), project, &["doctor", "--output", "json"]).await;
+    assert_eq!(doctor.code, Some(0), "{}\n{}", doctor.stdout, doctor.stderr);
+    let report = doctor.json();
+    assert_eq!(report.len(), 1, "one JSON object: {report:?}");
+    let report = &report[0];
+    assert_eq!(report["ready"], true, "{report}");
+    assert_eq!(report["problems"], json!([]), "{report}");
+    assert_eq!(report["credentials"]["type"], "authorized_user");
+    assert_eq!(report["quota_project"]["in_effect"], project);
+    assert_eq!(
+        report["quota_project"]["credentials_file"],
+        "someone-elses-proj"
+    );
+    assert_eq!(report["network"]["exists"], true);
+
+    let human = chatctl(base, dir.path(), project, &["doctor"]).await;
+    assert_eq!(human.code, Some(0), "{}", human.stderr);
+    assert!(human.stderr.contains("ready"), "{}", human.stderr);
+    for secret in ["refresh_token", "client_secret"] {
+        let value = credentials[secret].as_str().unwrap();
+        for out in [&doctor, &human, &plan] {
+            assert!(
+                !out.stdout.contains(value) && !out.stderr.contains(value),
+                "{secret} printed"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_alone_stops_up_at_preflight_before_any_mutating_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = "ed-proj-1";
+    let (emu, credentials) = setup(
+        project,
+        json!({}),
+        &["roles/editor".to_string()],
+        dir.path(),
+    )
+    .await;
+    let base = emu.base_url();
+
+    let up = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["up", "--env", "pr-7", "--output", "json"],
+    )
+    .await;
+    assert_eq!(up.code, Some(1), "{}", up.stderr);
+    for needle in [
+        "resourcemanager.projects.setIamPolicy",
+        "roles/resourcemanager.projectIamAdmin",
+        "run.services.setIamPolicy",
+        "roles/run.admin",
+        "nothing was changed",
+    ] {
+        assert!(up.stderr.contains(needle), "{needle}: {}", up.stderr);
+    }
+    let preflight = up
+        .json()
+        .into_iter()
+        .find(|e| e["type"] == "preflight")
+        .expect("a preflight event");
+    assert_eq!(preflight["ok"], false);
+    let missing: Vec<&str> = preflight["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["permission"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "resourcemanager.projects.setIamPolicy",
+            "run.services.setIamPolicy"
+        ]
+    );
+    let log = requests(base).await;
+    assert!(!log.is_empty());
+    assert_eq!(common::mutating(&log), Vec::<String>::new());
+
+    // `plan` can read with Editor: it warns that `up` would stop, and plans.
+    let plan = chatctl(base, dir.path(), project, &["plan", "--env", "pr-7"]).await;
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    assert!(plan.stderr.contains("`up` would stop"), "{}", plan.stderr);
+
+    let doctor = chatctl(base, dir.path(), project, &["doctor", "--output", "json"]).await;
+    assert_eq!(doctor.code, Some(1), "{}", doctor.stderr);
+    let report = &doctor.json()[0];
+    assert_eq!(report["ready"], false);
+    let problems = report["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["permission"] == "run.services.setIamPolicy"
+                && p["role"] == "roles/run.admin"),
+        "{report}"
+    );
+    let human = chatctl(base, dir.path(), project, &["doctor"]).await;
+    assert_eq!(human.code, Some(1));
+    assert!(human.stderr.contains("not ready"), "{}", human.stderr);
+    assert!(
+        human
+            .stderr
+            .contains("roles/resourcemanager.projectIamAdmin"),
+        "{}",
+        human.stderr
+    );
+    let secret = credentials["refresh_token"].as_str().unwrap();
+    assert!(!doctor.stdout.contains(secret) && !human.stderr.contains(secret));
+    assert_eq!(
+        common::mutating(&requests(base).await),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_a_missing_network_and_checks_only_what_the_settings_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = "nonet-proj-1";
+    // Without Cloud Build, Storage and public access, fewer roles suffice.
+    let roles: Vec<String> = readme_roles()
+        .into_iter()
+        .filter(|r| {
+            !matches!(
+                r.as_str(),
+                "roles/storage.admin"
+                    | "roles/cloudbuild.builds.editor"
+                    | "roles/artifactregistry.admin"
+            )
+        })
+        .collect();
+    let (emu, _) = setup(
+        project,
+        json!({ "defaultNetwork": false }),
+        &roles,
+        dir.path(),
+    )
+    .await;
+    let base = emu.base_url();
+    let doctor = chatctl(
+        base,
+        dir.path(),
+        project,
+        &[
+            "doctor",
+            "--image",
+            "docker.io/library/chat-server:1",
+            "--no-allow-unauthenticated",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(doctor.code, Some(1), "{}", doctor.stderr);
+    let report = &doctor.json()[0];
+    assert_eq!(report["ready"], false);
+    assert_eq!(report["permissions"]["missing"], json!([]), "{report}");
+    assert_eq!(report["network"]["exists"], false, "{report}");
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{report}");
+    let message = problems[0]["message"].as_str().unwrap();
+    assert!(message.contains("--network"), "{message}");
+    assert!(message.contains("skipDefaultNetworkCreation"), "{message}");
+}
+
+#[test]
+fn doctor_help_explains_the_report_and_its_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["doctor", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "never a secret",
+        "quota project",
+        "role",
+        "Exit 0 when ready, 1 when not",
+        "`ready`",
+        "`problems`",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+}
