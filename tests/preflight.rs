@@ -353,3 +353,71 @@ fn doctor_help_explains_the_report_and_its_exit_codes() {
         assert!(help.contains(needle), "{needle}: {help}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_privilege_roles_bring_an_org_hardened_project_up_again_and_down() {
+    // The README's roles, in a project as an organisation hardens it: builds would run as a
+    // Compute Engine default account without roles, and Domain Restricted Sharing refuses
+    // allUsers. The default --build source: chatctl builds as its own account.
+    let dir = tempfile::tempdir().unwrap();
+    let project = "acme-lp-1";
+    let hardened = json!({
+        "buildServiceAccount": "compute-default",
+        "computeDefaultServiceAccountRoles": [],
+        "allowedPolicyMemberDomains": ["C0acme1"],
+    });
+    let (emu, _) = setup(project, hardened, &readme_roles(), dir.path()).await;
+    let base = emu.base_url();
+    let args = ["up", "--env", "hardlp", "--output", "json"];
+
+    let up = chatctl(base, dir.path(), project, &args).await;
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    let summary = up
+        .json()
+        .into_iter()
+        .find(|e| e["type"] == "summary")
+        .expect("a summary");
+    assert!(
+        summary["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://"))
+    );
+
+    let before = requests(base).await.len();
+    let again = chatctl(base, dir.path(), project, &args).await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    let changed: Vec<String> = requests(base).await[before..]
+        .iter()
+        .filter(|r| common::is_mutating(r))
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect();
+    assert_eq!(changed, Vec::<String>::new(), "a second up only reads");
+
+    let down = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["down", "--env", "hardlp", "--yes"],
+    )
+    .await;
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    let world = reqwest::get(format!("{base}/_emulator/resources"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut world: Value = serde_json::from_str(&world).unwrap();
+    // History, not resources: operations, and builds (which name the build account).
+    if let Some(map) = world.as_object_mut() {
+        map.remove("operations");
+        if let Some(cloudbuild) = map.get_mut("cloudbuild").and_then(Value::as_object_mut) {
+            cloudbuild.remove("builds");
+        }
+    }
+    let world = world.to_string();
+    assert!(
+        !world.contains("hardlp"),
+        "the environment left something: {world}"
+    );
+}

@@ -16,11 +16,18 @@ fn redis_only() -> Stack {
 #[tokio::test]
 async fn redis_converges_then_reads_only_then_goes_away() {
     let emu = Emu::start(1).await;
-    // The emulator enforces API enablement: enable Redis the way a user's project would be.
+    // The emulator enforces API enablement: enable Redis (and Compute Engine, through which
+    // Redis checks its network) the way a user's project would be.
     let session = emu.session("redis1").await;
-    chatctl::gcp::serviceusage::enable(&session.ctx.google, &["redis.googleapis.com".into()])
-        .await
-        .expect("enable redis");
+    chatctl::gcp::serviceusage::enable(
+        &session.ctx.google,
+        &[
+            "redis.googleapis.com".into(),
+            "compute.googleapis.com".into(),
+        ],
+    )
+    .await
+    .expect("enable redis");
 
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
     let result = &up.results[&resources::redis::ID];
@@ -76,9 +83,15 @@ async fn redis_converges_then_reads_only_then_goes_away() {
 async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
     let emu = Emu::start(2).await;
     let session = emu.session("redis2").await;
-    chatctl::gcp::serviceusage::enable(&session.ctx.google, &["redis.googleapis.com".into()])
-        .await
-        .expect("enable redis");
+    chatctl::gcp::serviceusage::enable(
+        &session.ctx.google,
+        &[
+            "redis.googleapis.com".into(),
+            "compute.googleapis.com".into(),
+        ],
+    )
+    .await
+    .expect("enable redis");
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
     assert!(matches!(
         up.results[&resources::redis::ID].outcome,

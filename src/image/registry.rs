@@ -227,44 +227,6 @@ impl RegistryClient {
         }
     }
 
-    /// The manifest bytes stored under `reference`.
-    pub async fn get_manifest(
-        &self,
-        repository: &str,
-        reference: &str,
-    ) -> Result<Vec<u8>, ImageError> {
-        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base_url);
-        self.get_bytes(repository, "read the manifest", || {
-            self.http.get(&url).header("accept", MANIFEST_ACCEPT)
-        })
-        .await
-    }
-
-    /// The bytes of blob `digest`.
-    pub async fn get_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>, ImageError> {
-        let url = format!("{}/v2/{repository}/blobs/{digest}", self.base_url);
-        self.get_bytes(repository, "download a blob", || self.http.get(&url))
-            .await
-    }
-
-    async fn get_bytes(
-        &self,
-        repository: &str,
-        what: &str,
-        request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<Vec<u8>, ImageError> {
-        let response = self.send(repository, request).await?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(self.unexpected(what, status, response.text().await.unwrap_or_default()));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport(what, &e))?;
-        Ok(body.to_vec())
-    }
-
     /// Sends a request, answering one authentication challenge if the registry asks.
     async fn send(
         &self,
