@@ -9,6 +9,18 @@ use chatctl::resources::{self, Action};
 use chatctl::stack::Stack;
 use common::{Emu, mutating};
 
+/// The emulator enforces API enablement: enable Redis (and Compute Engine, through which Redis
+/// checks its network) the way a user's project would be.
+async fn enable_apis(session: &chatctl::commands::Session) {
+    let apis = [
+        "redis.googleapis.com".into(),
+        "compute.googleapis.com".into(),
+    ];
+    chatctl::gcp::serviceusage::enable(&session.ctx.google, &apis)
+        .await
+        .expect("enable Redis and Compute Engine");
+}
+
 fn redis_only() -> Stack {
     Stack::up().subset(&[resources::redis::ID])
 }
@@ -16,18 +28,8 @@ fn redis_only() -> Stack {
 #[tokio::test]
 async fn redis_converges_then_reads_only_then_goes_away() {
     let emu = Emu::start(1).await;
-    // The emulator enforces API enablement: enable Redis (and Compute Engine, through which
-    // Redis checks its network) the way a user's project would be.
     let session = emu.session("redis1").await;
-    chatctl::gcp::serviceusage::enable(
-        &session.ctx.google,
-        &[
-            "redis.googleapis.com".into(),
-            "compute.googleapis.com".into(),
-        ],
-    )
-    .await
-    .expect("enable redis");
+    enable_apis(&session).await;
 
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
     let result = &up.results[&resources::redis::ID];
@@ -83,15 +85,7 @@ async fn redis_converges_then_reads_only_then_goes_away() {
 async fn a_size_change_is_planned_field_by_field_and_applied_in_place() {
     let emu = Emu::start(2).await;
     let session = emu.session("redis2").await;
-    chatctl::gcp::serviceusage::enable(
-        &session.ctx.google,
-        &[
-            "redis.googleapis.com".into(),
-            "compute.googleapis.com".into(),
-        ],
-    )
-    .await
-    .expect("enable redis");
+    enable_apis(&session).await;
     let up = engine::walk(Mode::Up, &redis_only(), &session.ctx, &session.reporter).await;
     assert!(matches!(
         up.results[&resources::redis::ID].outcome,
