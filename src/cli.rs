@@ -83,7 +83,8 @@ pub enum Command {
     /// only what differs. Prints the service URL.
     Up(UpArgs),
     /// Delete everything of the environment (the service, connector, Redis instance, role
-    /// binding and service account; APIs stay enabled), waiting for every operation.
+    /// bindings and service accounts; APIs, the image repository and the staging bucket stay),
+    /// waiting for every operation.
     Down(DownArgs),
     /// Show what `up` would create, update or leave alone, field by field. Reads only.
     Plan(PlanArgs),
@@ -101,6 +102,10 @@ pub enum Command {
     Doctor(StackArgs),
     /// Write a commented chatctl.yaml to start from.
     Init(InitArgs),
+    /// Print a shell completion script, e.g. `chatctl completion bash >
+    /// ~/.local/share/bash-completion/completions/chatctl`, or for zsh into a directory of your
+    /// $fpath as `_chatctl`.
+    Completion(CompletionArgs),
     /// Run the local Google Cloud API emulator in the foreground (Ctrl-C stops it). Point chatctl
     /// at it with CHATCTL_API_ENDPOINT=http://LISTEN.
     Emulator(EmulatorArgs),
@@ -108,6 +113,13 @@ pub enum Command {
     /// for the chat-server binary). Not for direct use.
     #[command(hide = true)]
     ServeChat(ServeChatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell: bash, zsh, fish, powershell or elvish.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// The hidden `serve-chat` subcommand: `up --local` starts its instances with it.
@@ -238,6 +250,11 @@ pub struct UpArgs {
     #[arg(long, env = "CHATCTL_INSTANCES", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub instances: u16,
+
+    /// Accepted so that CI can pass --yes to every command that changes something: `up` asks
+    /// nothing (only `down` asks for confirmation). Env: CHATCTL_YES=true.
+    #[arg(short, long, env = "CHATCTL_YES")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -353,4 +370,35 @@ pub fn parse_time_scale(text: &str) -> Result<f64, String> {
 /// The clap command, for tests and for parsing example command lines.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_that_changes_something_accepts_yes() {
+        for args in [["chatctl", "up", "--yes"], ["chatctl", "down", "--yes"]] {
+            let parsed = super::command().try_get_matches_from(args);
+            assert!(parsed.is_ok(), "{args:?}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn completions_cover_the_subcommands_and_their_flags() {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut super::command(),
+            "chatctl",
+            &mut script,
+        );
+        let script = String::from_utf8(script).expect("UTF-8");
+        for word in [
+            "doctor",
+            "--build-service-account",
+            "--connector-range",
+            "--yes",
+        ] {
+            assert!(script.contains(word), "bash completion lacks {word}");
+        }
+    }
 }

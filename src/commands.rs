@@ -69,6 +69,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::doctor::run(&settings).await
         }
         Command::Init(args) => init(global, args).map(|_| EXIT_OK),
+        Command::Completion(args) => {
+            let mut command = crate::cli::command();
+            clap_complete::generate(args.shell, &mut command, "chatctl", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
         Command::Emulator(args) => emulator(args).await.map(|_| EXIT_OK),
         Command::ServeChat(args) => crate::local::serve_chat(args).await.map(|_| EXIT_OK),
     }
