@@ -20,6 +20,15 @@ pub enum Kind {
     Other,
 }
 
+/// The `consumer` of a SERVICE_DISABLED error (`projects/NUMBER`): the project the call was
+/// checked against, which is the quota project, not always the target.
+fn error_consumer(status: &google_cloud_gax::error::rpc::Status) -> Option<&str> {
+    status.details.iter().find_map(|d| match d {
+        StatusDetails::ErrorInfo(info) => info.metadata.get("consumer").map(String::as_str),
+        _ => None,
+    })
+}
+
 fn error_reason(status: &google_cloud_gax::error::rpc::Status) -> Option<&str> {
     status.details.iter().find_map(|d| match d {
         StatusDetails::ErrorInfo(info) => Some(info.reason.as_str()),
@@ -117,7 +126,16 @@ pub fn explain(err: GaxError, call: Call<'_>) -> anyhow::Error {
     };
     let reason = error_reason(status).unwrap_or_default();
     let message = status.message.trim();
-    let hint = hint(status.code, reason, message, call);
+    let hint = match error_consumer(status) {
+        Some(consumer) if reason == "SERVICE_DISABLED" => Some(format!(
+            "the API is disabled for {consumer}, the project these calls are checked and billed \
+             against (the target project {}, unless GOOGLE_CLOUD_QUOTA_PROJECT names another): \
+             `chatctl up` enables what it needs in the target project; for another quota project, \
+             enable the API there or unset GOOGLE_CLOUD_QUOTA_PROJECT",
+            call.project
+        )),
+        _ => hint(status.code, reason, message, call),
+    };
     anyhow::anyhow!(
         "{} failed: {} ({:?}{}){}",
         call.what,
@@ -270,5 +288,31 @@ mod tests {
         )
         .to_string();
         assert!(msg.contains("link a billing account"), "{msg}");
+    }
+
+    #[test]
+    fn a_disabled_api_names_the_consumer_it_was_checked_against() {
+        // As Google answers it (google-cloud-gax parses the JSON error body so).
+        let body = bytes::Bytes::from_static(
+            br#"{"error": {"code": 403, "status": "PERMISSION_DENIED",
+                "message": "Cloud Memorystore for Redis API has not been used in project 764086051850",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
+                    "metadata": {"consumer": "projects/764086051850"}}]}}"#,
+        );
+        let status = Status::try_from(&body).expect("a Google error body");
+        let call = Call {
+            what: "read Redis instance chat-x",
+            role: "roles/redis.admin",
+            project: "p-123456",
+        };
+        let msg = explain(GaxError::service(status), call).to_string();
+        for part in [
+            "projects/764086051850",
+            "p-123456",
+            "GOOGLE_CLOUD_QUOTA_PROJECT",
+        ] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
     }
 }
