@@ -11,14 +11,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command, EmulatorArgs, GlobalArgs, InitArgs, StackArgs};
 use crate::config::{self, ConfigError, Settings, process_env};
 use crate::context::Ctx;
-use crate::engine::{self, Mode, Outcome, Walk};
+use crate::engine::{self, Mode, Walk};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_CHANGES, EXIT_OK, Interrupted, Refused, TimedOut};
 use crate::preflight;
-use crate::report::OutputFormat;
-use crate::report::{Phase, Reporter, emit_json};
-use crate::resource::ResourceId;
-use crate::resources::{Action, public_access};
+use crate::report::{self, OutputFormat, Reporter, emit_json};
 use crate::stack::Stack;
 use crate::templates;
 
@@ -104,15 +101,7 @@ impl Session {
     /// A session over clients from [`connect`], with the Ctrl-C handler installed.
     fn open_with(clients: Clients, settings: Settings) -> Self {
         let cancel = CancellationToken::new();
-        let format = settings.output;
-        crate::signals::install(cancel.clone(), move || {
-            let text = "interrupt received: starting nothing new and reporting what is in flight \
-                        (press Ctrl-C again to exit at once)";
-            match format {
-                OutputFormat::Json => emit_json(&json!({"type": "message", "text": text})),
-                OutputFormat::Human => eprintln!("{text}"),
-            }
-        });
+        crate::signals::install(cancel.clone(), settings.output);
         Self::with(clients, settings, cancel)
     }
 
@@ -138,12 +127,14 @@ impl Session {
         }
     }
 
-    fn env_line(&self) -> String {
+    /// The environment this session is about, as reports name it.
+    fn scope(&self) -> report::Scope<'_> {
         let s = &self.ctx.settings;
-        format!(
-            "environment `{}` in project {} ({})",
-            s.names.env, s.project, s.region
-        )
+        report::Scope {
+            env: &s.names.env,
+            project: &s.project,
+            region: &s.region,
+        }
     }
 
     /// Preflight (`crate::preflight`) before `command`: every permission it needs that the
@@ -189,341 +180,35 @@ impl Session {
     /// `up`: converge, then print the URL.
     pub async fn up(&self) -> anyhow::Result<Walk> {
         self.reporter
-            .message(&format!("chatctl up: {}", self.env_line()));
+            .message(&format!("chatctl up: {}", self.scope().describe()));
         let walk = self.walk(Mode::Up, &Stack::up()).await;
         self.reporter.finish();
-        self.summarize("up", &walk);
+        report::summary(&self.reporter, "up", &walk, self.scope());
         outcome(walk, "up")
     }
 
     /// `down`: delete everything of the environment.
     pub async fn down(&self) -> anyhow::Result<Walk> {
         self.reporter
-            .message(&format!("chatctl down: {}", self.env_line()));
+            .message(&format!("chatctl down: {}", self.scope().describe()));
         let walk = self.walk(Mode::Down, &Stack::down()).await;
         self.reporter.finish();
-        self.summarize("down", &walk);
+        report::summary(&self.reporter, "down", &walk, self.scope());
         outcome(walk, "down")
     }
 
     /// `plan`: prints what `up` would do; returns the number of resources that would change.
-    /// A plan some of whose reads failed says which resources it knows nothing of, and never
-    /// that the environment is up to date.
     pub async fn plan(&self) -> anyhow::Result<usize> {
         let walk = self.walk(Mode::Plan, &Stack::up()).await;
-        let changes = walk.changes();
-        let unread = unread(&walk);
-        for (id, result) in &walk.results {
-            let Some(planned) = &result.planned else {
-                continue;
-            };
-            match self.reporter.format() {
-                OutputFormat::Json => {
-                    let mut event = serde_json::to_value(planned).unwrap_or_default();
-                    event["type"] = "plan".into();
-                    event["resource"] = id.label().into();
-                    emit_json(&event);
-                }
-                OutputFormat::Human => {
-                    let sign = match planned.action {
-                        Action::Create => "+",
-                        Action::Update { .. } | Action::Resume { .. } => "~",
-                        Action::Replace { .. } => "-/+",
-                        Action::Delete => "-",
-                        Action::Conflict { .. } => "!",
-                        Action::NoOp => "=",
-                    };
-                    eprintln!(
-                        "{sign:>3} {:<16} {} ({}): {}",
-                        id.label(),
-                        planned.name,
-                        planned.state,
-                        planned.action.verb()
-                    );
-                    print_details(&planned.action);
-                }
-            }
-        }
-        match self.reporter.format() {
-            OutputFormat::Json => emit_json(&json!({
-                "type": "summary",
-                "command": "plan",
-                "ok": unread.is_empty(),
-                // Unknown, not 0, when some resource could not be read.
-                "changes": unread.is_empty().then_some(changes),
-                "unread": unread_json(&unread),
-            })),
-            OutputFormat::Human => {
-                for entry in &unread {
-                    eprintln!("  ? {:<16} {}: {}", entry.id.label(), entry.name, entry.why);
-                }
-                eprintln!(
-                    "{}",
-                    if !unread.is_empty() {
-                        incomplete("Plan", &unread, changes)
-                    } else if changes == 0 {
-                        format!("No changes: {} is up to date.", self.env_line())
-                    } else {
-                        format!("{changes} resource(s) would change; run `chatctl up` to apply.")
-                    }
-                );
-            }
-        }
+        let changes = report::plan(&self.reporter, &walk, self.scope());
         outcome(walk, "plan").map(|_| changes)
     }
 
     /// `status`: every resource, its state, drift and the URL.
     pub async fn status(&self) -> anyhow::Result<Walk> {
         let walk = self.walk(Mode::Plan, &Stack::up()).await;
-        let url = walk.values.service_url.clone();
-        let unread = unread(&walk);
-        for (id, result) in &walk.results {
-            let Some(planned) = &result.planned else {
-                continue;
-            };
-            let drift = match &planned.action {
-                Action::Update { changes } | Action::Replace { changes } => changes.clone(),
-                _ => Vec::new(),
-            };
-            match self.reporter.format() {
-                OutputFormat::Json => emit_json(&json!({
-                    "type": "status",
-                    "resource": id.label(),
-                    "name": planned.name,
-                    "state": planned.state,
-                    "action": planned.action.verb(),
-                    "drift": drift,
-                })),
-                OutputFormat::Human => {
-                    eprintln!(
-                        "{:<16} {:<40} {:<10} {}",
-                        id.label(),
-                        planned.name,
-                        planned.state,
-                        if planned.action.is_change() {
-                            format!("up would {}", planned.action.verb())
-                        } else {
-                            "in sync".into()
-                        }
-                    );
-                    print_details(&planned.action);
-                }
-            }
-        }
-        let service_unread = unread
-            .iter()
-            .any(|e| e.id == crate::resources::run_service::ID);
-        match self.reporter.format() {
-            OutputFormat::Json => emit_json(&json!({
-                "type": "summary",
-                "command": "status",
-                "ok": unread.is_empty(),
-                "url": url,
-                "image": walk.values.image,
-                "changes": unread.is_empty().then(|| walk.changes()),
-                "unread": unread_json(&unread),
-            })),
-            OutputFormat::Human => {
-                for entry in &unread {
-                    eprintln!(
-                        "{:<16} {:<40} {:<10} {}",
-                        entry.id.label(),
-                        entry.name,
-                        "unknown",
-                        entry.why
-                    );
-                }
-                match &url {
-                    Some(url) => println!("{url}"),
-                    None if service_unread => {
-                        eprintln!("no service URL: the Cloud Run service could not be read")
-                    }
-                    None => eprintln!("no service URL: the Cloud Run service does not exist"),
-                }
-                if !unread.is_empty() {
-                    eprintln!("{}", incomplete("Status", &unread, walk.changes()));
-                }
-            }
-        }
+        report::status(&self.reporter, &walk);
         outcome(walk, "status")
-    }
-
-    fn summarize(&self, command: &str, walk: &Walk) {
-        let durations = self.reporter.durations();
-        let ok = walk.failures().next().is_none() && !walk.interrupted();
-        match self.reporter.format() {
-            OutputFormat::Json => {
-                let resources: Vec<_> = walk
-                    .results
-                    .iter()
-                    .map(|(id, r)| {
-                        json!({
-                            "resource": id.label(),
-                            "name": r.name,
-                            "action": r.planned.as_ref().map(|p| p.action.verb()),
-                            "outcome": final_phase(&r.outcome, r.existed, command).as_str(),
-                            "duration_s": durations.get(id).map(|d| d.2).unwrap_or(0.0),
-                            "error": match &r.outcome {
-                                Outcome::Failed(e) => Some(format!("{e:#}")),
-                                Outcome::Interrupted(m) => Some(m.clone()),
-                                _ => None,
-                            },
-                        })
-                    })
-                    .collect();
-                emit_json(&json!({
-                    "type": "summary",
-                    "command": command,
-                    "ok": ok,
-                    "env": self.ctx.settings.names.env,
-                    "project": self.ctx.settings.project,
-                    "region": self.ctx.settings.region,
-                    "url": walk.values.service_url,
-                    "image": walk.values.image,
-                    "elapsed_s": self.reporter.elapsed().as_secs_f64(),
-                    "resources": resources,
-                }));
-            }
-            OutputFormat::Human => {
-                for (id, result) in &walk.results {
-                    match &result.outcome {
-                        Outcome::Failed(e) => eprintln!("✗ {} {}: {e:#}", id.label(), result.name),
-                        Outcome::Interrupted(m) if m != "not started" => {
-                            eprintln!("… {} {}: {m}", id.label(), result.name)
-                        }
-                        _ => {}
-                    }
-                }
-                let secs = self.reporter.elapsed().as_secs_f64();
-                match (command, ok, &walk.values.service_url) {
-                    ("up", true, Some(url)) => {
-                        eprintln!("✓ {} is up ({secs:.1}s)", self.env_line());
-                        if let Some(image) = &walk.values.image {
-                            eprintln!("  serving {image}");
-                        }
-                        println!("{url}");
-                    }
-                    ("up", false, Some(url)) if only_public_access_failed(walk) => {
-                        // Everything runs; only anonymous callers are turned away.
-                        eprintln!(
-                            "✗ {} is up but not public ({secs:.1}s): fix the error above and run \
-                             `chatctl up` again, or keep it private with --no-allow-unauthenticated",
-                            self.env_line()
-                        );
-                        println!("{url}");
-                    }
-                    ("down", true, _) => {
-                        eprintln!(
-                            "✓ {} is gone ({secs:.1}s); the APIs stay enabled",
-                            self.env_line()
-                        )
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-}
-
-/// Whether public access is the one resource that failed (the service itself is up).
-fn only_public_access_failed(walk: &Walk) -> bool {
-    let failed: Vec<ResourceId> = walk.failures().map(|(id, _)| *id).collect();
-    !walk.interrupted() && failed == [public_access::ID]
-}
-
-/// A resource a `plan` or `status` walk could not read, and why.
-struct Unread<'a> {
-    id: crate::resource::ResourceId,
-    name: &'a str,
-    outcome: &'static str,
-    why: String,
-    error: Option<String>,
-}
-
-/// The resources of a read-only walk that have no plan: their read failed, or was skipped
-/// because a resource they need could not be read, or was interrupted.
-fn unread(walk: &Walk) -> Vec<Unread<'_>> {
-    walk.results
-        .iter()
-        .filter(|(_, r)| r.planned.is_none())
-        .map(|(id, r)| {
-            let (why, error) = match &r.outcome {
-                Outcome::Failed(e) => (
-                    "could not be read (the error is below)".to_string(),
-                    Some(format!("{e:#}")),
-                ),
-                Outcome::Skipped(cause) => (
-                    format!("not read: it needs {cause}, which could not be read"),
-                    None,
-                ),
-                Outcome::Interrupted(m) => (format!("not read: {m}"), Some(m.clone())),
-                Outcome::Done => ("not read".to_string(), None),
-            };
-            Unread {
-                id: *id,
-                name: &r.name,
-                outcome: final_phase(&r.outcome, false, "plan").as_str(),
-                why,
-                error,
-            }
-        })
-        .collect()
-}
-
-fn unread_json(unread: &[Unread<'_>]) -> serde_json::Value {
-    unread
-        .iter()
-        .map(|e| {
-            json!({
-                "resource": e.id.label(),
-                "name": e.name,
-                "outcome": e.outcome,
-                "error": e.error,
-            })
-        })
-        .collect()
-}
-
-/// The last line of a `plan` or `status` that could not read everything: never "up to date".
-fn incomplete(what: &str, unread: &[Unread<'_>], changes: usize) -> String {
-    let labels: Vec<&str> = unread.iter().map(|e| e.id.label()).collect();
-    let known = if changes > 0 {
-        format!(" Of the others, {changes} would change.")
-    } else {
-        String::new()
-    };
-    format!(
-        "{what} incomplete: {} resource(s) could not be read ({}); nothing is known of their \
-         state.{known} Fix the error below and run the command again.",
-        unread.len(),
-        labels.join(", ")
-    )
-}
-
-/// The final phase of a resource's step.
-fn final_phase(outcome: &Outcome, existed: bool, command: &str) -> Phase {
-    match outcome {
-        Outcome::Done if command == "down" && !existed => Phase::Absent,
-        Outcome::Done if command == "down" => Phase::Deleted,
-        Outcome::Done => Phase::Ready,
-        Outcome::Failed(_) => Phase::Failed,
-        Outcome::Skipped(_) => Phase::Skipped,
-        Outcome::Interrupted(_) => Phase::Interrupted,
-    }
-}
-
-fn print_details(action: &Action) {
-    match action {
-        Action::Update { changes } | Action::Replace { changes } => {
-            for change in changes {
-                eprintln!("        {change}");
-            }
-        }
-        Action::Conflict { reason } => eprintln!("        {reason}"),
-        Action::Resume { state } => {
-            eprintln!("        an operation is under way ({state}): up waits for it")
-        }
-        _ => {}
     }
 }
 

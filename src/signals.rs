@@ -5,18 +5,24 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::outcome::EXIT_INTERRUPTED;
+use crate::report::{self, OutputFormat};
 
-/// Installs the handler; `on_first` prints what happens next.
-pub fn install(cancel: CancellationToken, on_first: impl Fn() + Send + 'static) {
+/// Installs the handler; its notices go out in `format`.
+pub fn install(cancel: CancellationToken, format: OutputFormat) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
         cancel.cancel();
-        on_first();
+        report::notice(
+            format,
+            "interrupt received: starting nothing new and reporting what is in flight (press \
+             Ctrl-C again to exit at once)",
+        );
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "second interrupt: exiting at once (operations already started keep running)"
+            report::notice(
+                format,
+                "second interrupt: exiting at once (operations already started keep running)",
             );
             std::process::exit(EXIT_INTERRUPTED.into());
         }

@@ -25,7 +25,7 @@ pub mod front_door;
 pub mod processes;
 pub mod runtime;
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,7 +40,6 @@ use crate::commands::Session;
 use crate::config::{self, ConfigError};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK, Interrupted};
-use crate::report::OutputFormat;
 use front_door::{Backends, FrontDoor};
 use processes::say;
 use runtime::{LocalRuntime, Plan};
@@ -117,11 +116,6 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     let signals = Signals::install()?;
     let stopping = CancellationToken::new();
     let up_session = Session::with(clients.clone(), settings.clone(), stopping.clone());
-    // Progress bars on a terminal: the processes' lines wait until `up` is done.
-    let bars = std::io::stderr().is_terminal() && settings.output == OutputFormat::Human;
-    if bars {
-        processes::hold();
-    }
     let coming_up = up_session.up();
     tokio::pin!(coming_up);
     let result = tokio::select! {
@@ -133,7 +127,6 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         }
     }
     .map(|_| ());
-    processes::release();
     if result.is_ok() {
         say(
             "local",
@@ -149,11 +142,7 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     say("local", "stopping: running `down`");
     let down_session = Session::with(clients, settings, CancellationToken::new());
     let teardown = async {
-        if bars {
-            processes::hold();
-        }
         let down = down_session.down().await;
-        processes::release();
         // The emulator first (no more hooks), then whatever `down` did not stop.
         let _ = emulator.shutdown().await;
         runtime.stop_all().await;
@@ -163,7 +152,6 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     let down = tokio::select! {
         down = teardown => down,
         () = signals.second() => {
-            processes::release();
             say("local", "second interrupt: stopping every process at once");
             runtime.stop_all().await;
             return Ok(EXIT_INTERRUPTED);

@@ -41,9 +41,7 @@ pub struct Spec {
 
 /// A supervised process: restarted when it dies unexpectedly, stopped on [`Supervised::stop`].
 pub struct Supervised {
-    name: String,
     stop: watch::Sender<bool>,
-    pid: watch::Receiver<Option<u32>>,
     tail: Arc<Mutex<VecDeque<String>>>,
     task: Option<JoinHandle<()>>,
 }
@@ -52,31 +50,13 @@ impl Supervised {
     /// Starts the process now and keeps it running until stopped.
     pub fn start(spec: Spec) -> Self {
         let (stop, stop_rx) = watch::channel(false);
-        let (pid_tx, pid) = watch::channel(None);
         let tail = Arc::new(Mutex::new(VecDeque::new()));
-        let name = spec.name.clone();
-        let task = tokio::spawn(supervise(spec, stop_rx, pid_tx, tail.clone()));
+        let task = tokio::spawn(supervise(spec, stop_rx, tail.clone()));
         Supervised {
-            name,
             stop,
-            pid,
             tail,
             task: Some(task),
         }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The pid of the running process, if one is running.
-    pub fn pid(&self) -> Option<u32> {
-        *self.pid.borrow()
-    }
-
-    /// Whether the supervisor still runs (it gives up after too many crashes).
-    pub fn is_supervised(&self) -> bool {
-        self.task.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// The last lines the process printed, to explain a failed start.
@@ -106,7 +86,6 @@ impl Drop for Supervised {
 async fn supervise(
     spec: Spec,
     mut stop: watch::Receiver<bool>,
-    pid: watch::Sender<Option<u32>>,
     tail: Arc<Mutex<VecDeque<String>>>,
 ) {
     let mut restarts: VecDeque<Instant> = VecDeque::new();
@@ -121,16 +100,13 @@ async fn supervise(
                 return;
             }
         };
-        let _ = pid.send(child.id());
         let status = tokio::select! {
             status = child.wait() => status,
             () = stopped(&mut stop) => {
                 terminate(&spec.name, &mut child).await;
-                let _ = pid.send(None);
                 return;
             }
         };
-        let _ = pid.send(None);
         let status = match status {
             Ok(status) => status.to_string(),
             Err(e) => format!("unknown status ({e})"),
@@ -238,36 +214,8 @@ async fn pump(name: String, pipe: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeq
     }
 }
 
-/// Lines held back while progress bars own the terminal (see [`hold`]).
-static HELD: Mutex<Option<Vec<String>>> = Mutex::new(None);
-/// At most this many lines are held; later ones are counted, not kept.
-const HELD_LIMIT: usize = 10_000;
-
-/// Holds log lines back (e.g. while `up` draws progress bars on a terminal, which lines printed
-/// in between would garble) until [`release`].
-pub fn hold() {
-    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    held.get_or_insert_with(Vec::new);
-}
-
-/// Prints the held lines and lets later ones through at once.
-pub fn release() {
-    let held = HELD.lock().unwrap_or_else(|e| e.into_inner()).take();
-    for line in held.unwrap_or_default() {
-        eprintln!("{line}");
-    }
-}
-
-/// Prints `name | text` on stderr (human output; stdout is for the URL and JSON events).
-pub fn say(name: &str, text: &str) {
-    let line = format!("{name:>8} | {text}");
-    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    match held.as_mut() {
-        Some(lines) if lines.len() < HELD_LIMIT => lines.push(line),
-        Some(_) => {}
-        None => eprintln!("{line}"),
-    }
-}
+/// Prints `name | text` through the reporter (above progress bars while they are drawn).
+pub use crate::report::process_line as say;
 
 /// chat-server logs one JSON object per line (for Cloud Logging); show it as
 /// `SEVERITY message key=value ...`. Other lines pass through unchanged.

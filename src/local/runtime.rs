@@ -72,17 +72,6 @@ impl LocalRuntime {
         }
     }
 
-    /// The pids of every running process, by log name (tests read them from the log).
-    pub async fn pids(&self) -> Vec<(String, Option<u32>)> {
-        let running = self.running.lock().await;
-        let redis = running.redis.values();
-        let chat = running.services.values().flatten();
-        redis
-            .chain(chat)
-            .map(|p| (p.name().to_string(), p.pid()))
-            .collect()
-    }
-
     /// Stops whatever `down` did not (e.g. an `up` interrupted before its service existed).
     pub async fn stop_all(&self) {
         let (redis, services) = {

@@ -1,6 +1,12 @@
-//! Progress and results, three ways: indicatif lines (one per resource) on a terminal, plain
-//! lines plus a heartbeat at most every 10 s without one (CI logs), or JSON lines on stdout
-//! (`--output json`). Human text always goes to stderr.
+//! Everything a user sees, in one place. Progress three ways: indicatif lines (one per
+//! resource) on a terminal, plain lines plus a heartbeat at most every 10 s without one (CI
+//! logs), or JSON lines on stdout (`--output json`); the results of a walk ([`results`]: plan,
+//! status, summaries); notices (Ctrl-C) and local mode's process lines. Human text always goes
+//! to stderr; stdout carries only the URL or JSON.
+
+mod results;
+
+pub use results::{Scope, plan, status, summary};
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -19,6 +25,36 @@ use crate::stack::ResourceId;
 pub enum OutputFormat {
     Human,
     Json,
+}
+
+/// The progress display drawing on the terminal right now, if any. The terminal is one per
+/// process, and so is this: a line printed while bars are drawn goes above them
+/// ([`MultiProgress::println`]) instead of garbling them.
+static DRAWING: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// A line of human text on stderr, above the progress bars while they are drawn.
+fn print_line(text: &str) {
+    let drawing = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
+    match drawing.as_ref() {
+        Some(multi) => {
+            let _ = multi.println(text);
+        }
+        None => eprintln!("{text}"),
+    }
+}
+
+/// A notice outside any walk (Ctrl-C): a `message` event in JSON, a line of text otherwise.
+pub fn notice(format: OutputFormat, text: &str) {
+    match format {
+        OutputFormat::Json => emit_json(&json!({"type": "message", "text": text})),
+        OutputFormat::Human => print_line(text),
+    }
+}
+
+/// One line of a local process's output or of local mode itself, as `name | text` (human
+/// text on stderr whatever the format: stdout is for the URL and JSON events).
+pub fn process_line(name: &str, text: &str) {
+    print_line(&format!("{name:>8} | {text}"));
 }
 
 /// Longest silence on a non-terminal before a "still working" line.
@@ -147,6 +183,9 @@ impl Reporter {
         let tty = std::io::stderr().is_terminal();
         let multi = (format == OutputFormat::Human && tty)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        if let Some(multi) = &multi {
+            *DRAWING.lock().unwrap_or_else(|e| e.into_inner()) = Some(multi.clone());
+        }
         Reporter {
             format,
             multi,
@@ -269,15 +308,7 @@ impl Reporter {
 
     /// A line of human text (stderr), or a `message` event in JSON mode.
     pub fn message(&self, text: &str) {
-        match self.format {
-            OutputFormat::Json => emit_json(&json!({"type": "message", "text": text})),
-            OutputFormat::Human => match &self.multi {
-                Some(multi) => {
-                    let _ = multi.println(text);
-                }
-                None => eprintln!("{text}"),
-            },
-        }
+        notice(self.format, text);
     }
 
     /// How long each resource took from its first event to its last.
@@ -308,6 +339,7 @@ impl Reporter {
     pub fn finish(&self) {
         if let Some(multi) = &self.multi {
             let _ = multi.clear();
+            *DRAWING.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
 }
@@ -329,7 +361,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_phase_in_its_json_schema() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let schema = &readme[readme
             .find("### JSON output")
             .expect("README has the schema")..];
