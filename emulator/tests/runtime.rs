@@ -14,6 +14,7 @@ use google_cloud_gax::error::rpc::Code;
 use google_cloud_lro::Poller;
 use google_cloud_redis_v1::client::CloudRedis;
 use google_cloud_redis_v1::model::{Instance, instance};
+use testkit::free_port;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
@@ -24,13 +25,6 @@ const PARENT: &str = "projects/runtime-test-proj/locations/us-central1";
 struct RealRedis {
     servers: Mutex<Vec<(String, Child)>>,
     deleted: Mutex<Vec<String>>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 impl Runtime for RealRedis {

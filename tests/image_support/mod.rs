@@ -109,14 +109,7 @@ impl Drop for Registry {
     }
 }
 
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("local addr")
-        .port()
-}
+pub use testkit::free_port;
 
 /// Anonymous credentials: what chatctl uses against the emulator and local registries.
 /// The Google handle of image tests: anonymous clients for `endpoint` (an emulator's, or a

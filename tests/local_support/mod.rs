@@ -4,8 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -16,12 +15,8 @@ pub const UP_LIMIT: Duration = Duration::from_secs(90);
 /// Longest wait for the process to finish after SIGINT (down + stopping every process).
 pub const STOP_LIMIT: Duration = Duration::from_secs(60);
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind a free loopback port")
-}
+#[allow(unused_imports)] // each test binary uses a different part
+pub use testkit::{free_port, port_free};
 
 /// A running `chatctl up --local` (or a command that runs it, such as `cargo run`); killed
 /// when dropped so a failing test leaves nothing behind (its children die with it: they get
@@ -247,74 +242,17 @@ pub fn wait_gone(pid: u32, limit: Duration) -> bool {
     true
 }
 
-/// Whether the port can be bound again on 127.0.0.1 (nothing holds it).
-pub fn port_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// `GET path` on 127.0.0.1:port with HTTP/1.1; returns (status line, headers, body).
+/// `GET path` on 127.0.0.1:port; returns (status line, headers lower-cased, body).
 pub fn http_get(port: u16, path: &str) -> (String, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the front door");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).expect("read the reply");
-    let reply = String::from_utf8_lossy(&reply).into_owned();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
-    (status.to_string(), headers.to_lowercase(), body.to_string())
+    let reply = testkit::http::get(port, path).expect("GET from the front door");
+    (reply.status, reply.headers, reply.body)
 }
 
-/// Runs `node --test <suite>` from the repository root with `env`; panics with its output
-/// unless every test passed.
+/// Runs `node --test <suite>` (a path from the repository root) with `env`; fails the test with
+/// its output unless every test passed.
 pub fn run_node_suite(suite: &str, env: &[(&str, String)], limit: Duration) {
     let root = repo_root();
-    assert!(
-        root.join("node_modules/socket.io-client").exists(),
-        "node_modules is missing: run `npm ci` at the repository root (scripts/deps does it)"
-    );
-    let mut command = Command::new("node");
-    command
-        .arg("--test")
-        .arg("--test-reporter=spec")
-        .arg(root.join(suite))
-        .current_dir(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut node = command
-        .spawn()
-        .expect("node could not be started: install Node.js 20+ (scripts/deps)");
-    let out = Arc::new(Mutex::new(Vec::new()));
-    follow(node.stdout.take().unwrap(), out.clone());
-    follow(node.stderr.take().unwrap(), out.clone());
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = node.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = node.kill();
-            let _ = node.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::thread::sleep(Duration::from_millis(200));
-    let output = out.lock().unwrap().join("\n");
-    match status {
-        Some(s) if s.success() => {}
-        Some(s) => panic!("{suite} failed ({s}):\n{output}"),
-        None => panic!("{suite} did not finish within {limit:?}:\n{output}"),
-    }
+    testkit::node::run_suite(&root, &root.join(suite), env, limit);
 }
 
 pub fn repo_root() -> PathBuf {

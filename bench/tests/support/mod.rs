@@ -3,62 +3,18 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A child process killed (and reaped) when dropped.
-pub struct Process {
-    child: Child,
-    pub port: u16,
-}
-
-impl Process {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free loopback port (bound then released: the usual, slightly racy, test idiom).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("bind a free loopback port")
-}
+use testkit::http::exchange;
+use testkit::wait_until;
+pub use testkit::{Process, free_port};
 
 /// A real redis-server on a free loopback port, without persistence.
 pub fn redis_server() -> Process {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect(
-            "start redis-server: install it with `scripts/deps` (apt-get install redis-server)",
-        );
-    let process = Process { child, port };
-    wait_until(
-        Duration::from_secs(10),
-        "redis-server to answer PING",
-        || request(port, "PING\r\n").is_some_and(|reply| reply.starts_with("+PONG")),
-    );
-    process
+    testkit::RedisServer::start(&[]).process
 }
 
 /// A chat-server instance on a free port; `redis_port` None runs it in memory.
@@ -83,7 +39,7 @@ pub fn chat_server(redis_port: Option<u16>) -> Process {
         Duration::from_secs(20),
         "chat-server /readyz to answer 200",
         || {
-            request(port, "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_some_and(|reply| {
+            exchange(port, "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_some_and(|reply| {
                 reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200")
             })
         },
@@ -174,28 +130,4 @@ pub fn json_line(output: &Output) -> serde_json::Value {
         "expected one JSON line, got:\n{stdout}\nstderr:\n{stderr}"
     );
     serde_json::from_str(lines[0]).unwrap_or_else(|error| panic!("{error}: {}", lines[0]))
-}
-
-fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sends `text` to 127.0.0.1:port and returns what comes back before EOF or a short timeout.
-fn request(port: u16, text: &str) -> Option<String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .ok()?;
-    stream.write_all(text.as_bytes()).ok()?;
-    let mut reply = vec![0; 256];
-    let read = stream.read(&mut reply).ok()?;
-    Some(String::from_utf8_lossy(&reply[..read]).into_owned())
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -12,14 +12,7 @@ use std::time::{Duration, Instant};
 /// How long a process may take to become ready.
 const READY_LIMIT: Duration = Duration::from_secs(20);
 
-/// A free TCP port on 127.0.0.1 (the listener is closed again; a race with another process is
-/// possible but harmless: the child then fails to bind and the test says so).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("bind a free loopback port")
-}
+pub use ports::free_port;
 
 /// Polls `ready` every 50 ms until it holds, the child exits, or the limit passes.
 fn wait_until(child: &mut Child, what: &str, log: Option<&Path>, ready: impl Fn() -> bool) {
@@ -439,56 +432,13 @@ pub fn run_node_suite(file: &str, env: &[(&str, String)], limit: Duration) {
 /// Runs `node --test <crate>/tests/<file>` (any suite under tests/) like [`run_node_suite`].
 pub fn run_node_tests(file: &str, env: &[(&str, String)], limit: Duration) {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let client = crate_dir.join("../node_modules/socket.io-client");
-    assert!(
-        client.exists(),
-        "{} is missing: run `npm ci` at the repository root (scripts/deps does it)",
-        client.display()
-    );
-    let mut command = Command::new("node");
-    command
-        .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
-        .arg(crate_dir.join("tests").join(file))
-        .current_dir(crate_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut node = command
-        .spawn()
-        .expect("node could not be started: install Node.js 20+ (scripts/deps)");
-    let mut stdout = node.stdout.take().expect("piped stdout");
-    let mut stderr = node.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = node.try_wait().expect("poll node") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = node.kill();
-            let _ = node.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    match status {
-        None => panic!("{file} did not finish within {limit:?}\n{output}"),
-        Some(status) => assert!(status.success(), "{file} failed ({status})\n{output}"),
-    }
+    node::run_suite(crate_dir, &crate_dir.join("tests").join(file), env, limit);
 }
+
+/// The workspace's shared test support, included by path: chat-server's manifest must not name
+/// a sibling crate (its image builds from a workspace reduced to chat-server alone), and these
+/// files use std only.
+#[path = "../../../testkit/src/node.rs"]
+mod node;
+#[path = "../../../testkit/src/ports.rs"]
+mod ports;
