@@ -39,10 +39,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 ..StackArgs::default()
             };
             let settings = config::resolve(global, &stack, &process_env)?;
-            // Credentials first: nobody should confirm a deletion that cannot happen.
+            // Credentials and permissions first: nobody should confirm a deletion that cannot
+            // happen. Ctrl-C is ours only once the question is answered.
             let clients = connect(&settings).await?;
-            confirm_down(&settings, args.yes)?;
-            let session = Session::open_with(clients, settings);
+            let cancel = CancellationToken::new();
+            let session = Session::with(clients, settings, cancel.clone());
+            session.preflight("down").await?;
+            confirm_down(&session.ctx.settings, args.yes)?;
+            crate::signals::install(cancel, session.ctx.settings.output);
             session.down().await.map(|_| EXIT_OK)
         }
         Command::Plan(args) => {
@@ -137,18 +141,22 @@ impl Session {
         }
     }
 
-    /// Preflight (`crate::preflight`) before `command`: every permission it needs that the
-    /// caller lacks, listed at once with the role granting it, ends the command before any
-    /// change. `plan` stops only when it could not even read; missing write permissions are a
-    /// warning there (`up` would stop). A check that gets no answer is a warning.
+    /// Preflight (`crate::preflight`) before `command` (`plan`, `up` or `down`): every
+    /// permission it needs that the caller lacks, listed at once with the role granting it,
+    /// ends the command before any change. `plan` stops only when it could not even read;
+    /// missing write permissions are a warning there (`up` would stop). A check that gets no
+    /// answer is a warning.
     pub async fn preflight(&self, command: &str) -> anyhow::Result<()> {
         let settings = &self.ctx.settings;
-        let findings = preflight::check(
-            &self.ctx.google,
-            settings,
-            &preflight::user_accounts(settings),
-        )
-        .await;
+        let (needs, accounts) = if command == "down" {
+            (preflight::needed_by_down(), Vec::new())
+        } else {
+            (
+                preflight::needed(settings),
+                preflight::user_accounts(settings),
+            )
+        };
+        let findings = preflight::check(&self.ctx.google, settings, &needs, &accounts).await;
         for not_checked in &findings.unchecked {
             self.reporter.message(&format!(
                 "warning: the permissions could not be checked before starting ({:#}); carrying \
@@ -168,7 +176,8 @@ impl Session {
                 "missing": findings.missing.iter().map(preflight::Missing::to_json).collect::<Vec<_>>(),
             }));
         }
-        let text = preflight::explain(&findings.missing, &settings.project, "up");
+        let acting = if command == "down" { "down" } else { "up" };
+        let text = preflight::explain(&findings.missing, &settings.project, acting);
         if stops {
             return Err(preflight::MissingPermissions(text).into());
         }

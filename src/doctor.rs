@@ -213,8 +213,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
                 )),
             }
 
-            let findings =
-                preflight::check(&google, settings, &preflight::user_accounts(settings)).await;
+            let findings = preflight::check(
+                &google,
+                settings,
+                &preflight::needed(settings),
+                &preflight::user_accounts(settings),
+            )
+            .await;
             for not_checked in &findings.unchecked {
                 let finding = Finding::new(
                     "permissions",

@@ -168,10 +168,38 @@ fn in_project_registry(image: &str, project: &str) -> bool {
     host.ends_with("-docker.pkg.dev") && parts.next() == Some(project)
 }
 
-/// The permissions this run needs.
+/// The permissions this run's `up` (and `plan`) needs.
 pub fn needed(settings: &Settings) -> Vec<&'static Need> {
     let used = uses(settings);
     NEEDS.iter().filter(|n| used.contains(&n.used)).collect()
+}
+
+/// What `down` uses of [`NEEDS`]: it reads and deletes the environment's resources and removes
+/// its role bindings; it enables nothing and builds nothing (the APIs, the image repository and
+/// the staging bucket stay).
+const DOWN: &[&str] = &[
+    "serviceusage.services.use",
+    "resourcemanager.projects.getIamPolicy",
+    "resourcemanager.projects.setIamPolicy",
+    "iam.serviceAccounts.get",
+    "iam.serviceAccounts.delete",
+    "redis.instances.get",
+    "redis.instances.delete",
+    "redis.operations.get",
+    "vpcaccess.connectors.get",
+    "vpcaccess.connectors.delete",
+    "vpcaccess.operations.get",
+    "run.services.get",
+    "run.services.delete",
+    "run.operations.get",
+];
+
+/// The permissions `down` needs.
+pub fn needed_by_down() -> Vec<&'static Need> {
+    NEEDS
+        .iter()
+        .filter(|n| DOWN.contains(&n.permission))
+        .collect()
 }
 
 /// The least-privilege role set for these settings (what the README tells CI to grant).
@@ -220,17 +248,21 @@ pub struct Findings {
     pub unchecked: Vec<gcp::projects::NotChecked>,
 }
 
-/// Asks Google which permissions of [`needed`] the caller lacks on the project, and `actAs` on
-/// each of `accounts` (service accounts outside the project chatctl deploys as, e.g. a
-/// user-specified build account), which the project's policy may not cover.
-/// The accounts of the user's the run acts as, whose own policies may grant `actAs` where the
+/// The user's accounts the run acts as, whose own policies may grant `actAs` where the
 /// project's does not: `--build-service-account`.
 pub fn user_accounts(settings: &Settings) -> Vec<String> {
     settings.build_service_account.iter().cloned().collect()
 }
 
-pub async fn check(google: &Google, settings: &Settings, accounts: &[String]) -> Findings {
-    let needs = needed(settings);
+/// Asks Google which of `needs` the caller lacks on the project, and `actAs` on each of
+/// `accounts` (service accounts outside the project chatctl deploys as, e.g. a user-specified
+/// build account), which the project's policy may not cover.
+pub async fn check(
+    google: &Google,
+    settings: &Settings,
+    needs: &[&Need],
+    accounts: &[String],
+) -> Findings {
     let mut asked: Vec<&str> = needs.iter().map(|n| n.permission).collect();
     asked.dedup();
     let mut findings = Findings::default();

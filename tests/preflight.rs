@@ -1,6 +1,6 @@
 //! Preflight and `chatctl doctor` against a project that enforces IAM (the emulator's real
-//! projects): the README's least-privilege roles pass, `roles/editor` alone stops `up` before
-//! any mutating call, and `doctor` reports ready / not ready without printing a secret.
+//! projects): the README's least-privilege roles pass, `roles/editor` alone stops `up` (and
+//! `down`) before any mutating call, and `doctor` reports ready / not ready without printing a secret.
 
 mod common;
 
@@ -278,6 +278,34 @@ async fn editor_alone_stops_up_at_preflight_before_any_mutating_call() {
     );
     let secret = credentials["refresh_token"].as_str().unwrap();
     assert!(!doctor.stdout.contains(secret) && !human.stderr.contains(secret));
+    assert_eq!(
+        common::mutating(&requests(base).await),
+        Vec::<String>::new()
+    );
+
+    // `down` checks what it needs (removing the role bindings needs setIamPolicy on the
+    // project; nothing on the service, which goes as a whole) before it deletes anything.
+    let down = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["down", "--env", "pr-7", "--yes"],
+    )
+    .await;
+    assert_eq!(down.code, Some(1), "{}", down.stderr);
+    assert!(
+        down.stderr.contains("that `down` needs")
+            && down
+                .stderr
+                .contains("resourcemanager.projects.setIamPolicy"),
+        "{}",
+        down.stderr
+    );
+    assert!(
+        !down.stderr.contains("run.services.setIamPolicy"),
+        "{}",
+        down.stderr
+    );
     assert_eq!(
         common::mutating(&requests(base).await),
         Vec::<String>::new()
