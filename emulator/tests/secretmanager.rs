@@ -29,22 +29,6 @@ fn automatic() -> Secret {
         .set_labels([("managed-by", "chatctl"), ("chatctl-env", "dev")])
 }
 
-/// CRC-32C (Castagnoli), bitwise: the checksum Secret Manager reports with a payload.
-fn crc32c_of(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for byte in data {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[tokio::test]
 async fn create_add_access_latest_policy_and_delete() {
     let emu = start(fast_config()).await;
@@ -102,7 +86,10 @@ async fn create_add_access_latest_policy_and_delete() {
     assert!(latest.name.ends_with("/versions/2"), "{}", latest.name);
     let payload = latest.payload.expect("a payload");
     assert_eq!(&payload.data[..], b"second");
-    assert_eq!(payload.data_crc32c, Some(i64::from(crc32c_of(b"second"))));
+    assert_eq!(
+        payload.data_crc32c,
+        Some(i64::from(crc32c::crc32c(b"second")))
+    );
 
     sm.disable_secret_version()
         .set_name(format!("{by_id}/versions/2"))

@@ -234,8 +234,10 @@ async fn patch(call: Call) -> Result<Reply, ApiError> {
 
 async fn delete(call: Call) -> Result<Reply, ApiError> {
     let name = name_of(&call)?;
-    call.emu
-        .world(|w| w.secretmanager.delete(&name, call.query("etag")))?;
+    call.emu.world(|w| {
+        let etag = call.query("etag").filter(|e| !e.is_empty());
+        w.secretmanager.delete(&name, etag)
+    })?;
     Ok(Reply::Json(json!({})))
 }
 
