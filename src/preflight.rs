@@ -143,7 +143,8 @@ pub static NEEDS: &[Need] = &[
     need("secretmanager.secrets.create", SECRETS, "create the secret holding Redis's AUTH string", RedisAuth, true),
     need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", RedisAuth, true),
     need("secretmanager.versions.add", SECRETS, "store the AUTH string as a secret version", RedisAuth, true),
-    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's", RedisAuth, false),
+    // Counted with `up`'s needs: Editor lacks it, and a first plan never reads a version.
+    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's", RedisAuth, true),
     need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", RedisAuth, false),
     need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", RedisAuth, true),
 ];
