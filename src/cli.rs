@@ -214,6 +214,16 @@ pub struct StackArgs {
     #[arg(long, env = "CHATCTL_NO_ALLOW_UNAUTHENTICATED")]
     pub no_allow_unauthenticated: bool,
 
+    /// Redis without AUTH (no password, no Secret Manager secret; an existing instance has AUTH
+    /// turned off in place). Env: CHATCTL_NO_REDIS_AUTH=true; chatctl.yaml `redisAuth: false`.
+    #[arg(long, env = "CHATCTL_NO_REDIS_AUTH")]
+    pub no_redis_auth: bool,
+
+    /// Create Redis without in-transit encryption (plain text on the VPC). Env:
+    /// CHATCTL_NO_REDIS_TLS=true; chatctl.yaml `redisTls: false`.
+    #[arg(long, env = "CHATCTL_NO_REDIS_TLS")]
+    pub no_redis_tls: bool,
+
     #[command(flatten)]
     pub wait: WaitArgs,
 }

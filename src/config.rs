@@ -57,6 +57,10 @@ pub struct FileConfig {
     pub connector_range: Option<String>,
     pub network: Option<String>,
     pub allow_unauthenticated: Option<bool>,
+    /// Redis AUTH, its string in Secret Manager (default true).
+    pub redis_auth: Option<bool>,
+    /// Redis in-transit encryption, SERVER_AUTHENTICATION (default true).
+    pub redis_tls: Option<bool>,
     pub timeout: Option<String>,
     /// Merged into templates/run-service.yaml (any Cloud Run v2 Service field).
     pub service: Option<Value>,
@@ -180,6 +184,10 @@ pub struct Settings {
     pub connector_range: ConnectorRange,
     pub network: String,
     pub allow_unauthenticated: bool,
+    /// Redis requires AUTH; its string is kept in a Secret Manager secret the service reads.
+    pub redis_auth: bool,
+    /// Redis speaks TLS (in-transit encryption, server authentication).
+    pub redis_tls: bool,
     pub timeout: Duration,
     pub overrides: Overrides,
     pub environment: Environment,
@@ -287,6 +295,8 @@ pub fn resolve(
         } else {
             file.allow_unauthenticated.unwrap_or(true)
         },
+        redis_auth: !stack.no_redis_auth && file.redis_auth.unwrap_or(true),
+        redis_tls: !stack.no_redis_tls && file.redis_tls.unwrap_or(true),
         timeout,
         overrides,
         environment: Environment::read(env),

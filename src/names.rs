@@ -21,6 +21,8 @@ pub struct Names {
     /// The account Cloud Build runs the image's build as (`--build source`).
     pub build_account_id: String,
     pub run_service: String,
+    /// The Secret Manager secret holding Redis's AUTH string.
+    pub redis_auth_secret: String,
 }
 
 /// The environment's service accounts.
@@ -43,6 +45,7 @@ impl Names {
             service_account_id: format!("chat-identity-{env}"),
             build_account_id: format!("chat-builder-{env}"),
             run_service: format!("chat-{env}"),
+            redis_auth_secret: format!("chat-redis-auth-{env}"),
         };
         check(&names.redis_instance, "Memorystore instance id", 1, 40)?;
         check(&names.connector, "VPC Access connector id", 2, 25)?;

@@ -27,6 +27,8 @@ pub enum Used {
     /// The image is read from this project's Artifact Registry (built there, or an `--image`
     /// that lives there).
     ImageInProject,
+    /// Redis AUTH (not `--no-redis-auth`): the secret holding the AUTH string.
+    RedisAuth,
 }
 
 impl Used {
@@ -42,6 +44,7 @@ impl Used {
                 "--build source, --build local to Artifact Registry, or an --image in the project's Artifact Registry"
             }
             Used::LocalPush => "--build local to Artifact Registry",
+            Used::RedisAuth => "Redis AUTH (the default; not with --no-redis-auth)",
         }
     }
 }
@@ -86,6 +89,7 @@ const RUN: &str = "roles/run.admin";
 const ARTIFACT_REGISTRY: &str = "roles/artifactregistry.admin";
 const STORAGE: &str = "roles/storage.admin";
 const CLOUD_BUILD: &str = "roles/cloudbuild.builds.editor";
+const SECRETS: &str = "roles/secretmanager.admin";
 
 use Used::*;
 
@@ -134,6 +138,15 @@ pub static NEEDS: &[Need] = &[
     need("cloudbuild.builds.create", CLOUD_BUILD, "start the Cloud Build build", SourceBuild, true),
     need("cloudbuild.builds.get", CLOUD_BUILD, "follow the build", SourceBuild, false),
     need("cloudbuild.builds.list", CLOUD_BUILD, "find a build of the same sources already running", SourceBuild, false),
+    need("redis.instances.getAuthString", REDIS, "read Redis's AUTH string to keep it in Secret Manager", RedisAuth, false),
+    need("secretmanager.secrets.get", SECRETS, "read the secret holding Redis's AUTH string", RedisAuth, false),
+    need("secretmanager.secrets.create", SECRETS, "create the secret holding Redis's AUTH string", RedisAuth, true),
+    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", RedisAuth, true),
+    need("secretmanager.versions.add", SECRETS, "store the AUTH string as a secret version", RedisAuth, true),
+    // Counted with `up`'s needs: Editor lacks it, and a first plan never reads a version.
+    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's", RedisAuth, true),
+    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", RedisAuth, false),
+    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", RedisAuth, true),
 ];
 
 /// What this run uses, from its settings.
@@ -141,6 +154,9 @@ pub fn uses(settings: &Settings) -> BTreeSet<Used> {
     let mut used = BTreeSet::from([Always]);
     if settings.allow_unauthenticated {
         used.insert(PublicAccess);
+    }
+    if settings.redis_auth {
+        used.insert(RedisAuth);
     }
     match &settings.image {
         Some(image) => {

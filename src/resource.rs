@@ -268,6 +268,11 @@ impl Planned {
 pub struct Values {
     pub redis_host: Option<String>,
     pub redis_port: Option<i32>,
+    /// The PEMs of Redis's server CAs (`serverCaCerts`, all of them while one rotates), when
+    /// the instance has in-transit encryption.
+    pub redis_ca_certs: Option<String>,
+    /// The secret version holding Redis's AUTH string, which the service pins.
+    pub redis_auth_version: Option<String>,
     pub image: Option<String>,
     pub service_url: Option<String>,
     /// APIs the stack needs that are not enabled yet: resources read through them are not

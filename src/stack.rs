@@ -141,7 +141,8 @@ mod tests {
             "public-access" => 0.5,
             _ => 0.1,
         });
-        assert_eq!(path, 13.5);
+        // apis → redis → redis-auth (the AUTH string's secret) → run-service → public-access.
+        assert_eq!(path, 13.6);
     }
 
     #[test]

@@ -242,7 +242,10 @@ async fn editor_alone_stops_up_at_preflight_before_any_mutating_call() {
         missing,
         [
             "resourcemanager.projects.setIamPolicy",
-            "run.services.setIamPolicy"
+            "run.services.setIamPolicy",
+            // Editor reads no secret payload and sets no IAM policy, a secret's included.
+            "secretmanager.versions.access",
+            "secretmanager.secrets.setIamPolicy"
         ]
     );
     let log = requests(base).await;

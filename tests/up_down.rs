@@ -514,3 +514,169 @@ async fn a_source_build_waits_out_the_apis_it_just_enabled() {
     assert_all_done(&down(&session).await, "down");
     assert_eq!(emu.leftovers(env).await, "");
 }
+
+/// Runs the chatctl binary against the emulator (anonymous, no gcloud files).
+fn run_chatctl(base: &str, home: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .current_dir(home)
+        .stdin(std::process::Stdio::null())
+        .env("CHATCTL_API_ENDPOINT", base)
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
+        .env("CLOUDSDK_CONFIG", home.join("no-gcloud"))
+        .env("HOME", home)
+        .env("CHATCTL_IMAGE", common::IMAGE)
+        .args(["--project", common::PROJECT, "--env", "secure"])
+        .args(args)
+        .output()
+        .expect("run chatctl");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+async fn get_json(emu: &Emu, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    emu.http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_has_auth_and_tls_and_its_password_only_travels_through_secret_manager() {
+    let emu = Emu::start(44).await;
+    let base = emu.base().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let cli = move |args: &'static [&'static str]| {
+        let (base, home) = (base.clone(), home_path.clone());
+        async move {
+            let all = args.to_vec();
+            tokio::task::spawn_blocking(move || {
+                let (code, text) = run_chatctl(&base, &home, &all);
+                assert_eq!(code, Some(0), "chatctl {all:?}:\n{text}");
+                text
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let mut output = String::new();
+    output += &cli(&["up", "--yes"]).await;
+    output += &cli(&["up", "--yes", "--output", "json"]).await;
+    output += &cli(&["plan"]).await;
+    output += &cli(&["plan", "--output", "json"]).await;
+    output += &cli(&["status", "--output", "json"]).await;
+
+    let project = format!("{}/v1/projects/{}", emu.base(), common::PROJECT);
+    let redis = format!("{project}/locations/us-central1/instances/chat-secure");
+    let instance: serde_json::Value = get_json(&emu, &redis).await;
+    assert_eq!(instance["authEnabled"], true, "{instance}");
+    assert_eq!(instance["transitEncryptionMode"], "SERVER_AUTHENTICATION");
+    assert_eq!(instance["port"], 6378);
+    let ca = instance["serverCaCerts"][0]["cert"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth: serde_json::Value = get_json(&emu, format!("{redis}/authString")).await;
+    let auth = auth["authString"]
+        .as_str()
+        .expect("an AUTH string")
+        .to_string();
+
+    let secret = format!("{project}/secrets/chat-redis-auth-secure");
+    let found: serde_json::Value = get_json(&emu, &secret).await;
+    assert_eq!(found["labels"]["chatctl-env"], "secure", "{found}");
+    let latest: serde_json::Value =
+        get_json(&emu, format!("{secret}/versions/latest:access")).await;
+    use base64::Engine;
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(latest["payload"]["data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(stored, auth.as_bytes(), "the secret holds the AUTH string");
+    let policy: serde_json::Value = get_json(&emu, format!("{secret}:getIamPolicy")).await;
+    let identity = format!(
+        "serviceAccount:chat-identity-secure@{}.iam.gserviceaccount.com",
+        common::PROJECT
+    );
+    assert_eq!(
+        policy["bindings"],
+        serde_json::json!([{ "role": "roles/secretmanager.secretAccessor", "members": [identity] }]),
+        "chat-identity reads this secret, and only it is granted here"
+    );
+
+    let service: serde_json::Value = get_json(
+        &emu,
+        format!(
+            "{}/v2/projects/{}/locations/us-central1/services/chat-secure",
+            emu.base(),
+            common::PROJECT
+        ),
+    )
+    .await;
+    let env = &service["template"]["containers"][0]["env"];
+    let var = |name: &str| {
+        env.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {env}"))
+    };
+    assert_eq!(
+        var("REDIS_PASSWORD")["valueSource"]["secretKeyRef"],
+        serde_json::json!({ "secret": "chat-redis-auth-secure", "version": "1" })
+    );
+    assert_eq!(var("REDIS_TLS")["value"], "1");
+    assert_eq!(var("REDISPORT")["value"], "6378");
+    assert_eq!(
+        var("REDIS_CA_CERT")["value"].as_str().unwrap().trim(),
+        ca.trim()
+    );
+
+    let log = serde_json::to_string(&emu.requests().await).unwrap();
+    assert!(
+        !log.contains(&auth),
+        "the AUTH string is in the request log"
+    );
+    assert!(
+        !output.contains(&auth),
+        "the AUTH string is in chatctl's output"
+    );
+    assert!(!service.to_string().contains(&auth));
+
+    cli(&["down", "--yes"]).await;
+    let gone = emu.http.get(&secret).send().await.unwrap();
+    assert_eq!(gone.status(), 404, "down removes the secret");
+}
+
+#[tokio::test]
+async fn an_instance_without_tls_plans_a_replace_and_up_says_what_to_do() {
+    let emu = Emu::start(45).await;
+    let mut settings = common::settings("oldtls");
+    settings.redis_tls = false;
+    let old = emu.session_for(settings, CancellationToken::new()).await;
+    assert_all_done(&up(&old).await, "up without TLS");
+
+    let session = emu.session("oldtls").await;
+    let plan = engine::walk(Mode::Plan, &stack(), &session.ctx, &session.reporter).await;
+    let redis = plan.results[&resources::redis::ID].planned.clone().unwrap();
+    let Action::Replace { changes } = &redis.action else {
+        panic!("TLS cannot be turned on in place: {redis:?}");
+    };
+    assert!(
+        changes.iter().any(|c| c.path == "transitEncryptionMode"),
+        "{changes:?}"
+    );
+    let again = up(&session).await;
+    let Outcome::Failed(error) = &again.results[&resources::redis::ID].outcome else {
+        panic!("up must not leave it silently");
+    };
+    let error = format!("{error:#}");
+    assert!(error.contains("--no-redis-tls"), "{error}");
+    assert!(error.contains("chatctl down"), "{error}");
+}

@@ -25,6 +25,7 @@ const SECRET_FIELDS: &[&str] = &[
     "privateKeyData",
     "publicKeyData",
     "authString",
+    "payload",
 ];
 
 /// The log keeps the most recent calls only, so a long-running emulator stays small.

@@ -21,6 +21,8 @@ pub struct RedisInstanceInfo {
     pub redis_version: String,
     /// The AUTH string clients must send, when AUTH is enabled (never log it).
     pub auth_string: Option<String>,
+    /// In-transit encryption (`SERVER_AUTHENTICATION`): clients connect over TLS.
+    pub transit_encryption: bool,
 }
 
 /// Where clients reach a Redis instance.
@@ -28,6 +30,9 @@ pub struct RedisInstanceInfo {
 pub struct RedisEndpoint {
     pub host: String,
     pub port: u16,
+    /// The PEM of the CA that signed the server's TLS certificate, when the runtime made one
+    /// for an instance with in-transit encryption (else the emulator invents one).
+    pub server_ca_cert: Option<String>,
 }
 
 /// A Cloud Run service whose latest revision is about to become ready.

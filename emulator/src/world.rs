@@ -4,7 +4,9 @@
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use crate::apis::{artifactregistry, cloudbuild, iam, redis, run, storage, vpcaccess};
+use crate::apis::{
+    artifactregistry, cloudbuild, iam, redis, run, secretmanager, storage, vpcaccess,
+};
 use crate::auth::Tokens;
 use crate::ops::Operations;
 use crate::projects::Projects;
@@ -21,6 +23,7 @@ pub struct World {
     pub artifactregistry: artifactregistry::model::Store,
     pub cloudbuild: cloudbuild::model::Store,
     pub storage: storage::model::Store,
+    pub secretmanager: secretmanager::model::Store,
     #[serde(skip)]
     pub tokens: Tokens,
 }

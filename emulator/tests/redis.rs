@@ -164,6 +164,79 @@ async fn create_get_list_patch_auth_delete() {
 }
 
 #[tokio::test]
+async fn transit_encryption_serves_tls_on_6378_with_a_server_ca_and_cannot_change_in_place() {
+    let emu = start(fast_config()).await;
+    let redis = client(emu.base_url()).await;
+
+    let created = create_done(
+        &redis,
+        "tls",
+        basic(1)
+            .set_auth_enabled(true)
+            .set_transit_encryption_mode(instance::TransitEncryptionMode::ServerAuthentication),
+    )
+    .await
+    .expect("create finishes");
+    assert_eq!(created.port, 6378, "Memorystore serves TLS on 6378");
+    assert_eq!(created.server_ca_certs.len(), 1);
+    let ca = &created.server_ca_certs[0];
+    assert!(
+        ca.cert.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{}",
+        ca.cert
+    );
+    assert_eq!(ca.sha1_fingerprint.len(), 40);
+    assert!(!ca.serial_number.is_empty());
+
+    let plain = create_done(&redis, "plain", basic(1)).await.unwrap();
+    assert_eq!(plain.port, 6379);
+    assert!(plain.server_ca_certs.is_empty());
+    assert_eq!(
+        plain.transit_encryption_mode,
+        instance::TransitEncryptionMode::Disabled
+    );
+    let auth = redis
+        .get_instance_auth_string()
+        .set_name(&plain.name)
+        .send()
+        .await
+        .unwrap();
+    assert!(auth.auth_string.is_empty(), "no AUTH, no string");
+
+    // AUTH is turned on in place; transit encryption cannot change.
+    let patched = redis
+        .update_instance()
+        .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths(["auth_enabled"]))
+        .set_instance(Instance::new().set_name(&plain.name).set_auth_enabled(true))
+        .poller()
+        .until_done()
+        .await
+        .expect("AUTH is updatable");
+    assert!(patched.auth_enabled);
+    let auth = redis
+        .get_instance_auth_string()
+        .set_name(&plain.name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auth.auth_string.len(), 32);
+    let refused = redis
+        .update_instance()
+        .set_update_mask(
+            google_cloud_wkt::FieldMask::default().set_paths(["transit_encryption_mode"]),
+        )
+        .set_instance(
+            Instance::new()
+                .set_name(&plain.name)
+                .set_transit_encryption_mode(instance::TransitEncryptionMode::ServerAuthentication),
+        )
+        .send()
+        .await
+        .expect_err("transit encryption is set at create only");
+    assert_eq!(code_of(&refused), Code::InvalidArgument);
+}
+
+#[tokio::test]
 async fn rejects_what_the_real_api_rejects() {
     let emu = start(fast_config()).await;
     let redis = client(emu.base_url()).await;

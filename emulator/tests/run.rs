@@ -769,3 +769,85 @@ async fn a_service_with_the_invoker_check_off_is_public_without_all_users() {
     assert_eq!(public("open"), Some(true));
     assert_eq!(public("closed"), Some(false));
 }
+
+#[tokio::test]
+async fn secret_env_needs_the_secret_and_the_accessor_role_and_reaches_the_revision() {
+    use google_cloud_run_v2::model::{EnvVarSource, SecretKeySelector};
+    let recorder = Arc::new(Recorder::default());
+    let emu = start_with(fast_config(), recorder.clone()).await;
+    let run = run_client(emu.base_url()).await;
+    let base = emu.base_url();
+    let with_secret = || {
+        let mut s = service(HELLO);
+        s.template.as_mut().unwrap().containers[0].env = vec![
+            EnvVar::new().set_name("REDIS_PASSWORD").set_value_source(
+                EnvVarSource::new().set_secret_key_ref(
+                    SecretKeySelector::new()
+                        .set_secret("redis-auth")
+                        .set_version("latest"),
+                ),
+            ),
+        ];
+        s
+    };
+
+    let error = create_error(&run, "no-secret", with_secret()).await;
+    assert_eq!(code_of(&error), Code::InvalidArgument, "{error}");
+    assert!(error.to_string().contains("was not found"), "{error}");
+
+    let created = post_json(
+        format!("{base}/v1/projects/{PROJECT}/secrets?secretId=redis-auth"),
+        &serde_json::json!({ "replication": { "automatic": {} } }),
+    )
+    .await;
+    assert!(created.status().is_success());
+    let secret: serde_json::Value = created.json().await.unwrap();
+    let number = secret["name"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let added = post_json(
+        format!("{base}/v1/projects/{PROJECT}/secrets/redis-auth:addVersion"),
+        &serde_json::json!({ "payload": { "data": "czNjcmV0" } }),
+    )
+    .await;
+    assert!(added.status().is_success());
+
+    // The revision runs as the Compute Engine default account, which Editor does not let read
+    // secret payloads.
+    let error = create_error(&run, "no-access", with_secret()).await;
+    assert_eq!(code_of(&error), Code::InvalidArgument, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("roles/secretmanager.secretAccessor"),
+        "{error}"
+    );
+
+    let granted = post_json(
+        format!("{base}/v1/projects/{PROJECT}/secrets/redis-auth:setIamPolicy"),
+        &serde_json::json!({ "policy": { "bindings": [{
+            "role": "roles/secretmanager.secretAccessor",
+            "members": [format!("serviceAccount:{number}-compute@developer.gserviceaccount.com")],
+        }]}}),
+    )
+    .await;
+    assert!(granted.status().is_success());
+    run.create_service()
+        .set_parent(PARENT)
+        .set_service_id("with-secret")
+        .set_service(with_secret())
+        .poller()
+        .until_done()
+        .await
+        .expect("the revision reads its secret");
+    let ready = recorder.ready.lock().unwrap().clone();
+    let env = &ready.last().expect("the runtime was told").env;
+    assert!(
+        env.contains(&("REDIS_PASSWORD".to_string(), "s3cret".to_string())),
+        "the revision gets the secret's value: {env:?}"
+    );
+}

@@ -56,6 +56,7 @@ impl Runtime for RealRedis {
             Ok(Some(RedisEndpoint {
                 host: "127.0.0.1".to_string(),
                 port,
+                server_ca_cert: None,
             }))
         })
     }

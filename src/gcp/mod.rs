@@ -14,6 +14,7 @@ pub mod projects;
 pub mod redis;
 pub mod retry;
 pub mod run;
+pub mod secretmanager;
 pub mod serviceusage;
 pub mod storage;
 pub mod vpcaccess;
@@ -45,6 +46,7 @@ pub struct Clients {
     pub projects: google_cloud_resourcemanager_v3::client::Projects,
     pub run: google_cloud_run_v2::client::Services,
     pub serviceusage: google_cloud_api_serviceusage_v1::client::ServiceUsage,
+    pub secretmanager: google_cloud_secretmanager_v1::client::SecretManagerService,
     pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
     pub networks: google_cloud_compute_v1::client::Networks,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
@@ -157,6 +159,11 @@ impl Clients {
             run: build_client!(google_cloud_run_v2::client::Services, ep.clone(), creds),
             serviceusage: build_client!(
                 google_cloud_api_serviceusage_v1::client::ServiceUsage,
+                ep.clone(),
+                creds
+            ),
+            secretmanager: build_client!(
+                google_cloud_secretmanager_v1::client::SecretManagerService,
                 ep.clone(),
                 creds
             ),

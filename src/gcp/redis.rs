@@ -100,3 +100,19 @@ pub async fn delete(google: &Google, id: &str) -> anyhow::Result<bool> {
     )
     .await
 }
+
+/// The instance's AUTH string (empty when AUTH is off). Never log or show it.
+pub async fn auth_string(google: &Google, id: &str) -> anyhow::Result<Option<String>> {
+    let name = instance_name(google, id);
+    let what = format!("read the AUTH string of Redis instance {id}");
+    let found = send_unless(google, google.call(&what, ROLE), Kind::NotFound, || {
+        google
+            .clients
+            .redis
+            .get_instance_auth_string()
+            .set_name(&name)
+            .send()
+    })
+    .await?;
+    Ok(found.map(|a| a.auth_string).filter(|auth| !auth.is_empty()))
+}

@@ -57,7 +57,9 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         .get_or_insert_with(|| LOCAL_PROJECT.to_string());
     // The image goes the same way as on Google (by default the emulator's Cloud Build "builds"
     // the embedded sources); the runtime then runs the chat-server built into chatctl.
-    let settings = config::resolve(&global, &args.stack, &config::process_env)?;
+    let mut settings = config::resolve(&global, &args.stack, &config::process_env)?;
+    // Local mode's redis-server requires the AUTH string but does not speak TLS yet.
+    settings.redis_tls = false;
     crate::image::source(&settings, true)?;
 
     let listener = TcpListener::bind(("127.0.0.1", args.port))

@@ -138,6 +138,7 @@ impl LocalRuntime {
         Ok(Some(RedisEndpoint {
             host: "127.0.0.1".into(),
             port,
+            server_ca_cert: None,
         }))
     }
 

@@ -73,6 +73,7 @@ pub const SERVICES: &[&str] = &[
     "vpcaccess.googleapis.com",
     "run.googleapis.com",
     "artifactregistry.googleapis.com",
+    "secretmanager.googleapis.com",
 ];
 
 /// What `--build source` adds: the staging bucket and the build.

@@ -9,6 +9,7 @@ pub mod image;
 pub mod project_binding;
 pub mod public_access;
 pub mod redis;
+pub mod redis_auth;
 pub mod run_service;
 pub mod service_account;
 
@@ -27,6 +28,7 @@ pub static ALL: &[&dyn AnyResource] = &[
     &service_account::BUILDER,
     &project_binding::BUILDER,
     &redis::Redis,
+    &redis_auth::RedisAuth,
     &connector::VpcConnector,
     &image::Image,
     &run_service::RunService,

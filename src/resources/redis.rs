@@ -1,5 +1,6 @@
 //! The Memorystore for Redis instance (BASIC 1 GB by default, STANDARD_HA with --tier
-//! standard), rendered from templates/redis-instance.yaml. Hands its host and port to Cloud Run.
+//! standard), with AUTH and in-transit encryption unless --no-redis-auth / --no-redis-tls,
+//! rendered from templates/redis-instance.yaml. Hands its host, port and server CAs to Cloud Run.
 
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_redis_v1::model::instance::State;
@@ -94,6 +95,9 @@ impl Resource for Redis {
                 api::update(&ctx.google, instance, fields).await?;
                 wait_ready(ctx, out, progress).await
             }
+            Action::Replace { changes } if changes.iter().any(|c| c.path == TRANSIT) => {
+                anyhow::bail!("{}", tls_replace_advice(id))
+            }
             Action::Replace { changes } => anyhow::bail!(
                 "Redis instance {id} differs in fields the API cannot update ({}); keep the old \
                  values, or run `chatctl down` (this deletes the data) and `chatctl up`",
@@ -143,8 +147,21 @@ impl Resource for Redis {
     }
 }
 
+/// The field that says whether Redis speaks TLS; set at create only.
+const TRANSIT: &str = "transitEncryptionMode";
+
+/// What to do about an instance without the in-transit encryption the settings ask for.
+fn tls_replace_advice(id: &str) -> String {
+    format!(
+        "Redis instance {id} has no in-transit encryption, and Memorystore cannot turn it on in \
+         place: run `chatctl down` then `chatctl up` to recreate it with TLS (this deletes the \
+         room history), or pass --no-redis-tls (chatctl.yaml `redisTls: false`) to keep it as it is"
+    )
+}
+
 /// Fields UpdateInstance can change in place.
 const UPDATABLE: &[&str] = &[
+    "authEnabled",
     "displayName",
     "labels",
     "memorySizeGb",
@@ -168,11 +185,19 @@ fn desired(ctx: &Ctx) -> anyhow::Result<Rendered<Instance>> {
         ("env", s.names.env.clone()),
         ("region", s.region.clone()),
     ]);
+    // AUTH and TLS from the settings, under whatever chatctl.yaml's `redis:` says.
+    let mut overrides = serde_json::json!({
+        "authEnabled": s.redis_auth,
+        TRANSIT: if s.redis_tls { "SERVER_AUTHENTICATION" } else { "DISABLED" },
+    });
+    if let (Some(merged), Some(user)) = (overrides.as_object_mut(), s.overrides.redis.as_object()) {
+        merged.extend(user.clone());
+    }
     render(
         "redis",
         REDIS_INSTANCE,
         &vars,
-        &s.overrides.redis,
+        &overrides,
         Some(&s.names.labels()),
     )
 }
@@ -189,6 +214,15 @@ fn publish(out: &Outputs, instance: &Instance) {
                 6379
             } else {
                 instance.port
+            });
+            // Every CA listed (a new one is added before the old expires): the service trusts
+            // them all, and a new one reaches it on the next `up`.
+            v.redis_ca_certs = (!instance.server_ca_certs.is_empty()).then(|| {
+                instance
+                    .server_ca_certs
+                    .iter()
+                    .map(|c| c.cert.trim_end().to_string() + "\n")
+                    .collect()
             });
         });
     }

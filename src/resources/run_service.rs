@@ -1,12 +1,14 @@
 //! The Cloud Run service running chat-server, rendered from templates/run-service.yaml with
-//! the service account, the connector and Redis's host filled in. Publishes the service URL.
+//! the service account, the connector and Redis's host filled in, plus Redis's AUTH string
+//! (REDIS_PASSWORD from the Secret Manager secret, by pinned version), REDIS_TLS and the
+//! server CAs (REDIS_CA_CERT) when Redis has them. Publishes the service URL.
 
 use google_cloud_run_v2::model::Service;
 use google_cloud_run_v2::model::condition::State as ConditionState;
 
 use super::{
-    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis, render,
-    service_account, to_json,
+    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis, redis_auth,
+    render, service_account, to_json,
 };
 use crate::context::Ctx;
 use crate::diff::Change;
@@ -31,6 +33,7 @@ impl Resource for RunService {
             Edge::Ready(apis::ID),
             Edge::Ready(service_account::ID),
             Edge::Ready(redis::ID),
+            Edge::Ready(redis_auth::ID),
             Edge::Ready(connector::ID),
             Edge::Ready(image::ID),
         ]
@@ -183,13 +186,65 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
         ("project", s.project.clone()),
         ("region", s.region.clone()),
     ]);
-    render(
+    let rendered: Rendered<Service> = render(
         "service",
         RUN_SERVICE,
         &vars,
         &s.overrides.service,
         Some(&s.names.labels()),
-    )
+    )?;
+    let known = |v: Option<String>| v.unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
+    let mut env = Vec::new();
+    if s.redis_auth {
+        // Pinned, not `latest`: a new AUTH string is a new version, and so a new revision on
+        // the next `up` whose instances all use it; `latest` would leave running instances on
+        // the old one and mix them with new ones.
+        env.push(serde_json::json!({
+            "name": "REDIS_PASSWORD",
+            "valueSource": { "secretKeyRef": {
+                "secret": s.names.redis_auth_secret,
+                "version": known(values.redis_auth_version),
+            }},
+        }));
+    }
+    if s.redis_tls {
+        env.push(serde_json::json!({ "name": "REDIS_TLS", "value": "1" }));
+        env.push(serde_json::json!({
+            "name": "REDIS_CA_CERT",
+            "value": known(values.redis_ca_certs),
+        }));
+    }
+    with_env(rendered, env)
+}
+
+/// The rendered service with `extra` appended to chat-server's env (containers[0]).
+fn with_env(
+    mut rendered: Rendered<Service>,
+    extra: Vec<serde_json::Value>,
+) -> anyhow::Result<Rendered<Service>> {
+    if extra.is_empty() {
+        return Ok(rendered);
+    }
+    let Some(list) = rendered
+        .spec
+        .pointer_mut("/template/containers/0")
+        .and_then(|c| c.as_object_mut())
+        .map(|c| c.entry("env").or_insert_with(|| serde_json::json!([])))
+        .and_then(|e| e.as_array_mut())
+    else {
+        return Err(crate::config::ConfigError(
+            "service: the template with your overrides has no template.containers[0] for chat-server"
+                .into(),
+        )
+        .into());
+    };
+    list.retain(|e| !extra.iter().any(|x| x["name"] == e["name"]));
+    list.extend(extra);
+    rendered.message = serde_json::from_value(rendered.spec.clone()).map_err(|e| {
+        crate::config::ConfigError(format!("service: the Redis settings do not fit it: {e}"))
+    })?;
+    rendered.json = to_json(&rendered.message);
+    Ok(rendered)
 }
 
 fn publish(out: &Outputs, service: &Service) {

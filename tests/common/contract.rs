@@ -76,6 +76,16 @@ fn redis_create(b: &Value) -> Result<(), String> {
     need(b, "/labels/managed-by")
 }
 
+fn secret_create(b: &Value) -> Result<(), String> {
+    need(b, "/replication")?;
+    need(b, "/labels/managed-by")
+}
+
+fn secret_version(b: &Value) -> Result<(), String> {
+    // The request log redacts the payload: it must be there, never its value.
+    need(b, "/payload")
+}
+
 fn connector_create(b: &Value) -> Result<(), String> {
     need(b, "/minInstances")?;
     need(b, "/maxInstances")?;
@@ -218,6 +228,55 @@ fn shapes() -> Vec<Shape> {
             path: "/v1/projects/{}/locations/{}/instances/{}",
             query: &[],
             body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/locations/{}/instances/{}/authString",
+            query: &[],
+            body: any,
+        },
+        // Secret Manager v1 (discovery: secretmanager.projects.secrets.*).
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/secrets/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/secrets",
+            query: &["secretId"],
+            body: secret_create,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/v1/projects/{}/secrets/{}",
+            query: &["etag"],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/secrets/{}:addVersion",
+            query: &[],
+            body: secret_version,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/secrets/{}/versions/{}:access",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/v1/projects/{}/secrets/{}:getIamPolicy",
+            query: &["options.requestedPolicyVersion"],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/v1/projects/{}/secrets/{}:setIamPolicy",
+            query: &[],
+            body: set_policy,
         },
         Shape {
             method: "GET",

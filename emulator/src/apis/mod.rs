@@ -11,6 +11,7 @@ pub mod iam;
 pub mod redis;
 pub mod resourcemanager;
 pub mod run;
+pub mod secretmanager;
 pub mod serviceusage;
 pub mod storage;
 pub mod vpcaccess;
@@ -23,6 +24,7 @@ static APIS: &[&Api] = &[
     &serviceusage::http::API,
     &vpcaccess::http::API,
     &run::http::API,
+    &secretmanager::http::API,
     &artifactregistry::http::API,
     &artifactregistry::http::EMULATOR_API,
     &cloudbuild::http::API,
@@ -44,6 +46,7 @@ pub fn enums_of(service: &str) -> &'static [EnumField] {
         serviceusage::SERVICE => serviceusage::ENUMS,
         vpcaccess::SERVICE => vpcaccess::ENUMS,
         run::SERVICE => run::ENUMS,
+        secretmanager::SERVICE => secretmanager::ENUMS,
         artifactregistry::SERVICE => artifactregistry::ENUMS,
         cloudbuild::SERVICE => cloudbuild::ENUMS,
         _ => &[],

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod model;
+pub mod server_ca;
 
 use crate::json::{EnumDef, EnumField};
 

@@ -13,6 +13,8 @@ use crate::projects::Project;
 use crate::runtime::{RedisEndpoint, RedisInstanceInfo};
 use crate::validate;
 
+use super::server_ca;
+
 /// google.cloud.redis.v1.Instance, as sent and as stored (enums as names).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -120,6 +122,10 @@ pub const PATCHABLE: &[&str] = &[
     "readReplicasMode",
     "secondaryIpRange",
 ];
+/// The port Memorystore serves plain Redis on, and the one it serves TLS on instead when
+/// in-transit encryption is on.
+const PLAIN_PORT: u16 = 6379;
+const TLS_PORT: u16 = 6378;
 /// Where DIRECT_PEERING ranges are allocated from when the caller names none.
 const ALLOCATION_POOL: &str = "10.20.0.0/16";
 
@@ -386,6 +392,8 @@ impl Store {
             memory_size_gb: i64::from(instance.memory_size_gb),
             redis_version: instance.redis_version.clone(),
             auth_string: stored.auth_string.clone(),
+            transit_encryption: instance.transit_encryption_mode.as_deref()
+                == Some("SERVER_AUTHENTICATION"),
         })
     }
 
@@ -416,14 +424,27 @@ impl Store {
             .get_mut(name)
             .ok_or_else(|| not_found(name))?;
         let instance = &mut stored.instance;
+        let tls = instance.transit_encryption_mode.as_deref() == Some("SERVER_AUTHENTICATION");
         let endpoint = endpoint.unwrap_or_else(|| {
             let host = validate::cidr(&instance.reserved_ip_range)
                 .and_then(|r| r.hosts().nth(2))
                 .map_or_else(|| "10.20.0.3".to_string(), |ip| ip.to_string());
-            RedisEndpoint { host, port: 6379 }
+            let port = if tls { TLS_PORT } else { PLAIN_PORT };
+            RedisEndpoint {
+                host,
+                port,
+                server_ca_cert: None,
+            }
         });
         instance.host = endpoint.host;
         instance.port = i32::from(endpoint.port);
+        if tls {
+            let cert = match endpoint.server_ca_cert {
+                Some(pem) => pem,
+                None => server_ca::generate(&instance.name)?,
+            };
+            instance.server_ca_certs = vec![server_ca::describe(&cert)?];
+        }
         instance.state = Some("READY".to_string());
         instance.current_location_id = instance.location_id.clone();
         instance.persistence_iam_identity = format!(

@@ -1,6 +1,7 @@
 //! What a Cloud Run service may reference, checked against the other APIs' stores: a READY
-//! connector in the same region, a service account that exists and is visible, and an image
-//! Artifact Registry has (or a public one).
+//! connector in the same region, a service account that exists and is visible, an image
+//! Artifact Registry has (or a public one), and Secret Manager secrets its env reads
+//! (`valueSource.secretKeyRef`) that exist and that the revision's account may access.
 
 use super::service::Service;
 use crate::apis::artifactregistry::model::ImageCheck;
@@ -36,7 +37,86 @@ pub fn check_references(
             "Permission 'iam.serviceaccounts.actAs' denied on service account {email} (or it may not exist)."
         )));
     }
-    Ok(())
+    secret_env(w, project, service).map(|_| ())
+}
+
+/// The values of every env var read from Secret Manager, `(name, value)`, as the revision would
+/// get them; or Cloud Run's refusal: a secret (or version) that does not exist, or one the
+/// revision's service account may not access (`secretmanager.versions.access` on the secret or
+/// the project).
+pub fn secret_env(
+    w: &mut World,
+    project: &str,
+    service: &Service,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(template) = &service.template else {
+        return Ok(Vec::new());
+    };
+    let (number, default_account) = match w.projects.ensure(project) {
+        Ok(p) => (p.number, p.compute_default_account()),
+        Err(e) => return Err(e),
+    };
+    let account = if template.service_account.is_empty() {
+        default_account
+    } else {
+        template.service_account.clone()
+    };
+    let member = format!("serviceAccount:{account}");
+    let mut values = Vec::new();
+    for (i, container) in template.containers.iter().enumerate() {
+        for (j, env) in container.env.iter().enumerate() {
+            let Some(source) = &env.value_source else {
+                continue;
+            };
+            let field =
+                format!("spec.template.spec.containers[{i}].env[{j}].value_from.secret_key_ref");
+            let reference = source.get("secretKeyRef").ok_or_else(|| {
+                ApiError::invalid_argument(format!("{field}: valueSource must set secretKeyRef."))
+            })?;
+            let secret = reference
+                .get("secret")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default();
+            let version = reference
+                .get("version")
+                .and_then(|s| s.as_str())
+                .filter(|v| !v.is_empty())
+                .unwrap_or("latest");
+            let id = match secret.split('/').collect::<Vec<_>>()[..] {
+                [id] if !id.is_empty() => id.to_string(),
+                ["projects", p, "secrets", id] if p == project || p == number.to_string() => {
+                    id.to_string()
+                }
+                _ => {
+                    return Err(ApiError::invalid_argument(format!(
+                        "{field}.name: \"{secret}\" must be a secret name, or projects/PROJECT/secrets/SECRET."
+                    )));
+                }
+            };
+            let name = crate::apis::secretmanager::model::secret_name(number, &id);
+            let shown = format!("{name}/versions/{version}");
+            let (_, data) = w.secretmanager.access(&name, version).map_err(|_| {
+                ApiError::invalid_argument(format!("{field}.name: Secret {shown} was not found"))
+            })?;
+            let stored = w.secretmanager.get(&name)?;
+            let project_policy = w.projects.get(project).map(|p| &p.policy);
+            let granted = stored
+                .policy
+                .roles_of(&member)
+                .chain(project_policy.into_iter().flat_map(|p| p.roles_of(&member)))
+                .any(|role| crate::roles::grants(role, "secretmanager.versions.access"));
+            if !granted {
+                return Err(ApiError::invalid_argument(format!(
+                    "{field}.name: Permission denied on secret: {shown} for Revision service account {account}. The service account used must be granted the 'Secret Manager Secret Accessor' role (roles/secretmanager.secretAccessor) at the secret, project or higher level."
+                )));
+            }
+            values.push((
+                env.name.clone(),
+                String::from_utf8_lossy(&data).into_owned(),
+            ));
+        }
+    }
+    Ok(values)
 }
 
 fn check_connector(w: &mut World, location: &str, connector: &str) -> Result<(), ApiError> {

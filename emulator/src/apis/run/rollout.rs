@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::SERVICE_TYPE;
 use super::model::{condition, generation_of, service_info};
-use super::references::missing_image;
+use super::references::{missing_image, secret_env};
 use super::service::Service;
 use crate::error::ApiError;
 use crate::ops;
@@ -99,6 +99,14 @@ pub(super) async fn rollout(emu: Emu, t: Target, op_name: String, generation: i6
             return None;
         }
         let mut info = service_info(&t.project, &t.location, &t.id, &service);
+        // The revision gets its secrets' values at start, as Cloud Run injects them.
+        match secret_env(w, &t.project, &service) {
+            Ok(values) => info.env.extend(values),
+            Err(error) => {
+                fail(w, &t.name, &op_name, "SECRETS_ACCESS_CHECK_FAILED", error);
+                return None;
+            }
+        }
         info.public = w.run.get(&t.name).is_ok_and(|s| s.is_public());
         Some(info)
     });

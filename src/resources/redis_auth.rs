@@ -1,0 +1,204 @@
+//! The Secret Manager secret holding Redis's AUTH string (`chat-redis-auth-ENV`): created with
+//! the environment's labels, its latest version kept equal to the instance's `getAuthString`,
+//! roles/secretmanager.secretAccessor for the chat service's identity on this secret only.
+//! Publishes the version the service pins. The string itself is only compared, never shown:
+//! plan and status say "a new AUTH string", not what it is.
+
+use super::{Action, Outputs, Planned, apis, not_ours, owned, redis, service_account};
+use crate::context::Ctx;
+use crate::diff::Change;
+use crate::gcp::{redis as instance, secretmanager as api};
+use crate::report::{Phase, Progress};
+use crate::resource::{Edge, Resource, ResourceId, Teardown};
+
+pub const ID: ResourceId = ResourceId("redis-auth");
+
+/// The secret holding Redis's AUTH string.
+pub struct RedisAuth;
+
+/// What the secret's state says when AUTH is off.
+const NOT_NEEDED: &str = "not needed (--no-redis-auth)";
+
+fn member(ctx: &Ctx) -> String {
+    let s = &ctx.settings;
+    format!(
+        "serviceAccount:{}",
+        s.names.service_account_email(&s.project)
+    )
+}
+
+/// What differs from the wanted secret, in words that never contain the AUTH string.
+struct Observed {
+    exists: bool,
+    /// The latest version, when it holds the instance's AUTH string.
+    current_version: Option<String>,
+    /// The instance's AUTH string is known (the instance exists and has AUTH on).
+    auth_known: bool,
+    bound: bool,
+}
+
+async fn observe(ctx: &Ctx) -> anyhow::Result<Observed> {
+    let names = &ctx.settings.names;
+    let secret = &names.redis_auth_secret;
+    let Some(found) = api::get(&ctx.google, secret).await? else {
+        return Ok(Observed {
+            exists: false,
+            current_version: None,
+            auth_known: false,
+            bound: false,
+        });
+    };
+    if !owned(&found.labels, ctx) {
+        anyhow::bail!("{}", not_ours("Secret Manager secret", secret, ctx));
+    }
+    let auth = instance::auth_string(&ctx.google, &names.redis_instance).await?;
+    let current_version = match &auth {
+        Some(auth) => match api::latest_holds(&ctx.google, secret, auth).await? {
+            Some((version, true)) => Some(version),
+            _ => None,
+        },
+        None => None,
+    };
+    Ok(Observed {
+        exists: true,
+        current_version,
+        auth_known: auth.is_some(),
+        bound: api::has_accessor(&ctx.google, secret, &member(ctx)).await?,
+    })
+}
+
+impl Resource for RedisAuth {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[
+            Edge::Ready(apis::ID),
+            Edge::Ready(redis::ID),
+            Edge::Ready(service_account::ID),
+        ]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["secretmanager.googleapis.com", "redis.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        ctx.settings.names.redis_auth_secret.clone()
+    }
+
+    async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+        let name = &ctx.settings.names.redis_auth_secret;
+        if !ctx.settings.redis_auth {
+            return Ok(Planned::new(name, NOT_NEEDED, Action::NoOp));
+        }
+        let seen = match observe(ctx).await {
+            Ok(seen) => seen,
+            Err(e) if e.to_string().contains("not managed by chatctl") => {
+                let reason = e.to_string();
+                return Ok(Planned::new(name, "EXISTS", Action::Conflict { reason }));
+            }
+            Err(e) => return Err(e),
+        };
+        if !seen.exists {
+            return Ok(Planned::new(name, "absent", Action::Create));
+        }
+        if let Some(version) = &seen.current_version {
+            out.update(|v| v.redis_auth_version = Some(version.clone()));
+        }
+        let mut changes = Vec::new();
+        if seen.auth_known && seen.current_version.is_none() {
+            changes.push(Change {
+                path: "versions.latest".into(),
+                from: "not the instance's AUTH string".into(),
+                to: "the instance's AUTH string (new version)".into(),
+            });
+        }
+        if !seen.bound {
+            changes.push(Change {
+                path: format!("iamPolicy.{}", api::ACCESSOR),
+                from: "absent".into(),
+                to: member(ctx).into(),
+            });
+        }
+        let action = if changes.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Update { changes }
+        };
+        Ok(Planned::new(name, "ENABLED", action))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        out: &Outputs,
+        planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        let names = &ctx.settings.names;
+        let secret = &names.redis_auth_secret;
+        match &planned.action {
+            Action::Create | Action::Update { .. } => {
+                progress.phase(if matches!(planned.action, Action::Create) {
+                    Phase::Creating
+                } else {
+                    Phase::Updating
+                });
+                if !api::create(&ctx.google, secret, &names.labels()).await? {
+                    // Taken between observe and create (or a retried create that went through).
+                    let found = api::get(&ctx.google, secret).await?;
+                    if !found.is_some_and(|f| owned(&f.labels, ctx)) {
+                        anyhow::bail!("{}", not_ours("Secret Manager secret", secret, ctx));
+                    }
+                }
+                let Some(auth) = instance::auth_string(&ctx.google, &names.redis_instance).await?
+                else {
+                    anyhow::bail!(
+                        "Redis instance {} has AUTH off, so there is no AUTH string to keep in \
+                         secret {secret}: run `chatctl up` again (it turns AUTH on), or pass \
+                         --no-redis-auth",
+                        names.redis_instance
+                    );
+                };
+                let version = match api::latest_holds(&ctx.google, secret, &auth).await? {
+                    Some((version, true)) => version,
+                    _ => api::add_version(&ctx.google, secret, &auth).await?,
+                };
+                api::grant_accessor(&ctx.google, secret, &member(ctx)).await?;
+                out.update(|v| v.redis_auth_version = Some(version));
+                Ok(())
+            }
+            Action::Resume { .. }
+            | Action::Replace { .. }
+            | Action::NoOp
+            | Action::Delete
+            | Action::Conflict { .. } => Ok(()),
+        }
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::Delete
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &Ctx,
+        _out: &Outputs,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<bool> {
+        let secret = &ctx.settings.names.redis_auth_secret;
+        let Some(found) = api::get(&ctx.google, secret).await? else {
+            return Ok(false);
+        };
+        if !owned(&found.labels, ctx) {
+            anyhow::bail!(
+                "{}; left alone",
+                not_ours("Secret Manager secret", secret, ctx)
+            );
+        }
+        progress.phase(Phase::Deleting);
+        api::delete(&ctx.google, secret).await
+    }
+}
