@@ -39,6 +39,26 @@ pub enum Tier {
     Standard,
 }
 
+/// What the chat-server instances share history, presence and broadcasts through (see --bus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bus {
+    /// A Memorystore for Redis instance (locally: redis-server).
+    Redis,
+    /// A NATS server with JetStream (on Google: a Compute Engine VM; locally: nats-server).
+    Nats,
+}
+
+impl Bus {
+    /// The name chat-server's `BUS` takes and reports show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bus::Redis => "redis",
+            Bus::Nats => "nats",
+        }
+    }
+}
+
 /// The chatctl.yaml file. Keys are camelCase like the REST resources they sit next to.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -54,6 +74,7 @@ pub struct FileConfig {
     pub staging_bucket: Option<String>,
     pub build_service_account: Option<String>,
     pub tier: Option<Tier>,
+    pub bus: Option<Bus>,
     pub connector_range: Option<String>,
     pub network: Option<String>,
     pub allow_unauthenticated: Option<bool>,
@@ -177,6 +198,11 @@ pub struct Settings {
     /// `--build-service-account` for `--build source` (None: chatctl's own build account).
     pub build_service_account: Option<String>,
     pub tier: Tier,
+    /// `--bus`: Redis (Memorystore) or NATS (a VM) between the instances.
+    pub bus: Bus,
+    /// With --bus nats: a NATS server chatctl does not provision (`up --local` sets it to its
+    /// loopback nats-server; never read from flags, environment or file). No credentials in it.
+    pub nats_server: Option<String>,
     pub connector_range: ConnectorRange,
     pub network: String,
     pub allow_unauthenticated: bool,
@@ -280,6 +306,8 @@ pub fn resolve(
         staging_bucket,
         build_service_account,
         tier: stack.tier.or(file.tier).unwrap_or(Tier::Basic),
+        bus: stack.bus.or(file.bus).unwrap_or(Bus::Redis),
+        nats_server: None,
         connector_range,
         network: pick(stack.network.clone(), file.network, DEFAULT_NETWORK),
         allow_unauthenticated: if stack.no_allow_unauthenticated {
@@ -492,6 +520,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.tier, Some(Tier::Standard));
+        let cfg = FileConfig::parse("bus: nats\n", path).unwrap();
+        assert_eq!(cfg.bus, Some(Bus::Nats));
+        assert!(FileConfig::parse("bus: kafka\n", path).is_err());
         assert_eq!(
             cfg.service.unwrap()["template"]["scaling"]["minInstanceCount"],
             2

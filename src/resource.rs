@@ -268,6 +268,8 @@ impl Planned {
 pub struct Values {
     pub redis_host: Option<String>,
     pub redis_port: Option<i32>,
+    /// `nats://HOST:4222` of the NATS server (with --bus nats), without credentials.
+    pub nats_url: Option<String>,
     pub image: Option<String>,
     pub service_url: Option<String>,
     /// APIs the stack needs that are not enabled yet: resources read through them are not

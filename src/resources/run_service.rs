@@ -5,9 +5,10 @@ use google_cloud_run_v2::model::Service;
 use google_cloud_run_v2::model::condition::State as ConditionState;
 
 use super::{
-    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis, render,
-    service_account, to_json,
+    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis,
+    render_adjusted, service_account, to_json,
 };
+use crate::config::Bus;
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::run as api;
@@ -45,6 +46,18 @@ impl Resource for RunService {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+        if ctx.settings.bus == Bus::Nats && nats_url(ctx, out).is_none() {
+            return Ok(Planned::new(
+                &ctx.settings.names.run_service,
+                "not planned",
+                Action::Conflict {
+                    reason: "--bus nats on Google Cloud needs the NATS server VM, which this \
+                             chatctl does not provision yet: use --bus redis (the default), or \
+                             --bus nats with --local"
+                        .into(),
+                },
+            ));
+        }
         let found = api::get(&ctx.google, &ctx.settings.names.run_service).await?;
         if let Some(service) = &found {
             publish(out, service);
@@ -183,13 +196,41 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
         ("project", s.project.clone()),
         ("region", s.region.clone()),
     ]);
-    render(
+    let bus = s.bus;
+    let nats = nats_url(ctx, out).unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
+    render_adjusted(
         "service",
         RUN_SERVICE,
         &vars,
         &s.overrides.service,
         Some(&s.names.labels()),
+        |spec| {
+            if bus == Bus::Nats {
+                use_nats(spec, &nats)
+            }
+        },
     )
+}
+
+/// The NATS server's URL (no credentials): the VM's, or one chatctl does not provision.
+fn nats_url(ctx: &Ctx, out: &Outputs) -> Option<String> {
+    out.get()
+        .nats_url
+        .or_else(|| ctx.settings.nats_server.clone())
+}
+
+/// chat-server's container with --bus nats: BUS=nats and NATS_URL instead of the Redis
+/// variables (chat-server refuses REDISHOST with BUS=nats).
+fn use_nats(spec: &mut serde_json::Value, url: &str) {
+    let Some(env) = spec
+        .pointer_mut("/template/containers/0/env")
+        .and_then(|e| e.as_array_mut())
+    else {
+        return;
+    };
+    env.retain(|var| !var["name"].as_str().is_some_and(|n| n.starts_with("REDIS")));
+    env.push(serde_json::json!({"name": "BUS", "value": "nats"}));
+    env.push(serde_json::json!({"name": "NATS_URL", "value": url}));
 }
 
 fn publish(out: &Outputs, service: &Service) {
