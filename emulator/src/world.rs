@@ -4,7 +4,7 @@
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use crate::apis::{artifactregistry, cloudbuild, iam, redis, run, storage, vpcaccess};
+use crate::apis::{artifactregistry, cloudbuild, compute, iam, redis, run, storage, vpcaccess};
 use crate::auth::Tokens;
 use crate::ops::Operations;
 use crate::projects::Projects;
@@ -21,6 +21,8 @@ pub struct World {
     pub artifactregistry: artifactregistry::model::Store,
     pub cloudbuild: cloudbuild::model::Store,
     pub storage: storage::model::Store,
+    /// Compute Engine instances, disks and firewalls (networks and subnets live in `projects`).
+    pub compute: compute::vms::Store,
     #[serde(skip)]
     pub tokens: Tokens,
 }
