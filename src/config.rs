@@ -520,8 +520,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.tier, Some(Tier::Standard));
-        let cfg = FileConfig::parse("bus: nats\n", path).unwrap();
-        assert_eq!(cfg.bus, Some(Bus::Nats));
+        let bus = FileConfig::parse("bus: nats\n", path).unwrap();
+        assert_eq!(bus.bus, Some(Bus::Nats));
         assert!(FileConfig::parse("bus: kafka\n", path).is_err());
         assert_eq!(
             cfg.service.unwrap()["template"]["scaling"]["minInstanceCount"],
