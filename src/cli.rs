@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{BuildMode, Tier};
+use crate::config::{BuildMode, Bus, Tier};
 use crate::report::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -199,6 +199,12 @@ pub struct StackArgs {
     /// zone) [default: basic].
     #[arg(long, env = "CHATCTL_TIER", value_enum)]
     pub tier: Option<Tier>,
+
+    /// What the chat-server instances share history and broadcasts through: `redis`
+    /// (Memorystore) or `nats` (a NATS server with JetStream on a Compute Engine VM; with
+    /// --local a nats-server process) [default: redis].
+    #[arg(long, env = "CHATCTL_BUS", value_enum)]
+    pub bus: Option<Bus>,
 
     /// The connector's /28 range, e.g. 10.8.0.0/28, or `auto` to pick a free /28 that overlaps
     /// no connector or subnet of the network [default: 10.8.0.0/28].

@@ -39,6 +39,26 @@ pub enum Tier {
     Standard,
 }
 
+/// What the chat-server instances share history, presence and broadcasts through (see --bus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bus {
+    /// A Memorystore for Redis instance (locally: redis-server).
+    Redis,
+    /// A NATS server with JetStream (on Google: a Compute Engine VM; locally: nats-server).
+    Nats,
+}
+
+impl Bus {
+    /// The name chat-server's `BUS` takes and reports show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bus::Redis => "redis",
+            Bus::Nats => "nats",
+        }
+    }
+}
+
 /// The chatctl.yaml file. Keys are camelCase like the REST resources they sit next to.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -54,6 +74,7 @@ pub struct FileConfig {
     pub staging_bucket: Option<String>,
     pub build_service_account: Option<String>,
     pub tier: Option<Tier>,
+    pub bus: Option<Bus>,
     pub connector_range: Option<String>,
     pub network: Option<String>,
     pub allow_unauthenticated: Option<bool>,
@@ -181,12 +202,19 @@ pub struct Settings {
     /// `--build-service-account` for `--build source` (None: chatctl's own build account).
     pub build_service_account: Option<String>,
     pub tier: Tier,
+    /// `--bus`: Redis (Memorystore) or NATS (a VM) between the instances.
+    pub bus: Bus,
+    /// With --bus nats: a NATS server chatctl does not provision (`up --local` sets it to its
+    /// loopback nats-server; never read from flags, environment or file). No credentials in it.
+    pub nats_server: Option<String>,
     pub connector_range: ConnectorRange,
     pub network: String,
     pub allow_unauthenticated: bool,
     /// Redis requires AUTH; its string is kept in a Secret Manager secret the service reads.
+    /// False unless Redis is the bus.
     pub redis_auth: bool,
-    /// Redis speaks TLS (in-transit encryption, server authentication).
+    /// Redis speaks TLS (in-transit encryption, server authentication). False unless Redis is
+    /// the bus.
     pub redis_tls: bool,
     pub timeout: Duration,
     pub overrides: Overrides,
@@ -275,6 +303,7 @@ pub fn resolve(
         redis: object_or_empty(file.redis, "redis")?,
         connector: object_or_empty(file.connector, "connector")?,
     };
+    let bus = stack.bus.or(file.bus).unwrap_or(Bus::Redis);
     Ok(Settings {
         project,
         region,
@@ -288,6 +317,8 @@ pub fn resolve(
         staging_bucket,
         build_service_account,
         tier: stack.tier.or(file.tier).unwrap_or(Tier::Basic),
+        bus,
+        nats_server: None,
         connector_range,
         network: pick(stack.network.clone(), file.network, DEFAULT_NETWORK),
         allow_unauthenticated: if stack.no_allow_unauthenticated {
@@ -295,8 +326,9 @@ pub fn resolve(
         } else {
             file.allow_unauthenticated.unwrap_or(true)
         },
-        redis_auth: !stack.no_redis_auth && file.redis_auth.unwrap_or(true),
-        redis_tls: !stack.no_redis_tls && file.redis_tls.unwrap_or(true),
+        // Redis settings mean nothing when Redis is not the bus.
+        redis_auth: bus == Bus::Redis && !stack.no_redis_auth && file.redis_auth.unwrap_or(true),
+        redis_tls: bus == Bus::Redis && !stack.no_redis_tls && file.redis_tls.unwrap_or(true),
         timeout,
         overrides,
         environment: Environment::read(env),
@@ -502,6 +534,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.tier, Some(Tier::Standard));
+        let bus = FileConfig::parse("bus: nats\n", path).unwrap();
+        assert_eq!(bus.bus, Some(Bus::Nats));
+        assert!(FileConfig::parse("bus: kafka\n", path).is_err());
         assert_eq!(
             cfg.service.unwrap()["template"]["scaling"]["minInstanceCount"],
             2

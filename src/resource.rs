@@ -273,6 +273,8 @@ pub struct Values {
     pub redis_ca_certs: Option<String>,
     /// The secret version holding Redis's AUTH string, which the service pins.
     pub redis_auth_version: Option<String>,
+    /// `nats://HOST:4222` of the NATS server (with --bus nats), without credentials.
+    pub nats_url: Option<String>,
     pub image: Option<String>,
     pub service_url: Option<String>,
     /// APIs the stack needs that are not enabled yet: resources read through them are not

@@ -1,8 +1,9 @@
 //! `chatctl up --local` end to end: it comes up through the emulated `up`, serves the chat page
 //! at the front door, spreads real socket.io-client users over two chat-server instances that
-//! share a real redis-server, survives the loss of an instance or of redis-server with history
-//! intact, and on SIGINT runs `down`, leaving no process and no port behind. Without
-//! redis-server it says so and runs one in-memory instance.
+//! share a real redis-server (or, with --bus nats, a real nats-server with JetStream), survives
+//! the loss of an instance or of that server with history intact, and on SIGINT runs `down`,
+//! leaving no process and no port behind. Without redis-server it says so and runs one
+//! in-memory instance; --bus nats without nats-server is refused before anything starts.
 
 mod local_support;
 
@@ -44,25 +45,65 @@ fn assert_clean_stop(stack: &mut LocalStack, signal: Signal, expected_code: i32)
     }
 }
 
+/// What the instances share history through, as local mode runs it.
+struct BusCase {
+    /// Extra flags of `up --local`.
+    flags: &'static [&'static str],
+    /// The process's log name (its pid is read from `NAME | started (pid N)`).
+    process: &'static str,
+    /// chatctl's line saying it started the server.
+    started: &'static str,
+    /// The instances' line saying they use it.
+    used: &'static str,
+}
+
+const REDIS: BusCase = BusCase {
+    flags: &[],
+    process: "redis",
+    started: "redis-server on 127.0.0.1:",
+    used: "using Redis",
+};
+
+const NATS: BusCase = BusCase {
+    flags: &["--bus", "nats"],
+    process: "nats",
+    started: "nats-server (JetStream) on 127.0.0.1:",
+    used: "using NATS",
+};
+
 #[test]
 fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
+    two_instances_share_the_bus(&REDIS);
+}
+
+#[test]
+fn two_instances_share_nats_behind_the_front_door_and_sigint_cleans_up() {
+    two_instances_share_the_bus(&NATS);
+}
+
+/// Two instances behind the front door: the page, the JS suite (chat across instances, an
+/// instance killed, the bus server killed), restarts, then a clean SIGINT.
+fn two_instances_share_the_bus(bus: &BusCase) {
     let dir = tempfile::tempdir().unwrap();
-    let mut stack = LocalStack::start(dir.path(), &["--instances", "2"], &[]);
+    let args: Vec<&str> = ["--instances", "2"]
+        .iter()
+        .chain(bus.flags)
+        .copied()
+        .collect();
+    let mut stack = LocalStack::start(dir.path(), &args, &[]);
     stack.wait_up();
     let log = stack.log_text();
     assert!(
         log.contains("chatctl up:"),
         "the emulated `up` did not run:\n{log}"
     );
-    assert!(
-        log.contains("redis-server on 127.0.0.1:"),
-        "no redis-server:\n{log}"
-    );
+    assert!(log.contains(bus.started), "no {}:\n{log}", bus.process);
     // The instances' own lines are relayed by chatctl and may trail its "chat is up" line.
-    let line = stack.wait_for_line("using Redis", Duration::from_secs(10));
+    let line = stack.wait_for_line(bus.used, Duration::from_secs(10));
     assert!(
         line.trim_start().starts_with("chat-"),
-        "instances do not use Redis: {line}"
+        "instances do not use {}: {line}",
+        bus.process
     );
 
     // The page, through the front door, with the instance named and an affinity cookie.
@@ -96,7 +137,8 @@ fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
                 "CHAT_PIDS",
                 serde_json::Value::Object(chat_pids.clone()).to_string(),
             ),
-            ("REDIS_PID", pids["redis"].to_string()),
+            ("BUS_PID", pids[bus.process].to_string()),
+            ("BUS_NAME", format!("{}-server", bus.process)),
         ],
         Duration::from_secs(120),
     );
@@ -129,12 +171,24 @@ fn two_instances_share_redis_behind_the_front_door_and_sigint_cleans_up() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // The suite also killed redis-server: it came back under a new pid.
-    stack.wait_for_line("   redis | exited", Duration::from_secs(10));
+    // The suite also killed the bus server: it came back under a new pid.
+    stack.wait_for_line(
+        &format!("{:>8} | exited", bus.process),
+        Duration::from_secs(10),
+    );
     assert_ne!(
-        stack.pids()["redis"],
-        pids["redis"],
-        "redis-server was not restarted"
+        stack.pids()[bus.process],
+        pids[bus.process],
+        "{}-server was not restarted",
+        bus.process
+    );
+    assert!(
+        !stack.pids().contains_key(if bus.process == "redis" {
+            "nats"
+        } else {
+            "redis"
+        }),
+        "the other bus's server was started too"
     );
 
     assert_clean_stop(&mut stack, Signal::SIGINT, 0);
@@ -177,25 +231,42 @@ fn without_redis_server_it_says_so_and_runs_one_in_memory_instance() {
     assert_clean_stop(&mut stack, Signal::SIGINT, 0);
 }
 
+/// Runs `chatctl up --local ARGS` (PATH set to `path`) and returns its stderr, after checking
+/// it was refused as bad configuration (exit 3) before the emulated `up` ran.
+fn refused_before_up(args: &[&str], path: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    command
+        .args(["up", "--local"])
+        .args(args)
+        .current_dir(dir.path());
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("chatctl up:"), "`up` ran: {stderr}");
+    stderr
+}
+
+#[test]
+fn bus_nats_without_nats_server_is_refused_before_anything_starts() {
+    let stderr = refused_before_up(&["--port", "0", "--bus", "nats"], Some("/nonexistent"));
+    assert!(
+        stderr.contains("nats-server") && stderr.contains("--bus redis"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_busy_port_is_refused_before_anything_starts() {
-    let dir = tempfile::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
-        .args(["up", "--local", "--port", &port.to_string()])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let stderr = refused_before_up(&["--port", &port.to_string()], None);
     assert!(
         stderr.contains(&format!("port {port}")) && stderr.contains("--port"),
         "{stderr}"
-    );
-    assert!(
-        !stderr.contains("chatctl up:"),
-        "`up` ran although the port was busy: {stderr}"
     );
 }
 

@@ -27,6 +27,21 @@ pub fn display_url(config: &Config) -> String {
 /// Connects to NATS, retrying only what may pass by itself (refused, timed out) until `wait`
 /// runs out; a refusal such as bad credentials is returned at once. Errors never hold
 /// NATS_CREDS or a password from NATS_URL.
+/// The `user:password` of the first server URL that carries one (percent-decoded).
+fn login_in_url(urls: &str) -> Option<(String, String)> {
+    urls.split(',')
+        .filter_map(|url| url.trim().parse::<async_nats::ServerAddr>().ok())
+        .find(|addr| addr.has_user_pass())
+        .and_then(|addr| {
+            let decode = |part: &str| {
+                percent_encoding::percent_decode_str(part)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            Some((decode(addr.username()?), decode(addr.password()?)))
+        })
+}
+
 pub async fn connect(
     config: &Config,
     metrics: Arc<Metrics>,
@@ -34,6 +49,7 @@ pub async fn connect(
 ) -> Result<Client, String> {
     let url = config.nats_url.clone().ok_or("NATS_URL is not set")?;
     let credentials = config.nats_credentials()?;
+    let url_login = login_in_url(&url);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let mut options = ConnectOptions::new()
@@ -46,6 +62,10 @@ pub async fn connect(
                 (Duration::from_millis(50) * 2u32.saturating_pow(attempts.min(8) as u32))
                     .min(MAX_BACKOFF)
             });
+        // async-nats parses `user:password@` in the URL but does not send it: say it here.
+        if let Some((user, password)) = &url_login {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
         if let Some(creds) = &credentials {
             options = options.credentials(creds).map_err(|_| {
                 "NATS_CREDS holds no usable NATS user credentials: check the JWT and the NKEY SEED block"
@@ -129,5 +149,19 @@ pub async fn ping(client: &Client, limit: Duration) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {limit:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_in_nats_url_is_found_and_decoded() {
+        assert_eq!(login_in_url("nats://10.0.0.5:4222"), None);
+        assert_eq!(
+            login_in_url("nats://a:4222, nats://chat:p%40ss@b:4222"),
+            Some(("chat".into(), "p@ss".into()))
+        );
     }
 }

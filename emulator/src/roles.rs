@@ -317,6 +317,40 @@ static ROLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // A subset of Google's list: what instances, their disks and zone operations need.
+        "roles/compute.instanceAdmin.v1",
+        &[
+            "compute.disks.*",
+            "compute.diskTypes.*",
+            "compute.images.useReadOnly",
+            "compute.instances.*",
+            "compute.machineTypes.*",
+            "compute.networks.get",
+            "compute.networks.list",
+            "compute.networks.use",
+            "compute.subnetworks.get",
+            "compute.subnetworks.list",
+            "compute.subnetworks.use",
+            "compute.zoneOperations.*",
+            "compute.zones.*",
+            "resourcemanager.projects.get",
+            "resourcemanager.projects.list",
+        ],
+    ),
+    (
+        // A subset of Google's list: firewall rules and the global operations they run.
+        "roles/compute.securityAdmin",
+        &[
+            "compute.firewalls.*",
+            "compute.globalOperations.*",
+            "compute.networks.get",
+            "compute.networks.list",
+            "compute.networks.updatePolicy",
+            "resourcemanager.projects.get",
+            "resourcemanager.projects.list",
+        ],
+    ),
+    (
         "roles/logging.logWriter",
         &["logging.logEntries.create", "logging.logEntries.route"],
     ),

@@ -5,7 +5,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::apis::{
-    artifactregistry, cloudbuild, iam, redis, run, secretmanager, storage, vpcaccess,
+    artifactregistry, cloudbuild, compute, iam, redis, run, secretmanager, storage, vpcaccess,
 };
 use crate::auth::Tokens;
 use crate::ops::Operations;
@@ -24,6 +24,8 @@ pub struct World {
     pub cloudbuild: cloudbuild::model::Store,
     pub storage: storage::model::Store,
     pub secretmanager: secretmanager::model::Store,
+    /// Compute Engine instances, disks and firewalls (networks and subnets live in `projects`).
+    pub compute: compute::vms::Store,
     #[serde(skip)]
     pub tokens: Tokens,
 }

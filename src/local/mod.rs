@@ -7,7 +7,10 @@
 //!   the same graph with the same client crates and prints the same progress.
 //! - Its runtime hook ([`runtime::LocalRuntime`]) makes the resources real: the Memorystore
 //!   instance is a redis-server process, the Cloud Run service N chat-server processes behind
-//!   the [`front_door`] on 127.0.0.1:`--port`, which becomes the service's URL.
+//!   the [`front_door`] on 127.0.0.1:`--port`, which becomes the service's URL. With
+//!   `--bus nats` there is no Redis: a nats-server with JetStream (store in the run's temporary
+//!   directory, a password generated for the run) is started before `up` and the service's
+//!   instances use it (BUS=nats).
 //! - chat-server instances are chatctl itself, re-executed as the hidden `chatctl serve-chat`
 //!   subcommand over the chat-server library. That is the simpler design: no second binary to
 //!   build or find (so `cargo run -- up --local` works as is), the instance code is the very
@@ -37,12 +40,12 @@ pub use chat_instance::serve_chat;
 
 use crate::cli::{GlobalArgs, UpArgs};
 use crate::commands::Session;
-use crate::config::{self, ConfigError};
+use crate::config::{self, Bus, ConfigError};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK, Interrupted};
 use front_door::{Backends, FrontDoor};
 use processes::say;
-use runtime::{LocalRuntime, Plan};
+use runtime::{LocalRuntime, NatsPlan, Plan};
 
 /// The project local mode uses unless `--project` names one.
 pub const LOCAL_PROJECT: &str = "local-project";
@@ -71,8 +74,18 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
                 args.port
             ))
         })?;
-    let redis_server = find_program("redis-server", settings.environment.search_path.as_deref());
-    if redis_server.is_none() {
+    let search_path = settings.environment.search_path.as_deref();
+    let nats = match settings.bus {
+        Bus::Redis => None,
+        Bus::Nats => Some(nats_plan(search_path)?),
+    };
+    // The service's NATS_URL names it as on Google (no credentials); the instances get them.
+    settings.nats_server = nats.as_ref().map(NatsPlan::url);
+    let redis_server = match settings.bus {
+        Bus::Redis => find_program("redis-server", search_path),
+        Bus::Nats => None,
+    };
+    if redis_server.is_none() && nats.is_none() {
         say(
             "local",
             "redis-server is not installed (not found on PATH): running ONE chat-server instance \
@@ -83,12 +96,13 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     let data_dir = tempfile::Builder::new()
         .prefix("chatctl-local-")
         .tempdir()
-        .context("cannot create a temporary directory for Redis data")?;
+        .context("cannot create a temporary directory for Redis or NATS data")?;
     let backends = Arc::new(Backends::default());
     let front_door =
         FrontDoor::start(listener, backends.clone()).context("cannot start the front door")?;
     let plan = Plan {
         redis_server,
+        nats,
         chatctl: std::env::current_exe().context("cannot find chatctl's own executable")?,
         instances: args.instances,
         data_dir: data_dir.path().to_path_buf(),
@@ -114,6 +128,12 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         ),
     );
     let clients = Clients::connect_anonymous(emulator.base_url().to_string()).await?;
+    if let Err(why) = runtime.start_nats().await {
+        let _ = emulator.shutdown().await;
+        runtime.stop_all().await;
+        front_door.stop().await;
+        anyhow::bail!("{why}\n  → check that nats-server (with JetStream) runs on this machine");
+    }
 
     let signals = Signals::install()?;
     let stopping = CancellationToken::new();
@@ -174,6 +194,26 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     down.context("`down` did not finish cleanly; every local process was stopped anyway")?;
     say("local", "stopped: nothing left running");
     Ok(EXIT_OK)
+}
+
+/// --bus nats: the installed nats-server, a free port and a password generated for this run.
+fn nats_plan(search_path: Option<&str>) -> Result<NatsPlan, ConfigError> {
+    use rand::distr::{Alphanumeric, SampleString as _};
+    let program = find_program("nats-server", search_path).ok_or_else(|| {
+        ConfigError(
+            "--bus nats runs a local nats-server, which is not installed (not found on PATH): \
+             install it (e.g. `apt install nats-server` or `brew install nats-server`), or use \
+             --bus redis"
+                .into(),
+        )
+    })?;
+    let port = runtime::free_port()
+        .map_err(|e| ConfigError(format!("no free port on 127.0.0.1 for nats-server: {e}")))?;
+    Ok(NatsPlan {
+        program,
+        port,
+        password: Alphanumeric.sample_string(&mut rand::rng(), 32),
+    })
 }
 
 /// SIGINT and SIGTERM, counted: the first asks for a clean stop, the second for a fast one.

@@ -1,7 +1,9 @@
 //! The emulator's runtime hook for `up --local`: it makes emulated resources real. A Memorystore
 //! instance that becomes READY is a redis-server process; a Cloud Run service revision that
 //! becomes ready is N chat-server processes behind the front door, with the service's own
-//! environment (REDISHOST/REDISPORT as `up` set them). Deletes stop the processes.
+//! environment (REDISHOST/REDISPORT, or BUS=nats and NATS_URL, as `up` set them). Deletes stop
+//! the processes. With --bus nats the session's nats-server (JetStream, a password generated
+//! for the run) is started before `up` and handed to the instances with its credentials.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,14 +28,22 @@ const CHAT_ENV_CLEARED: &[&str] = &[
     "REDIS_PASSWORD",
     "REDIS_TLS",
     "REDIS_CA_CERT",
+    "BUS",
+    "NATS_URL",
+    "NATS_CREDS",
     "PORT",
 ];
+
+/// The NATS user of local mode's nats-server (its password is generated per run).
+const NATS_USER: &str = "chat";
 
 /// What the runtime runs, fixed for the session.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// redis-server, or `None` for chat-server's in-memory mode (one instance).
+    /// redis-server, or `None` for chat-server's in-memory mode (one instance) or --bus nats.
     pub redis_server: Option<PathBuf>,
+    /// With --bus nats: the session's nats-server.
+    pub nats: Option<NatsPlan>,
     /// chatctl itself: instances run as `chatctl serve-chat`.
     pub chatctl: PathBuf,
     /// chat-server instances per service.
@@ -42,11 +52,45 @@ pub struct Plan {
     pub data_dir: PathBuf,
 }
 
+/// Local mode's NATS server: where it listens and the password of [`NATS_USER`].
+#[derive(Clone)]
+pub struct NatsPlan {
+    pub program: PathBuf,
+    pub port: u16,
+    pub password: String,
+}
+
+impl std::fmt::Debug for NatsPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsPlan")
+            .field("program", &self.program)
+            .field("port", &self.port)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl NatsPlan {
+    /// The URL the service's NATS_URL says (no credentials), as `up` deploys it.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL the instances connect with: the credentials in it (chat-server never logs them).
+    fn url_with_credentials(&self) -> String {
+        format!(
+            "nats://{NATS_USER}:{}@127.0.0.1:{}",
+            self.password, self.port
+        )
+    }
+}
+
 /// The processes started for each resource; `closed` once the session stops, after which a
 /// hook that is still starting something stops it again (an `up` interrupted mid-create).
 #[derive(Default)]
 struct Running {
     redis: HashMap<String, Supervised>,
+    nats: Option<Supervised>,
     services: HashMap<String, Vec<Supervised>>,
     closed: bool,
 }
@@ -74,17 +118,67 @@ impl LocalRuntime {
 
     /// Stops whatever `down` did not (e.g. an `up` interrupted before its service existed).
     pub async fn stop_all(&self) {
-        let (redis, services) = {
+        let (redis, nats, services) = {
             let mut running = self.running.lock().await;
             running.closed = true;
             (
                 std::mem::take(&mut running.redis),
+                running.nats.take(),
                 std::mem::take(&mut running.services),
             )
         };
         self.backends.set(Vec::new());
-        let all = redis.into_values().chain(services.into_values().flatten());
+        let all = redis
+            .into_values()
+            .chain(services.into_values().flatten())
+            .chain(nats);
         futures::future::join_all(all.map(Supervised::stop)).await;
+    }
+
+    /// Starts the session's nats-server (--bus nats) and waits until it answers with the
+    /// run's credentials; it runs until [`LocalRuntime::stop_all`], restarted if it dies, on
+    /// the same port and JetStream store (history survives its crash).
+    pub async fn start_nats(&self) -> Result<(), String> {
+        let Some(nats) = &self.plan.nats else {
+            return Ok(());
+        };
+        let dir = self.plan.data_dir.join("nats");
+        let config = dir.join("nats.conf");
+        write_private(&config, &nats_config(nats, &dir.join("jetstream")))
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        let process = Supervised::start(Spec {
+            name: "nats".into(),
+            program: nats.program.clone(),
+            args: vec!["-c".into(), config.display().to_string()],
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            stdin: None,
+        });
+        if !wait_until(START_WAIT, || nats_answers(nats)).await {
+            let tail = process.tail();
+            process.stop().await;
+            return Err(format!(
+                "nats-server did not answer on 127.0.0.1:{} within {}s:\n{tail}",
+                nats.port,
+                START_WAIT.as_secs()
+            ));
+        }
+        let mut running = self.running.lock().await;
+        if running.closed {
+            drop(running);
+            process.stop().await;
+            return Err(CLOSED.into());
+        }
+        running.nats = Some(process);
+        drop(running);
+        say(
+            "nats",
+            &format!(
+                "nats-server (JetStream) on 127.0.0.1:{}, user {NATS_USER} with a password generated for this run",
+                nats.port
+            ),
+        );
+        Ok(())
     }
 
     async fn start_redis(&self, info: &RedisInstanceInfo) -> Result<Option<RedisEndpoint>, String> {
@@ -170,7 +264,7 @@ impl LocalRuntime {
     async fn start_service(&self, info: &ServiceInfo) -> Result<Option<String>, String> {
         // A new revision replaces the old instances (Cloud Run shifts traffic the same way).
         self.stop_service(&info.name).await;
-        let in_memory = self.plan.redis_server.is_none();
+        let in_memory = self.plan.redis_server.is_none() && self.plan.nats.is_none();
         let mut count = if in_memory { 1 } else { self.plan.instances };
         if let Ok(max) = u16::try_from(info.max_instance_count)
             && max > 0
@@ -188,7 +282,13 @@ impl LocalRuntime {
             .env
             .iter()
             .filter(|(key, _)| !(in_memory && key.starts_with("REDIS")) && key != "PORT")
-            .cloned()
+            .map(|(key, value)| match &self.plan.nats {
+                // The service names the server; the instances also get the run's credentials.
+                Some(nats) if key == "NATS_URL" && *value == nats.url() => {
+                    (key.clone(), nats.url_with_credentials())
+                }
+                _ => (key.clone(), value.clone()),
+            })
             .collect();
         let mut started = Vec::new();
         let mut backends = Vec::new();
@@ -298,6 +398,66 @@ fn redis_config(port: u16, dir: &Path, auth: Option<&str>) -> String {
     config
 }
 
+/// nats-server's configuration: loopback only, JetStream with its store in the session's data
+/// directory, one user with the run's password. Written to a file only chatctl can read, so
+/// the password shows neither in `ps` nor in a log.
+fn nats_config(nats: &NatsPlan, store: &Path) -> String {
+    format!(
+        "listen: \"127.0.0.1:{port}\"\nserver_name: \"chatctl-local\"\njetstream {{\n  store_dir: \"{store}\"\n}}\nauthorization {{\n  user: \"{NATS_USER}\"\n  password: \"{password}\"\n}}\n",
+        port = nats.port,
+        store = store.display(),
+        password = nats.password,
+    )
+}
+
+/// Creates `path` (and its directory) readable by this user only, with `text`.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+/// nats-server accepts the run's credentials: CONNECT, then PING answered by PONG.
+async fn nats_answers(nats: &NatsPlan) -> bool {
+    let exchange = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", nats.port)).await.ok()?;
+        let connect = serde_json::json!({
+            "verbose": false,
+            "pedantic": false,
+            "user": NATS_USER,
+            "pass": nats.password,
+        });
+        let command = format!("CONNECT {connect}\r\nPING\r\n");
+        stream.write_all(command.as_bytes()).await.ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !reply.ends_with(b"PONG\r\n") {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 || reply.len() > 16 * 1024 || reply.starts_with(b"-ERR") {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+            if reply.windows(4).any(|w| w == b"-ERR") {
+                return None;
+            }
+        }
+        Some(())
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), exchange).await,
+        Ok(Some(()))
+    )
+}
+
 /// A port that was free a moment ago (the process that takes it binds it right away).
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -377,5 +537,20 @@ mod tests {
         assert!(
             redis_config(1, Path::new("/d"), Some("s3cret")).contains("requirepass \"s3cret\"")
         );
+    }
+
+    #[test]
+    fn nats_config_binds_loopback_with_jetstream_and_the_runs_password_is_never_shown() {
+        let nats = NatsPlan {
+            program: PathBuf::from("/usr/sbin/nats-server"),
+            port: 4300,
+            password: "pw-of-the-run".into(),
+        };
+        let config = nats_config(&nats, Path::new("/tmp/s/js"));
+        assert!(config.contains("listen: \"127.0.0.1:4300\""), "{config}");
+        assert!(config.contains("store_dir: \"/tmp/s/js\""), "{config}");
+        assert!(config.contains("password: \"pw-of-the-run\""), "{config}");
+        assert_eq!(nats.url(), "nats://127.0.0.1:4300");
+        assert!(!format!("{nats:?}").contains("pw-of-the-run"));
     }
 }

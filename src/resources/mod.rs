@@ -118,8 +118,26 @@ pub fn render<T>(
 where
     T: serde::de::DeserializeOwned + Serialize,
 {
+    render_adjusted(what, template, vars, overrides, labels, |_| Ok(()))
+}
+
+/// [`render`], with `adjust` applied to the rendered JSON (after the user's overrides, before
+/// the labels): for what a template cannot say with placeholders, such as env entries that
+/// depend on a setting.
+pub fn render_adjusted<T>(
+    what: &str,
+    template: &str,
+    vars: &crate::templates::Vars,
+    overrides: &serde_json::Value,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+    adjust: impl FnOnce(&mut serde_json::Value) -> Result<(), String>,
+) -> anyhow::Result<Rendered<T>>
+where
+    T: serde::de::DeserializeOwned + Serialize,
+{
     let mut spec = crate::templates::render(template, vars, overrides)
         .map_err(|e| crate::config::ConfigError(format!("{what} template: {e}")))?;
+    adjust(&mut spec).map_err(|e| crate::config::ConfigError(format!("{what}: {e}")))?;
     if let (Some(labels), Some(object)) = (labels, spec.as_object_mut()) {
         let entry = object
             .entry("labels")

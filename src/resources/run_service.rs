@@ -8,8 +8,9 @@ use google_cloud_run_v2::model::condition::State as ConditionState;
 
 use super::{
     Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis, redis_auth,
-    render, service_account, to_json,
+    render_adjusted, service_account, to_json,
 };
+use crate::config::Bus;
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::run as api;
@@ -48,6 +49,18 @@ impl Resource for RunService {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
+        if ctx.settings.bus == Bus::Nats && nats_url(ctx, out).is_none() {
+            return Ok(Planned::new(
+                &ctx.settings.names.run_service,
+                "not planned",
+                Action::Conflict {
+                    reason: "--bus nats on Google Cloud needs the NATS server VM, which this \
+                             chatctl does not provision yet: use --bus redis (the default), or \
+                             --bus nats with --local"
+                        .into(),
+                },
+            ));
+        }
         let found = api::get(&ctx.google, &ctx.settings.names.run_service).await?;
         if let Some(service) = &found {
             publish(out, service);
@@ -186,65 +199,100 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
         ("project", s.project.clone()),
         ("region", s.region.clone()),
     ]);
-    let rendered: Rendered<Service> = render(
+    let known = |v: Option<String>| v.unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
+    let env = match s.bus {
+        Bus::Nats => nats_env(nats_url(ctx, out).unwrap_or_else(|| KNOWN_AFTER_UP.to_string())),
+        Bus::Redis => redis_env(s, values.redis_auth_version, values.redis_ca_certs, known),
+    };
+    render_adjusted(
         "service",
         RUN_SERVICE,
         &vars,
         &s.overrides.service,
         Some(&s.names.labels()),
-    )?;
-    let known = |v: Option<String>| v.unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
-    let mut env = Vec::new();
+        |spec| with_env(spec, env),
+    )
+}
+
+/// chat-server's Redis variables beyond the template's REDISHOST/REDISPORT: the AUTH string
+/// from its secret and the TLS settings.
+fn redis_env(
+    s: &crate::config::Settings,
+    auth_version: Option<String>,
+    ca_certs: Option<String>,
+    known: impl Fn(Option<String>) -> String,
+) -> EnvChange {
+    let mut set = Vec::new();
     if s.redis_auth {
         // Pinned, not `latest`: a new AUTH string is a new version, and so a new revision on
         // the next `up` whose instances all use it; `latest` would leave running instances on
         // the old one and mix them with new ones.
-        env.push(serde_json::json!({
+        set.push(serde_json::json!({
             "name": "REDIS_PASSWORD",
             "valueSource": { "secretKeyRef": {
                 "secret": s.names.redis_auth_secret,
-                "version": known(values.redis_auth_version),
+                "version": known(auth_version),
             }},
         }));
     }
     if s.redis_tls {
-        env.push(serde_json::json!({ "name": "REDIS_TLS", "value": "1" }));
-        env.push(serde_json::json!({
-            "name": "REDIS_CA_CERT",
-            "value": known(values.redis_ca_certs),
-        }));
+        set.push(serde_json::json!({ "name": "REDIS_TLS", "value": "1" }));
+        set.push(serde_json::json!({ "name": "REDIS_CA_CERT", "value": known(ca_certs) }));
     }
-    with_env(rendered, env)
+    EnvChange {
+        drop_redis: false,
+        set,
+    }
 }
 
-/// The rendered service with `extra` appended to chat-server's env (containers[0]).
-fn with_env(
-    mut rendered: Rendered<Service>,
-    extra: Vec<serde_json::Value>,
-) -> anyhow::Result<Rendered<Service>> {
-    if extra.is_empty() {
-        return Ok(rendered);
+/// chat-server's variables with --bus nats: BUS=nats and NATS_URL instead of the Redis ones
+/// (chat-server refuses REDISHOST with BUS=nats).
+fn nats_env(url: String) -> EnvChange {
+    EnvChange {
+        drop_redis: true,
+        set: vec![
+            serde_json::json!({"name": "BUS", "value": "nats"}),
+            serde_json::json!({"name": "NATS_URL", "value": url}),
+        ],
     }
-    let Some(list) = rendered
-        .spec
+}
+
+/// What the settings change in chat-server's env (containers[0]) after the template.
+struct EnvChange {
+    /// Remove every REDIS* variable.
+    drop_redis: bool,
+    /// Set these (replacing any of the same name).
+    set: Vec<serde_json::Value>,
+}
+
+/// Applies `change` to the rendered service's chat-server container.
+fn with_env(spec: &mut serde_json::Value, change: EnvChange) -> Result<(), String> {
+    if change.set.is_empty() && !change.drop_redis {
+        return Ok(());
+    }
+    let Some(list) = spec
         .pointer_mut("/template/containers/0")
         .and_then(|c| c.as_object_mut())
         .map(|c| c.entry("env").or_insert_with(|| serde_json::json!([])))
         .and_then(|e| e.as_array_mut())
     else {
-        return Err(crate::config::ConfigError(
-            "service: the template with your overrides has no template.containers[0] for chat-server"
-                .into(),
-        )
-        .into());
+        return Err(
+            "the template with your overrides has no template.containers[0] for chat-server".into(),
+        );
     };
-    list.retain(|e| !extra.iter().any(|x| x["name"] == e["name"]));
-    list.extend(extra);
-    rendered.message = serde_json::from_value(rendered.spec.clone()).map_err(|e| {
-        crate::config::ConfigError(format!("service: the Redis settings do not fit it: {e}"))
-    })?;
-    rendered.json = to_json(&rendered.message);
-    Ok(rendered)
+    if change.drop_redis {
+        list.retain(|var| !var["name"].as_str().is_some_and(|n| n.starts_with("REDIS")));
+    }
+    list.retain(|e| !change.set.iter().any(|x| x["name"] == e["name"]));
+    list.extend(change.set);
+    Ok(())
+}
+
+/// The NATS server's URL (no credentials): the VM's, or one chatctl does not provision.
+fn nats_url(ctx: &Ctx, out: &Outputs) -> Option<String> {
+    out.get()
+        .nats_url
+        .or_else(|| ctx.settings.nats_server.clone())
 }
 
 fn publish(out: &Outputs, service: &Service) {

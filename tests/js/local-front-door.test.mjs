@@ -2,7 +2,9 @@
 // connections are spread over the instances, users on different instances chat with each
 // other, and when one instance is killed its user reconnects and finds the room's history.
 // Started by tests/local_up.rs, which passes CHAT_URL (the front door) and CHAT_PIDS
-// ({"chat-1": pid, ...}, read from chatctl's log) and REDIS_PID (the Memorystore instance).
+// ({"chat-1": pid, ...}, read from chatctl's log), BUS_PID (the process the instances share
+// history through: redis-server, the Memorystore instance, or nats-server with --bus nats) and
+// BUS_NAME (its name in messages).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
@@ -10,7 +12,8 @@ import { io } from "socket.io-client";
 const WAIT_MS = 15000;
 const URL = required("CHAT_URL");
 const PIDS = JSON.parse(required("CHAT_PIDS"));
-const REDIS_PID = Number(required("REDIS_PID"));
+const BUS_PID = Number(required("BUS_PID"));
+const BUS_NAME = required("BUS_NAME");
 
 /** Every socket opened, closed at the end even when a test fails (or node would hang). */
 const opened = [];
@@ -93,7 +96,7 @@ test("two users land on different instances, chat, and history survives killing 
   assert.ok(bob.connected, "bob's instance was not touched");
 
   // She comes back through the front door (to whichever instance answers) and the room's
-  // history, kept in Redis, is intact.
+  // history, kept in the bus server, is intact.
   const again = await connect("alice again");
   const history = await signin(again, "alice", room);
   const texts = history.map((m) => m.text);
@@ -105,15 +108,15 @@ test("two users land on different instances, chat, and history survives killing 
   bob.close();
 });
 
-test("history survives a crash of redis-server: it restarts on its port with its append-only file", async () => {
-  const room = `local-redis-${process.pid}`;
+test(`history survives a crash of ${BUS_NAME}: it restarts on its port with its store`, async () => {
+  const room = `local-bus-${process.pid}`;
   const ann = await connect("ann");
   await signin(ann, "ann", room);
-  assert.deepEqual(await ack(ann, "sendMessage", "before the redis crash"), []);
-  process.kill(REDIS_PID, "SIGKILL");
+  assert.deepEqual(await ack(ann, "sendMessage", "before the bus crash"), []);
+  process.kill(BUS_PID, "SIGKILL");
   ann.close();
 
-  // Until Redis is back (chatctl restarts it) and the instances reconnect, sign-in may fail;
+  // Until the bus server is back (chatctl restarts it) and the instances reconnect, sign-in may fail;
   // once it succeeds, the history must hold the message.
   const deadline = Date.now() + 30000;
   let lastError;
@@ -124,7 +127,7 @@ test("history survives a crash of redis-server: it restarts on its port with its
       const [error, history] = await ack(socket, "signin", { user: "ann", room });
       if (error === null) {
         const texts = (history?.messages ?? []).map((m) => m.text);
-        assert.ok(texts.includes("before the redis crash"), `history after the Redis restart: ${JSON.stringify(texts)}`);
+        assert.ok(texts.includes("before the bus crash"), `history after the ${BUS_NAME} restart: ${JSON.stringify(texts)}`);
         return;
       }
       lastError = error;
@@ -136,5 +139,5 @@ test("history survives a crash of redis-server: it restarts on its port with its
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  assert.fail(`no sign-in succeeded within 30 s after the Redis crash; last error: ${lastError}`);
+  assert.fail(`no sign-in succeeded within 30 s after the ${BUS_NAME} crash; last error: ${lastError}`);
 });

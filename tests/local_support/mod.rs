@@ -139,13 +139,15 @@ impl LocalStack {
             .collect()
     }
 
-    /// Every loopback port the log reports in use: the emulator, redis-server, each instance.
+    /// Every loopback port the log reports in use: the emulator, redis-server or nats-server,
+    /// each instance.
     pub fn ports(&self) -> Vec<u16> {
         let mut ports = vec![self.port];
         for line in self.log.lock().unwrap().iter() {
             for marker in [
                 "APIs on http://127.0.0.1:",
                 "redis-server on 127.0.0.1:",
+                "nats-server (JetStream) on 127.0.0.1:",
                 "addr=127.0.0.1:",
             ] {
                 if let Some((_, rest)) = line.split_once(marker) {

@@ -31,6 +31,7 @@ static APIS: &[&Api] = &[
     &cloudbuild::http::EMULATOR_API,
     &storage::http::API,
     &compute::http::API,
+    &compute::vms_http::API,
 ];
 
 /// Every API route (the shared operation routes are the core's: `ops::http`).

@@ -120,7 +120,9 @@ pub static API: Api = Api {
 };
 
 /// Answers a handler's error the way Compute Engine does: `errors[]` with a reason, no `status`.
-async fn legacy(handler: impl Future<Output = Result<Reply, ApiError>>) -> Result<Reply, ApiError> {
+pub(super) async fn legacy(
+    handler: impl Future<Output = Result<Reply, ApiError>>,
+) -> Result<Reply, ApiError> {
     Ok(handler
         .await
         .unwrap_or_else(|e| Reply::Raw(legacy_error(&e))))
@@ -188,7 +190,12 @@ fn page(call: &Call, mut items: Vec<Value>) -> Result<(Vec<Value>, Option<String
 
 /// A list answer: `kind`, `id`, `selfLink`, one page of the items (no key when empty), the
 /// next token.
-fn list_answer(call: &Call, kind: &str, id: &str, items: Vec<Value>) -> Result<Reply, ApiError> {
+pub(super) fn list_answer(
+    call: &Call,
+    kind: &str,
+    id: &str,
+    items: Vec<Value>,
+) -> Result<Reply, ApiError> {
     let (items, next) = page(call, items)?;
     Ok(Reply::Json(list_body(kind, id, items, next)))
 }
@@ -463,9 +470,16 @@ async fn get_operation(call: Call) -> Result<Reply, ApiError> {
 /// Answers when the operation is done, or after [`WAIT_LIMIT`] with it still running.
 async fn wait_operation(call: Call) -> Result<Reply, ApiError> {
     known_region(&call)?;
+    wait_for(|| find_operation(&call)).await
+}
+
+/// Polls `find` until the operation it reads is done, at most [`WAIT_LIMIT`] (`…/wait`).
+pub(super) async fn wait_for(
+    find: impl Fn() -> Result<(Value, bool), ApiError>,
+) -> Result<Reply, ApiError> {
     let deadline = Instant::now() + WAIT_LIMIT;
     loop {
-        let (op, done) = find_operation(&call)?;
+        let (op, done) = find()?;
         if done || Instant::now() >= deadline {
             return Ok(Reply::Json(op));
         }

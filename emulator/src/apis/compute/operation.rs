@@ -1,4 +1,4 @@
-//! Compute Engine's own operation shape (`status` PENDING/RUNNING/DONE, `error.errors[]`,
+//! Compute Engine's own operation shape (regional, zonal or global) (`status` PENDING/RUNNING/DONE, `error.errors[]`,
 //! `httpErrorStatusCode`), kept in the shared operation store: the stored metadata is the
 //! whole compute Operation, updated when it finishes.
 
@@ -23,6 +23,25 @@ pub fn key(project: &str, region: &str, operation: &str) -> String {
     format!("projects/{project}/regions/{region}/operations/{operation}")
 }
 
+/// Where an operation lives: a region (subnets), a zone (instances) or global (firewalls).
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    Region(&'a str),
+    Zone(&'a str),
+    Global,
+}
+
+impl Scope<'_> {
+    /// `projects/P/{regions/R|zones/Z|global}/operations/NAME`: the operation's store key.
+    pub fn key(self, project: &str, operation: &str) -> String {
+        match self {
+            Scope::Region(region) => key(project, region, operation),
+            Scope::Zone(zone) => format!("projects/{project}/zones/{zone}/operations/{operation}"),
+            Scope::Global => format!("projects/{project}/global/operations/{operation}"),
+        }
+    }
+}
+
 /// Records a running regional operation on `target_link` and returns its JSON.
 pub fn start(
     emu: &Emu,
@@ -33,11 +52,32 @@ pub fn start(
     target_link: &str,
     target_id: u64,
 ) -> (String, Value) {
+    start_in(
+        emu,
+        w,
+        project,
+        Scope::Region(region),
+        operation_type,
+        target_link,
+        target_id,
+    )
+}
+
+/// Records a running operation of `scope` on `target_link` and returns its JSON.
+pub fn start_in(
+    emu: &Emu,
+    w: &mut World,
+    project: &str,
+    scope: Scope<'_>,
+    operation_type: &str,
+    target_link: &str,
+    target_id: u64,
+) -> (String, Value) {
     let name = emu.operation_id();
-    let key = key(project, region, &name);
+    let key = scope.key(project, &name);
     let now = crate::json::now_timestamp();
     let id = 1_000_000_000_000_000_000 + emu.random_range(0..8_000_000_000_000_000_000);
-    let op = json!({
+    let mut op = json!({
         "kind": "compute#operation",
         "id": id.to_string(),
         "name": name,
@@ -48,9 +88,13 @@ pub fn start(
         "progress": 0,
         "insertTime": now,
         "startTime": now,
-        "region": region_link(project, region),
         "selfLink": format!("{URL_PREFIX}{key}"),
     });
+    match scope {
+        Scope::Region(region) => op["region"] = region_link(project, region).into(),
+        Scope::Zone(zone) => op["zone"] = super::vms::zone_link(project, zone).into(),
+        Scope::Global => {}
+    }
     w.operations.start(key.clone(), SERVICE, op.clone());
     (key, op)
 }
