@@ -106,6 +106,8 @@ pub enum Command {
     /// ~/.local/share/bash-completion/completions/chatctl`, or for zsh into a directory of your
     /// $fpath as `_chatctl`.
     Completion(CompletionArgs),
+    /// Print the man page (roff), e.g. `chatctl man > ~/.local/share/man/man1/chatctl.1`.
+    Man,
     /// Run the local Google Cloud API emulator in the foreground (Ctrl-C stops it). Point chatctl
     /// at it with CHATCTL_API_ENDPOINT=http://LISTEN.
     Emulator(EmulatorArgs),

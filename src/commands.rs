@@ -39,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 ..StackArgs::default()
             };
             let settings = config::resolve(global, &stack, &process_env)?;
+            say_chosen(&settings);
             // Credentials and permissions first: nobody should confirm a deletion that cannot
             // happen. Ctrl-C is ours only once the question is answered.
             let clients = connect(&settings).await?;
@@ -67,6 +68,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Doctor(stack) => {
             let settings = config::resolve(global, stack, &process_env)?;
+            if settings.output == OutputFormat::Human {
+                say_chosen(&settings); // in JSON, doctor's one object is its whole output
+            }
             crate::doctor::run(&settings).await
         }
         Command::Init(args) => init(global, args).map(|_| EXIT_OK),
@@ -75,9 +79,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             clap_complete::generate(args.shell, &mut command, "chatctl", &mut std::io::stdout());
             Ok(EXIT_OK)
         }
+        Command::Man => {
+            clap_mangen::Man::new(crate::cli::command()).render(&mut std::io::stdout())?;
+            Ok(EXIT_OK)
+        }
         Command::Emulator(args) => emulator(args).await.map(|_| EXIT_OK),
         Command::ServeChat(args) => crate::local::serve_chat(args).await.map(|_| EXIT_OK),
     }
+}
+
+/// Which project and region the command uses and where each came from: a `context` JSON line,
+/// or one line on stderr.
+fn say_chosen(settings: &Settings) {
+    let (json, text) = settings.chosen();
+    report::event(settings.output, &json, &text);
 }
 
 /// The clients for the settings' environment, once its credentials gave a token: missing,
@@ -98,6 +113,7 @@ impl Session {
     /// Connects using the process environment (CHATCTL_API_ENDPOINT, credentials, checked
     /// before any call) and installs the Ctrl-C handler.
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
+        say_chosen(&settings);
         let clients = connect(&settings).await?;
         Ok(Self::open_with(clients, settings))
     }

@@ -185,7 +185,11 @@ pub fn process_env(key: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub project: String,
+    /// Where `project` came from (see [`resolve_project_with_source`]).
+    pub project_source: &'static str,
     pub region: String,
+    /// Where `region` came from (see [`resolve_region`]), for the line every command prints.
+    pub region_source: &'static str,
     pub names: Names,
     pub output: OutputFormat,
     pub verbose: u8,
@@ -221,6 +225,25 @@ pub struct Settings {
     pub environment: Environment,
 }
 
+impl Settings {
+    /// Which project and region this run uses and where each came from, as one JSON object
+    /// (`type: "context"`) and as one line of text.
+    pub fn chosen(&self) -> (Value, String) {
+        let json = serde_json::json!({
+            "type": "context",
+            "project": self.project,
+            "project_source": self.project_source,
+            "region": self.region,
+            "region_source": self.region_source,
+        });
+        let text = format!(
+            "project {} (from {}), region {} (from {})",
+            self.project, self.project_source, self.region, self.region_source
+        );
+        (json, text)
+    }
+}
+
 /// Reads the configuration file named by --config, or ./chatctl.yaml when it exists.
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
     let (path, required) = match path {
@@ -246,11 +269,13 @@ pub fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
     let file = load_file(global.config.as_deref())?;
-    let region = pick(global.region.clone(), file.region.clone(), DEFAULT_REGION);
-    crate::regions::validate(&region).map_err(ConfigError)?;
+    let (region, region_source) = resolve_region(global.region.clone(), file.region.clone(), env);
+    crate::regions::validate(&region)
+        .map_err(|e| ConfigError(format!("{e} (the region came from {region_source})")))?;
     let env_name = pick(global.env_name.clone(), file.env.clone(), DEFAULT_ENV);
     let names = Names::derive(&env_name).map_err(ConfigError)?;
-    let project = resolve_project(global.project.clone(), file.project.clone(), env)?;
+    let (project, project_source) =
+        resolve_project_with_source(global.project.clone(), file.project.clone(), env)?;
     let connector_range = match pick(
         stack.connector_range.clone(),
         file.connector_range.clone(),
@@ -306,7 +331,9 @@ pub fn resolve(
     let bus = stack.bus.or(file.bus).unwrap_or(Bus::Redis);
     Ok(Settings {
         project,
+        project_source,
         region,
+        region_source,
         names,
         output: global.output.or(file.output).unwrap_or(OutputFormat::Human),
         verbose: global.verbose,
@@ -390,18 +417,33 @@ pub fn resolve_project(
     file: Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, ConfigError> {
+    resolve_project_with_source(flag, file, env).map(|(project, _)| project)
+}
+
+/// [`resolve_project`], with where the project came from.
+pub fn resolve_project_with_source(
+    flag: Option<String>,
+    file: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, &'static str), ConfigError> {
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let found = nonempty(flag)
-        .or(nonempty(file))
-        .or_else(|| nonempty(env("GOOGLE_CLOUD_PROJECT")))
-        .or_else(|| nonempty(env("CLOUDSDK_CORE_PROJECT")))
-        .or_else(|| nonempty(gcloud_config_project(env)))
-        .or_else(|| nonempty(credentials_project(env)));
+    let tagged = |v: Option<String>, source: &'static str| nonempty(v).map(|p| (p, source));
+    let found = tagged(flag, "--project or CHATCTL_PROJECT")
+        .or_else(|| tagged(file, "the configuration file"))
+        .or_else(|| tagged(env("GOOGLE_CLOUD_PROJECT"), "GOOGLE_CLOUD_PROJECT"))
+        .or_else(|| tagged(env("CLOUDSDK_CORE_PROJECT"), "CLOUDSDK_CORE_PROJECT"))
+        .or_else(|| {
+            tagged(
+                gcloud_config_project(env),
+                "gcloud's active configuration (core/project)",
+            )
+        })
+        .or_else(|| tagged(credentials_project(env), "the credentials file"));
     match found {
-        Some(project) => {
+        Some((project, source)) => {
             let project = project.trim().to_string();
             names::validate_project(&project).map_err(ConfigError)?;
-            Ok(project)
+            Ok((project, source))
         }
         None => Err(ConfigError(
             "no project: pass --project ID, set CHATCTL_PROJECT, put `project:` in chatctl.yaml \
@@ -420,6 +462,40 @@ fn gcloud_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 
 /// `project` in the [core] section of the active gcloud configuration.
 fn gcloud_config_project(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    gcloud_property(env, "core", "project")
+}
+
+/// The region and where it came from, in gcloud's precedence with chatctl's own sources first:
+/// `--region` or CHATCTL_REGION (clap folds them), `region:` in chatctl.yaml,
+/// CLOUDSDK_RUN_REGION, `run/region` of gcloud's active configuration, then us-central1.
+pub fn resolve_region(
+    flag: Option<String>,
+    file: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (String, &'static str) {
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    if let Some(region) = nonempty(flag) {
+        return (region, "--region or CHATCTL_REGION");
+    }
+    if let Some(region) = nonempty(file) {
+        return (region, "the configuration file");
+    }
+    if let Some(region) = nonempty(env("CLOUDSDK_RUN_REGION")) {
+        return (region, "CLOUDSDK_RUN_REGION");
+    }
+    if let Some(region) = nonempty(gcloud_property(env, "run", "region")) {
+        return (region, "gcloud's active configuration (run/region)");
+    }
+    (DEFAULT_REGION.to_string(), "chatctl's default")
+}
+
+/// `key` in the `[section]` of the active gcloud configuration (CLOUDSDK_CONFIG or
+/// ~/.config/gcloud; CLOUDSDK_ACTIVE_CONFIG_NAME, else the `active_config` file, else default).
+fn gcloud_property(
+    env: &dyn Fn(&str) -> Option<String>,
+    section: &str,
+    wanted: &str,
+) -> Option<String> {
     let dir = gcloud_dir(env)?;
     let active = env("CLOUDSDK_ACTIVE_CONFIG_NAME")
         .or_else(|| std::fs::read_to_string(dir.join("active_config")).ok())
@@ -428,13 +504,14 @@ fn gcloud_config_project(env: &dyn Fn(&str) -> Option<String>) -> Option<String>
         .unwrap_or_else(|| "default".to_string());
     let text = std::fs::read_to_string(dir.join("configurations").join(format!("config_{active}")))
         .ok()?;
-    let mut in_core = false;
+    let header = format!("[{section}]");
+    let mut in_section = false;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_core = line == "[core]";
-        } else if in_core
+            in_section = line == header;
+        } else if in_section
             && let Some((key, value)) = line.split_once('=')
-            && key.trim() == "project"
+            && key.trim() == wanted
         {
             return Some(value.trim().to_string());
         }
@@ -565,5 +642,152 @@ mod tests {
         std::fs::write(&path, "timeout: 90s\n").unwrap();
         let ok = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap();
         assert_eq!(ok.timeout, Duration::from_secs(90));
+    }
+}
+
+/// Whether the run asked for `--output json` (or `--output=json`, or CHATCTL_OUTPUT=json),
+/// read from the raw arguments: `main` needs it to report a failure of the parse itself (a bad
+/// flag value) as JSON, before there are parsed flags to look at.
+pub fn json_output_requested(args: &[std::ffi::OsString]) -> bool {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut requested = None;
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        if let Some(value) = arg.strip_prefix("--output=") {
+            requested = Some(value.to_string());
+        } else if arg == "--output" {
+            requested = args.get(i + 1).cloned();
+        }
+    }
+    requested
+        .or_else(|| std::env::var("CHATCTL_OUTPUT").ok())
+        .is_some_and(|value| value == "json")
+}
+
+#[cfg(test)]
+mod output_requested_tests {
+    use super::json_output_requested;
+
+    fn args(words: &[&str]) -> Vec<std::ffi::OsString> {
+        words.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_last_output_flag_counts_in_either_spelling() {
+        assert!(json_output_requested(&args(&[
+            "chatctl", "up", "--output", "json"
+        ])));
+        assert!(json_output_requested(&args(&[
+            "chatctl",
+            "--output=json",
+            "up",
+            "--tier",
+            "x"
+        ])));
+        assert!(!json_output_requested(&args(&[
+            "chatctl",
+            "--output=json",
+            "up",
+            "--output",
+            "human"
+        ])));
+        assert!(!json_output_requested(&args(&[
+            "chatctl",
+            "up",
+            "--",
+            "--output=json"
+        ])));
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    /// A temporary CLOUDSDK_CONFIG with `configurations/config_NAME` files and `active_config`.
+    fn gcloud(active: Option<&str>, configs: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("configurations")).expect("mkdir");
+        for (name, text) in configs {
+            let path = dir
+                .path()
+                .join("configurations")
+                .join(format!("config_{name}"));
+            std::fs::write(path, text).expect("write");
+        }
+        if let Some(active) = active {
+            std::fs::write(dir.path().join("active_config"), active).expect("write");
+        }
+        dir
+    }
+
+    fn env_of(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn the_region_follows_flag_file_cloudsdk_run_region_gcloud_then_the_default() {
+        let dir = gcloud(
+            Some("work\n"),
+            &[
+                ("default", "[run]\nregion = asia-east1\n"),
+                (
+                    "work",
+                    "[core]\nproject = p1\nregion = no\n[run]\nregion = europe-west1\n",
+                ),
+            ],
+        );
+        let config = dir.path().display().to_string();
+        let with_run = env_of(vec![
+            ("CLOUDSDK_CONFIG", config.clone()),
+            ("CLOUDSDK_RUN_REGION", "us-east1".into()),
+        ]);
+        let gcloud_only = env_of(vec![("CLOUDSDK_CONFIG", config.clone())]);
+        let flag = Some("us-west1".to_string());
+        let file = Some("europe-north1".to_string());
+        assert_eq!(
+            resolve_region(flag, file.clone(), &with_run),
+            ("us-west1".into(), "--region or CHATCTL_REGION")
+        );
+        assert_eq!(
+            resolve_region(None, file, &with_run),
+            ("europe-north1".into(), "the configuration file")
+        );
+        assert_eq!(
+            resolve_region(None, None, &with_run),
+            ("us-east1".into(), "CLOUDSDK_RUN_REGION")
+        );
+        assert_eq!(
+            resolve_region(None, None, &gcloud_only),
+            (
+                "europe-west1".into(),
+                "gcloud's active configuration (run/region)"
+            ),
+            "[run] of the active configuration, not [core]"
+        );
+        let named = env_of(vec![
+            ("CLOUDSDK_CONFIG", config),
+            ("CLOUDSDK_ACTIVE_CONFIG_NAME", "default".into()),
+        ]);
+        assert_eq!(resolve_region(None, None, &named).0, "asia-east1");
+        let empty = gcloud(None, &[]);
+        let nothing = env_of(vec![(
+            "CLOUDSDK_CONFIG",
+            empty.path().display().to_string(),
+        )]);
+        assert_eq!(
+            resolve_region(None, None, &nothing),
+            (DEFAULT_REGION.into(), "chatctl's default")
+        );
     }
 }

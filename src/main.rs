@@ -1,5 +1,7 @@
 //! chatctl: provision, inspect and tear down the Cloud Run WebSocket chat stack.
 //! `main` parses the command line, runs the command and maps the outcome to an exit code.
+//! Under `--output json` every failure is also one JSON object on stdout:
+//! `{"type":"error","exitCode":N,"message":"..."}` (the text stays on stderr).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use std::process::ExitCode;
@@ -9,17 +11,23 @@ use chatctl::outcome::{EXIT_CONFIG, EXIT_OK, exit_code};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
-                EXIT_CONFIG
-            } else {
-                EXIT_OK
-            });
+            if !err.use_stderr() {
+                return ExitCode::from(EXIT_OK); // --help, --version
+            }
+            if chatctl::config::json_output_requested(&args) {
+                let text = err.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                json_error(EXIT_CONFIG, first.trim_start_matches("error: "), &text);
+            }
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let json = cli.global.output == Some(chatctl::report::OutputFormat::Json);
     // `serve-chat` (a chat-server instance of `up --local`) logs like chat-server itself.
     if !matches!(cli.command, chatctl::cli::Command::ServeChat(_)) {
         init_logging(cli.global.verbose);
@@ -27,17 +35,36 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            let message = format!("cannot start the async runtime: {err}");
+            eprintln!("error: {message}");
+            if json {
+                json_error(1, &message, &message);
+            }
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(chatctl::commands::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit_code(&err))
+            let message = format!("{err:#}");
+            eprintln!("error: {message}");
+            let code = exit_code(&err);
+            if json {
+                json_error(code, &message, &message);
+            }
+            ExitCode::from(code)
         }
     }
+}
+
+/// The failure as one JSON line on stdout: `message` in one line, `detail` as printed on stderr.
+fn json_error(exit_code: u8, message: &str, detail: &str) {
+    chatctl::report::emit_json(&serde_json::json!({
+        "type": "error",
+        "exitCode": exit_code,
+        "message": message,
+        "detail": detail.trim_end(),
+    }));
 }
 
 /// Logs go to stderr; -v info, -vv debug, -vvv trace. RUST_LOG overrides.

@@ -335,3 +335,129 @@ fn the_config_file_sits_between_the_environment_and_the_defaults() {
         "from-file-1"
     );
 }
+
+#[test]
+fn man_prints_a_roff_man_page_of_every_subcommand_and_version_prints_the_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let man = chatctl(&["man"], None, dir.path());
+    assert!(man.status.success(), "{}", text(&man.stderr));
+    let page = text(&man.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH chatctl"),
+        "not roff: {page:.200}"
+    );
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "man page lacks {section}");
+    }
+    for word in [
+        "chatctl\\-up",
+        "chatctl\\-doctor",
+        "chatctl\\-completion",
+        "\\-\\-region",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    let version = chatctl(&["--version"], None, dir.path());
+    assert!(version.status.success());
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("chatctl {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Under `--output json` a failure is one JSON object on stdout besides the text on stderr:
+/// a bad flag value (usage), a configuration error and missing credentials.
+#[test]
+fn failures_under_json_output_are_one_json_error_object_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "tier: [not, a, tier]\n").unwrap();
+    let cases: [(&[&str], u8, &str); 4] = [
+        (&["up", "--output", "json", "--tier", "golden"], 3, "golden"),
+        (
+            &[
+                "--output=json",
+                "plan",
+                "--project",
+                "p1",
+                "--region",
+                "mars-1",
+            ],
+            3,
+            "mars-1",
+        ),
+        (
+            &[
+                "plan",
+                "--output",
+                "json",
+                "--project",
+                "p1",
+                "--config",
+                "bad.yaml",
+            ],
+            3,
+            "bad.yaml",
+        ),
+        (
+            &["status", "--output", "json", "--project", "chat-json-1"],
+            3,
+            "missing.json",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        // A credentials file that does not exist: refused before any call (nothing listens on :9).
+        let out = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .env_remove("CHATCTL_PROJECT")
+            .env_remove("CHATCTL_OUTPUT")
+            .env_remove("GCE_METADATA_HOST")
+            .env(
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                dir.path().join("missing.json"),
+            )
+            .env("CHATCTL_API_ENDPOINT", "http://127.0.0.1:9")
+            .env("CLOUDSDK_CONFIG", dir.path().join("no-gcloud"))
+            .env("HOME", dir.path())
+            .output()
+            .expect("run chatctl");
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(code)),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stdout = text(&out.stdout);
+        let lines: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON lines only"))
+            .collect();
+        let errors = lines.iter().filter(|l| l["type"] == "error").count();
+        assert_eq!(errors, 1, "{args:?}: one error object on stdout: {stdout}");
+        let error = lines.last().expect("a line");
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(error["exitCode"], code, "{error}");
+        let message = error["message"].as_str().expect("a message");
+        assert!(
+            message.contains(needle)
+                || error["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(needle),
+            "{args:?}: {error}"
+        );
+        assert!(!text(&out.stderr).is_empty(), "the text stays on stderr");
+        if args[0] == "status" {
+            // It said which project and region it chose, and where each came from.
+            assert_eq!(lines[0]["type"], "context", "{stdout}");
+            assert_eq!(lines[0]["project"], "chat-json-1");
+            assert_eq!(lines[0]["project_source"], "--project or CHATCTL_PROJECT");
+            assert_eq!(lines[0]["region_source"], "chatctl's default");
+        }
+    }
+    // Without --output json, stdout stays empty.
+    let human = chatctl(&["up", "--tier", "golden"], None, dir.path());
+    assert_eq!(human.status.code(), Some(3));
+    assert!(human.stdout.is_empty());
+}

@@ -2,8 +2,11 @@
 //! overrides render into valid Cloud Run, Redis and connector resources), the CI pipelines as
 //! YAML whose chatctl command lines use only flags that exist, with --output json, and --yes
 //! for down. The pipelines fail when chatctl fails (pipefail wherever its output is piped),
-//! use current major versions of the actions, give pull requests from forks no credentials,
-//! write GitLab's credentials file inside the job and run Cloud Build as a named account.
+//! give pull requests from forks no credentials, write GitLab's credentials file inside the job,
+//! run Cloud Build as a named account, and install a pinned release or use chatctl's image
+//! instead of compiling. The release workflow (.github/workflows/release.yml) builds every
+//! target and packs completions and the man page; in every workflow, each action is pinned to a
+//! full-length commit or to an allowed major tag.
 
 use std::path::{Path, PathBuf};
 
@@ -91,7 +94,7 @@ fn cloud_build_lines(doc: &Value) -> Vec<Vec<String>> {
         .filter(|s| {
             s["entrypoint"]
                 .as_str()
-                .is_some_and(|e| e.ends_with("/chatctl"))
+                .is_some_and(|e| e == "chatctl" || e.ends_with("/chatctl"))
         })
         .map(|s| {
             let mut words = vec!["chatctl".to_string()];
@@ -247,7 +250,157 @@ fn config_examples_parse_and_render_into_valid_resources() {
 }
 
 /// The oldest major version of each action the GitHub example may use (late 2026's current).
-const ACTION_MAJORS: &[(&str, u32)] = &[("actions/checkout", 7), ("google-github-actions/auth", 3)];
+/// The actions a workflow may use by major tag, and that tag (the current major version);
+/// any other action, or another version, must be pinned to a full-length commit.
+const ALLOWED_ACTION_MAJORS: &[(&str, &str)] = &[
+    ("actions/checkout", "v7"),
+    ("actions/upload-artifact", "v4"),
+    ("actions/download-artifact", "v4"),
+    ("google-github-actions/auth", "v3"),
+    ("docker/setup-qemu-action", "v3"),
+    ("docker/setup-buildx-action", "v3"),
+    ("docker/login-action", "v3"),
+    ("docker/build-push-action", "v6"),
+];
+
+/// The GitHub Actions workflows: the repository's own (.github/workflows) and the examples'.
+fn workflow_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    files(&root.join(".github/workflows"), &mut out);
+    files(&root.join("examples/github-actions"), &mut out);
+    out.retain(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"));
+    out.sort();
+    out
+}
+
+/// Every `uses:` of a workflow's steps.
+fn uses_of(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for job in doc["jobs"].as_object().expect("jobs").values() {
+        for step in job["steps"].as_array().into_iter().flatten() {
+            if let Some(uses) = step["uses"].as_str() {
+                out.push(uses.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Why `uses` is not pinned as allowed, if it is not.
+fn unpinned(uses: &str) -> Option<String> {
+    let Some((action, version)) = uses.split_once('@') else {
+        return Some(format!("{uses}: no version"));
+    };
+    let commit = version.len() == 40 && version.chars().all(|c| c.is_ascii_hexdigit());
+    let owner_repo: String = action.splitn(3, '/').take(2).collect::<Vec<_>>().join("/");
+    let allowed = ALLOWED_ACTION_MAJORS
+        .iter()
+        .any(|(a, major)| *a == owner_repo && *major == version);
+    (!commit && !allowed).then(|| {
+        format!("{uses}: pin a full-length commit or a major tag of ALLOWED_ACTION_MAJORS")
+    })
+}
+
+#[test]
+fn workflow_actions_are_pinned_to_a_commit_or_an_allowed_major_tag() {
+    assert_eq!(unpinned("actions/checkout@v7"), None);
+    assert_eq!(unpinned(&format!("someone/thing@{}", "a".repeat(40))), None);
+    for bad in [
+        "actions/checkout@v6",
+        "actions/checkout@main",
+        "someone/thing@v1",
+        "x/y",
+    ] {
+        assert!(unpinned(bad).is_some(), "{bad} passed");
+    }
+    let mut checked = 0;
+    for path in workflow_files() {
+        for uses in uses_of(&read_yaml(&path)) {
+            if let Some(problem) = unpinned(&uses) {
+                panic!("{}: {problem}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} actions found");
+}
+
+#[test]
+fn the_release_workflow_builds_every_target_packs_completions_and_man_and_pushes_an_image() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/release.yml");
+    let doc = read_yaml(&path);
+    let tags = doc["on"]["push"]["tags"].to_string();
+    assert!(tags.contains("v[0-9]"), "runs on version tags: {tags}");
+    let targets: Vec<&str> = doc["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("a target matrix")
+        .iter()
+        .filter_map(|t| t["target"].as_str())
+        .collect();
+    for target in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+    ] {
+        assert!(targets.contains(&target), "{target} is not built");
+    }
+    let mut scripts = Vec::new();
+    strings(&doc, &mut scripts);
+    let lines: Vec<Vec<String>> = scripts.iter().flat_map(|s| command_lines(s)).collect();
+    let mut shells = Vec::new();
+    for words in &lines {
+        let matches = chatctl::cli::command()
+            .try_get_matches_from(words)
+            .unwrap_or_else(|e| panic!("`{}` does not parse:\n{e}", words.join(" ")));
+        if let Some(("completion", args)) = matches.subcommand() {
+            shells.push(args.get_one::<clap_complete::Shell>("shell").copied());
+        }
+    }
+    assert_eq!(shells.len(), 5, "completions for every shell: {shells:?}");
+    assert!(
+        lines.iter().any(|w| w[1] == "man"),
+        "the man page is packed"
+    );
+    let all = scripts.join("\n");
+    for needle in ["sha256sum", "SHA256SUMS", "gh release create", "extras/man"] {
+        assert!(all.contains(needle), "release.yml lacks {needle}");
+    }
+    let image = &doc["jobs"]["image"]["steps"];
+    assert!(
+        image.to_string().contains("linux/amd64,linux/arm64"),
+        "the container image is multi-platform"
+    );
+    let dockerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("release/Dockerfile"))
+            .expect("release/Dockerfile");
+    assert!(dockerfile.contains("COPY ${TARGETARCH}/chatctl /usr/local/bin/chatctl"));
+}
+
+#[test]
+fn ci_examples_install_a_pinned_release_or_use_the_image_and_never_compile() {
+    for path in all_examples() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("cargo install"),
+            "{} compiles chatctl: install a release or use the image",
+            path.display()
+        );
+    }
+    let github = std::fs::read_to_string(example("github-actions/preview.yml")).unwrap();
+    assert!(
+        github.contains("sha256sum --check")
+            && github.contains("releases/download/v$CHATCTL_VERSION"),
+        "the GitHub example verifies the pinned release's checksum"
+    );
+    let gitlab = read_yaml(&example("gitlab/.gitlab-ci.yml"));
+    assert_eq!(gitlab[".chatctl"]["image"], "$CHATCTL_IMAGE");
+    let cloud_build = read_yaml(&example("cloud-build/cloudbuild.yaml"));
+    for step in cloud_build["steps"].as_array().expect("steps") {
+        assert_eq!(step["name"], "${_CHATCTL_IMAGE}", "{step}");
+    }
+}
 
 /// Whether `script` pipes a chatctl command into another command.
 fn pipes_chatctl(script: &str) -> bool {
@@ -269,7 +422,7 @@ fn example(relative: &str) -> PathBuf {
 }
 
 #[test]
-fn github_actions_fail_with_chatctl_use_current_actions_and_skip_forks() {
+fn github_actions_fail_with_chatctl_and_skip_forks() {
     let path = example("github-actions/preview.yml");
     let doc = read_yaml(&path);
     let bash_by_default = doc["defaults"]["run"]["shell"] == "bash";
@@ -281,19 +434,7 @@ fn github_actions_fail_with_chatctl_use_current_actions_and_skip_forks() {
         let job_if = job["if"].as_str().unwrap_or_default();
         for step in job["steps"].as_array().expect("steps") {
             if let Some(uses) = step["uses"].as_str() {
-                let (action, version) = uses.split_once('@').expect("a pinned version");
-                if let Some((_, oldest)) = ACTION_MAJORS.iter().find(|(a, _)| *a == action) {
-                    let major: u32 = version
-                        .trim_start_matches('v')
-                        .split('.')
-                        .next()
-                        .and_then(|m| m.parse().ok())
-                        .unwrap_or_else(|| panic!("{uses}: not a vN version"));
-                    assert!(
-                        major >= *oldest,
-                        "{job_name}: {uses} is older than v{oldest}"
-                    );
-                }
+                let (action, _) = uses.split_once('@').expect("a pinned version");
                 if action == "google-github-actions/auth" {
                     let step_if = step["if"].as_str().unwrap_or_default();
                     assert!(

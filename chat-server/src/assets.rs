@@ -1,6 +1,6 @@
 //! The web pages, embedded in the binary (no CDN, no files to ship): the chat page and the
-//! whiteboard page, their scripts and styles, and the small Socket.IO client served where the
-//! tutorial's page expects it.
+//! whiteboard page, their scripts and styles, and the official socket.io-client browser bundle,
+//! served where pages written for Socket.IO expect it (`/socket.io/socket.io.js`).
 
 /// `/`: the chat page.
 pub const INDEX_HTML: &str = include_str!("../web/index.html");
@@ -14,8 +14,50 @@ pub const WHITEBOARD_HTML: &str = include_str!("../web/whiteboard.html");
 pub const WHITEBOARD_JS: &str = include_str!("../web/whiteboard.js");
 /// `/whiteboard.css`: the whiteboard page's style (on top of `/style.css`).
 pub const WHITEBOARD_CSS: &str = include_str!("../web/whiteboard.css");
-/// `/socket.io/socket.io.js`: our own Socket.IO client (the `io()` subset the tutorial's page uses).
-pub const SOCKET_IO_JS: &str = include_str!("../web/socket.io.js");
+
+/// The version of the npm package `socket.io-client` whose `dist/` is vendored in
+/// `web/socket.io-client/`: the one `package-lock.json` pins (a test compares the bytes).
+macro_rules! socket_io_client_version {
+    () => {
+        "4.8.4"
+    };
+}
+pub const SOCKET_IO_CLIENT_VERSION: &str = socket_io_client_version!();
+/// The ETag of every vendored file: their bytes change only with the version.
+pub const SOCKET_IO_CLIENT_ETAG: &str =
+    concat!("\"socket.io-client-", socket_io_client_version!(), "\"");
+
+/// One file of the vendored socket.io-client bundle, served under `/socket.io/`.
+pub struct VendoredFile {
+    /// Its name in the package's `dist/` and under `/socket.io/`.
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static [u8],
+}
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const SOURCE_MAP: &str = "application/json; charset=utf-8";
+
+macro_rules! vendored {
+    ($name:literal, $content_type:expr) => {
+        VendoredFile {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../web/socket.io-client/", $name)),
+        }
+    };
+}
+
+/// The socket.io-client browser builds (UMD, minified UMD, minified ES module) and their source
+/// maps, byte for byte as npm installs them (`node_modules/socket.io-client/dist/`).
+pub const SOCKET_IO_CLIENT: [VendoredFile; 6] = [
+    vendored!("socket.io.js", JAVASCRIPT),
+    vendored!("socket.io.js.map", SOURCE_MAP),
+    vendored!("socket.io.min.js", JAVASCRIPT),
+    vendored!("socket.io.min.js.map", SOURCE_MAP),
+    vendored!("socket.io.esm.min.js", JAVASCRIPT),
+    vendored!("socket.io.esm.min.js.map", SOURCE_MAP),
+];
 
 /// Content-Security-Policy of every page and asset: nothing but our own origin, no inline script.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

@@ -27,8 +27,9 @@ pub struct HttpState {
     pub pubsub: Option<BusDriver>,
 }
 
-/// All routes. `/socket.io/socket.io.js` is a route of its own, so it wins over the Socket.IO
-/// service, which only sees what no route matched.
+/// All routes. The socket.io-client bundle (`/socket.io/socket.io.js`, `.min.js`, `.esm.min.js`
+/// and their maps) has routes of its own, so they win over the Socket.IO service, which only sees
+/// what no route matched.
 ///
 /// The Socket.IO service is mounted as a service, not with `Router::layer`: socketioxide creates
 /// a new Engine.IO session table each time its layer is applied, and axum applies a layer once
@@ -38,7 +39,14 @@ pub fn router<A: Adapter>(socket_io: SocketIoService<Router, A>, state: HttpStat
         .fallback_service(socket_io)
         .layer(middleware::map_request(detach_head))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin));
-    Router::new()
+    let mut routes = Router::new();
+    for file in &assets::SOCKET_IO_CLIENT {
+        routes = routes.route(
+            &format!("/socket.io/{}", file.name),
+            get(move |headers: HeaderMap| vendored(file, headers)),
+        );
+    }
+    routes
         .route(
             "/",
             get(|| asset("text/html; charset=utf-8", assets::INDEX_HTML)),
@@ -66,10 +74,6 @@ pub fn router<A: Adapter>(socket_io: SocketIoService<Router, A>, state: HttpStat
         .route(
             "/whiteboard.css",
             get(|| asset("text/css; charset=utf-8", assets::WHITEBOARD_CSS)),
-        )
-        .route(
-            "/socket.io/socket.io.js",
-            get(|| asset("text/javascript; charset=utf-8", assets::SOCKET_IO_JS)),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -108,9 +112,46 @@ pub fn not_found() -> Router {
     Router::new().fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
 }
 
+/// One of our pages or their scripts: revalidated on every load (`no-cache`), as they change
+/// with every release under the same URL.
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
+    set_asset_headers(headers, content_type);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A file of the vendored socket.io-client bundle. Its URL carries no version, so browsers
+/// revalidate it (`no-cache`) and get `304 Not Modified` while the version is unchanged.
+async fn vendored(file: &'static assets::VendoredFile, request: HeaderMap) -> Response {
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == "*" || tag.trim() == assets::SOCKET_IO_CLIENT_ETAG)
+        });
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        file.body.into_response()
+    };
+    let headers = response.headers_mut();
+    set_asset_headers(headers, file.content_type);
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, no-cache"),
+    );
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_static(assets::SOCKET_IO_CLIENT_ETAG),
+    );
+    response
+}
+
+/// The headers every page and asset carries: its type, the CSP, no sniffing, no referrer.
+fn set_asset_headers(headers: &mut HeaderMap, content_type: &'static str) {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -124,8 +165,6 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
 
 /// Alive: the process answers.

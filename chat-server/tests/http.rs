@@ -17,7 +17,6 @@ fn page_and_assets_are_served_from_the_binary_with_a_strict_csp() {
         ("/", "index.html", "text/html"),
         ("/app.js", "app.js", "text/javascript"),
         ("/style.css", "style.css", "text/css"),
-        ("/socket.io/socket.io.js", "socket.io.js", "text/javascript"),
         ("/whiteboard", "whiteboard.html", "text/html"),
         ("/whiteboard?board=standup", "whiteboard.html", "text/html"),
         ("/whiteboard.js", "whiteboard.js", "text/javascript"),
@@ -43,6 +42,117 @@ fn page_and_assets_are_served_from_the_binary_with_a_strict_csp() {
         assert_eq!(reply.body, on_disk, "GET {path} serves web/{file}");
     }
     assert_eq!(server.get("/nothing-here").status, 404);
+}
+
+#[test]
+fn the_vendored_socket_io_client_is_served_with_types_and_revalidation() {
+    let server = ChatServer::memory(&[]);
+    let etag = chat_server::assets::SOCKET_IO_CLIENT_ETAG;
+    for file in &chat_server::assets::SOCKET_IO_CLIENT {
+        let path = format!("/socket.io/{}", file.name);
+        let reply = server.get(&path);
+        assert_eq!(reply.status, 200, "GET {path}");
+        let expected_type = if file.name.ends_with(".map") {
+            "application/json"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            reply
+                .header("content-type")
+                .is_some_and(|t| t.starts_with(expected_type)),
+            "GET {path}: {:?}",
+            reply.headers
+        );
+        assert_eq!(reply.header("etag"), Some(etag), "GET {path}");
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("public, no-cache"),
+            "GET {path}"
+        );
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            reply.body,
+            String::from_utf8_lossy(file.body),
+            "GET {path} serves web/socket.io-client/{}",
+            file.name
+        );
+        let again = http_get(server.port, &path, &[("If-None-Match", etag)]).expect("GET");
+        assert_eq!(again.status, 304, "GET {path} with its ETag");
+        assert!(again.body.is_empty(), "a 304 has no body");
+        let other = http_get(server.port, &path, &[("If-None-Match", "\"other\"")]).expect("GET");
+        assert_eq!(other.status, 200, "GET {path} with another ETag");
+    }
+    // Each bundle points at its source map, which is served next to it.
+    for name in ["socket.io.js", "socket.io.min.js", "socket.io.esm.min.js"] {
+        let bundle = server.get(&format!("/socket.io/{name}"));
+        assert!(
+            bundle
+                .body
+                .trim_end()
+                .ends_with(&format!("//# sourceMappingURL={name}.map")),
+            "{name} names its map"
+        );
+    }
+}
+
+/// The vendored files are the lockfile's socket.io-client, byte for byte: `npm ci` (scripts/deps)
+/// installs the package after checking it against the lockfile's integrity hash, and records
+/// what it installed in node_modules/.package-lock.json.
+#[test]
+fn the_vendored_socket_io_client_is_the_lockfiles_package_byte_for_byte() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read_json = |path: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(format!("{root}/{path}")).unwrap_or_else(|e| {
+            panic!("{path}: {e} (run `npm ci` at the repository root; scripts/deps does it)")
+        });
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let key = "node_modules/socket.io-client";
+    let locked = &read_json("package-lock.json")["packages"][key];
+    let installed = &read_json("node_modules/.package-lock.json")["packages"][key];
+    let version = chat_server::assets::SOCKET_IO_CLIENT_VERSION;
+    assert_eq!(
+        locked["version"], version,
+        "package-lock.json pins the vendored version"
+    );
+    assert_eq!(
+        installed["version"], version,
+        "node_modules holds the lockfile's version"
+    );
+    assert!(
+        locked["integrity"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("sha512-")),
+        "the lockfile has an integrity hash: {locked}"
+    );
+    assert_eq!(
+        installed["integrity"], locked["integrity"],
+        "node_modules was installed from the lockfile's tarball"
+    );
+    assert_eq!(
+        read_json("node_modules/socket.io-client/package.json")["version"],
+        version
+    );
+    for file in &chat_server::assets::SOCKET_IO_CLIENT {
+        let npm = std::fs::read(format!(
+            "{root}/node_modules/socket.io-client/dist/{}",
+            file.name
+        ))
+        .expect("a dist file of socket.io-client");
+        assert!(
+            npm == file.body,
+            "web/socket.io-client/{} differs from the npm package's dist/{0}: copy it again",
+            file.name
+        );
+    }
+    let banner = format!("Socket.IO v{version}");
+    let bundle = &chat_server::assets::SOCKET_IO_CLIENT[0];
+    assert!(
+        String::from_utf8_lossy(bundle.body).contains(&banner),
+        "{} says {banner}",
+        bundle.name
+    );
 }
 
 #[test]

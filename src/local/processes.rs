@@ -157,14 +157,7 @@ fn spawn(spec: &Spec, tail: &Arc<Mutex<VecDeque<String>>>) -> std::io::Result<Ch
         command.env_remove(key);
     }
     command.envs(spec.env.iter().map(|(k, v)| (k, v)));
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which
-    // is async-signal-safe. It makes the kernel SIGKILL the child if chatctl dies without
-    // stopping it (a second Ctrl-C, a crash, `kill -9`), so no process outlives the session.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
-    }
+    die_with_parent(&mut command);
     let mut child = command.spawn()?;
     if let (Some(text), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         tokio::spawn(async move {
@@ -184,6 +177,25 @@ fn spawn(spec: &Spec, tail: &Arc<Mutex<VecDeque<String>>>) -> std::io::Result<Ch
     }
     Ok(child)
 }
+
+/// Linux: the kernel SIGKILLs the child if chatctl dies without stopping it (a second Ctrl-C, a
+/// crash, `kill -9`), so no process outlives the session.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which
+    // is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// Elsewhere (macOS) there is no parent-death signal: the child is still in its own process
+/// group and killed when its handle drops (`kill_on_drop`), on Ctrl-C and on any exit that
+/// unwinds; only a `kill -9` of chatctl can leave it running.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
 
 /// SIGTERM, then SIGKILL when the grace period runs out; reaps the child either way.
 async fn terminate(name: &str, child: &mut Child) {

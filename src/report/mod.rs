@@ -51,6 +51,15 @@ pub fn notice(format: OutputFormat, text: &str) {
     }
 }
 
+/// An event outside any walk (which project and region a command uses): `json` in JSON
+/// output, `text` as a line of human text otherwise.
+pub fn event(format: OutputFormat, json: &Value, text: &str) {
+    match format {
+        OutputFormat::Json => emit_json(json),
+        OutputFormat::Human => print_line(text),
+    }
+}
+
 /// One line of a local process's output or of local mode itself, as `name | text` (human
 /// text on stderr whatever the format: stdout is for the URL and JSON events).
 pub fn process_line(name: &str, text: &str) {

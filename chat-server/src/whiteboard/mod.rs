@@ -7,7 +7,7 @@
 //!
 //! Which board a socket is on is decided at connect, from the handshake's auth and transport:
 //! - auth `{board: "standup"}`: that board; auth `{chat: true}`: none (our chat page);
-//! - any other auth (our `/socket.io/socket.io.js` sends `{}` for a plain `io()`): the default board;
+//! - any other auth (e.g. `{}`): the default board;
 //! - no auth: the default board when the socket connected over long-polling (socket.io-client's
 //!   plain `io()`, as the example's page uses it), none when it connected over WebSocket (the
 //!   chat tutorial's page: `io('', {transports: ['websocket']})`).
@@ -336,7 +336,7 @@ mod tests {
         assert_eq!(
             board_of(Some(json!({})), ws),
             default,
-            "our socket.io.js's plain io()"
+            "an empty auth object"
         );
         assert_eq!(board_of(Some(json!({"chat": true})), polling), Ok(None));
         assert_eq!(

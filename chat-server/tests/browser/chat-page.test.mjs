@@ -139,7 +139,8 @@ async function openTutorial(baseUrl, user, room) {
   await page.setContent(readFileSync(here("tutorial-page/index.html"), "utf8"));
   const served = await clientScript;
   assert.equal(served.status(), 200);
-  assert.equal(await served.text(), readFileSync(here("../../web/socket.io.js"), "utf8"), "the client is ours, from the server");
+  const official = readFileSync(here("../../../node_modules/socket.io-client/dist/socket.io.js"), "utf8");
+  assert.equal(await served.text(), official, "the server serves the official socket.io-client bundle");
   assert.equal(page.url(), `${baseUrl}/tutorial/`, "the fixture runs on the server's origin");
 
   await page.fill("#name", user);
@@ -397,7 +398,7 @@ test("the page shows a lost connection, reconnects by itself and catches up on w
   assert.deepEqual(tutor.errors, []);
 });
 
-test("the tutorial's own page works unchanged against our /socket.io/socket.io.js", async () => {
+test("the tutorial's own page works unchanged with the server's /socket.io/socket.io.js (the official client)", async () => {
   const room = roomName("Google");
   const tutorial = await openTutorial(urlA, "Sundar", room);
 
@@ -416,4 +417,51 @@ test("the tutorial's own page works unchanged against our /socket.io/socket.io.j
   await waitForTutorialLine(tutorial, "Frank: Hi Sundar");
   assert.deepEqual(tutorial.errors, []);
   assert.deepEqual(tutorial.consoleErrors, [], "no ack carried an error");
+});
+
+test("pages written for socket.io get what they expect from the served client: polling, emitWithAck, socket.io.engine", async () => {
+  // Our page, under its CSP, has loaded /socket.io/socket.io.min.js; a second socket in it
+  // behaves as the official client does behind a proxy that blocks WebSockets (polling only),
+  // then with the default transports (polling first, upgraded to WebSocket).
+  const page = await openPage(urlA);
+  await waitConnected(page);
+  const room = roomName("Polling");
+  const seen = await page.evaluate(
+    async ({ room, waitMs }) => {
+      const run = async (options, user) => {
+        const socket = io("", options);
+        try {
+          await new Promise((resolve, reject) => {
+            socket.on("connect", resolve);
+            socket.on("connect_error", reject);
+          });
+          // The tutorial's acks are (error, ...values): emitWithAck resolves with the first.
+          const refused = await socket.timeout(waitMs).emitWithAck("signin", { user: "", room });
+          const accepted = await socket.timeout(waitMs).emitWithAck("signin", { user, room });
+          const first = socket.io.engine.transport.name;
+          const upgraded = await new Promise((resolve) => {
+            if (socket.io.engine.transport.name === "websocket") return resolve(true);
+            socket.io.engine.once("upgrade", () => resolve(true));
+            setTimeout(() => resolve(false), 2000);
+          });
+          return { first, upgraded, now: socket.io.engine.transport.name, acks: [typeof refused, accepted] };
+        } finally {
+          socket.disconnect();
+        }
+      };
+      return {
+        pollingOnly: await run({ transports: ["polling"], forceNew: true }, "Paula"),
+        defaults: await run({ forceNew: true }, "Dora"),
+      };
+    },
+    { room, waitMs: WAIT_MS },
+  );
+  assert.deepEqual(
+    { first: seen.pollingOnly.first, upgraded: seen.pollingOnly.upgraded, acks: seen.pollingOnly.acks },
+    { first: "polling", upgraded: false, acks: ["string", null] },
+    "polling only: signed in through emitWithAck, never upgraded",
+  );
+  assert.equal(seen.defaults.now, "websocket", "the default transports upgrade to WebSocket");
+  assert.deepEqual(seen.defaults.acks, ["string", null], "an error, then no error");
+  assert.deepEqual(page.errors, []);
 });

@@ -227,7 +227,7 @@ test(`a board keeps its ${BOARD_LIMIT} newest strokes; a page that missed droppe
   }
 });
 
-test("an explicit auth without a board (what our socket.io.js sends for a plain io()) is on the default board", async () => {
+test("an explicit auth without a board (e.g. {}) is on the default board", async () => {
   const page = await boardClient(URL_A, {}); // WebSocket only, auth {}
   const drawer = exampleClient(URL_B);
   try {

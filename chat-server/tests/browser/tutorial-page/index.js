@@ -1,7 +1,7 @@
 //! Test fixture: the behaviour of the Cloud Run chat tutorial's browser script (public/index.js),
 //! written from its description (chat-tutorial.md §4) in plain DOM code instead of jQuery. It
 //! uses exactly the socket.io-client API subset the tutorial uses, so it proves that page would
-//! work unchanged against chat-server's own /socket.io/socket.io.js.
+//! work unchanged against chat-server (which serves the official socket.io-client there).
 /* global io */
 "use strict";
 
