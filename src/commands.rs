@@ -40,6 +40,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             let settings = config::resolve(global, &stack, &process_env)?;
             say_chosen(&settings);
+            if !args.yes {
+                can_confirm_down()?;
+            }
             // Credentials and permissions first: nobody should confirm a deletion that cannot
             // happen. Ctrl-C is ours only once the question is answered.
             let clients = connect(&settings).await?;
@@ -266,20 +269,27 @@ fn outcome(walk: Walk, command: &str) -> anyhow::Result<Walk> {
     }
 }
 
+/// Without --yes, `down` must ask, which needs a terminal: refused at once (before any call)
+/// where there is none.
+fn can_confirm_down() -> anyhow::Result<()> {
+    if std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(Refused(
+        "refusing to delete without confirmation: there is no terminal to ask on; pass --yes \
+         (or set CHATCTL_YES=true) to delete the environment unattended"
+            .into(),
+    )
+    .into())
+}
+
 /// `down` deletes data: ask on a terminal, insist on --yes without one.
 fn confirm_down(settings: &Settings, yes: bool) -> anyhow::Result<()> {
     if yes {
         return Ok(());
     }
+    can_confirm_down()?;
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Refused(
-            "refusing to delete without confirmation: there is no terminal to ask on; pass --yes \
-             (or set CHATCTL_YES=true) to delete the environment unattended"
-                .into(),
-        )
-        .into());
-    }
     let n = &settings.names;
     eprint!(
         "Delete environment `{}` in project {} ({}): Cloud Run service {}, connector {}, Redis \
