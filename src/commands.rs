@@ -94,8 +94,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Which project and region the command uses and where each came from: a `context` JSON line,
 /// or one line on stderr.
 fn say_chosen(settings: &Settings) {
-    let (json, text) = settings.chosen();
-    report::event(settings.output, &json, &text);
+    report::context(
+        settings.output,
+        scope(settings),
+        settings.project_source,
+        settings.region_source,
+    );
+}
+
+/// The environment `settings` are about, as reports name it.
+fn scope(settings: &Settings) -> report::Scope<'_> {
+    report::Scope {
+        env: &settings.names.env,
+        project: &settings.project,
+        region: &settings.region,
+    }
 }
 
 /// The clients for the settings' environment, once its credentials gave a token: missing,
@@ -152,12 +165,7 @@ impl Session {
 
     /// The environment this session is about, as reports name it.
     fn scope(&self) -> report::Scope<'_> {
-        let s = &self.ctx.settings;
-        report::Scope {
-            env: &s.names.env,
-            project: &s.project,
-            region: &s.region,
-        }
+        scope(&self.ctx.settings)
     }
 
     /// Preflight (`crate::preflight`) before `command` (`plan`, `up` or `down`): every

@@ -225,25 +225,6 @@ pub struct Settings {
     pub environment: Environment,
 }
 
-impl Settings {
-    /// Which project and region this run uses and where each came from, as one JSON object
-    /// (`type: "context"`) and as one line of text.
-    pub fn chosen(&self) -> (Value, String) {
-        let json = serde_json::json!({
-            "type": "context",
-            "project": self.project,
-            "project_source": self.project_source,
-            "region": self.region,
-            "region_source": self.region_source,
-        });
-        let text = format!(
-            "project {} (from {}), region {} (from {})",
-            self.project, self.project_source, self.region, self.region_source
-        );
-        (json, text)
-    }
-}
-
 /// Reads the configuration file named by --config, or ./chatctl.yaml when it exists.
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
     let (path, required) = match path {

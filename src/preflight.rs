@@ -365,6 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn every_permission_down_uses_is_in_the_table_and_none_builds_or_enables() {
+        let down = needed_by_down();
+        assert_eq!(
+            down.len(),
+            DOWN.len(),
+            "DOWN names a permission NEEDS lacks"
+        );
+        assert!(down.iter().all(|n| n.used == Always));
+        assert!(
+            !down
+                .iter()
+                .any(|n| n.permission.ends_with(".create") || n.permission.ends_with(".enable"))
+        );
+    }
+
+    #[test]
     fn only_what_the_settings_use_is_checked() {
         let default = needed(&settings(Default::default()));
         let has = |needs: &[&Need], p: &str| needs.iter().any(|n| n.permission == p);

@@ -51,12 +51,21 @@ pub fn notice(format: OutputFormat, text: &str) {
     }
 }
 
-/// An event outside any walk (which project and region a command uses): `json` in JSON
-/// output, `text` as a line of human text otherwise.
-pub fn event(format: OutputFormat, json: &Value, text: &str) {
+/// Which project and region a command uses and where each came from: a `context` JSON line,
+/// or one line of human text.
+pub fn context(format: OutputFormat, scope: Scope<'_>, project_source: &str, region_source: &str) {
     match format {
-        OutputFormat::Json => emit_json(json),
-        OutputFormat::Human => print_line(text),
+        OutputFormat::Json => emit_json(&json!({
+            "type": "context",
+            "project": scope.project,
+            "project_source": project_source,
+            "region": scope.region,
+            "region_source": region_source,
+        })),
+        OutputFormat::Human => print_line(&format!(
+            "project {} (from {project_source}), region {} (from {region_source})",
+            scope.project, scope.region
+        )),
     }
 }
 

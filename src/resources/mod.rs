@@ -59,6 +59,23 @@ pub fn not_ours(what: &str, name: &str, ctx: &Ctx) -> String {
     )
 }
 
+/// What `down` may delete of what was `found`: None when nothing was, an error (the resource
+/// is left alone) when it is not this environment's.
+pub fn ours_to_delete<T>(
+    found: Option<T>,
+    labels: impl Fn(&T) -> &std::collections::HashMap<String, String>,
+    what: &str,
+    name: &str,
+    ctx: &Ctx,
+) -> anyhow::Result<Option<T>> {
+    match found {
+        Some(resource) if !owned(labels(&resource), ctx) => {
+            anyhow::bail!("{}; left alone", not_ours(what, name, ctx))
+        }
+        found => Ok(found),
+    }
+}
+
 /// How long after Compute Engine's enable its `default` network is waited for.
 const NETWORK_APPEARS_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
 

@@ -6,7 +6,9 @@
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_redis_v1::model::instance::State;
 
-use super::{Action, Outputs, Planned, Rendered, apis, not_ours, owned, render, to_json};
+use super::{
+    Action, Outputs, Planned, Rendered, apis, not_ours, ours_to_delete, owned, render, to_json,
+};
 use crate::config::{Bus, Tier};
 use crate::context::Ctx;
 use crate::gcp::redis as api;
@@ -127,12 +129,11 @@ impl Resource for Redis {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let id = &ctx.settings.names.redis_instance;
-        let Some(instance) = api::get(&ctx.google, id).await? else {
+        let found = api::get(&ctx.google, id).await?;
+        let Some(instance) = ours_to_delete(found, |i| &i.labels, "Redis instance", id, ctx)?
+        else {
             return Ok(false);
         };
-        if !owned(&instance.labels, ctx) {
-            anyhow::bail!("{}; left alone", not_ours("Redis instance", id, ctx));
-        }
         if instance.state == State::Deleting {
             progress.phase(Phase::Deleting);
             return wait_gone(ctx, id).await;

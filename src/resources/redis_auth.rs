@@ -4,7 +4,9 @@
 //! Publishes the version the service pins. The string itself is only compared, never shown:
 //! plan and status say "a new AUTH string", not what it is.
 
-use super::{Action, Outputs, Planned, apis, not_ours, owned, redis, service_account};
+use super::{
+    Action, Outputs, Planned, apis, not_ours, ours_to_delete, owned, redis, service_account,
+};
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::{redis as instance, secretmanager as api};
@@ -189,14 +191,10 @@ impl Resource for RedisAuth {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let secret = &ctx.settings.names.redis_auth_secret;
-        let Some(found) = api::get(&ctx.google, secret).await? else {
+        let found = api::get(&ctx.google, secret).await?;
+        let what = "Secret Manager secret";
+        if ours_to_delete(found, |s| &s.labels, what, secret, ctx)?.is_none() {
             return Ok(false);
-        };
-        if !owned(&found.labels, ctx) {
-            anyhow::bail!(
-                "{}; left alone",
-                not_ours("Secret Manager secret", secret, ctx)
-            );
         }
         progress.phase(Phase::Deleting);
         api::delete(&ctx.google, secret).await

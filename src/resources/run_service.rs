@@ -7,8 +7,8 @@ use google_cloud_run_v2::model::Service;
 use google_cloud_run_v2::model::condition::State as ConditionState;
 
 use super::{
-    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, owned, redis, redis_auth,
-    render_adjusted, service_account, to_json,
+    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, ours_to_delete, owned,
+    redis, redis_auth, render_adjusted, service_account, to_json,
 };
 use crate::config::Bus;
 use crate::context::Ctx;
@@ -142,11 +142,9 @@ impl Resource for RunService {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let id = &ctx.settings.names.run_service;
-        let Some(service) = api::get(&ctx.google, id).await? else {
+        let found = api::get(&ctx.google, id).await?;
+        if ours_to_delete(found, |s| &s.labels, "Cloud Run service", id, ctx)?.is_none() {
             return Ok(false);
-        };
-        if !owned(&service.labels, ctx) {
-            anyhow::bail!("{}; left alone", not_ours("Cloud Run service", id, ctx));
         }
         progress.phase(Phase::Deleting);
         api::delete(&ctx.google, id).await
@@ -167,11 +165,12 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
     let values = out.get();
     // The image step publishes the image by digest; before it has run (plan with APIs still
     // disabled) compare against the --image given, else what is deployed.
-    let image = values
-        .image
-        .or(s.image.clone())
-        .or_else(|| deployed_image(found))
-        .unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
+    let image = known(
+        values
+            .image
+            .or(s.image.clone())
+            .or_else(|| deployed_image(found)),
+    );
     let vars = Vars::from([
         (
             "serviceAccountEmail",
@@ -182,27 +181,15 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
             vpcaccess::connector_name(&ctx.google, &s.names.connector),
         ),
         ("image", image),
-        (
-            "redisHost",
-            values
-                .redis_host
-                .unwrap_or_else(|| KNOWN_AFTER_UP.to_string()),
-        ),
-        (
-            "redisPort",
-            values
-                .redis_port
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| KNOWN_AFTER_UP.to_string()),
-        ),
+        ("redisHost", known(values.redis_host)),
+        ("redisPort", known(values.redis_port.map(|p| p.to_string()))),
         ("env", s.names.env.clone()),
         ("project", s.project.clone()),
         ("region", s.region.clone()),
     ]);
-    let known = |v: Option<String>| v.unwrap_or_else(|| KNOWN_AFTER_UP.to_string());
     let env = match s.bus {
-        Bus::Nats => nats_env(nats_url(ctx, out).unwrap_or_else(|| KNOWN_AFTER_UP.to_string())),
-        Bus::Redis => redis_env(s, values.redis_auth_version, values.redis_ca_certs, known),
+        Bus::Nats => nats_env(known(nats_url(ctx, out))),
+        Bus::Redis => redis_env(s, values.redis_auth_version, values.redis_ca_certs),
     };
     render_adjusted(
         "service",
@@ -220,7 +207,6 @@ fn redis_env(
     s: &crate::config::Settings,
     auth_version: Option<String>,
     ca_certs: Option<String>,
-    known: impl Fn(Option<String>) -> String,
 ) -> EnvChange {
     let mut set = Vec::new();
     if s.redis_auth {
@@ -286,6 +272,11 @@ fn with_env(spec: &mut serde_json::Value, change: EnvChange) -> Result<(), Strin
     list.retain(|e| !change.set.iter().any(|x| x["name"] == e["name"]));
     list.extend(change.set);
     Ok(())
+}
+
+/// A value the service needs that exists only once `up` made it (the placeholder otherwise).
+fn known(value: Option<String>) -> String {
+    value.unwrap_or_else(|| KNOWN_AFTER_UP.to_string())
 }
 
 /// The NATS server's URL (no credentials): the VM's, or one chatctl does not provision.
