@@ -105,6 +105,15 @@ fn two_instances_share_the_bus(bus: &BusCase) {
         "instances do not use {}: {line}",
         bus.process
     );
+    if bus.process == "redis" {
+        // As on Google by default: AUTH from the secret, TLS with the instance's server CA.
+        assert!(
+            line.contains("auth=true") && line.contains("tls=true"),
+            "instances do not use Redis with AUTH over TLS: {line}"
+        );
+        let started = stack.wait_for_line(bus.started, Duration::from_secs(1));
+        redis_refuses_clients_without_the_auth_string(&started);
+    }
 
     // The page, through the front door, with the instance named and an affinity cookie.
     let (status, headers, body) = http_get(stack.port, "/");
@@ -192,6 +201,53 @@ fn two_instances_share_the_bus(bus: &BusCase) {
     );
 
     assert_clean_stop(&mut stack, Signal::SIGINT, 0);
+}
+
+/// Local mode's redis-server, like Memorystore with AUTH and in-transit encryption, answers
+/// nobody without TLS and nobody without the AUTH string. `started` is chatctl's line
+/// "... redis-server on 127.0.0.1:PORT (TLS with the run's CA PATH, AUTH required)".
+fn redis_refuses_clients_without_the_auth_string(started: &str) {
+    let port: String = started
+        .split("127.0.0.1:")
+        .nth(1)
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let ca = started
+        .split("the run's CA ")
+        .nth(1)
+        .and_then(|rest| rest.split(", AUTH required)").next())
+        .unwrap_or_else(|| panic!("no TLS with AUTH in chatctl's line: {started}"));
+    let redis_cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port])
+            .args(args)
+            .args(["PING"])
+            .output()
+            .expect("redis-cli (scripts/deps installs redis-tools)");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let plain = redis_cli(&[]);
+    assert!(
+        !plain.contains("PONG") && !plain.contains("NOAUTH"),
+        "redis-server answered a plain-text client: {plain}"
+    );
+    let no_auth = redis_cli(&["--tls", "--cacert", ca]);
+    assert!(
+        no_auth.contains("NOAUTH"),
+        "redis-server over TLS without the AUTH string did not answer NOAUTH: {no_auth}"
+    );
+    // The server's certificate is signed by the run's CA, which no system store trusts.
+    let untrusted = redis_cli(&["--tls"]);
+    assert!(
+        !untrusted.contains("NOAUTH") && !untrusted.contains("PONG"),
+        "redis-cli completed TLS without the run's CA: {untrusted}"
+    );
 }
 
 #[test]

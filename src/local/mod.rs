@@ -26,6 +26,7 @@
 mod chat_instance;
 pub mod front_door;
 pub mod processes;
+mod redis_tls;
 pub mod runtime;
 
 use std::io::Write as _;
@@ -61,8 +62,6 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     // The image goes the same way as on Google (by default the emulator's Cloud Build "builds"
     // the embedded sources); the runtime then runs the chat-server built into chatctl.
     let mut settings = config::resolve(&global, &args.stack, &config::process_env)?;
-    // Local mode's redis-server requires the AUTH string but does not speak TLS yet.
-    settings.redis_tls = false;
     crate::image::source(&settings, true)?;
 
     let listener = TcpListener::bind(("127.0.0.1", args.port))

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use emulator::{HookFuture, RedisEndpoint, RedisInstanceInfo, Runtime, ServiceInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use super::front_door::{Backend, Backends};
 use super::processes::{Spec, Supervised, say};
+use super::redis_tls::RedisTls;
 
 /// How long a new process may take to answer before its start counts as failed.
 const START_WAIT: Duration = Duration::from_secs(20);
@@ -199,40 +200,59 @@ impl LocalRuntime {
         let dir = self.plan.data_dir.join(&info.instance_id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let tls = if info.transit_encryption {
+            Some(RedisTls::create(&dir, &info.instance_id)?)
+        } else {
+            None
+        };
         let process = Supervised::start(Spec {
             name: "redis".into(),
             program: redis_server.clone(),
             args: vec!["-".into()],
             env: Vec::new(),
             env_remove: Vec::new(),
-            stdin: Some(redis_config(port, &dir, info.auth_string.as_deref())),
+            stdin: Some(redis_config(port, &dir, info.auth_string.as_deref(), tls.as_ref())),
         });
         let ready = wait_until(START_WAIT, || {
-            redis_answers(port, info.auth_string.as_deref())
+            redis_answers(port, info.auth_string.as_deref(), tls.as_ref())
         })
         .await;
         if !ready {
             let tail = process.tail();
             process.stop().await;
+            let hint = if tls.is_some() {
+                " (if this redis-server was built without TLS, pass --no-redis-tls)"
+            } else {
+                ""
+            };
             return Err(format!(
-                "redis-server did not answer on 127.0.0.1:{port} within {}s:\n{tail}",
+                "redis-server did not answer on 127.0.0.1:{port} within {}s{hint}:\n{tail}",
                 START_WAIT.as_secs()
             ));
         }
         if !self.keep(|r| &mut r.redis, &info.name, process).await {
             return Err(CLOSED.into());
         }
+        let security = match (&tls, &info.auth_string) {
+            (Some(tls), Some(_)) => format!(
+                " (TLS with the run's CA {}, AUTH required)",
+                tls.ca_file.display()
+            ),
+            (Some(tls), None) => format!(" (TLS with the run's CA {})", tls.ca_file.display()),
+            (None, Some(_)) => " (AUTH required, no TLS)".to_string(),
+            (None, None) => " (no AUTH, no TLS)".to_string(),
+        };
         say(
             "redis",
             &format!(
-                "Memorystore instance {} is redis-server on 127.0.0.1:{port}",
+                "Memorystore instance {} is redis-server on 127.0.0.1:{port}{security}",
                 info.instance_id
             ),
         );
         Ok(Some(RedisEndpoint {
             host: "127.0.0.1".into(),
             port,
-            server_ca_cert: None,
+            server_ca_cert: tls.map(|tls| tls.ca_pem),
         }))
     }
 
@@ -387,11 +407,15 @@ impl Runtime for LocalRuntime {
 /// redis-server's configuration, fed on stdin so the AUTH string never shows in `ps`.
 /// Append-only persistence (every write synced) in the session's data directory keeps room
 /// history across a restart of redis-server, even a crash; RDB snapshots are off.
-fn redis_config(port: u16, dir: &Path, auth: Option<&str>) -> String {
+fn redis_config(port: u16, dir: &Path, auth: Option<&str>, tls: Option<&RedisTls>) -> String {
     let mut config = format!(
-        "bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly yes\nappendfsync always\ndir \"{}\"\n",
+        "bind 127.0.0.1\nsave \"\"\nappendonly yes\nappendfsync always\ndir \"{}\"\n",
         dir.display()
     );
+    match tls {
+        Some(tls) => config.push_str(&tls.config(port)),
+        None => config.push_str(&format!("port {port}\n")),
+    }
     if let Some(auth) = auth {
         config.push_str(&format!("requirepass \"{auth}\"\n"));
     }
@@ -411,7 +435,7 @@ fn nats_config(nats: &NatsPlan, store: &Path) -> String {
 }
 
 /// Creates `path` (and its directory) readable by this user only, with `text`.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(super) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
@@ -481,30 +505,41 @@ where
     false
 }
 
-/// Redis answers PING (after AUTH when it has a password).
-async fn redis_answers(port: u16, auth: Option<&str>) -> bool {
+/// Redis answers PING (after AUTH when it has a password), over TLS when it speaks TLS.
+async fn redis_answers(port: u16, auth: Option<&str>, tls: Option<&RedisTls>) -> bool {
     let exchange = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        if let Some(auth) = auth {
-            let command = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{auth}\r\n", auth.len());
-            stream.write_all(command.as_bytes()).await.ok()?;
+        match tls {
+            Some(tls) => redis_ping(tls.connect(port).await?, auth).await,
+            None => redis_ping(TcpStream::connect(("127.0.0.1", port)).await.ok()?, auth).await,
         }
-        stream.write_all(b"PING\r\n").await.ok()?;
-        let mut reply = Vec::new();
-        let mut buf = [0u8; 64];
-        while !reply.ends_with(b"+PONG\r\n") {
-            let n = stream.read(&mut buf).await.ok()?;
-            if n == 0 || reply.len() > 256 {
-                return None;
-            }
-            reply.extend_from_slice(&buf[..n]);
-        }
-        Some(())
     };
     matches!(
         tokio::time::timeout(Duration::from_secs(1), exchange).await,
         Ok(Some(()))
     )
+}
+
+/// AUTH (when given) and PING on an open connection; `Some` when PONG came back.
+async fn redis_ping(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    auth: Option<&str>,
+) -> Option<()> {
+    if let Some(auth) = auth {
+        let command = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{auth}\r\n", auth.len());
+        stream.write_all(command.as_bytes()).await.ok()?;
+    }
+    stream.write_all(b"PING\r\n").await.ok()?;
+    stream.flush().await.ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 64];
+    while !reply.ends_with(b"+PONG\r\n") {
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 || reply.len() > 256 {
+            return None;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    Some(())
 }
 
 /// chat-server answers `GET /readyz` with 200 (its store answers too).
@@ -529,13 +564,13 @@ mod tests {
 
     #[test]
     fn redis_config_binds_loopback_and_persists_in_the_session_dir() {
-        let config = redis_config(6400, Path::new("/tmp/x"), None);
+        let config = redis_config(6400, Path::new("/tmp/x"), None, None);
         assert!(config.contains("bind 127.0.0.1\nport 6400\n"));
         assert!(config.contains("appendonly yes"));
         assert!(config.contains("dir \"/tmp/x\""));
         assert!(!config.contains("requirepass"));
         assert!(
-            redis_config(1, Path::new("/d"), Some("s3cret")).contains("requirepass \"s3cret\"")
+            redis_config(1, Path::new("/d"), Some("s3cret"), None).contains("requirepass \"s3cret\"")
         );
     }
 
