@@ -546,6 +546,8 @@ async fn get_json(emu: &Emu, url: impl reqwest::IntoUrl) -> serde_json::Value {
         .unwrap()
 }
 
+/// The default `up`: Redis with AUTH and TLS, the AUTH string only in Secret Manager, the server
+/// CA in the service; after Google rotates the CA, the next `up` gives the service both CAs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_has_auth_and_tls_and_its_password_only_travels_through_secret_manager() {
     let emu = Emu::start(44).await;
@@ -648,6 +650,50 @@ async fn redis_has_auth_and_tls_and_its_password_only_travels_through_secret_man
         "the AUTH string is in chatctl's output"
     );
     assert!(!service.to_string().contains(&auth));
+
+    // Google rotates the server CA: both CAs are listed, and the next `up` hands both to the
+    // service (a new revision), so instances trust the server before and after it moves.
+    let rotated = emu
+        .http
+        .post(format!("{}/_emulator/redis/rotate-server-ca", emu.base()))
+        .json(&serde_json::json!({ "name": format!("projects/{}/locations/us-central1/instances/chat-secure", common::PROJECT) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200, "{}", rotated.text().await.unwrap());
+    let instance: serde_json::Value = get_json(&emu, &redis).await;
+    let new_ca = instance["serverCaCerts"][1]["cert"]
+        .as_str()
+        .expect("a second server CA after the rotation")
+        .to_string();
+    assert_ne!(new_ca.trim(), ca.trim());
+    let plan = cli(&["plan"]).await;
+    assert!(
+        plan.contains("run-service"),
+        "plan shows the service update: {plan}"
+    );
+    cli(&["up", "--yes"]).await;
+    let service: serde_json::Value = get_json(
+        &emu,
+        format!(
+            "{}/v2/projects/{}/locations/us-central1/services/chat-secure",
+            emu.base(),
+            common::PROJECT
+        ),
+    )
+    .await;
+    let cas = service["template"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "REDIS_CA_CERT")
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cas.contains(ca.trim()) && cas.contains(new_ca.trim()),
+        "after the rotation the service trusts both CAs: {cas}"
+    );
 
     cli(&["down", "--yes"]).await;
     let gone = emu.http.get(&secret).send().await.unwrap();

@@ -211,7 +211,12 @@ impl LocalRuntime {
             args: vec!["-".into()],
             env: Vec::new(),
             env_remove: Vec::new(),
-            stdin: Some(redis_config(port, &dir, info.auth_string.as_deref(), tls.as_ref())),
+            stdin: Some(redis_config(
+                port,
+                &dir,
+                info.auth_string.as_deref(),
+                tls.as_ref(),
+            )),
         });
         let ready = wait_until(START_WAIT, || {
             redis_answers(port, info.auth_string.as_deref(), tls.as_ref())
@@ -570,7 +575,8 @@ mod tests {
         assert!(config.contains("dir \"/tmp/x\""));
         assert!(!config.contains("requirepass"));
         assert!(
-            redis_config(1, Path::new("/d"), Some("s3cret"), None).contains("requirepass \"s3cret\"")
+            redis_config(1, Path::new("/d"), Some("s3cret"), None)
+                .contains("requirepass \"s3cret\"")
         );
     }
 

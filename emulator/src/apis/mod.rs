@@ -19,6 +19,7 @@ pub mod vpcaccess;
 /// Every API's method table, the emulator-only endpoints of some APIs included.
 static APIS: &[&Api] = &[
     &redis::http::API,
+    &redis::http::EMULATOR_API,
     &iam::http::API,
     &resourcemanager::http::API,
     &serviceusage::http::API,

@@ -20,6 +20,19 @@ const DELETE_LATENCY: Duration = Duration::from_secs(120);
 const UPDATE_LATENCY: Duration = Duration::from_secs(60);
 const RESIZE_LATENCY: Duration = Duration::from_secs(240);
 
+/// The emulator-only endpoints of this API (no Google service, no enablement check).
+pub static EMULATOR_API: Api = Api {
+    service: "",
+    enums: &[],
+    methods: &[row(
+        Method::POST,
+        "/_emulator/redis/rotate-server-ca",
+        "emulator.redis.rotateServerCa",
+        &[],
+        |c| Box::pin(rotate_server_ca(c)),
+    )],
+};
+
 const INSTANCE_TYPE: &str = "google.cloud.redis.v1.Instance";
 const METADATA_TYPE: &str = "type.googleapis.com/google.cloud.redis.v1.OperationMetadata";
 
@@ -174,6 +187,22 @@ async fn get(call: Call) -> Result<Reply, ApiError> {
     let instance = call
         .emu
         .world(|w| w.redis.get(&name).map(|s| s.instance.clone()))?;
+    Ok(Reply::Json(
+        serde_json::to_value(instance).unwrap_or_default(),
+    ))
+}
+
+/// `POST /_emulator/redis/rotate-server-ca {"name": "projects/P/locations/L/instances/ID"}`:
+/// what Google does on its own schedule (no API call starts it): a new server CA joins the
+/// instance's `serverCaCerts` beside the current one. Answers the instance.
+async fn rotate_server_ca(call: Call) -> Result<Reply, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rotate {
+        name: String,
+    }
+    let rotate: Rotate = call.body()?;
+    let instance = call.emu.world(|w| w.redis.rotate_server_ca(&rotate.name))?;
     Ok(Reply::Json(
         serde_json::to_value(instance).unwrap_or_default(),
     ))

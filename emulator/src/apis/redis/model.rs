@@ -459,6 +459,26 @@ impl Store {
         Ok(instance.clone())
     }
 
+    /// Memorystore's CA rotation: a new server CA is listed in `serverCaCerts` beside the
+    /// current one, so clients that trust every listed CA keep working while the server's
+    /// certificate moves to the new CA.
+    pub fn rotate_server_ca(&mut self, name: &str) -> Result<Instance, ApiError> {
+        let stored = self
+            .instances
+            .get_mut(name)
+            .ok_or_else(|| not_found(name))?;
+        let instance = &mut stored.instance;
+        if instance.server_ca_certs.is_empty() {
+            return Err(ApiError::failed_precondition(format!(
+                "Instance {name} has no server CA to rotate: it is not READY or has no \
+                 in-transit encryption."
+            )));
+        }
+        let cert = server_ca::generate(&instance.name)?;
+        instance.server_ca_certs.push(server_ca::describe(&cert)?);
+        Ok(instance.clone())
+    }
+
     pub fn remove(&mut self, name: &str) -> Option<Stored> {
         self.instances.remove(name)
     }
