@@ -116,6 +116,7 @@ pub static NEEDS: &[Need] = &[
     need("vpcaccess.connectors.get", VPC_ACCESS, "read the connector", Always, false),
     need("vpcaccess.connectors.list", VPC_ACCESS, "find the /28 ranges other connectors use", Always, false),
     need("vpcaccess.connectors.create", VPC_ACCESS, "create the Serverless VPC Access connector", Always, true),
+    need("vpcaccess.connectors.update", VPC_ACCESS, "change its machine type or instance bounds in place", Always, true),
     need("vpcaccess.connectors.delete", VPC_ACCESS, "delete it on `down`", Always, true),
     need("vpcaccess.operations.get", VPC_ACCESS, "wait for connector operations", Always, false),
     need("compute.networks.get", NETWORK_VIEWER, "check that the network exists", Always, false),

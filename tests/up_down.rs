@@ -726,3 +726,92 @@ async fn an_instance_without_tls_plans_a_replace_and_up_says_what_to_do() {
     assert!(error.contains("--no-redis-tls"), "{error}");
     assert!(error.contains("chatctl down"), "{error}");
 }
+
+/// A connector's machine type and instance bounds change in place: one PATCH with an update
+/// mask naming them, no delete, the connector READY with the new values. A new range cannot
+/// change in place: `plan` shows a replace and `up` stops, naming what to do.
+#[tokio::test]
+async fn a_connector_scaling_change_is_patched_in_place_and_a_new_range_is_refused() {
+    let emu = Emu::start(46).await;
+    let first = emu.session("scale").await;
+    assert_all_done(&up(&first).await, "first up");
+    let before = emu.requests().await.len();
+
+    let mut settings = common::settings("scale");
+    settings.overrides.connector =
+        serde_json::json!({ "maxInstances": 5, "machineType": "e2-standard-4" });
+    let scaled = emu
+        .session_for(settings.clone(), CancellationToken::new())
+        .await;
+    let plan = engine::walk(Mode::Plan, &stack(), &scaled.ctx, &scaled.reporter).await;
+    let connector = plan.results[&resources::connector::ID]
+        .planned
+        .clone()
+        .unwrap();
+    let Action::Update { changes } = &connector.action else {
+        panic!("a scaling change is an update in place: {connector:?}");
+    };
+    let mut paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, ["machineType", "maxInstances"]);
+
+    assert_all_done(&up(&scaled).await, "up with new bounds");
+    let log = emu.requests().await;
+    let changed = mutating(&log[before..]);
+    let connector_calls: Vec<&String> = changed
+        .iter()
+        .filter(|r| r.contains("/connectors/"))
+        .collect();
+    assert_eq!(connector_calls.len(), 1, "one call: {changed:?}");
+    assert!(
+        connector_calls[0].starts_with("PATCH ")
+            && connector_calls[0].contains("updateMask=")
+            && connector_calls[0].contains("maxInstances")
+            && connector_calls[0].contains("machineType")
+            && !connector_calls[0].contains("minInstances"),
+        "{connector_calls:?}"
+    );
+    let found: serde_json::Value = get_json(
+        &emu,
+        format!(
+            "{}/v1/projects/{}/locations/us-central1/connectors/chat-scale",
+            emu.base(),
+            common::PROJECT
+        ),
+    )
+    .await;
+    assert_eq!(found["state"], "READY", "{found}");
+    assert_eq!(found["maxInstances"], 5, "{found}");
+    assert_eq!(found["machineType"], "e2-standard-4", "{found}");
+    assert!(
+        plan_changes(&scaled).await.is_empty(),
+        "converged after the patch"
+    );
+
+    settings.connector_range = chatctl::config::ConnectorRange::Fixed("10.8.0.16/28".into());
+    let moved = emu.session_for(settings, CancellationToken::new()).await;
+    let plan = engine::walk(Mode::Plan, &stack(), &moved.ctx, &moved.reporter).await;
+    let connector = plan.results[&resources::connector::ID]
+        .planned
+        .clone()
+        .unwrap();
+    assert!(
+        matches!(connector.action, Action::Replace { .. }),
+        "a new range is a replace: {connector:?}"
+    );
+    let before = emu.requests().await.len();
+    let walk = up(&moved).await;
+    let Outcome::Failed(error) = &walk.results[&resources::connector::ID].outcome else {
+        panic!("up must not leave a new range unapplied silently");
+    };
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("ipCidrRange") && error.contains("chatctl down"),
+        "{error}"
+    );
+    let changed = mutating(&emu.requests().await[before..]);
+    assert!(
+        !changed.iter().any(|r| r.contains("/connectors/")),
+        "nothing sent to the connector: {changed:?}"
+    );
+}

@@ -164,3 +164,64 @@ async fn late_validation_fails_inside_the_operation() {
     assert_eq!(code_of(&dup), Code::AlreadyExists);
     emu.shutdown().await.unwrap();
 }
+
+/// `connectors.patch` over JSON (the client crate has no update call): the mask's fields change
+/// after an UPDATING operation; other fields, a connector not READY, an unknown machine type
+/// and bounds out of order are refused before anything changes.
+#[tokio::test]
+async fn patch_changes_scaling_in_place_and_refuses_the_rest() {
+    let emu = start(fast_config()).await;
+    let vpc = client(emu.base_url()).await;
+    let name = format!("{PARENT}/connectors/chat-patch");
+    create_done(&vpc, "chat-patch", connector_on("10.8.0.0/28"))
+        .await
+        .unwrap();
+    let url = |mask: &str| format!("{}/v1/{name}?updateMask={mask}", emu.base_url());
+    let patch = |mask: &str, body: serde_json::Value| {
+        let url = url(mask);
+        async move {
+            let response = http().patch(url).json(&body).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    let (status, answer) = patch(
+        "ipCidrRange",
+        serde_json::json!({"ipCidrRange": "10.8.0.16/28"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("ipCidrRange"), "{answer}");
+    let (status, answer) = patch(
+        "machineType",
+        serde_json::json!({"machineType": "n1-standard-1"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = patch("minInstances", serde_json::json!({"minInstances": 3})).await;
+    assert_eq!(status, 400, "min must stay below max (3): {answer}");
+
+    let (status, op) = patch(
+        "maxInstances,machineType",
+        serde_json::json!({"maxInstances": 6, "machineType": "e2-standard-4", "minInstances": 4}),
+    )
+    .await;
+    assert_eq!(status, 200, "{op}");
+    let updating = vpc.get_connector().set_name(&name).send().await.unwrap();
+    assert_eq!(updating.state, connector::State::Updating);
+    let (status, answer) = patch("maxInstances", serde_json::json!({"maxInstances": 7})).await;
+    assert_eq!(status, 400, "not while UPDATING: {answer}");
+    assert_eq!(answer["error"]["status"], "FAILED_PRECONDITION", "{answer}");
+
+    let ready = eventually(std::time::Duration::from_secs(10), || async {
+        let c = vpc.get_connector().set_name(&name).send().await.ok()?;
+        (c.state == connector::State::Ready).then_some(c)
+    })
+    .await;
+    assert_eq!(ready.max_instances, 6);
+    assert_eq!(ready.machine_type, "e2-standard-4");
+    assert_eq!(ready.min_instances, 2, "minInstances was not in the mask");
+    assert_eq!(ready.max_throughput, 600);
+    assert_eq!(ready.ip_cidr_range, "10.8.0.0/28");
+}

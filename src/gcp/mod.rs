@@ -12,6 +12,7 @@ pub mod lro;
 pub mod policy;
 pub mod projects;
 pub mod redis;
+pub mod rest;
 pub mod retry;
 pub mod run;
 pub mod secretmanager;
@@ -51,7 +52,10 @@ pub struct Clients {
     pub networks: google_cloud_compute_v1::client::Networks,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
     pub cloud_build: google_cloud_build_v1::client::CloudBuild,
-    pub storage: storage::Storage,
+    /// Cloud Storage's JSON API (buckets and objects).
+    pub storage: rest::Rest,
+    /// Serverless VPC Access over JSON, for `connectors.patch` (the crate has no update call).
+    pub vpcaccess_json: rest::Rest,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
     /// The credentials every client uses (also the login to Artifact Registry's Docker registry).
@@ -183,7 +187,18 @@ impl Clients {
                 ep.clone(),
                 creds
             ),
-            storage: storage::Storage::new(ep.as_deref(), creds.clone())?,
+            storage: rest::Rest::new(
+                ep.as_deref(),
+                storage::ENDPOINT,
+                creds.clone(),
+                Duration::from_secs(300),
+            )?,
+            vpcaccess_json: rest::Rest::new(
+                ep.as_deref(),
+                vpcaccess::ENDPOINT,
+                creds.clone(),
+                Duration::from_secs(60),
+            )?,
             endpoint,
             credentials: creds,
         })

@@ -1,6 +1,8 @@
-//! Serverless VPC Access v1: get, list, create and delete connectors, waiting for each
-//! operation. (Connectors cannot be updated through this client.)
+//! Serverless VPC Access v1: get, list, create, patch and delete connectors, waiting for each
+//! operation. The crate has no update call, so `patch` goes over JSON (`super::rest`) and waits
+//! through the crate's GetOperation like the others.
 
+use google_cloud_longrunning::model::Operation;
 use google_cloud_vpcaccess_v1::model::Connector;
 
 use super::Google;
@@ -8,6 +10,10 @@ use super::errors::{Kind, explain};
 use super::send_unless;
 
 pub const ROLE: &str = "roles/vpcaccess.admin";
+/// Google's endpoint of Serverless VPC Access.
+pub const ENDPOINT: &str = "https://vpcaccess.googleapis.com";
+/// The fields `connectors.patch` changes in place; any other difference is a replace.
+pub const UPDATABLE: &[&str] = &["minInstances", "maxInstances", "machineType"];
 
 pub fn connector_name(google: &Google, id: &str) -> String {
     format!("{}/connectors/{id}", google.parent())
@@ -99,4 +105,36 @@ pub async fn delete(google: &Google, id: &str) -> anyhow::Result<bool> {
         || {},
     )
     .await
+}
+
+/// Changes the `mask` fields (of [`UPDATABLE`]) of connector `id` to `connector`'s values, in
+/// place, and waits.
+pub async fn patch(
+    google: &Google,
+    id: &str,
+    connector: &Connector,
+    mask: &[&str],
+) -> anyhow::Result<()> {
+    let name = connector_name(google, id);
+    let what = format!("update connector {id} ({})", mask.join(", "));
+    let call = google.call(&what, ROLE);
+    let body = serde_json::to_value(connector)?;
+    let rest = &google.clients.vpcaccess_json;
+    let answer = super::send(google, call, || {
+        rest.send(
+            rest.request(reqwest::Method::PATCH, &format!("/v1/{name}"))
+                .query(&[("updateMask", mask.join(","))])
+                .json(&body),
+        )
+    })
+    .await?;
+    let op: Operation = serde_json::from_value(answer)
+        .map_err(|e| anyhow::anyhow!("{what}: the answer is not an operation: {e}"))?;
+    google
+        .waiting
+        .operation(op, call, |op| {
+            google.clients.vpcaccess.get_operation().set_name(op).send()
+        })
+        .await?;
+    Ok(())
 }

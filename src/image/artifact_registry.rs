@@ -98,7 +98,7 @@ pub async fn registry_auth(ctx: &ImageContext) -> Result<RegistryAuth, ImageErro
             password: key,
         });
     }
-    let headers = crate::gcp::storage::headers(&ctx.google.clients.credentials)
+    let headers = crate::gcp::rest::headers(&ctx.google.clients.credentials)
         .await
         .map_err(|e| {
             crate::gcp::errors::explain(

@@ -1,6 +1,7 @@
 //! The Serverless VPC Access connector (a /28 on the network), rendered from
 //! templates/vpc-connector.yaml. Connectors take no labels: the name derived from the
-//! environment and the network identify ours. Its /28 is checked against every subnet of the
+//! environment and the network identify ours. Its machine type and instance bounds change in
+//! place (`connectors.patch`); a new range cannot, and `up` says what to do instead. Its /28 is checked against every subnet of the
 //! network (all regions, secondary ranges too) and the region's other connectors before
 //! creating, so a clash is reported at once rather than inside the operation.
 
@@ -120,10 +121,19 @@ impl Resource for VpcConnector {
                 "connector {id} is in state ERROR: run `chatctl down` and `chatctl up` again"
             ),
             Action::Resume { .. } => wait_ready(ctx, progress).await,
-            Action::Replace { changes } | Action::Update { changes } => anyhow::bail!(
-                "connector {id} differs from the configuration ({}) and connectors cannot be updated \
-                 in place: keep the old values, or run `chatctl down` and `chatctl up`",
-                crate::diff::summary(changes)
+            Action::Update { changes } => {
+                let mask: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                progress.detail(Phase::Updating, &crate::diff::summary(changes));
+                let range = intended_range(ctx, api::get(&ctx.google, id).await?.as_ref());
+                api::patch(&ctx.google, id, &desired(ctx, &range)?.message, &mask).await?;
+                wait_ready(ctx, progress).await
+            }
+            Action::Replace { changes } => anyhow::bail!(
+                "connector {id} differs from the configuration ({}) in what cannot change in \
+                 place (only {} can): keep the old values, or run `chatctl down` and `chatctl up`, \
+                 which also deletes Redis and its history",
+                crate::diff::summary(changes),
+                api::UPDATABLE.join(", ")
             ),
             Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
         }
@@ -299,6 +309,11 @@ fn decide(ctx: &Ctx, found: Option<&Connector>, range: &str) -> anyhow::Result<P
     let changes = crate::diff::changes(&want.spec, &want.json, &to_json(connector));
     let action = if changes.is_empty() {
         Action::NoOp
+    } else if changes
+        .iter()
+        .all(|c| api::UPDATABLE.contains(&c.path.as_str()))
+    {
+        Action::Update { changes }
     } else {
         Action::Replace { changes }
     };

@@ -1,5 +1,5 @@
 //! The HTTP surface of Serverless VPC Access v1: routes, operations and their timing
-//! (create ≈ 3 min, delete ≈ 1.5 min, × time scale).
+//! (create ≈ 3 min, update ≈ 1 min, delete ≈ 1.5 min, × time scale).
 
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use crate::validate;
 
 const CREATE_LATENCY: Duration = Duration::from_secs(180);
 const DELETE_LATENCY: Duration = Duration::from_secs(90);
+const UPDATE_LATENCY: Duration = Duration::from_secs(60);
 const CONNECTOR_TYPE: &str = "google.cloud.vpcaccess.v1.Connector";
 const METADATA_TYPE: &str = "type.googleapis.com/google.cloud.vpcaccess.v1.OperationMetadata";
 
@@ -53,6 +54,14 @@ pub static API: Api = Api {
             |c| Box::pin(get(c)),
         )
         .needs("vpcaccess.connectors.get"),
+        row(
+            Method::PATCH,
+            CONNECTOR_PATH,
+            "vpcaccess.projects.locations.connectors.patch",
+            &["updateMask"],
+            |c| Box::pin(patch(c)),
+        )
+        .needs("vpcaccess.connectors.update"),
         row(
             Method::DELETE,
             CONNECTOR_PATH,
@@ -174,6 +183,33 @@ async fn list(call: Call) -> Result<Reply, ApiError> {
         body["nextPageToken"] = Value::String(next);
     }
     Ok(Reply::Json(body))
+}
+
+/// `connectors.patch`: machine type and instance bounds change in place (the mask names
+/// which; empty means all of them); the connector is UPDATING until the operation finishes.
+async fn patch(call: Call) -> Result<Reply, ApiError> {
+    let name = connector_name(&call);
+    let input: Connector = call.body()?;
+    let mask: Vec<String> = call
+        .query("updateMask")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect();
+    let target = call
+        .emu
+        .world(|w| w.vpcaccess.begin_update(&name, &input, &mask))?;
+    let (op_name, op) = start_op(&call.emu, &call, "UpdateConnector", &name);
+    call.emu.schedule(UPDATE_LATENCY, move |emu| async move {
+        emu.world(|w| {
+            let result = w.vpcaccess.finish_update(target);
+            w.operations
+                .finish(&op_name, result.map(|c| ops::any(CONNECTOR_TYPE, &c)));
+        });
+    });
+    Ok(Reply::Json(op))
 }
 
 async fn delete(call: Call) -> Result<Reply, ApiError> {

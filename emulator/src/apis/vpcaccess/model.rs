@@ -201,6 +201,79 @@ impl Store {
     }
 }
 
+/// The fields `connectors.patch` may change (as the update mask names them).
+pub const UPDATABLE: &[&str] = &["minInstances", "maxInstances", "machineType"];
+
+impl Store {
+    /// Checks a patch of `name` with `mask` (every updatable field when empty) and marks the
+    /// connector UPDATING; returns what it becomes when the operation finishes.
+    pub fn begin_update(
+        &mut self,
+        name: &str,
+        input: &Connector,
+        mask: &[String],
+    ) -> Result<Connector, ApiError> {
+        let fields: Vec<&str> = if mask.is_empty() {
+            UPDATABLE.to_vec()
+        } else {
+            mask.iter().map(String::as_str).collect()
+        };
+        if let Some(field) = fields.iter().find(|f| !UPDATABLE.contains(f)) {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid update mask path \"{field}\": only {} can be updated; other fields \
+                 need a new connector.",
+                UPDATABLE.join(", ")
+            )));
+        }
+        let connector = self.get_mut(name)?;
+        if connector.state.as_deref() != Some("READY") {
+            return Err(ApiError::failed_precondition(format!(
+                "Connector {name} is {}; it can be updated only when READY.",
+                connector
+                    .state
+                    .as_deref()
+                    .unwrap_or("UNKNOWN")
+                    .to_lowercase()
+            )));
+        }
+        let mut target = connector.clone();
+        for field in &fields {
+            match *field {
+                "minInstances" => target.min_instances = input.min_instances,
+                "maxInstances" => target.max_instances = input.max_instances,
+                _ => target.machine_type = input.machine_type.clone(),
+            }
+        }
+        if !MACHINE_TYPES.contains(&target.machine_type.as_str()) {
+            return Err(ApiError::invalid_argument(format!(
+                "Machine type {} is not supported; use one of {}.",
+                target.machine_type,
+                MACHINE_TYPES.join(", ")
+            )));
+        }
+        if target.max_instances == 0 {
+            return Err(ApiError::invalid_argument(
+                "A Connector must specify either max_throughput or max_instances.",
+            ));
+        }
+        check_scaling(&target)?;
+        // The throughput Google reports follows the instance bounds.
+        target.min_throughput = target.min_instances * 100;
+        target.max_throughput = target.max_instances * 100;
+        target.state = Some("READY".to_string());
+        connector.state = Some("UPDATING".to_string());
+        Ok(target)
+    }
+
+    /// The update's operation finished: the connector is `target` (READY), unless it was
+    /// deleted meanwhile.
+    pub fn finish_update(&mut self, target: Connector) -> Result<Connector, ApiError> {
+        let connector = self.get_mut(&target.name)?;
+        *connector = target;
+        Ok(connector.clone())
+    }
+}
+
 /// Instance and throughput bounds (both given: instances win, as in the real API).
 fn check_scaling(c: &Connector) -> Result<(), ApiError> {
     if c.min_instances != 0 && !(2..=9).contains(&c.min_instances) {
