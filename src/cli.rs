@@ -23,6 +23,8 @@ Exit codes:
        called): the message names what to fix
   4    refused: `down` without a terminal and without --yes, or the answer was not yes
   5    an operation outlived its deadline; it is still running: run the command again to resume
+  6    another `up` or `down` of the environment held its lock for all of --lock-timeout (the
+       message names the holder); `chatctl unlock` breaks a lock whose holder is gone
   130  interrupted by Ctrl-C (a second Ctrl-C exits at once)
 
 Environment: CHATCTL_API_ENDPOINT=http://127.0.0.1:PORT sends every Google API call there (the
@@ -100,6 +102,10 @@ pub enum Command {
     /// Exit 0 when ready, 1 when not; `--output json` prints one JSON object with `ready`
     /// (true/false), `problems` (what blocks `up`), `warnings` and each check's findings.
     Doctor(StackArgs),
+    /// Break the environment's lock (`up` and `down` hold it while they run, in the staging
+    /// bucket as `chatctl-lock-ENV.json`): for when its holder is gone and you do not want to
+    /// wait until it counts as stale (60 s without a refresh). Says who held it.
+    Unlock,
     /// Write a commented chatctl.yaml to start from.
     Init(InitArgs),
     /// Print a shell completion script, e.g. `chatctl completion bash >
@@ -244,6 +250,12 @@ pub struct WaitArgs {
     /// [default: 20m].
     #[arg(long, env = "CHATCTL_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
+
+    /// `up` and `down` take the environment's lock first (`plan` and `status` take none): how
+    /// long to wait while another run holds it, naming the holder, before exiting 6, e.g. 10m
+    /// [default: 5m].
+    #[arg(long, env = "CHATCTL_LOCK_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

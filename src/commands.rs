@@ -13,6 +13,7 @@ use crate::config::{self, ConfigError, Settings, process_env};
 use crate::context::Ctx;
 use crate::engine::{self, Mode, Walk};
 use crate::gcp::Clients;
+use crate::image::staging;
 use crate::outcome::{EXIT_CHANGES, EXIT_OK, Interrupted, Refused, TimedOut};
 use crate::preflight;
 use crate::report::{self, OutputFormat, Reporter, emit_json};
@@ -31,7 +32,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::image::source(&settings, settings.environment.api_endpoint.is_some())?;
             let session = Session::open(settings).await?;
             session.preflight("up").await?;
-            session.up().await.map(|_| EXIT_OK)
+            let lock = session.lock("up").await?;
+            let result = session.up().await;
+            session.unlock(lock, result).await.map(|_| EXIT_OK)
         }
         Command::Down(args) => {
             let stack = StackArgs {
@@ -51,7 +54,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             session.preflight("down").await?;
             confirm_down(&session.ctx.settings, args.yes)?;
             crate::signals::install(cancel, session.ctx.settings.output);
-            session.down().await.map(|_| EXIT_OK)
+            let lock = session.lock("down").await?;
+            let result = session.down().await;
+            session.unlock(lock, result).await.map(|_| EXIT_OK)
+        }
+        Command::Unlock => {
+            let settings = config::resolve(global, &StackArgs::default(), &process_env)?;
+            say_chosen(&settings);
+            let session = Session::open(settings).await?;
+            session.break_lock().await.map(|_| EXIT_OK)
         }
         Command::Plan(args) => {
             let settings = config::resolve(global, &args.stack, &process_env)?;
@@ -210,6 +221,59 @@ impl Session {
         }
         self.reporter
             .message(&format!("warning: `up` would stop here. {text}"));
+        Ok(())
+    }
+
+    /// Takes the environment's lock before `command` (`up` or `down`) changes anything: in the
+    /// staging bucket, which is created if absent (Cloud Storage enabled first if need be).
+    async fn lock(&self, command: &str) -> anyhow::Result<crate::lock::EnvLock> {
+        let settings = &self.ctx.settings;
+        let google = &self.ctx.google;
+        let bucket = crate::lock::bucket(google, settings.staging_bucket.as_deref()).await?;
+        let reporter = &self.reporter;
+        crate::lock::acquire(
+            google,
+            crate::lock::LockRequest {
+                bucket: &bucket,
+                env: &settings.names.env,
+                command,
+                timeout: settings.lock_timeout,
+                stale: settings
+                    .environment
+                    .lock_stale
+                    .unwrap_or(crate::lock::STALE),
+                say: &|text| reporter.message(text),
+            },
+        )
+        .await
+    }
+
+    /// Releases the lock after the command; the command's own failure comes first.
+    async fn unlock<T>(
+        &self,
+        lock: crate::lock::EnvLock,
+        result: anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        if let Err(e) = lock.release().await {
+            self.reporter.message(&format!(
+                "warning: the environment's lock was not released ({e:#}); the next run takes it \
+                 over after {}s, or run `chatctl unlock`",
+                crate::lock::STALE.as_secs()
+            ));
+        }
+        result
+    }
+
+    /// `unlock`: breaks the environment's lock, whoever holds it.
+    async fn break_lock(&self) -> anyhow::Result<()> {
+        let settings = &self.ctx.settings;
+        let bucket = staging::bucket_name(settings.staging_bucket.as_deref(), &settings.project);
+        let env = &settings.names.env;
+        let text = match crate::lock::break_lock(&self.ctx.google, &bucket, env).await? {
+            Some(holder) => format!("broke the lock of environment `{env}`, held by {holder}"),
+            None => format!("environment `{env}` was not locked"),
+        };
+        self.reporter.message(&text);
         Ok(())
     }
 

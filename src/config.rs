@@ -16,6 +16,8 @@ pub const DEFAULT_ENV: &str = "default";
 pub const DEFAULT_CONNECTOR_RANGE: &str = "10.8.0.0/28";
 pub const DEFAULT_NETWORK: &str = "default";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// How long `up` and `down` wait for another run's lock on the environment.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_CONFIG_FILE: &str = "chatctl.yaml";
 
 /// A configuration problem: reported before any API call (exit code 3).
@@ -145,6 +147,9 @@ pub struct Environment {
     pub cargo: Option<PathBuf>,
     /// PATH: where local mode looks for redis-server.
     pub search_path: Option<String>,
+    /// CHATCTL_LOCK_STALE_MS: after how long without a refresh a lock's holder counts as gone
+    /// (`crate::lock::STALE` by default).
+    pub lock_stale: Option<Duration>,
 }
 
 impl Environment {
@@ -172,6 +177,10 @@ impl Environment {
                 .map(|dir| dir.join("chatctl")),
             cargo: path("CARGO"),
             search_path: set("PATH"),
+            lock_stale: set("CHATCTL_LOCK_STALE_MS")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
         }
     }
 }
@@ -221,6 +230,8 @@ pub struct Settings {
     /// the bus.
     pub redis_tls: bool,
     pub timeout: Duration,
+    /// `--lock-timeout`: how long `up` and `down` wait for the environment's lock.
+    pub lock_timeout: Duration,
     pub overrides: Overrides,
     pub environment: Environment,
 }
@@ -338,6 +349,7 @@ pub fn resolve(
         redis_auth: bus == Bus::Redis && !stack.no_redis_auth && file.redis_auth.unwrap_or(true),
         redis_tls: bus == Bus::Redis && !stack.no_redis_tls && file.redis_tls.unwrap_or(true),
         timeout,
+        lock_timeout: stack.wait.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT),
         overrides,
         environment: Environment::read(env),
     })

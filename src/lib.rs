@@ -12,6 +12,7 @@ pub mod engine;
 pub mod gcp;
 pub mod image;
 mod local;
+mod lock;
 mod names;
 pub mod outcome;
 pub mod preflight;

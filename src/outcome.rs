@@ -9,6 +9,7 @@ pub const EXIT_CHANGES: u8 = 2;
 pub const EXIT_CONFIG: u8 = 3;
 pub const EXIT_REFUSED: u8 = 4;
 pub const EXIT_TIMED_OUT: u8 = 5;
+pub const EXIT_LOCKED: u8 = 6;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// An operation outlived its deadline. It keeps running on Google's side; the next run resumes.
@@ -29,6 +30,20 @@ pub struct TimedOut {
 #[error("interrupted")]
 pub struct Interrupted;
 
+/// Another run held the environment's lock for all of `--lock-timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "environment `{env}` is locked by {holder} (waited {}s): let that run finish, pass a longer \
+     --lock-timeout, or, if that run is gone, `chatctl unlock --env {env}`",
+    waited.as_secs()
+)]
+pub struct Locked {
+    pub env: String,
+    /// Who holds it, where, since when and running what.
+    pub holder: String,
+    pub waited: Duration,
+}
+
 /// The user (or the lack of a terminal) refused a destructive command.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -45,6 +60,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.is::<Refused>() {
             return EXIT_REFUSED;
+        }
+        if cause.is::<Locked>() {
+            return EXIT_LOCKED;
         }
         if cause.is::<crate::config::ConfigError>() {
             return EXIT_CONFIG;

@@ -133,9 +133,11 @@ pub static NEEDS: &[Need] = &[
     need("artifactregistry.repositories.uploadArtifacts", ARTIFACT_REGISTRY, "push the locally built image", LocalPush, true),
     need("artifactregistry.tags.get", ARTIFACT_REGISTRY, "find the image by tag", ImageInProject, false),
     need("artifactregistry.dockerimages.get", ARTIFACT_REGISTRY, "find the image by digest", ImageInProject, false),
-    need("storage.buckets.list", STORAGE, "find the staging bucket", SourceBuild, false),
-    need("storage.buckets.create", STORAGE, "create the staging bucket PROJECT_cloudbuild", SourceBuild, true),
-    need("storage.objects.create", STORAGE, "upload the source archive", SourceBuild, true),
+    need("storage.buckets.list", STORAGE, "find the staging bucket, which also holds the environment's lock", Always, false),
+    need("storage.buckets.create", STORAGE, "create the staging bucket PROJECT_cloudbuild", Always, true),
+    need("storage.objects.create", STORAGE, "take the environment's lock (and upload the source archive)", Always, true),
+    need("storage.objects.get", STORAGE, "see who holds the environment's lock", Always, false),
+    need("storage.objects.delete", STORAGE, "release the environment's lock", Always, true),
     need("cloudbuild.builds.create", CLOUD_BUILD, "start the Cloud Build build", SourceBuild, true),
     need("cloudbuild.builds.get", CLOUD_BUILD, "follow the build", SourceBuild, false),
     need("cloudbuild.builds.list", CLOUD_BUILD, "find a build of the same sources already running", SourceBuild, false),
@@ -209,6 +211,11 @@ const DOWN: &[&str] = &[
     "run.services.get",
     "run.services.delete",
     "run.operations.get",
+    "storage.buckets.list",
+    "storage.buckets.create",
+    "storage.objects.create",
+    "storage.objects.get",
+    "storage.objects.delete",
 ];
 
 /// The permissions `down` needs.
@@ -374,11 +381,11 @@ mod tests {
             "DOWN names a permission NEEDS lacks"
         );
         assert!(down.iter().all(|n| n.used == Always));
-        assert!(
-            !down
-                .iter()
-                .any(|n| n.permission.ends_with(".create") || n.permission.ends_with(".enable"))
-        );
+        // The only things `down` may create are the lock's bucket and object.
+        assert!(!down.iter().any(|n| {
+            (n.permission.ends_with(".create") && !n.permission.starts_with("storage."))
+                || n.permission.ends_with(".enable")
+        }));
     }
 
     #[test]

@@ -283,7 +283,8 @@ async fn up_builds_the_embedded_sources_deploys_by_digest_and_a_second_up_skips_
     // The staging bucket (gcloud's name), the upload, the build, in that order.
     let bucket = format!("/storage/v1/b?project={PROJECT}");
     assert_eq!(calls(&log, "POST", &bucket), 1, "bucket created");
-    let upload = format!("/upload/storage/v1/b/{PROJECT}_cloudbuild/o?uploadType=media");
+    let upload =
+        format!("/upload/storage/v1/b/{PROJECT}_cloudbuild/o?uploadType=media&name=source");
     assert_eq!(calls(&log, "POST", &upload), 1, "sources uploaded");
     let builds = format!("/v1/projects/{PROJECT}/builds?");
     assert_eq!(calls(&log, "POST", &builds), 1, "one Cloud Build build");

@@ -517,16 +517,7 @@ async fn a_source_build_waits_out_the_apis_it_just_enabled() {
 
 /// Runs the chatctl binary against the emulator (anonymous, no gcloud files).
 fn run_chatctl(base: &str, home: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
-        .current_dir(home)
-        .stdin(std::process::Stdio::null())
-        .env("CHATCTL_API_ENDPOINT", base)
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
-        .env("CLOUDSDK_CONFIG", home.join("no-gcloud"))
-        .env("HOME", home)
-        .env("CHATCTL_IMAGE", common::IMAGE)
-        .args(["--project", common::PROJECT, "--env", "secure"])
+    let out = common::chatctl(base, home, "secure")
         .args(args)
         .output()
         .expect("run chatctl");

@@ -59,6 +59,9 @@ impl Rest {
         let status = response.status().as_u16();
         let body = response.bytes().await.unwrap_or_default();
         if (200..300).contains(&status) {
+            if body.is_empty() {
+                return Ok(Value::Null); // e.g. 204 No Content of a delete
+            }
             return serde_json::from_slice(&body).map_err(GaxError::deser);
         }
         let mut answer = Status::try_from(&body).unwrap_or_else(|_| {

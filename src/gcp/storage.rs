@@ -111,7 +111,139 @@ pub async fn upload(
         )
     })
     .await?;
-    // int64 fields are strings in the JSON API.
+    generation_of(&answer, &what)
+}
+
+/// The answer to a call with a generation precondition.
+enum Conditional {
+    Done(Value),
+    /// 412: the object's generation was not the one named.
+    PreconditionFailed,
+    NotFound,
+}
+
+/// Sends a call with a generation precondition, with retries; 412 and 404 are answers, any
+/// other failure an explained error.
+async fn send_conditional<F, Fut>(
+    google: &Google,
+    call: super::errors::Call<'_>,
+    send: F,
+) -> anyhow::Result<Conditional>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Value, google_cloud_gax::error::Error>>,
+{
+    use google_cloud_gax::error::rpc::Code;
+    match google.retry().run(call.what, send).await {
+        Ok(value) => Ok(Conditional::Done(value)),
+        Err(e) => match e.status().map(|s| s.code) {
+            Some(Code::FailedPrecondition) => Ok(Conditional::PreconditionFailed),
+            Some(Code::NotFound) => Ok(Conditional::NotFound),
+            _ => Err(super::errors::explain(e, call)),
+        },
+    }
+}
+
+/// Writes `value` as the JSON object `object` only if its live generation is `if_generation`
+/// (0: only if there is none): Ok(Some(the new generation)), or Ok(None) when that
+/// precondition did not hold. Needs storage.objects.create (and .delete to replace).
+pub async fn write_json_if(
+    google: &Google,
+    bucket: &str,
+    object: &str,
+    value: &Value,
+    if_generation: i64,
+) -> anyhow::Result<Option<i64>> {
+    let storage = &google.clients.storage;
+    let what = format!("write gs://{bucket}/{object}");
+    let body = serde_json::to_vec(value)?;
+    let answer = send_conditional(google, google.call(&what, ROLE), || {
+        storage.send(
+            storage
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/upload/storage/v1/b/{bucket}/o"),
+                )
+                .query(&[
+                    ("uploadType", "media"),
+                    ("name", object),
+                    ("ifGenerationMatch", &if_generation.to_string()),
+                ])
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone()),
+        )
+    })
+    .await?;
+    match answer {
+        Conditional::Done(answer) => Ok(Some(generation_of(&answer, &what)?)),
+        Conditional::PreconditionFailed => Ok(None),
+        Conditional::NotFound => anyhow::bail!(
+            "{what} failed: bucket {bucket} does not exist (it was deleted meanwhile?): run the \
+             command again"
+        ),
+    }
+}
+
+/// The live generation of the JSON object `object` and its content; None when there is none.
+pub async fn read_json(
+    google: &Google,
+    bucket: &str,
+    object: &str,
+) -> anyhow::Result<Option<(i64, Value)>> {
+    let storage = &google.clients.storage;
+    let what = format!("read gs://{bucket}/{object}");
+    let path = format!("/storage/v1/b/{bucket}/o/{object}");
+    let call = || google.call(&what, "roles/storage.objectViewer");
+    let Some(metadata) = super::send_unless(google, call(), Kind::NotFound, || {
+        storage.send(storage.request(reqwest::Method::GET, &path))
+    })
+    .await?
+    else {
+        return Ok(None);
+    };
+    let generation = generation_of(&metadata, &what)?;
+    // The content of that very generation: a newer one means it changed meanwhile (absent).
+    let content = super::send_unless(google, call(), Kind::NotFound, || {
+        storage.send(
+            storage
+                .request(reqwest::Method::GET, &path)
+                .query(&[("alt", "media"), ("generation", &generation.to_string())]),
+        )
+    })
+    .await?;
+    Ok(content.map(|content| (generation, content)))
+}
+
+/// Deletes `object` if its live generation is `if_generation` (whatever it is when None);
+/// Ok(false) when there was none or the precondition did not hold.
+pub async fn delete_if(
+    google: &Google,
+    bucket: &str,
+    object: &str,
+    if_generation: Option<i64>,
+) -> anyhow::Result<bool> {
+    let storage = &google.clients.storage;
+    let what = format!("delete gs://{bucket}/{object}");
+    let mut query = Vec::new();
+    if let Some(generation) = if_generation {
+        query.push(("ifGenerationMatch", generation.to_string()));
+    }
+    let deleted = send_conditional(google, google.call(&what, ROLE), || {
+        storage.send(
+            storage
+                .request(
+                    reqwest::Method::DELETE,
+                    &format!("/storage/v1/b/{bucket}/o/{object}"),
+                )
+                .query(&query),
+        )
+    })
+    .await?;
+    Ok(matches!(deleted, Conditional::Done(_)))
+}
+
+/// An object's generation (int64 fields are strings in the JSON API).
+fn generation_of(answer: &Value, what: &str) -> anyhow::Result<i64> {
     answer["generation"]
         .as_str()
         .and_then(|g| g.parse().ok())

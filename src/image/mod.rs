@@ -11,7 +11,7 @@ pub mod reference;
 pub mod registry;
 pub mod source_archive;
 pub mod source_bundle;
-mod staging;
+pub(crate) mod staging;
 pub mod tarball;
 
 pub use local::LocalBuild;

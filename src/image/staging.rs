@@ -17,28 +17,44 @@ pub fn default_bucket_name(project: &str) -> String {
     )
 }
 
+/// The staging bucket: `--staging-bucket`, else gcloud's default for the project.
+pub fn bucket_name(staging_bucket: Option<&str>, project: &str) -> String {
+    staging_bucket.map_or_else(|| default_bucket_name(project), str::to_string)
+}
+
 /// Makes sure the staging bucket exists and belongs to the project; returns its name.
 pub async fn ensure_bucket(ctx: &ImageContext) -> Result<String, ImageError> {
-    let google = &ctx.google;
-    let bucket = ctx
-        .staging_bucket
-        .clone()
-        .unwrap_or_else(|| default_bucket_name(&google.project));
-    // Ownership check as gcloud does it: list the project's buckets with the name as prefix.
-    if storage::bucket_names(google, &bucket)
-        .await?
-        .contains(&bucket)
-    {
-        return Ok(bucket);
-    }
-    if storage::create_bucket(google, &bucket, &ctx.labels, STAGED_SOURCE_DAYS).await? {
+    let bucket = bucket_name(ctx.staging_bucket.as_deref(), &ctx.google.project);
+    if ensure_named(&ctx.google, &bucket, &ctx.labels).await? {
         Ok(bucket)
     } else {
         Err(ImageError::Api {
             action: format!("create staging bucket {bucket}"),
-            message: "the name is taken by another project (bucket names are global); choose one with --staging-bucket".into(),
+            message: TAKEN.into(),
         })
     }
+}
+
+/// What to do when another project owns the bucket's name.
+pub const TAKEN: &str = "the name is taken by another project (bucket names are global); choose \
+                         one with --staging-bucket";
+
+/// Makes sure `bucket` exists and belongs to the project, creating it (with `labels`) when
+/// absent; Ok(false) when another project owns the name.
+pub async fn ensure_named(
+    google: &crate::gcp::Google,
+    bucket: &str,
+    labels: &[(String, String)],
+) -> anyhow::Result<bool> {
+    // Ownership check as gcloud does it: list the project's buckets with the name as prefix.
+    if storage::bucket_names(google, bucket)
+        .await?
+        .iter()
+        .any(|b| b == bucket)
+    {
+        return Ok(true);
+    }
+    storage::create_bucket(google, bucket, labels, STAGED_SOURCE_DAYS).await
 }
 
 /// Uploads `data` as `object`; returns the object's generation.

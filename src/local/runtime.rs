@@ -570,7 +570,8 @@ mod tests {
     #[test]
     fn redis_config_binds_loopback_and_persists_in_the_session_dir() {
         let config = redis_config(6400, Path::new("/tmp/x"), None, None);
-        assert!(config.contains("bind 127.0.0.1\nport 6400\n"));
+        assert!(config.contains("bind 127.0.0.1\n"));
+        assert!(config.contains("\nport 6400\n"));
         assert!(config.contains("appendonly yes"));
         assert!(config.contains("dir \"/tmp/x\""));
         assert!(!config.contains("requirepass"));

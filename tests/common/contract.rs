@@ -303,6 +303,12 @@ fn shapes() -> Vec<Shape> {
             body: connector_create,
         },
         Shape {
+            method: "PATCH",
+            path: "/v1/projects/{}/locations/{}/connectors/{}",
+            query: &["updateMask"],
+            body: any,
+        },
+        Shape {
             method: "DELETE",
             path: "/v1/projects/{}/locations/{}/connectors/{}",
             query: &[],
@@ -424,7 +430,21 @@ fn shapes() -> Vec<Shape> {
         Shape {
             method: "POST",
             path: "/upload/storage/v1/b/{}/o",
-            query: &["uploadType", "name"],
+            query: &["uploadType", "name", "ifGenerationMatch"],
+            body: any,
+        },
+        // The environment's lock: read (metadata, then that generation's content) and deleted
+        // only at the generation its holder wrote.
+        Shape {
+            method: "GET",
+            path: "/storage/v1/b/{}/o/{}",
+            query: &["alt", "generation"],
+            body: any,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/storage/v1/b/{}/o/{}",
+            query: &["ifGenerationMatch"],
             body: any,
         },
     ]

@@ -93,7 +93,7 @@ impl Emu {
     }
 
     /// Enables `service` in the test project (it answers SERVICE_DISABLED a moment longer).
-    async fn enable(&self, service: &str) {
+    pub async fn enable(&self, service: &str) {
         let (_, op) = self
             .call(
                 reqwest::Method::POST,
@@ -300,13 +300,34 @@ pub fn settings(env: &str) -> Settings {
     config::resolve(&global, &stack, &|_| None).expect("settings")
 }
 
+/// The chatctl binary set up against the emulator at `base` for environment `env` of the test
+/// project: anonymous (no credentials file, no gcloud files, HOME in `home`), deploying
+/// [`IMAGE`], with no terminal to ask on.
+pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    command
+        .current_dir(home)
+        .stdin(std::process::Stdio::null())
+        .env("CHATCTL_API_ENDPOINT", base)
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
+        .env("CLOUDSDK_CONFIG", home.join("no-gcloud"))
+        .env("HOME", home)
+        .env("CHATCTL_IMAGE", IMAGE)
+        .args(["--project", PROJECT, "--env", env]);
+    command
+}
+
 /// Whether a logged request changes something (reads: GET, and the POST-shaped reads,
-/// including the preflight's `:testIamPermissions`).
+/// including the preflight's `:testIamPermissions`). Taking and releasing the environment's
+/// lock (the object `chatctl-lock-ENV.json`, which every `up` and `down` writes and deletes)
+/// changes nothing of the environment.
 pub fn is_mutating(request: &Value) -> bool {
     let method = request["method"].as_str().unwrap_or_default();
-    let path = request["path"].as_str().unwrap_or_default();
-    let path = path.split('?').next().unwrap_or_default();
+    let full_path = request["path"].as_str().unwrap_or_default();
+    let path = full_path.split('?').next().unwrap_or_default();
     method != "GET"
+        && !full_path.contains("chatctl-lock-")
         && !path.ends_with(":getIamPolicy")
         && !path.ends_with(":batchGet")
         && !path.ends_with(":testIamPermissions")

@@ -408,8 +408,11 @@ fn list_objects(call: &Call) -> Answer {
 fn delete_object(call: &Call) -> Answer {
     let bucket = call.param("bucket");
     require_bucket_project(call, bucket)?;
-    call.emu
-        .world(|w| w.storage.delete_object(bucket, call.param("object")))?;
+    let if_generation_match = int_query(call, "ifGenerationMatch")?;
+    call.emu.world(|w| {
+        w.storage
+            .delete_object(bucket, call.param("object"), if_generation_match)
+    })?;
     Ok(empty())
 }
 

@@ -376,8 +376,18 @@ impl Store {
             .unwrap_or_default())
     }
 
-    pub fn delete_object(&mut self, bucket: &str, name: &str) -> Result<(), StorageError> {
-        self.object(bucket, name, None)?;
+    /// Deletes the live object, only if its generation is `if_generation_match` when given
+    /// (412 otherwise, as Google answers).
+    pub fn delete_object(
+        &mut self,
+        bucket: &str,
+        name: &str,
+        if_generation_match: Option<i64>,
+    ) -> Result<(), StorageError> {
+        let live = self.object(bucket, name, None)?;
+        if if_generation_match.is_some_and(|g| g != live.generation) {
+            return Err(StorageError::precondition());
+        }
         if let Some(objects) = self.objects.get_mut(bucket) {
             objects.remove(name);
         }
