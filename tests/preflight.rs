@@ -451,3 +451,75 @@ async fn least_privilege_roles_bring_an_org_hardened_project_up_again_and_down()
         "the environment left something: {world}"
     );
 }
+
+/// Calls checked against another quota project (GOOGLE_CLOUD_QUOTA_PROJECT) in which an API is
+/// disabled: enabling it in the target cannot help, so chatctl says so at once, naming that
+/// project and the variable, instead of waiting SERVICE_DISABLED out for minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_disabled_in_another_quota_project_fails_at_once_naming_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = EmulatorConfig {
+        time_scale: 0.001,
+        allow_anonymous: false,
+        seed: Some(71),
+        enforce_api_enablement: true,
+        ..Default::default()
+    };
+    let emu = Emulator::start(listener, config, Arc::new(NoRuntime))
+        .await
+        .unwrap();
+    let base = emu.base_url().to_string();
+    post(
+        &format!("{base}/_emulator/projects"),
+        json!({ "projectId": "quota-target-1" }),
+    )
+    .await;
+    let billing = post(
+        &format!("{base}/_emulator/projects"),
+        json!({ "projectId": "billing-proj-1" }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let user = json!({ "email": CI });
+    let credentials = post(&format!("{base}/_emulator/users"), user).await;
+    std::fs::write(dir.path().join("adc.json"), credentials.to_string()).unwrap();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    cmd.current_dir(dir.path())
+        .stdin(Stdio::null())
+        .env("CHATCTL_API_ENDPOINT", &base)
+        .env("CHATCTL_PROJECT", "quota-target-1")
+        .env(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            dir.path().join("adc.json"),
+        )
+        .env("GOOGLE_CLOUD_QUOTA_PROJECT", "billing-proj-1")
+        .env("CLOUDSDK_CONFIG", dir.path().join("no-gcloud"))
+        .env("HOME", dir.path())
+        .args(["up", "--yes", "--image", "docker.io/library/chat-server:1"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let number = billing["projectNumber"]
+        .as_str()
+        .map_or_else(|| billing["projectNumber"].to_string(), str::to_string);
+    assert!(stderr.contains("SERVICE_DISABLED"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("projects/{number}"))
+            && stderr.contains("GOOGLE_CLOUD_QUOTA_PROJECT"),
+        "names the quota project and the variable: {stderr}"
+    );
+    // Refused once, not retried: no call but an operation's polling was sent twice.
+    let log = requests(&base).await;
+    let mut sent: Vec<String> = log
+        .iter()
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .filter(|call| !call.contains("/operations/"))
+        .collect();
+    let total = sent.len();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), total, "a call was retried: {log:#?}");
+}

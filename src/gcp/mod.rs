@@ -58,6 +58,8 @@ pub struct Clients {
     pub vpcaccess_json: rest::Rest,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
+    /// The project calls are checked and billed against (`x-goog-user-project`), when one is set.
+    pub quota_project: Option<String>,
     /// The credentials every client uses (also the login to Artifact Registry's Docker registry).
     pub credentials: Credentials,
 }
@@ -82,24 +84,30 @@ pub fn quota_project(environment: &Environment, project: Option<&str>) -> Option
         .or_else(|| project.map(str::to_string))
 }
 
-/// The credentials of every client. A file that is missing or unreadable, or credentials that
-/// cannot be built, are a configuration error naming what was looked for (`crate::credentials`).
-fn credentials(environment: &Environment, project: Option<&str>) -> anyhow::Result<Credentials> {
+/// The credentials of every client and the quota project they send (none when anonymous). A
+/// file that is missing or unreadable, or credentials that cannot be built, are a configuration
+/// error naming what was looked for (`crate::credentials`).
+fn credentials(
+    environment: &Environment,
+    project: Option<&str>,
+) -> anyhow::Result<(Credentials, Option<String>)> {
     // GCE_METADATA_HOST says where a metadata server is: it is asked even with an override.
     if environment.api_endpoint.is_some()
         && !adc_configured(environment)
         && environment.metadata_host.is_none()
     {
-        return Ok(anonymous::Builder::new().build());
+        return Ok((anonymous::Builder::new().build(), None));
     }
     crate::credentials::inspect(environment)?;
     let mut builder = google_cloud_auth::credentials::Builder::default();
-    if let Some(quota) = quota_project(environment, project) {
-        builder = builder.with_quota_project_id(quota);
+    let quota = quota_project(environment, project);
+    if let Some(quota) = &quota {
+        builder = builder.with_quota_project_id(quota.clone());
     }
-    builder
+    let credentials = builder
         .build()
-        .map_err(|e| crate::credentials::unusable(environment, &e).into())
+        .map_err(|e| crate::credentials::unusable(environment, &e))?;
+    Ok((credentials, quota))
 }
 
 macro_rules! build_client {
@@ -124,8 +132,10 @@ impl Clients {
         environment: &Environment,
         project: Option<&str>,
     ) -> anyhow::Result<Self> {
-        let creds = credentials(environment, project)?;
-        Self::connect_with(environment.api_endpoint.clone(), creds).await
+        let (creds, quota_project) = credentials(environment, project)?;
+        let mut clients = Self::connect_with(environment.api_endpoint.clone(), creds).await?;
+        clients.quota_project = quota_project;
+        Ok(clients)
     }
 
     /// Builds every client for `endpoint` (an emulator's, in tests and benchmarks) with no
@@ -200,6 +210,7 @@ impl Clients {
                 Duration::from_secs(60),
             )?,
             endpoint,
+            quota_project: None,
             credentials: creds,
         })
     }
@@ -232,7 +243,14 @@ impl Google {
         cancel: CancellationToken,
     ) -> Self {
         let emulated = clients.endpoint.is_some();
-        let mut retry = RetryPolicy::default();
+        let project = project.into();
+        let mut retry = RetryPolicy {
+            wait_out_service_disabled: clients
+                .quota_project
+                .as_ref()
+                .is_none_or(|quota| *quota == project),
+            ..RetryPolicy::default()
+        };
         if emulated {
             retry.initial = Duration::from_millis(20);
             retry.max_delay = Duration::from_secs(1);
@@ -253,7 +271,7 @@ impl Google {
         };
         Google {
             clients,
-            project: project.into(),
+            project,
             region: region.into(),
             waiting,
         }

@@ -21,6 +21,10 @@ pub struct RetryPolicy {
     /// How long "not visible yet" failures are waited out: SERVICE_DISABLED right after an
     /// enable, a new service account unknown to IAM (Google: "60 seconds or more").
     pub eventual_window: Duration,
+    /// False when calls are checked against another quota project (GOOGLE_CLOUD_QUOTA_PROJECT):
+    /// chatctl enables APIs only in the target project, so a SERVICE_DISABLED naming that other
+    /// project never passes by waiting and is reported at once.
+    pub wait_out_service_disabled: bool,
 }
 
 impl Default for RetryPolicy {
@@ -30,6 +34,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
             transient_window: Duration::from_secs(90),
             eventual_window: Duration::from_secs(300),
+            wait_out_service_disabled: true,
         }
     }
 }
@@ -39,6 +44,7 @@ impl RetryPolicy {
     pub fn window(&self, kind: Kind) -> Option<Duration> {
         match kind {
             Kind::Transient => Some(self.transient_window),
+            Kind::ServiceDisabled if !self.wait_out_service_disabled => None,
             Kind::ServiceDisabled | Kind::AccountNotVisible => Some(self.eventual_window),
             _ => None,
         }
@@ -125,6 +131,7 @@ mod tests {
             max_delay: Duration::from_millis(2),
             transient_window: Duration::from_secs(5),
             eventual_window: Duration::from_secs(5),
+            wait_out_service_disabled: true,
         }
     }
 
