@@ -162,6 +162,7 @@ impl Session {
     }
 
     async fn walk(&self, mode: Mode, stack: &Stack) -> Walk {
+        crate::gcp::serviceusage::learn_target_number(&self.ctx.google).await;
         let ticker = async {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -185,6 +186,7 @@ impl Session {
     /// missing write permissions are a warning there (`up` would stop). A check that gets no
     /// answer is a warning.
     pub async fn preflight(&self, command: &str) -> anyhow::Result<()> {
+        crate::gcp::serviceusage::learn_target_number(&self.ctx.google).await;
         let settings = &self.ctx.settings;
         let (needs, accounts) = if command == "down" {
             (preflight::needed_by_down(), Vec::new())

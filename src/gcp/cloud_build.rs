@@ -73,7 +73,7 @@ pub async fn list(
     page_size: i32,
 ) -> anyhow::Result<Option<Vec<Build>>> {
     let what = "list the Cloud Build builds";
-    let mut lookup = *google.retry();
+    let mut lookup = google.retry().clone();
     lookup.eventual_window = std::time::Duration::ZERO;
     let listed = lookup
         .run(what, || first_page(google, filter, page_size))

@@ -22,9 +22,17 @@ pub enum Kind {
 
 /// The `consumer` of a SERVICE_DISABLED error (`projects/NUMBER`): the project the call was
 /// checked against, which is the quota project, not always the target.
-fn error_consumer(status: &google_cloud_gax::error::rpc::Status) -> Option<&str> {
+pub fn error_consumer(status: &google_cloud_gax::error::rpc::Status) -> Option<&str> {
     status.details.iter().find_map(|d| match d {
         StatusDetails::ErrorInfo(info) => info.metadata.get("consumer").map(String::as_str),
+        _ => None,
+    })
+}
+
+/// The `service` of a SERVICE_DISABLED error, e.g. `storage.googleapis.com`.
+fn error_service(status: &google_cloud_gax::error::rpc::Status) -> Option<&str> {
+    status.details.iter().find_map(|d| match d {
+        StatusDetails::ErrorInfo(info) => info.metadata.get("service").map(String::as_str),
         _ => None,
     })
 }
@@ -117,6 +125,8 @@ pub struct Call<'a> {
     /// The predefined role that grants this call, e.g. "roles/redis.admin".
     pub role: &'a str,
     pub project: &'a str,
+    /// GOOGLE_CLOUD_QUOTA_PROJECT, when it names a project other than the target.
+    pub quota_project: Option<&'a str>,
 }
 
 /// Turns a client error into a message that names what to do next.
@@ -127,6 +137,17 @@ pub fn explain(err: GaxError, call: Call<'_>) -> anyhow::Error {
     let reason = error_reason(status).unwrap_or_default();
     let message = status.message.trim();
     let hint = match error_consumer(status) {
+        Some(consumer) if reason == "SERVICE_DISABLED" && call.quota_project.is_some() => {
+            let quota = call.quota_project.unwrap_or_default();
+            let service = error_service(status).unwrap_or("<api>");
+            Some(format!(
+                "{service} is disabled in {quota} ({consumer}), the project GOOGLE_CLOUD_QUOTA_PROJECT \
+                 names, which these calls are checked and billed against; chatctl enables APIs \
+                 only in the target project {}: enable it there (`gcloud services enable \
+                 {service} --project {quota}`) or unset GOOGLE_CLOUD_QUOTA_PROJECT",
+                call.project
+            ))
+        }
         Some(consumer) if reason == "SERVICE_DISABLED" => Some(format!(
             "the API is disabled for {consumer}, the project these calls are checked and billed \
              against (the target project {}, unless GOOGLE_CLOUD_QUOTA_PROJECT names another): \
@@ -279,6 +300,7 @@ mod tests {
             what: "create Redis instance chat-x",
             role: "roles/redis.admin",
             project: "p-123456",
+            quota_project: None,
         };
         let msg = explain(service_error(Code::PermissionDenied, "denied"), call).to_string();
         assert!(msg.contains("roles/redis.admin"), "{msg}");
@@ -305,6 +327,7 @@ mod tests {
             what: "read Redis instance chat-x",
             role: "roles/redis.admin",
             project: "p-123456",
+            quota_project: None,
         };
         let msg = explain(GaxError::service(status), call).to_string();
         for part in [

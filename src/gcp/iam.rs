@@ -81,7 +81,7 @@ pub async fn test_permissions(
     permissions: &[&str],
 ) -> Result<Vec<String>, super::projects::NotChecked> {
     let what = format!("check the caller's permissions on service account {email}");
-    let mut retry = *google.retry();
+    let mut retry = google.retry().clone();
     retry.eventual_window = std::time::Duration::ZERO;
     let answer = retry
         .run(&what, || {

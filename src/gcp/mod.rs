@@ -244,11 +244,12 @@ impl Google {
     ) -> Self {
         let emulated = clients.endpoint.is_some();
         let project = project.into();
+        let foreign = clients
+            .quota_project
+            .as_ref()
+            .is_some_and(|q| *q != project);
         let mut retry = RetryPolicy {
-            wait_out_service_disabled: clients
-                .quota_project
-                .as_ref()
-                .is_none_or(|quota| *quota == project),
+            foreign_quota: foreign.then(Default::default),
             ..RetryPolicy::default()
         };
         if emulated {
@@ -300,6 +301,11 @@ impl Google {
             what,
             role,
             project: &self.project,
+            quota_project: self
+                .clients
+                .quota_project
+                .as_deref()
+                .filter(|quota| *quota != self.project),
         }
     }
 

@@ -63,7 +63,7 @@ pub async fn test_permissions(
     permissions: &[&str],
 ) -> Result<Vec<String>, NotChecked> {
     let what = "check the caller's permissions on the project";
-    let mut retry = *google.retry();
+    let mut retry = google.retry().clone();
     retry.eventual_window = std::time::Duration::ZERO;
     let answer = retry
         .run(what, || {

@@ -3,6 +3,7 @@
 //! just created) for a longer bounded one.
 
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use google_cloud_gax::error::Error as GaxError;
@@ -11,7 +12,7 @@ use rand::Rng;
 use super::errors::{Kind, classify};
 
 /// How long and how often to retry.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// First backoff; each retry doubles it (with full jitter) up to `max_delay`.
     pub initial: Duration,
@@ -21,10 +22,29 @@ pub struct RetryPolicy {
     /// How long "not visible yet" failures are waited out: SERVICE_DISABLED right after an
     /// enable, a new service account unknown to IAM (Google: "60 seconds or more").
     pub eventual_window: Duration,
-    /// False when calls are checked against another quota project (GOOGLE_CLOUD_QUOTA_PROJECT):
-    /// chatctl enables APIs only in the target project, so a SERVICE_DISABLED naming that other
-    /// project never passes by waiting and is reported at once.
-    pub wait_out_service_disabled: bool,
+    /// Set when calls are checked against another quota project (GOOGLE_CLOUD_QUOTA_PROJECT):
+    /// chatctl enables APIs only in the target project, so a SERVICE_DISABLED whose consumer is
+    /// not the target never passes by waiting and is reported at once.
+    pub foreign_quota: Option<Arc<ForeignQuota>>,
+}
+
+/// What tells the target project's SERVICE_DISABLED (an enable still propagating: wait) from
+/// another quota project's (final): the target's number, once Service Usage has named it.
+#[derive(Debug, Default)]
+pub struct ForeignQuota {
+    pub target_number: OnceLock<String>,
+}
+
+impl ForeignQuota {
+    /// Whether `err` is SERVICE_DISABLED for a consumer known not to be the target project.
+    fn disabled_elsewhere(&self, err: &GaxError) -> bool {
+        let Some(target) = self.target_number.get() else {
+            return false; // not known yet: it may be the target's enable propagating
+        };
+        err.status()
+            .and_then(super::errors::error_consumer)
+            .is_some_and(|consumer| consumer != format!("projects/{target}"))
+    }
 }
 
 impl Default for RetryPolicy {
@@ -34,7 +54,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
             transient_window: Duration::from_secs(90),
             eventual_window: Duration::from_secs(300),
-            wait_out_service_disabled: true,
+            foreign_quota: None,
         }
     }
 }
@@ -44,7 +64,6 @@ impl RetryPolicy {
     pub fn window(&self, kind: Kind) -> Option<Duration> {
         match kind {
             Kind::Transient => Some(self.transient_window),
-            Kind::ServiceDisabled if !self.wait_out_service_disabled => None,
             Kind::ServiceDisabled | Kind::AccountNotVisible => Some(self.eventual_window),
             _ => None,
         }
@@ -107,6 +126,14 @@ impl RetryPolicy {
             let Some(window) = self.window(kind) else {
                 return Err(err);
             };
+            if kind == Kind::ServiceDisabled
+                && self
+                    .foreign_quota
+                    .as_ref()
+                    .is_some_and(|f| f.disabled_elsewhere(&err))
+            {
+                return Err(err);
+            }
             let delay = self.backoff(attempt);
             if start.elapsed() + delay > window || attempt >= 200 {
                 return Err(err);
@@ -131,7 +158,7 @@ mod tests {
             max_delay: Duration::from_millis(2),
             transient_window: Duration::from_secs(5),
             eventual_window: Duration::from_secs(5),
-            wait_out_service_disabled: true,
+            foreign_quota: None,
         }
     }
 

@@ -30,6 +30,16 @@ pub async fn disabled(google: &Google, wanted: &[&str]) -> anyhow::Result<Vec<St
         })
         .await
         .map_err(|e| crate::gcp::errors::explain(e, call))?;
+    // Service names are `projects/NUMBER/services/NAME`: the target's number tells its
+    // SERVICE_DISABLED errors from another quota project's (`retry::ForeignQuota`).
+    if let Some(foreign) = &google.retry().foreign_quota
+        && let Some(number) = response
+            .services
+            .first()
+            .and_then(|s| s.name.split('/').nth(1))
+    {
+        let _ = foreign.target_number.set(number.to_string());
+    }
     let enabled: Vec<&str> = response
         .services
         .iter()
@@ -74,4 +84,18 @@ pub async fn enable(google: &Google, services: &[String]) -> anyhow::Result<Stri
         })
         .await?;
     Ok(name)
+}
+
+/// With another quota project, learns the target project's number (from the name Service
+/// Usage gives one of its services), so that its own SERVICE_DISABLED errors are told from the
+/// quota project's; nothing otherwise, or once it is known. A failure leaves it unknown.
+pub async fn learn_target_number(google: &Google) {
+    let known = google
+        .retry()
+        .foreign_quota
+        .as_ref()
+        .is_none_or(|f| f.target_number.get().is_some());
+    if !known {
+        let _ = disabled(google, &["serviceusage.googleapis.com"]).await;
+    }
 }
