@@ -108,6 +108,12 @@ impl ImageRef {
             }
             _ => ("docker.io".to_string(), rest),
         };
+        // Docker's normalisation: Docker Hub's legacy name is docker.io too.
+        let registry = if registry == "index.docker.io" {
+            "docker.io".to_string()
+        } else {
+            registry
+        };
         let (repository, tag) = match path.rsplit_once(':') {
             Some((repository, tag)) if !tag.contains('/') => (repository, Some(tag)),
             _ => (path, None),

@@ -37,6 +37,27 @@ pub struct UploadStats {
     pub bytes_uploaded: u64,
 }
 
+/// Docker Hub's registry API host: image references name `docker.io` (or `index.docker.io`),
+/// but Docker serves the registry API at this host (Docker's documented mapping).
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// The base URL of `registry`'s API (`host[:port]` as image references name it): Docker Hub's
+/// names mapped to [`DOCKER_HUB_API`]; loopback registries (`localhost`, `127.*`, `[::1]`)
+/// over plain HTTP, like Docker; every other registry over HTTPS.
+pub fn endpoint(registry: &str) -> String {
+    let registry = match registry {
+        "docker.io" | "index.docker.io" | "registry.hub.docker.com" => DOCKER_HUB_API,
+        other => other,
+    };
+    let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
+    let scheme = if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{registry}")
+}
+
 /// A registry at `base_url` (`https://host` or `http://127.0.0.1:port`).
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -54,12 +75,6 @@ impl RegistryClient {
     /// A client for `registry` (`host[:port]`). Loopback registries (`localhost`, `127.*`) are
     /// spoken to over plain HTTP, like Docker does; every other registry over HTTPS.
     pub fn new(registry: &str, auth: RegistryAuth) -> Result<RegistryClient, ImageError> {
-        let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
-        let scheme = if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
-            "http"
-        } else {
-            "https"
-        };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(600))
@@ -69,7 +84,7 @@ impl RegistryClient {
             })?;
         Ok(RegistryClient {
             http,
-            base_url: format!("{scheme}://{registry}"),
+            base_url: endpoint(registry),
             registry: registry.to_string(),
             auth,
             authorization: Mutex::new(None),
@@ -404,6 +419,34 @@ fn challenge_param(params: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::ImageRef;
+
+    #[test]
+    fn docker_hub_references_reach_its_registry_api_host() {
+        for reference in [
+            "nginx",
+            "nginx:latest",
+            "docker.io/library/nginx:latest",
+            "index.docker.io/library/nginx",
+        ] {
+            let image = ImageRef::parse(reference).unwrap();
+            assert_eq!(image.registry, "docker.io", "{reference}");
+            assert_eq!(image.repository, "library/nginx", "{reference}");
+            assert_eq!(
+                endpoint(&image.registry),
+                "https://registry-1.docker.io",
+                "{reference}"
+            );
+        }
+        assert_eq!(endpoint("index.docker.io"), "https://registry-1.docker.io");
+        assert_eq!(endpoint("gcr.io"), "https://gcr.io");
+        assert_eq!(
+            endpoint("us-central1-docker.pkg.dev"),
+            "https://us-central1-docker.pkg.dev"
+        );
+        assert_eq!(endpoint("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(endpoint("localhost:5000"), "http://localhost:5000");
+    }
 
     #[test]
     fn challenge_parameters_are_read() {
