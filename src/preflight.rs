@@ -29,6 +29,9 @@ pub enum Used {
     ImageInProject,
     /// Redis AUTH (not `--no-redis-auth`): the secret holding the AUTH string.
     RedisAuth,
+    /// `--bus nats`: the NATS server's VM, data disk and firewall rule, and its credentials
+    /// secret.
+    NatsBus,
 }
 
 impl Used {
@@ -45,6 +48,7 @@ impl Used {
             }
             Used::LocalPush => "--build local to Artifact Registry",
             Used::RedisAuth => "Redis AUTH (the default; not with --no-redis-auth)",
+            Used::NatsBus => "--bus nats",
         }
     }
 }
@@ -90,6 +94,8 @@ const ARTIFACT_REGISTRY: &str = "roles/artifactregistry.admin";
 const STORAGE: &str = "roles/storage.admin";
 const CLOUD_BUILD: &str = "roles/cloudbuild.builds.editor";
 const SECRETS: &str = "roles/secretmanager.admin";
+const INSTANCES: &str = "roles/compute.instanceAdmin.v1";
+const FIREWALLS: &str = "roles/compute.securityAdmin";
 
 use Used::*;
 
@@ -147,6 +153,33 @@ pub static NEEDS: &[Need] = &[
     need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's", RedisAuth, true),
     need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", RedisAuth, false),
     need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", RedisAuth, true),
+    need("compute.instances.get", INSTANCES, "read the NATS server's VM chat-nats-ENV", NatsBus, false),
+    need("compute.instances.create", INSTANCES, "create the NATS server's VM", NatsBus, true),
+    need("compute.instances.delete", INSTANCES, "delete it on `down` (or when --bus changes)", NatsBus, true),
+    need("compute.instances.setMetadata", INSTANCES, "give the VM its startup script", NatsBus, true),
+    need("compute.instances.setTags", INSTANCES, "give the VM the network tag the firewall rule targets", NatsBus, true),
+    need("compute.instances.setLabels", INSTANCES, "label the VM", NatsBus, true),
+    need("compute.instances.setServiceAccount", INSTANCES, "run the VM as chat-identity-ENV (it reads the NATS secret)", NatsBus, true),
+    need("compute.instances.attachDisk", INSTANCES, "attach the data disk to the VM", NatsBus, true),
+    need("compute.subnetworks.use", INSTANCES, "put the VM on the network (no external IP)", NatsBus, true),
+    need("compute.disks.get", INSTANCES, "read the NATS data disk chat-nats-data-ENV", NatsBus, false),
+    need("compute.disks.create", INSTANCES, "create the NATS data disk", NatsBus, true),
+    need("compute.disks.use", INSTANCES, "attach the data disk to the VM", NatsBus, true),
+    need("compute.disks.setLabels", INSTANCES, "label the data disk", NatsBus, true),
+    need("compute.disks.delete", INSTANCES, "delete it on `down` (or when --bus changes)", NatsBus, true),
+    need("compute.zoneOperations.get", INSTANCES, "wait for VM and disk operations", NatsBus, false),
+    need("compute.firewalls.get", FIREWALLS, "read the firewall rule chat-nats-allow-ENV", NatsBus, false),
+    need("compute.firewalls.create", FIREWALLS, "admit tcp:4222 from the connector's range to the NATS VM", NatsBus, true),
+    need("compute.firewalls.delete", FIREWALLS, "delete it on `down` (or when --bus changes)", NatsBus, true),
+    need("compute.networks.updatePolicy", FIREWALLS, "add the firewall rule to the network", NatsBus, true),
+    need("compute.globalOperations.get", FIREWALLS, "wait for firewall operations", NatsBus, false),
+    need("secretmanager.secrets.get", SECRETS, "read the secret holding the NATS credentials", NatsBus, false),
+    need("secretmanager.secrets.create", SECRETS, "create the secret holding the NATS credentials", NatsBus, true),
+    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", NatsBus, true),
+    need("secretmanager.versions.add", SECRETS, "store the NATS URL with its generated password", NatsBus, true),
+    need("secretmanager.versions.access", SECRETS, "reuse the generated password when the VM's address changes", NatsBus, true),
+    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", NatsBus, false),
+    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", NatsBus, true),
 ];
 
 /// What this run uses, from its settings.
@@ -157,6 +190,9 @@ pub fn uses(settings: &Settings) -> BTreeSet<Used> {
     }
     if settings.redis_auth {
         used.insert(RedisAuth);
+    }
+    if settings.bus == crate::config::Bus::Nats && settings.nats_server.is_none() {
+        used.insert(NatsBus);
     }
     match &settings.image {
         Some(image) => {
@@ -208,6 +244,16 @@ const DOWN: &[&str] = &[
     "run.services.get",
     "run.services.delete",
     "run.operations.get",
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.delete",
+    "compute.instances.get",
+    "compute.instances.delete",
+    "compute.disks.get",
+    "compute.disks.delete",
+    "compute.zoneOperations.get",
+    "compute.firewalls.get",
+    "compute.firewalls.delete",
+    "compute.globalOperations.get",
 ];
 
 /// The permissions `down` needs.

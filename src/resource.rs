@@ -275,6 +275,9 @@ pub struct Values {
     pub redis_auth_version: Option<String>,
     /// `nats://HOST:4222` of the NATS server (with --bus nats), without credentials.
     pub nats_url: Option<String>,
+    /// The secret version holding the NATS server's URL with its credentials, which the
+    /// service pins (--bus nats on Google Cloud).
+    pub nats_auth_version: Option<String>,
     pub image: Option<String>,
     pub service_url: Option<String>,
     /// APIs the stack needs that are not enabled yet: resources read through them are not

@@ -6,6 +6,7 @@
 pub mod artifact_registry;
 pub mod cloud_build;
 pub mod compute;
+pub mod compute_vms;
 pub mod errors;
 pub mod iam;
 pub mod lro;
@@ -49,6 +50,12 @@ pub struct Clients {
     pub secretmanager: google_cloud_secretmanager_v1::client::SecretManagerService,
     pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
     pub networks: google_cloud_compute_v1::client::Networks,
+    /// The NATS server of --bus nats: its instance, data disk, firewall rule, their operations.
+    pub instances: google_cloud_compute_v1::client::Instances,
+    pub disks: google_cloud_compute_v1::client::Disks,
+    pub firewalls: google_cloud_compute_v1::client::Firewalls,
+    pub zone_operations: google_cloud_compute_v1::client::ZoneOperations,
+    pub global_operations: google_cloud_compute_v1::client::GlobalOperations,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
     pub cloud_build: google_cloud_build_v1::client::CloudBuild,
     pub storage: storage::Storage,
@@ -173,6 +180,27 @@ impl Clients {
                 creds
             ),
             networks: build_client!(google_cloud_compute_v1::client::Networks, ep.clone(), creds),
+            instances: build_client!(
+                google_cloud_compute_v1::client::Instances,
+                ep.clone(),
+                creds
+            ),
+            disks: build_client!(google_cloud_compute_v1::client::Disks, ep.clone(), creds),
+            firewalls: build_client!(
+                google_cloud_compute_v1::client::Firewalls,
+                ep.clone(),
+                creds
+            ),
+            zone_operations: build_client!(
+                google_cloud_compute_v1::client::ZoneOperations,
+                ep.clone(),
+                creds
+            ),
+            global_operations: build_client!(
+                google_cloud_compute_v1::client::GlobalOperations,
+                ep.clone(),
+                creds
+            ),
             artifact_registry: build_client!(
                 google_cloud_artifactregistry_v1::client::ArtifactRegistry,
                 ep.clone(),

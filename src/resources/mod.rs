@@ -6,6 +6,11 @@
 pub mod apis;
 pub mod connector;
 pub mod image;
+pub mod nats_auth;
+pub mod nats_disk;
+pub mod nats_firewall;
+pub mod nats_vm;
+pub mod old_bus;
 pub mod project_binding;
 pub mod public_access;
 pub mod redis;
@@ -30,9 +35,14 @@ pub static ALL: &[&dyn AnyResource] = &[
     &redis::Redis,
     &redis_auth::RedisAuth,
     &connector::VpcConnector,
+    &nats_disk::NatsDisk,
+    &nats_vm::NatsVm,
+    &nats_auth::NatsAuth,
+    &nats_firewall::NatsFirewall,
     &image::Image,
     &run_service::RunService,
     &public_access::PublicAccess,
+    &old_bus::OldBus,
 ];
 
 /// The resource with this id.
