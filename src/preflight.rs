@@ -27,8 +27,10 @@ pub enum Used {
     /// The image is read from this project's Artifact Registry (built there, or an `--image`
     /// that lives there).
     ImageInProject,
-    /// Redis AUTH (not `--no-redis-auth`): the secret holding the AUTH string.
+    /// Redis AUTH (not `--no-redis-auth`): reading the AUTH string.
     RedisAuth,
+    /// Redis AUTH or `--bus nats`: the secret holding the AUTH string or the NATS credentials.
+    Secrets,
     /// `--bus nats`: the NATS server's VM, data disk and firewall rule, and its credentials
     /// secret.
     NatsBus,
@@ -49,6 +51,7 @@ impl Used {
             Used::LocalPush => "--build local to Artifact Registry",
             Used::RedisAuth => "Redis AUTH (the default; not with --no-redis-auth)",
             Used::NatsBus => "--bus nats",
+            Used::Secrets => "Redis AUTH (the default; not with --no-redis-auth), or --bus nats",
         }
     }
 }
@@ -145,14 +148,14 @@ pub static NEEDS: &[Need] = &[
     need("cloudbuild.builds.get", CLOUD_BUILD, "follow the build", SourceBuild, false),
     need("cloudbuild.builds.list", CLOUD_BUILD, "find a build of the same sources already running", SourceBuild, false),
     need("redis.instances.getAuthString", REDIS, "read Redis's AUTH string to keep it in Secret Manager", RedisAuth, false),
-    need("secretmanager.secrets.get", SECRETS, "read the secret holding Redis's AUTH string", RedisAuth, false),
-    need("secretmanager.secrets.create", SECRETS, "create the secret holding Redis's AUTH string", RedisAuth, true),
-    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", RedisAuth, true),
-    need("secretmanager.versions.add", SECRETS, "store the AUTH string as a secret version", RedisAuth, true),
+    need("secretmanager.secrets.get", SECRETS, "read the secret holding Redis's AUTH string (or the NATS credentials)", Secrets, false),
+    need("secretmanager.secrets.create", SECRETS, "create the secret holding Redis's AUTH string (or the NATS credentials)", Secrets, true),
+    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", Secrets, true),
+    need("secretmanager.versions.add", SECRETS, "store the AUTH string (or the NATS URL with its generated password) as a secret version", Secrets, true),
     // Counted with `up`'s needs: Editor lacks it, and a first plan never reads a version.
-    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's", RedisAuth, true),
-    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", RedisAuth, false),
-    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", RedisAuth, true),
+    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's (reuse the NATS password)", Secrets, true),
+    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", Secrets, false),
+    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", Secrets, true),
     need("compute.instances.get", INSTANCES, "read the NATS server's VM chat-nats-ENV", NatsBus, false),
     need("compute.instances.create", INSTANCES, "create the NATS server's VM", NatsBus, true),
     need("compute.instances.delete", INSTANCES, "delete it on `down` (or when --bus changes)", NatsBus, true),
@@ -173,13 +176,6 @@ pub static NEEDS: &[Need] = &[
     need("compute.firewalls.delete", FIREWALLS, "delete it on `down` (or when --bus changes)", NatsBus, true),
     need("compute.networks.updatePolicy", FIREWALLS, "add the firewall rule to the network", NatsBus, true),
     need("compute.globalOperations.get", FIREWALLS, "wait for firewall operations", NatsBus, false),
-    need("secretmanager.secrets.get", SECRETS, "read the secret holding the NATS credentials", NatsBus, false),
-    need("secretmanager.secrets.create", SECRETS, "create the secret holding the NATS credentials", NatsBus, true),
-    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", NatsBus, true),
-    need("secretmanager.versions.add", SECRETS, "store the NATS URL with its generated password", NatsBus, true),
-    need("secretmanager.versions.access", SECRETS, "reuse the generated password when the VM's address changes", NatsBus, true),
-    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", NatsBus, false),
-    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", NatsBus, true),
 ];
 
 /// What this run uses, from its settings.
@@ -193,6 +189,9 @@ pub fn uses(settings: &Settings) -> BTreeSet<Used> {
     }
     if settings.bus == crate::config::Bus::Nats && settings.nats_server.is_none() {
         used.insert(NatsBus);
+    }
+    if used.contains(&RedisAuth) || used.contains(&NatsBus) {
+        used.insert(Secrets);
     }
     match &settings.image {
         Some(image) => {
@@ -226,9 +225,9 @@ pub fn needed(settings: &Settings) -> Vec<&'static Need> {
     NEEDS.iter().filter(|n| used.contains(&n.used)).collect()
 }
 
-/// What `down` uses of [`NEEDS`]: it reads and deletes the environment's resources and removes
-/// its role bindings; it enables nothing and builds nothing (the APIs, the image repository and
-/// the staging bucket stay).
+/// What `down` uses of [`NEEDS`]: it reads and deletes the environment's resources (those of
+/// either bus: it takes no --bus) and removes its role bindings; it enables nothing and builds
+/// nothing (the APIs, the image repository and the staging bucket stay).
 const DOWN: &[&str] = &[
     "serviceusage.services.use",
     "resourcemanager.projects.getIamPolicy",
@@ -418,7 +417,12 @@ mod tests {
             DOWN.len(),
             "DOWN names a permission NEEDS lacks"
         );
-        assert!(down.iter().all(|n| n.used == Always));
+        // Not only `Always`: down takes no --bus, so it reads (and deletes) the NATS server's
+        // pieces and the secrets whichever bus the environment used.
+        assert!(
+            down.iter()
+                .all(|n| matches!(n.used, Always | Secrets | NatsBus))
+        );
         assert!(
             !down
                 .iter()

@@ -16,6 +16,7 @@ pub mod public_access;
 pub mod redis;
 pub mod redis_auth;
 pub mod run_service;
+pub mod secrets;
 pub mod service_account;
 
 pub use crate::resource::{Action, Outputs, Planned, Values};

@@ -10,9 +10,7 @@
 
 use rand::distr::{Alphanumeric, SampleString as _};
 
-use super::{
-    Action, Outputs, Planned, apis, nats_vm, not_ours, ours_to_delete, owned, service_account,
-};
+use super::{Action, Outputs, Planned, apis, nats_vm, not_ours, owned, secrets, service_account};
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::secretmanager as api;
@@ -26,14 +24,6 @@ pub struct NatsAuth;
 
 /// Length of the generated password (letters and digits: safe in a URL and a nats config).
 const PASSWORD_LEN: usize = 32;
-
-fn member(ctx: &Ctx) -> String {
-    let s = &ctx.settings;
-    format!(
-        "serviceAccount:{}",
-        s.names.service_account_email(&s.project)
-    )
-}
 
 /// The URL the service connects with.
 fn url(password: &str, host: &str) -> String {
@@ -125,13 +115,7 @@ impl Resource for NatsAuth {
                 to: "the NATS URL with a generated password".into(),
             }),
         }
-        if !api::has_accessor(&ctx.google, name, &member(ctx)).await? {
-            changes.push(Change {
-                path: format!("iamPolicy.{}", api::ACCESSOR),
-                from: "absent".into(),
-                to: member(ctx).into(),
-            });
-        }
+        changes.extend(secrets::accessor_change(ctx, name).await?);
         let action = if changes.is_empty() {
             Action::NoOp
         } else {
@@ -164,15 +148,9 @@ impl Resource for NatsAuth {
                 names.nats_vm
             );
         };
-        if !api::create(&ctx.google, secret, &names.labels()).await? {
-            // Taken between observe and create (or a retried create that went through).
-            let found = api::get(&ctx.google, secret).await?;
-            if !found.is_some_and(|f| owned(&f.labels, ctx)) {
-                anyhow::bail!("{}", not_ours("Secret Manager secret", secret, ctx));
-            }
-        }
+        secrets::create_or_adopt(ctx, secret).await?;
         // The accessor first: the VM's boot is waiting to read the version added next.
-        api::grant_accessor(&ctx.google, secret, &member(ctx)).await?;
+        secrets::grant_accessor(ctx, secret).await?;
         let latest = api::latest_value(&ctx.google, secret).await?;
         let stored = latest.as_ref().and_then(|(_, v)| parse(v));
         let version = match stored {
@@ -201,14 +179,7 @@ impl Resource for NatsAuth {
         _out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        let secret = &ctx.settings.names.nats_auth_secret;
-        let found = api::get(&ctx.google, secret).await?;
-        let what = "Secret Manager secret";
-        if ours_to_delete(found, |s| &s.labels, what, secret, ctx)?.is_none() {
-            return Ok(false);
-        }
-        progress.phase(Phase::Deleting);
-        api::delete(&ctx.google, secret).await
+        secrets::destroy(ctx, &ctx.settings.names.nats_auth_secret, progress).await
     }
 }
 
