@@ -226,6 +226,24 @@ pub enum Action {
 }
 
 impl Action {
+    /// An in-place `Update` of `changes`, or `NoOp` when there are none.
+    pub fn update_if_any(changes: Vec<Change>) -> Self {
+        if changes.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Update { changes }
+        }
+    }
+
+    /// A `Replace` for `changes`, or `NoOp` when there are none.
+    pub fn replace_if_any(changes: Vec<Change>) -> Self {
+        if changes.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Replace { changes }
+        }
+    }
+
     pub fn is_change(&self) -> bool {
         !matches!(self, Action::NoOp)
     }

@@ -116,11 +116,7 @@ impl Resource for NatsAuth {
             }),
         }
         changes.extend(secrets::accessor_change(ctx, name).await?);
-        let action = if changes.is_empty() {
-            Action::NoOp
-        } else {
-            Action::Update { changes }
-        };
+        let action = Action::update_if_any(changes);
         Ok(Planned::new(name, "ENABLED", action))
     }
 

@@ -133,11 +133,7 @@ impl Resource for NatsFirewall {
         }
         let want = desired(ctx, &source_range(ctx).await?);
         let changes = differences(&want, &rule);
-        let action = if changes.is_empty() {
-            Action::NoOp
-        } else {
-            Action::Replace { changes }
-        };
+        let action = Action::replace_if_any(changes);
         Ok(Planned::new(name, "READY", action))
     }
 

@@ -271,14 +271,7 @@ impl Resource for NatsVm {
             "PROVISIONING" | "STAGING" => Action::Resume {
                 state: state.clone(),
             },
-            "RUNNING" => {
-                let changes = differences(ctx, &instance);
-                if changes.is_empty() {
-                    Action::NoOp
-                } else {
-                    Action::Replace { changes }
-                }
-            }
+            "RUNNING" => Action::replace_if_any(differences(ctx, &instance)),
             other => Action::Conflict {
                 reason: format!(
                     "Compute Engine instance {name} is {other}: start it (`gcloud compute \

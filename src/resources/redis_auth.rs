@@ -114,11 +114,7 @@ impl Resource for RedisAuth {
             });
         }
         changes.extend(seen.bound_change);
-        let action = if changes.is_empty() {
-            Action::NoOp
-        } else {
-            Action::Update { changes }
-        };
+        let action = Action::update_if_any(changes);
         Ok(Planned::new(name, "ENABLED", action))
     }
 
