@@ -466,3 +466,41 @@ async fn a_nats_vm_that_is_not_ours_is_refused_and_left_alone() {
         "not ours: kept"
     );
 }
+
+#[test]
+fn the_graph_orders_disk_vm_secret_then_service_and_the_old_bus_after_the_service() {
+    use chatctl::resources::{
+        connector, nats_auth, nats_disk, nats_firewall, nats_vm, old_bus, run_service,
+    };
+    use chatctl::stack::{ResourceId, Stack};
+    let after = |stack: &Stack, id: ResourceId| -> Vec<ResourceId> {
+        stack.edges(id).iter().map(|e| e.target()).collect()
+    };
+    let up = Stack::up();
+    assert!(after(&up, nats_vm::ID).contains(&nats_disk::ID));
+    assert!(
+        after(&up, nats_auth::ID).contains(&nats_vm::ID),
+        "its value is the VM's URL"
+    );
+    assert!(
+        after(&up, nats_firewall::ID).contains(&connector::ID),
+        "its range is the connector's"
+    );
+    for needed in [nats_vm::ID, nats_auth::ID, nats_firewall::ID] {
+        assert!(after(&up, run_service::ID).contains(&needed), "{needed}");
+    }
+    assert_eq!(after(&up, old_bus::ID), [run_service::ID]);
+
+    let down = Stack::down();
+    assert!(
+        after(&down, nats_disk::ID).contains(&nats_vm::ID),
+        "the VM lets go of its disk first"
+    );
+    for used in [nats_vm::ID, nats_auth::ID, nats_firewall::ID] {
+        assert!(after(&down, used).contains(&run_service::ID), "{used}");
+    }
+    assert!(
+        !down.nodes.iter().any(|(n, _)| *n == old_bus::ID),
+        "down deletes each piece itself"
+    );
+}

@@ -516,3 +516,25 @@ async fn a_blank_disk_is_inserted_attached_by_source_and_kept_in_use_until_its_i
         .await
         .expect("delete the free disk");
 }
+
+#[tokio::test]
+async fn an_instance_cannot_run_as_a_service_account_that_does_not_exist() {
+    let emu = start(fast_config()).await;
+    let client = instances(emu.base_url()).await;
+    let mut vm = vm("nats-sa");
+    vm.service_accounts = vec![
+        google_cloud_compute_v1::model::ServiceAccount::new()
+            .set_email(format!("nobody@{PROJECT}.iam.gserviceaccount.com"))
+            .set_scopes(["https://www.googleapis.com/auth/cloud-platform"]),
+    ];
+    let err = client
+        .insert()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_body(vm)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status_code(), Some(400), "{err:?}");
+    assert!(format!("{err:?}").contains("nobody@"), "{err:?}");
+}

@@ -1,6 +1,7 @@
 //! Compute Engine instances, their persistent disks and firewall rules (store and rules, no
 //! HTTP): what an insert must carry (RFC 1035 names, a machine type of the zone, one boot disk
-//! first, created from an image through `initializeParams`, a network of the project),
+//! first, created from an image through `initializeParams`, existing disks attached by
+//! `source`, a network of the project), blank disks of `disks.insert`,
 //! ALREADY_EXISTS on instances, disks and firewalls, disks deleted with their instance when
 //! `autoDelete`, and Google's defaults (firewall priority 1000, INGRESS from 0.0.0.0/0 when no
 //! source is named). Instances and disks are kept as the JSON Google answers.

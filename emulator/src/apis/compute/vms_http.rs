@@ -1,5 +1,5 @@
 //! The HTTP surface of Compute Engine v1 for instances, their disks and firewall rules: routes,
-//! inserts and deletes as zonal (instances) or global (firewalls) operations, and the zone and
+//! inserts and deletes as zonal (instances, disks) or global (firewalls) operations, and the zone and
 //! global operation reads. Shares paging and the legacy error shape with `http.rs`.
 
 use std::collections::BTreeMap;
