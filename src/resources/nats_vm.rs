@@ -55,7 +55,7 @@ pub fn zone(region: &str) -> String {
 /// with the VM's service account (waiting for the secret's first version, at most an hour),
 /// write it into a root-only nats-server config on tmpfs, and run the NATS image with
 /// JetStream on the disk. It names the secret, never its value.
-fn startup_script(project: &str, secret: &str, env: &str) -> String {
+pub fn startup_script(project: &str, secret: &str, env: &str) -> String {
     format!(
         r#"#!/bin/bash
 # chatctl: the NATS server of environment {env} (JetStream on the data disk).
