@@ -504,3 +504,93 @@ fn the_graph_orders_disk_vm_secret_then_service_and_the_old_bus_after_the_servic
         "down deletes each piece itself"
     );
 }
+
+/// `up --bus nats` then `down` through the engine, under `faults`; what went wrong, if anything.
+async fn converge_nats(seed: u64, faults: emulator::FaultConfig) -> Vec<String> {
+    use chatctl::engine::{self, Mode, Outcome};
+    use chatctl::stack::Stack;
+    let emu = Emu::start_with(seed, faults).await;
+    let env = format!("natsf{seed}");
+    let mut settings = common::settings(&env);
+    settings.bus = chatctl::config::Bus::Nats;
+    let session = emu
+        .session_for(settings, tokio_util::sync::CancellationToken::new())
+        .await;
+    let mut problems = Vec::new();
+    for (mode, stack) in [(Mode::Up, Stack::up()), (Mode::Down, Stack::down())] {
+        let walk = engine::walk(mode, &stack, &session.ctx, &session.reporter).await;
+        for (id, result) in &walk.results {
+            if !matches!(result.outcome, Outcome::Done) {
+                problems.push(format!("seed {seed} {mode:?} {id}: {:?}", result.outcome));
+            }
+        }
+    }
+    emu.set_faults(&emulator::FaultConfig::default()).await;
+    let left = emu.leftovers(&format!("nats-{env}")).await;
+    if !left.is_empty() {
+        problems.push(format!("seed {seed}: down left {left}"));
+    }
+    problems
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nats_pieces_converge_and_go_under_transient_faults() {
+    use futures::StreamExt;
+    let problems: Vec<String> = futures::stream::iter(1..=20u64)
+        .map(|seed| {
+            converge_nats(
+                seed,
+                emulator::FaultConfig {
+                    error_rate: 0.15,
+                    error_codes: vec![429, 500, 503],
+                    latency_ms: 1,
+                    ..emulator::FaultConfig::default()
+                },
+            )
+        })
+        .buffer_unordered(4)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_whose_answers_are_lost_are_adopted_and_the_password_version_is_not_doubled() {
+    let lost = |method: &str| emulator::ScriptedFault {
+        method: method.into(),
+        status: emulator::Code::Unavailable,
+        message: None,
+        times: 1,
+        after: true,
+    };
+    let faults = emulator::FaultConfig {
+        scripted: vec![
+            lost("disks.insert"),
+            lost("instances.insert"),
+            lost("firewalls.insert"),
+            lost("secrets.addVersion"),
+        ],
+        ..emulator::FaultConfig::default()
+    };
+    let emu = Emu::start_with(134, faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = "lostnats";
+    run_ok(emu.base(), dir.path(), env, &["up", "--bus", "nats"]).await;
+    let versions = get(&emu, &format!("{}/versions", secret_path(env))).await;
+    assert_eq!(
+        versions["versions"].as_array().map_or(0, Vec::len),
+        1,
+        "one password version: {versions}"
+    );
+    let converged = run(
+        emu.base(),
+        dir.path(),
+        env,
+        &["plan", "--bus", "nats", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(converged.code, Some(0), "{}", converged.stderr);
+    run_ok(emu.base(), dir.path(), env, &["down", "--yes"]).await;
+    assert_eq!(emu.leftovers(&format!("nats-{env}")).await, "");
+}
