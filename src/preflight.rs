@@ -277,6 +277,9 @@ pub struct Missing {
     /// `projects/P`, or the service account it was checked on.
     pub on: String,
     pub mutates: bool,
+    /// Needed only where the environment has the resources of a setting (`down`, which takes
+    /// no --bus, deleting the NATS server's pieces): its absence warns instead of stopping.
+    pub conditional: bool,
 }
 
 impl Missing {
@@ -288,6 +291,7 @@ impl Missing {
             why: need.why.replace("-ENV", &format!("-{env}")),
             on: format!("projects/{project}"),
             mutates: need.mutates,
+            conditional: need.used != Always,
         }
     }
 
@@ -347,6 +351,7 @@ pub async fn check(
                 why: format!("run Cloud Build as {email}"),
                 on: format!("serviceAccounts/{email}"),
                 mutates: true,
+                conditional: false,
             }),
             Err(not_checked) => findings.unchecked.push(not_checked),
         }

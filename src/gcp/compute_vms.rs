@@ -7,8 +7,8 @@ use google_cloud_compute_v1::model::{Disk, Firewall, Instance, Operation, operat
 use google_cloud_gax::error::Error as GaxError;
 
 use super::Google;
+use super::Read;
 use super::errors::{Call, Kind, classify, explain};
-use super::send_unless;
 
 /// The predefined role that manages instances and disks.
 pub const INSTANCE_ROLE: &str = "roles/compute.instanceAdmin.v1";
@@ -119,22 +119,18 @@ pub async fn get_instance(
     google: &Google,
     zone: &str,
     name: &str,
+    read: Read,
 ) -> anyhow::Result<Option<Instance>> {
     let what = format!("read instance {name} in {zone}");
     let client = &google.clients.instances;
-    send_unless(
-        google,
-        google.call(&what, INSTANCE_ROLE),
-        Kind::NotFound,
-        || {
-            client
-                .get()
-                .set_project(google.project())
-                .set_zone(zone)
-                .set_instance(name)
-                .send()
-        },
-    )
+    super::read(google, google.call(&what, INSTANCE_ROLE), read, || {
+        client
+            .get()
+            .set_project(google.project())
+            .set_zone(zone)
+            .set_instance(name)
+            .send()
+    })
     .await
 }
 
@@ -185,22 +181,22 @@ pub async fn delete_instance(google: &Google, zone: &str, name: &str) -> anyhow:
     .await
 }
 
-pub async fn get_disk(google: &Google, zone: &str, name: &str) -> anyhow::Result<Option<Disk>> {
+pub async fn get_disk(
+    google: &Google,
+    zone: &str,
+    name: &str,
+    read: Read,
+) -> anyhow::Result<Option<Disk>> {
     let what = format!("read disk {name} in {zone}");
     let client = &google.clients.disks;
-    send_unless(
-        google,
-        google.call(&what, INSTANCE_ROLE),
-        Kind::NotFound,
-        || {
-            client
-                .get()
-                .set_project(google.project())
-                .set_zone(zone)
-                .set_disk(name)
-                .send()
-        },
-    )
+    super::read(google, google.call(&what, INSTANCE_ROLE), read, || {
+        client
+            .get()
+            .set_project(google.project())
+            .set_zone(zone)
+            .set_disk(name)
+            .send()
+    })
     .await
 }
 
@@ -247,21 +243,20 @@ pub async fn delete_disk(google: &Google, zone: &str, name: &str) -> anyhow::Res
     .await
 }
 
-pub async fn get_firewall(google: &Google, name: &str) -> anyhow::Result<Option<Firewall>> {
+pub async fn get_firewall(
+    google: &Google,
+    name: &str,
+    read: Read,
+) -> anyhow::Result<Option<Firewall>> {
     let what = format!("read firewall rule {name}");
     let client = &google.clients.firewalls;
-    send_unless(
-        google,
-        google.call(&what, FIREWALL_ROLE),
-        Kind::NotFound,
-        || {
-            client
-                .get()
-                .set_project(google.project())
-                .set_firewall(name)
-                .send()
-        },
-    )
+    super::read(google, google.call(&what, FIREWALL_ROLE), read, || {
+        client
+            .get()
+            .set_project(google.project())
+            .set_firewall(name)
+            .send()
+    })
     .await
 }
 

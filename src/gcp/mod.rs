@@ -335,6 +335,46 @@ where
     }
 }
 
+/// How a read of something chatctl may not manage in this run treats a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Every failure but NOT_FOUND is an error (what the settings use).
+    Strict,
+    /// PERMISSION_DENIED is `None` too: the other bus's pieces, looked for with the roles of
+    /// the bus in use (a caller granted only those may not read them; then there is nothing
+    /// of ours it could remove either way).
+    IfPermitted,
+}
+
+/// A read: `None` when absent (and, with [`Read::IfPermitted`], when the caller may not read
+/// it); any other failure an explained error.
+pub async fn read<T, F, Fut>(
+    google: &Google,
+    call: errors::Call<'_>,
+    read: Read,
+    send: F,
+) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    match google.retry().run(call.what, send).await {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if errors::classify(&e) == errors::Kind::NotFound => Ok(None),
+        Err(e)
+            if read == Read::IfPermitted
+                && (e.http_status_code() == Some(403)
+                    || e.status().is_some_and(|s| {
+                        s.code == google_cloud_gax::error::rpc::Code::PermissionDenied
+                    }))
+                && errors::classify(&e) == errors::Kind::Other =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(errors::explain(e, call)),
+    }
+}
+
 /// The future of a call that answers with a long-running operation.
 pub trait OperationCall: std::future::Future<Output = Result<Operation, GaxError>> {}
 impl<F: std::future::Future<Output = Result<Operation, GaxError>>> OperationCall for F {}

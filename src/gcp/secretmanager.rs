@@ -18,9 +18,18 @@ pub fn secret_name(google: &Google, id: &str) -> String {
 }
 
 pub async fn get(google: &Google, id: &str) -> anyhow::Result<Option<Secret>> {
+    get_with(google, id, super::Read::Strict).await
+}
+
+/// [`get`], reading as `read` says (the other bus's secret: `IfPermitted`).
+pub async fn get_with(
+    google: &Google,
+    id: &str,
+    read: super::Read,
+) -> anyhow::Result<Option<Secret>> {
     let name = secret_name(google, id);
     let what = format!("read secret {id}");
-    send_unless(google, google.call(&what, ROLE), Kind::NotFound, || {
+    super::read(google, google.call(&what, ROLE), read, || {
         google
             .clients
             .secretmanager

@@ -73,7 +73,7 @@ impl Resource for NatsAuth {
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.nats_auth_secret;
-        let found = api::get(&ctx.google, name).await?;
+        let found = api::get_with(&ctx.google, name, super::old_bus::lookup(ctx)).await?;
         if !super::old_bus::provisions_nats(ctx) {
             let found = found.map(|s| (s.labels, "ENABLED".to_string()));
             return Ok(super::old_bus::unused(ctx, name, found));

@@ -8,6 +8,7 @@ use google_cloud_compute_v1::model::Disk;
 
 use super::{Action, Outputs, Planned, apis, nats_vm, not_ours, ours_to_delete, owned};
 use crate::context::Ctx;
+use crate::gcp::Read;
 use crate::gcp::compute_vms as api;
 use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
@@ -60,7 +61,13 @@ impl Resource for NatsDisk {
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
         let s = &ctx.settings;
         let name = &s.names.nats_disk;
-        let found = api::get_disk(&ctx.google, &nats_vm::zone(&s.region), name).await?;
+        let found = api::get_disk(
+            &ctx.google,
+            &nats_vm::zone(&s.region),
+            name,
+            super::old_bus::lookup(ctx),
+        )
+        .await?;
         if !super::old_bus::provisions_nats(ctx) {
             let found = found.map(|d| {
                 let state = status(&d);
@@ -95,7 +102,7 @@ impl Resource for NatsDisk {
             progress.phase(Phase::Creating);
             if !api::insert_disk(&ctx.google, &zone, desired(ctx)).await? {
                 // Taken between observe and create (or a retried create that went through).
-                let found = api::get_disk(&ctx.google, &zone, name).await?;
+                let found = api::get_disk(&ctx.google, &zone, name, Read::Strict).await?;
                 if !found.is_some_and(|d| owned(&d.labels, ctx)) {
                     anyhow::bail!("{}", not_ours("Compute Engine disk", name, ctx));
                 }
@@ -106,7 +113,7 @@ impl Resource for NatsDisk {
             ctx.google
                 .waiting
                 .until(&format!("disk {name} to be READY"), || async {
-                    let disk = api::get_disk(&ctx.google, &zone, name).await?;
+                    let disk = api::get_disk(&ctx.google, &zone, name, Read::Strict).await?;
                     Ok(disk.is_some_and(|d| status(&d) == "READY").then_some(()))
                 })
                 .await?;
@@ -126,7 +133,7 @@ impl Resource for NatsDisk {
     ) -> anyhow::Result<bool> {
         let s = &ctx.settings;
         let (zone, name) = (nats_vm::zone(&s.region), &s.names.nats_disk);
-        let found = api::get_disk(&ctx.google, &zone, name).await?;
+        let found = api::get_disk(&ctx.google, &zone, name, Read::IfPermitted).await?;
         if ours_to_delete(found, |d| &d.labels, "Compute Engine disk", name, ctx)?.is_none() {
             return Ok(false);
         }

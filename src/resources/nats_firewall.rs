@@ -9,7 +9,7 @@ use super::{Action, Outputs, Planned, apis, connector, nats_vm, not_ours};
 use crate::config::ConnectorRange;
 use crate::context::Ctx;
 use crate::diff::Change;
-use crate::gcp::{compute_vms as api, vpcaccess};
+use crate::gcp::{Read, compute_vms as api, vpcaccess};
 use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 use crate::templates::KNOWN_AFTER_UP;
@@ -119,7 +119,7 @@ impl Resource for NatsFirewall {
 
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.nats_firewall;
-        let found = api::get_firewall(&ctx.google, name).await?;
+        let found = api::get_firewall(&ctx.google, name, super::old_bus::lookup(ctx)).await?;
         if !super::old_bus::provisions_nats(ctx) {
             let found = found.map(|rule| (ours(ctx, &rule), "READY".to_string()));
             return Ok(super::old_bus::unused_by_mark(ctx, name, found));
@@ -163,7 +163,7 @@ impl Resource for NatsFirewall {
         }
         if !api::insert_firewall(&ctx.google, desired(ctx, &range)).await? {
             // Taken between observe and create (or a retried create that went through).
-            let found = api::get_firewall(&ctx.google, name).await?;
+            let found = api::get_firewall(&ctx.google, name, Read::Strict).await?;
             if !found.is_some_and(|rule| ours(ctx, &rule)) {
                 anyhow::bail!("{}", not_ours("firewall rule", name, ctx));
             }
@@ -182,7 +182,7 @@ impl Resource for NatsFirewall {
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
         let name = &ctx.settings.names.nats_firewall;
-        match api::get_firewall(&ctx.google, name).await? {
+        match api::get_firewall(&ctx.google, name, Read::IfPermitted).await? {
             None => Ok(false),
             Some(rule) if !ours(ctx, &rule) => {
                 anyhow::bail!("{}; left alone", not_ours("firewall rule", name, ctx))

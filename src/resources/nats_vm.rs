@@ -17,6 +17,7 @@ use super::{
 };
 use crate::context::Ctx;
 use crate::diff::Change;
+use crate::gcp::Read;
 use crate::gcp::compute_vms as api;
 use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
@@ -247,7 +248,13 @@ impl Resource for NatsVm {
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let s = &ctx.settings;
         let name = &s.names.nats_vm;
-        let found = api::get_instance(&ctx.google, &zone(&s.region), name).await?;
+        let found = api::get_instance(
+            &ctx.google,
+            &zone(&s.region),
+            name,
+            super::old_bus::lookup(ctx),
+        )
+        .await?;
         if !super::old_bus::provisions_nats(ctx) {
             let found = found.map(|i| {
                 let state = status(&i);
@@ -311,7 +318,7 @@ impl Resource for NatsVm {
             .google
             .waiting
             .until(&format!("instance {name} to be RUNNING"), || async {
-                match api::get_instance(&ctx.google, &zone, name).await? {
+                match api::get_instance(&ctx.google, &zone, name, Read::Strict).await? {
                     Some(i) if status(&i) == "RUNNING" => Ok(Some(i)),
                     Some(_) => Ok(None),
                     None => {
@@ -336,7 +343,7 @@ impl Resource for NatsVm {
     ) -> anyhow::Result<bool> {
         let s = &ctx.settings;
         let (zone, name) = (zone(&s.region), &s.names.nats_vm);
-        let found = api::get_instance(&ctx.google, &zone, name).await?;
+        let found = api::get_instance(&ctx.google, &zone, name, Read::IfPermitted).await?;
         let what = "Compute Engine instance";
         if ours_to_delete(found, |i| &i.labels, what, name, ctx)?.is_none() {
             return Ok(false);
@@ -350,7 +357,7 @@ impl Resource for NatsVm {
 async fn create(ctx: &Ctx, zone: &str, name: &str, progress: &Progress<'_>) -> anyhow::Result<()> {
     progress.phase(Phase::Creating);
     if !api::insert_instance(&ctx.google, zone, desired(ctx)).await? {
-        let found = api::get_instance(&ctx.google, zone, name).await?;
+        let found = api::get_instance(&ctx.google, zone, name, Read::Strict).await?;
         if !found.is_some_and(|i| owned(&i.labels, ctx)) {
             anyhow::bail!("{}", not_ours("Compute Engine instance", name, ctx));
         }

@@ -56,6 +56,17 @@ fn candidates(bus: Bus) -> &'static [ResourceId] {
     }
 }
 
+/// How the NATS pieces are read: strictly when the settings use them; otherwise a caller
+/// granted only the roles of the bus in use may not read them (`IfPermitted`), and then there
+/// is nothing it could remove anyway.
+pub fn lookup(ctx: &Ctx) -> crate::gcp::Read {
+    if provisions_nats(ctx) {
+        crate::gcp::Read::Strict
+    } else {
+        crate::gcp::Read::IfPermitted
+    }
+}
+
 /// Whether chatctl provisions the NATS server (its VM, disk, firewall rule and secret):
 /// with --bus nats, unless a server is given (local mode's nats-server).
 pub fn provisions_nats(ctx: &Ctx) -> bool {
