@@ -115,133 +115,83 @@ where
     Ok(true)
 }
 
-pub async fn get_instance(
-    google: &Google,
-    zone: &str,
-    name: &str,
-    read: Read,
-) -> anyhow::Result<Option<Instance>> {
-    let what = format!("read instance {name} in {zone}");
-    let client = &google.clients.instances;
-    super::read(google, google.call(&what, INSTANCE_ROLE), read, || {
-        client
-            .get()
-            .set_project(google.project())
-            .set_zone(zone)
-            .set_instance(name)
-            .send()
-    })
-    .await
+/// The read, insert and delete of a zonal collection (instances, disks): the same calls,
+/// through each collection's own client and name setter.
+macro_rules! zonal {
+    ($kind:literal, $model:ty, $client:ident, $set_name:ident, $get:ident, $insert:ident, $delete:ident) => {
+        #[doc = concat!("Reads the ", $kind, "; None when absent (or, `IfPermitted`, unreadable).")]
+        pub async fn $get(
+            google: &Google,
+            zone: &str,
+            name: &str,
+            read: Read,
+        ) -> anyhow::Result<Option<$model>> {
+            let what = format!("read {} {name} in {zone}", $kind);
+            let client = &google.clients.$client;
+            super::read(google, google.call(&what, INSTANCE_ROLE), read, || {
+                client
+                    .get()
+                    .set_project(google.project())
+                    .set_zone(zone)
+                    .$set_name(name)
+                    .send()
+            })
+            .await
+        }
+
+        #[doc = concat!("Creates the ", $kind, " and waits for its operation; Ok(false) when the name is taken.")]
+        pub async fn $insert(google: &Google, zone: &str, body: $model) -> anyhow::Result<bool> {
+            let name = body.name.clone().unwrap_or_default();
+            let what = format!("create {} {name} in {zone}", $kind);
+            let client = &google.clients.$client;
+            let call = google.call(&what, INSTANCE_ROLE);
+            change(google, call, Kind::AlreadyExists, Scope::Zone(zone), || {
+                client
+                    .insert()
+                    .set_project(google.project())
+                    .set_zone(zone)
+                    .set_body(body.clone())
+                    .send()
+            })
+            .await
+        }
+
+        #[doc = concat!("Deletes the ", $kind, " and waits; Ok(false) when it was already gone.")]
+        pub async fn $delete(google: &Google, zone: &str, name: &str) -> anyhow::Result<bool> {
+            let what = format!("delete {} {name} in {zone}", $kind);
+            let client = &google.clients.$client;
+            let call = google.call(&what, INSTANCE_ROLE);
+            change(google, call, Kind::NotFound, Scope::Zone(zone), || {
+                client
+                    .delete()
+                    .set_project(google.project())
+                    .set_zone(zone)
+                    .$set_name(name)
+                    .send()
+            })
+            .await
+        }
+    };
 }
 
-/// Creates the instance and waits until its operation is done; Ok(false) when the name is taken.
-pub async fn insert_instance(
-    google: &Google,
-    zone: &str,
-    instance: Instance,
-) -> anyhow::Result<bool> {
-    let name = instance.name.clone().unwrap_or_default();
-    let what = format!("create instance {name} in {zone}");
-    let client = &google.clients.instances;
-    change(
-        google,
-        google.call(&what, INSTANCE_ROLE),
-        Kind::AlreadyExists,
-        Scope::Zone(zone),
-        || {
-            client
-                .insert()
-                .set_project(google.project())
-                .set_zone(zone)
-                .set_body(instance.clone())
-                .send()
-        },
-    )
-    .await
-}
-
-/// Deletes the instance and waits; Ok(false) when it was already gone.
-pub async fn delete_instance(google: &Google, zone: &str, name: &str) -> anyhow::Result<bool> {
-    let what = format!("delete instance {name} in {zone}");
-    let client = &google.clients.instances;
-    change(
-        google,
-        google.call(&what, INSTANCE_ROLE),
-        Kind::NotFound,
-        Scope::Zone(zone),
-        || {
-            client
-                .delete()
-                .set_project(google.project())
-                .set_zone(zone)
-                .set_instance(name)
-                .send()
-        },
-    )
-    .await
-}
-
-pub async fn get_disk(
-    google: &Google,
-    zone: &str,
-    name: &str,
-    read: Read,
-) -> anyhow::Result<Option<Disk>> {
-    let what = format!("read disk {name} in {zone}");
-    let client = &google.clients.disks;
-    super::read(google, google.call(&what, INSTANCE_ROLE), read, || {
-        client
-            .get()
-            .set_project(google.project())
-            .set_zone(zone)
-            .set_disk(name)
-            .send()
-    })
-    .await
-}
-
-/// Creates the disk and waits until it is READY; Ok(false) when the name is taken.
-pub async fn insert_disk(google: &Google, zone: &str, disk: Disk) -> anyhow::Result<bool> {
-    let name = disk.name.clone().unwrap_or_default();
-    let what = format!("create disk {name} in {zone}");
-    let client = &google.clients.disks;
-    change(
-        google,
-        google.call(&what, INSTANCE_ROLE),
-        Kind::AlreadyExists,
-        Scope::Zone(zone),
-        || {
-            client
-                .insert()
-                .set_project(google.project())
-                .set_zone(zone)
-                .set_body(disk.clone())
-                .send()
-        },
-    )
-    .await
-}
-
-/// Deletes the disk and waits; Ok(false) when it was already gone.
-pub async fn delete_disk(google: &Google, zone: &str, name: &str) -> anyhow::Result<bool> {
-    let what = format!("delete disk {name} in {zone}");
-    let client = &google.clients.disks;
-    change(
-        google,
-        google.call(&what, INSTANCE_ROLE),
-        Kind::NotFound,
-        Scope::Zone(zone),
-        || {
-            client
-                .delete()
-                .set_project(google.project())
-                .set_zone(zone)
-                .set_disk(name)
-                .send()
-        },
-    )
-    .await
-}
+zonal!(
+    "instance",
+    Instance,
+    instances,
+    set_instance,
+    get_instance,
+    insert_instance,
+    delete_instance
+);
+zonal!(
+    "disk",
+    Disk,
+    disks,
+    set_disk,
+    get_disk,
+    insert_disk,
+    delete_disk
+);
 
 pub async fn get_firewall(
     google: &Google,
