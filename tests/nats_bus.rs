@@ -594,3 +594,103 @@ async fn creates_whose_answers_are_lost_are_adopted_and_the_password_version_is_
     run_ok(emu.base(), dir.path(), env, &["down", "--yes"]).await;
     assert_eq!(emu.leftovers(&format!("nats-{env}")).await, "");
 }
+
+/// Polls `path` until its status is `want` (at most 10 s).
+async fn wait_status(emu: &Emu, path: &str, want: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status_of(emu, path).await != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never answered {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vm_with_an_external_ip_is_replaced_keeping_the_disk_and_the_password() {
+    let emu = Emu::start(135).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = emu.base().to_string();
+    let env = "drift";
+    run_ok(&base, dir.path(), env, &["up", "--bus", "nats"]).await;
+    let (_, password) = stored_url(&emu, env).await;
+
+    // Someone recreates the VM by hand, with an external IP and without the data disk.
+    let deleted = emu
+        .http
+        .delete(format!("{}{}", emu.base(), vm_path(env)))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    wait_status(&emu, &vm_path(env), 404).await;
+    let by_hand = serde_json::json!({
+        "name": format!("chat-nats-{env}"),
+        "machineType": format!("zones/{ZONE}/machineTypes/e2-small"),
+        "labels": {"managed-by": "chatctl", "chatctl-env": env},
+        "disks": [{"boot": true, "autoDelete": true, "initializeParams": {
+            "sourceImage": "projects/cos-cloud/global/images/family/cos-stable"}}],
+        "networkInterfaces": [{"network": "global/networks/default", "accessConfigs": [{}]}],
+    });
+    let created = emu
+        .http
+        .post(format!(
+            "{}/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances",
+            emu.base()
+        ))
+        .json(&by_hand)
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{:?}", created.text().await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while get(&emu, &vm_path(env)).await["status"] != "RUNNING" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hand-made VM never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let plan = run(
+        &base,
+        dir.path(),
+        env,
+        &["plan", "--bus", "nats", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(plan.code, Some(2), "{}", plan.stderr);
+    assert!(plan.stderr.contains("accessConfigs"), "{}", plan.stderr);
+    assert!(plan.stderr.contains("replace"), "{}", plan.stderr);
+
+    run_ok(&base, dir.path(), env, &["up", "--bus", "nats"]).await;
+    let vm = get(&emu, &vm_path(env)).await;
+    let nic = &vm["networkInterfaces"][0];
+    assert!(
+        nic["accessConfigs"].as_array().is_none_or(Vec::is_empty),
+        "{nic}"
+    );
+    assert!(
+        vm["disks"][1]["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&format!("/disks/chat-nats-data-{env}"))),
+        "the data disk is attached again: {}",
+        vm["disks"]
+    );
+    let (url, kept) = stored_url(&emu, env).await;
+    assert_eq!(kept, password, "the password survives the new VM");
+    assert!(
+        url.contains(&format!("@{}:4222", nic["networkIP"].as_str().unwrap())),
+        "the URL names the new VM"
+    );
+    let converged = run(
+        &base,
+        dir.path(),
+        env,
+        &["plan", "--bus", "nats", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(converged.code, Some(0), "{}", converged.stderr);
+    run_ok(&base, dir.path(), env, &["down", "--yes"]).await;
+}
