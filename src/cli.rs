@@ -209,8 +209,10 @@ pub struct StackArgs {
     pub tier: Option<Tier>,
 
     /// What the chat-server instances share history and broadcasts through: `redis`
-    /// (Memorystore) or `nats` (a NATS server with JetStream on a Compute Engine VM; with
-    /// --local a nats-server process) [default: redis].
+    /// (Memorystore) or `nats` (a NATS server with JetStream on a Compute Engine VM without an
+    /// external IP, its data disk, a firewall rule for the connector's range and its
+    /// credentials in Secret Manager; with --local a nats-server process). Switching moves the
+    /// service first, then deletes what the old bus left [default: redis].
     #[arg(long, env = "CHATCTL_BUS", value_enum)]
     pub bus: Option<Bus>,
 

@@ -207,7 +207,12 @@ impl Session {
         if findings.missing.is_empty() {
             return Ok(());
         }
-        let stops = command != "plan" || findings.missing.iter().any(|m| !m.mutates);
+        let stops = match command {
+            "plan" => findings.missing.iter().any(|m| !m.mutates),
+            // The other bus's pieces (down takes no --bus): only where the environment has them.
+            "down" => findings.missing.iter().any(|m| !m.conditional),
+            _ => true,
+        };
         if self.reporter.format() == OutputFormat::Json {
             emit_json(&json!({
                 "type": "preflight",
@@ -221,8 +226,14 @@ impl Session {
         if stops {
             return Err(preflight::MissingPermissions(text).into());
         }
+        let warning = if command == "down" {
+            "`down` cannot remove those resources (e.g. a NATS server of --bus nats) if the \
+             environment has them"
+        } else {
+            "`up` would stop here"
+        };
         self.reporter
-            .message(&format!("warning: `up` would stop here. {text}"));
+            .message(&format!("warning: {warning}. {text}"));
         Ok(())
     }
 

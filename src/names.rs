@@ -23,6 +23,14 @@ pub struct Names {
     pub run_service: String,
     /// The Secret Manager secret holding Redis's AUTH string.
     pub redis_auth_secret: String,
+    /// --bus nats: the Compute Engine instance running the NATS server (also its network tag).
+    pub nats_vm: String,
+    /// Its persistent disk (the JetStream store).
+    pub nats_disk: String,
+    /// The firewall rule admitting the connector's range to port 4222 of the VM.
+    pub nats_firewall: String,
+    /// The Secret Manager secret holding the NATS URL with the generated credentials.
+    pub nats_auth_secret: String,
 }
 
 /// The environment's service accounts.
@@ -46,12 +54,19 @@ impl Names {
             build_account_id: format!("chat-builder-{env}"),
             run_service: format!("chat-{env}"),
             redis_auth_secret: format!("chat-redis-auth-{env}"),
+            nats_vm: format!("chat-nats-{env}"),
+            nats_disk: format!("chat-nats-data-{env}"),
+            nats_firewall: format!("chat-nats-allow-{env}"),
+            nats_auth_secret: format!("chat-nats-auth-{env}"),
         };
         check(&names.redis_instance, "Memorystore instance id", 1, 40)?;
         check(&names.connector, "VPC Access connector id", 2, 25)?;
         check(&names.service_account_id, "service account id", 6, 30)?;
         check(&names.build_account_id, "service account id", 6, 30)?;
         check(&names.run_service, "Cloud Run service name", 1, 49)?;
+        check(&names.nats_vm, "Compute Engine instance name", 1, 63)?;
+        check(&names.nats_disk, "Compute Engine disk name", 1, 63)?;
+        check(&names.nats_firewall, "firewall rule name", 1, 63)?;
         Ok(names)
     }
 
@@ -69,6 +84,15 @@ impl Names {
             Account::Identity => &self.service_account_id,
             Account::Builder => &self.build_account_id,
         }
+    }
+
+    /// Firewall rules take no labels: their description carries the same marks.
+    pub fn firewall_description(&self) -> String {
+        format!(
+            "{LABEL_MANAGED_BY}={MANAGED_BY_VALUE} {LABEL_ENV}={}: NATS clients from the \
+             connector's range",
+            self.env
+        )
     }
 
     /// Service accounts take no labels: their description carries the same marks.

@@ -27,8 +27,13 @@ pub enum Used {
     /// The image is read from this project's Artifact Registry (built there, or an `--image`
     /// that lives there).
     ImageInProject,
-    /// Redis AUTH (not `--no-redis-auth`): the secret holding the AUTH string.
+    /// Redis AUTH (not `--no-redis-auth`): reading the AUTH string.
     RedisAuth,
+    /// Redis AUTH or `--bus nats`: the secret holding the AUTH string or the NATS credentials.
+    Secrets,
+    /// `--bus nats`: the NATS server's VM, data disk and firewall rule, and its credentials
+    /// secret.
+    NatsBus,
 }
 
 impl Used {
@@ -45,6 +50,8 @@ impl Used {
             }
             Used::LocalPush => "--build local to Artifact Registry",
             Used::RedisAuth => "Redis AUTH (the default; not with --no-redis-auth)",
+            Used::NatsBus => "--bus nats",
+            Used::Secrets => "Redis AUTH (the default; not with --no-redis-auth), or --bus nats",
         }
     }
 }
@@ -90,6 +97,8 @@ const ARTIFACT_REGISTRY: &str = "roles/artifactregistry.admin";
 const STORAGE: &str = "roles/storage.admin";
 const CLOUD_BUILD: &str = "roles/cloudbuild.builds.editor";
 const SECRETS: &str = "roles/secretmanager.admin";
+const INSTANCES: &str = "roles/compute.instanceAdmin.v1";
+const FIREWALLS: &str = "roles/compute.securityAdmin";
 
 use Used::*;
 
@@ -142,14 +151,34 @@ pub static NEEDS: &[Need] = &[
     need("cloudbuild.builds.get", CLOUD_BUILD, "follow the build", SourceBuild, false),
     need("cloudbuild.builds.list", CLOUD_BUILD, "find a build of the same sources already running", SourceBuild, false),
     need("redis.instances.getAuthString", REDIS, "read Redis's AUTH string to keep it in Secret Manager", RedisAuth, false),
-    need("secretmanager.secrets.get", SECRETS, "read the secret holding Redis's AUTH string", RedisAuth, false),
-    need("secretmanager.secrets.create", SECRETS, "create the secret holding Redis's AUTH string", RedisAuth, true),
-    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", RedisAuth, true),
-    need("secretmanager.versions.add", SECRETS, "store the AUTH string as a secret version", RedisAuth, true),
+    need("secretmanager.secrets.get", SECRETS, "read the secret holding Redis's AUTH string (or the NATS credentials)", Secrets, false),
+    need("secretmanager.secrets.create", SECRETS, "create the secret holding Redis's AUTH string (or the NATS credentials)", Secrets, true),
+    need("secretmanager.secrets.delete", SECRETS, "delete it on `down`", Secrets, true),
+    need("secretmanager.versions.add", SECRETS, "store the AUTH string (or the NATS URL with its generated password) as a secret version", Secrets, true),
     // Counted with `up`'s needs: Editor lacks it, and a first plan never reads a version.
-    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's", RedisAuth, true),
-    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", RedisAuth, false),
-    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", RedisAuth, true),
+    need("secretmanager.versions.access", SECRETS, "compare the stored AUTH string with the instance's (reuse the NATS password)", Secrets, true),
+    need("secretmanager.secrets.getIamPolicy", SECRETS, "see whether chat-identity-ENV may read the secret", Secrets, false),
+    need("secretmanager.secrets.setIamPolicy", SECRETS, "grant chat-identity-ENV roles/secretmanager.secretAccessor on the secret only", Secrets, true),
+    need("compute.instances.get", INSTANCES, "read the NATS server's VM chat-nats-ENV", NatsBus, false),
+    need("compute.instances.create", INSTANCES, "create the NATS server's VM", NatsBus, true),
+    need("compute.instances.delete", INSTANCES, "delete it on `down` (or when --bus changes)", NatsBus, true),
+    need("compute.instances.setMetadata", INSTANCES, "give the VM its startup script", NatsBus, true),
+    need("compute.instances.setTags", INSTANCES, "give the VM the network tag the firewall rule targets", NatsBus, true),
+    need("compute.instances.setLabels", INSTANCES, "label the VM", NatsBus, true),
+    need("compute.instances.setServiceAccount", INSTANCES, "run the VM as chat-identity-ENV (it reads the NATS secret)", NatsBus, true),
+    need("compute.instances.attachDisk", INSTANCES, "attach the data disk to the VM", NatsBus, true),
+    need("compute.subnetworks.use", INSTANCES, "put the VM on the network (no external IP)", NatsBus, true),
+    need("compute.disks.get", INSTANCES, "read the NATS data disk chat-nats-data-ENV", NatsBus, false),
+    need("compute.disks.create", INSTANCES, "create the NATS data disk", NatsBus, true),
+    need("compute.disks.use", INSTANCES, "attach the data disk to the VM", NatsBus, true),
+    need("compute.disks.setLabels", INSTANCES, "label the data disk", NatsBus, true),
+    need("compute.disks.delete", INSTANCES, "delete it on `down` (or when --bus changes)", NatsBus, true),
+    need("compute.zoneOperations.get", INSTANCES, "wait for VM and disk operations", NatsBus, false),
+    need("compute.firewalls.get", FIREWALLS, "read the firewall rule chat-nats-allow-ENV", NatsBus, false),
+    need("compute.firewalls.create", FIREWALLS, "admit tcp:4222 from the connector's range to the NATS VM", NatsBus, true),
+    need("compute.firewalls.delete", FIREWALLS, "delete it on `down` (or when --bus changes)", NatsBus, true),
+    need("compute.networks.updatePolicy", FIREWALLS, "add the firewall rule to the network", NatsBus, true),
+    need("compute.globalOperations.get", FIREWALLS, "wait for firewall operations", NatsBus, false),
 ];
 
 /// What this run uses, from its settings.
@@ -160,6 +189,12 @@ pub fn uses(settings: &Settings) -> BTreeSet<Used> {
     }
     if settings.redis_auth {
         used.insert(RedisAuth);
+    }
+    if settings.bus == crate::config::Bus::Nats && settings.nats_server.is_none() {
+        used.insert(NatsBus);
+    }
+    if used.contains(&RedisAuth) || used.contains(&NatsBus) {
+        used.insert(Secrets);
     }
     match &settings.image {
         Some(image) => {
@@ -193,9 +228,9 @@ pub fn needed(settings: &Settings) -> Vec<&'static Need> {
     NEEDS.iter().filter(|n| used.contains(&n.used)).collect()
 }
 
-/// What `down` uses of [`NEEDS`]: it reads and deletes the environment's resources and removes
-/// its role bindings; it enables nothing and builds nothing (the APIs, the image repository and
-/// the staging bucket stay).
+/// What `down` uses of [`NEEDS`]: it reads and deletes the environment's resources (those of
+/// either bus: it takes no --bus) and removes its role bindings; it enables nothing and builds
+/// nothing (the APIs, the image repository and the staging bucket stay).
 const DOWN: &[&str] = &[
     "serviceusage.services.use",
     "resourcemanager.projects.getIamPolicy",
@@ -211,6 +246,16 @@ const DOWN: &[&str] = &[
     "run.services.get",
     "run.services.delete",
     "run.operations.get",
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.delete",
+    "compute.instances.get",
+    "compute.instances.delete",
+    "compute.disks.get",
+    "compute.disks.delete",
+    "compute.zoneOperations.get",
+    "compute.firewalls.get",
+    "compute.firewalls.delete",
+    "compute.globalOperations.get",
     "storage.buckets.list",
     "storage.buckets.create",
     "storage.objects.create",
@@ -240,6 +285,9 @@ pub struct Missing {
     /// `projects/P`, or the service account it was checked on.
     pub on: String,
     pub mutates: bool,
+    /// Needed only where the environment has the resources of a setting (`down`, which takes
+    /// no --bus, deleting the NATS server's pieces): its absence warns instead of stopping.
+    pub conditional: bool,
 }
 
 impl Missing {
@@ -251,6 +299,7 @@ impl Missing {
             why: need.why.replace("-ENV", &format!("-{env}")),
             on: format!("projects/{project}"),
             mutates: need.mutates,
+            conditional: need.used != Always,
         }
     }
 
@@ -310,6 +359,7 @@ pub async fn check(
                 why: format!("run Cloud Build as {email}"),
                 on: format!("serviceAccounts/{email}"),
                 mutates: true,
+                conditional: false,
             }),
             Err(not_checked) => findings.unchecked.push(not_checked),
         }
@@ -380,7 +430,12 @@ mod tests {
             DOWN.len(),
             "DOWN names a permission NEEDS lacks"
         );
-        assert!(down.iter().all(|n| n.used == Always));
+        // Not only `Always`: down takes no --bus, so it reads (and deletes) the NATS server's
+        // pieces and the secrets whichever bus the environment used.
+        assert!(
+            down.iter()
+                .all(|n| matches!(n.used, Always | Secrets | NatsBus))
+        );
         // The only things `down` may create are the lock's bucket and object.
         assert!(!down.iter().any(|n| {
             (n.permission.ends_with(".create") && !n.permission.starts_with("storage."))

@@ -226,6 +226,24 @@ pub enum Action {
 }
 
 impl Action {
+    /// An in-place `Update` of `changes`, or `NoOp` when there are none.
+    pub fn update_if_any(changes: Vec<Change>) -> Self {
+        if changes.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Update { changes }
+        }
+    }
+
+    /// A `Replace` for `changes`, or `NoOp` when there are none.
+    pub fn replace_if_any(changes: Vec<Change>) -> Self {
+        if changes.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Replace { changes }
+        }
+    }
+
     pub fn is_change(&self) -> bool {
         !matches!(self, Action::NoOp)
     }
@@ -275,6 +293,9 @@ pub struct Values {
     pub redis_auth_version: Option<String>,
     /// `nats://HOST:4222` of the NATS server (with --bus nats), without credentials.
     pub nats_url: Option<String>,
+    /// The secret version holding the NATS server's URL with its credentials, which the
+    /// service pins (--bus nats on Google Cloud).
+    pub nats_auth_version: Option<String>,
     pub image: Option<String>,
     pub service_url: Option<String>,
     /// APIs the stack needs that are not enabled yet: resources read through them are not

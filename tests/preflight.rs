@@ -531,3 +531,90 @@ async fn an_api_disabled_in_another_quota_project_fails_at_once_naming_it() {
         assert_eq!(sent, 1, "{read} was retried: {log:#?}");
     }
 }
+
+/// The README's roles without those only `--bus nats` needs.
+fn redis_bus_roles() -> Vec<String> {
+    readme_roles()
+        .into_iter()
+        .filter(|r| r != "roles/compute.instanceAdmin.v1" && r != "roles/compute.securityAdmin")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roles_of_the_redis_bus_alone_bring_it_up_and_down_without_the_nats_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = "acme-redisonly-1";
+    let (emu, _) = setup(project, json!({}), &redis_bus_roles(), dir.path()).await;
+    let base = emu.base_url();
+    let up = chatctl(base, dir.path(), project, &["up", "--env", "ronly"]).await;
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    let down = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["down", "--env", "ronly", "--yes"],
+    )
+    .await;
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert!(
+        down.stderr.contains("compute.instances.get"),
+        "down warns it could not look for the NATS pieces: {}",
+        down.stderr
+    );
+    // With --bus nats, the same roles stop up at preflight, naming the Compute Engine role.
+    let nats = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["up", "--env", "ronly", "--bus", "nats"],
+    )
+    .await;
+    assert_eq!(nats.code, Some(1), "{}", nats.stderr);
+    assert!(
+        nats.stderr.contains("roles/compute.instanceAdmin.v1"),
+        "{}",
+        nats.stderr
+    );
+    assert!(
+        nats.stderr.contains("roles/compute.securityAdmin"),
+        "{}",
+        nats.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_roles_bring_the_nats_bus_up_and_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = "acme-natslp-1";
+    let (emu, _) = setup(project, json!({}), &readme_roles(), dir.path()).await;
+    let base = emu.base_url();
+    let compute = || async {
+        let world = reqwest::get(format!("{base}/_emulator/resources"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let world: Value = serde_json::from_str(&world).unwrap();
+        world["compute"].to_string()
+    };
+    let up = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["up", "--env", "nlp", "--bus", "nats"],
+    )
+    .await;
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    assert!(compute().await.contains("chat-nats-nlp"), "the VM is up");
+    let down = chatctl(
+        base,
+        dir.path(),
+        project,
+        &["down", "--env", "nlp", "--yes"],
+    )
+    .await;
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    let left = compute().await;
+    assert!(!left.contains("chat-nats-nlp"), "left: {left}");
+}

@@ -9,8 +9,8 @@ mod common;
 use common::*;
 use google_cloud_compute_v1::client::{Disks, Firewalls, Instances};
 use google_cloud_compute_v1::model::{
-    AttachedDisk, AttachedDiskInitializeParams, Firewall, Instance, Metadata, NetworkInterface,
-    firewall, metadata::Items,
+    AttachedDisk, AttachedDiskInitializeParams, Disk, Firewall, Instance, Metadata,
+    NetworkInterface, firewall, metadata::Items,
 };
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::paginator::ItemPaginator;
@@ -355,4 +355,186 @@ async fn unknown_query_parameters_are_refused() {
     assert_only_known_query_parameters(Method::GET, &format!("{base}/global/operations/x")).await;
     assert_only_known_query_parameters(Method::GET, &format!("{base}/zones/{ZONE}/operations/x"))
         .await;
+}
+
+#[tokio::test]
+async fn a_blank_disk_is_inserted_attached_by_source_and_kept_in_use_until_its_instance_goes() {
+    let emu = start(fast_config()).await;
+    let client = instances(emu.base_url()).await;
+    let disks = Disks::builder()
+        .with_endpoint(emu.base_url())
+        .with_credentials(anonymous())
+        .with_polling_backoff_policy(fast_polling())
+        .build()
+        .await
+        .unwrap();
+    let op = disks
+        .insert()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_body(
+            Disk::new()
+                .set_name("nats-data")
+                .set_size_gb(10)
+                .set_type(format!("zones/{ZONE}/diskTypes/pd-balanced"))
+                .set_labels([("chatctl-env", "t")]),
+        )
+        .poller()
+        .until_done()
+        .await
+        .expect("insert the disk");
+    assert!(op.error.is_none(), "{op:?}");
+    let disk = disks
+        .get()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_disk("nats-data")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disk.status.as_ref().and_then(|s| s.name()), Some("READY"));
+    assert!(disk.users.is_empty());
+
+    // Refusals: no size, an unknown disk type, a duplicate.
+    for (body, status) in [
+        (Disk::new().set_name("no-size"), 400),
+        (
+            Disk::new()
+                .set_name("odd-type")
+                .set_size_gb(10)
+                .set_type(format!("zones/{ZONE}/diskTypes/pd-nvme")),
+            404,
+        ),
+        (Disk::new().set_name("nats-data").set_size_gb(10), 409),
+    ] {
+        let err = disks
+            .insert()
+            .set_project(PROJECT)
+            .set_zone(ZONE)
+            .set_body(body.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.http_status_code(), Some(status), "{body:?}: {err:?}");
+    }
+
+    // Attached by `source`: the disk lists the instance; a second instance cannot take it.
+    let source = format!("projects/{PROJECT}/zones/{ZONE}/disks/nats-data");
+    let with_data = |name: &str| {
+        let mut vm = vm(name);
+        vm.disks.push(
+            AttachedDisk::new()
+                .set_source(&source)
+                .set_device_name("nats-data")
+                .set_auto_delete(false),
+        );
+        vm
+    };
+    client
+        .insert()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_body(with_data("nats-a"))
+        .poller()
+        .until_done()
+        .await
+        .expect("insert with the data disk");
+    let disk = disks
+        .get()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_disk("nats-data")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        disk.users[0].ends_with("/instances/nats-a"),
+        "{:?}",
+        disk.users
+    );
+    let taken = client
+        .insert()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_body(with_data("nats-b"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(taken.http_status_code(), Some(400), "{taken:?}");
+    let missing = client
+        .insert()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_body({
+            let mut vm = vm("nats-c");
+            vm.disks.push(
+                AttachedDisk::new()
+                    .set_source(format!("projects/{PROJECT}/zones/{ZONE}/disks/absent")),
+            );
+            vm
+        })
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.http_status_code(), Some(404), "{missing:?}");
+    let in_use = disks
+        .delete()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_disk("nats-data")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.http_status_code(), Some(400), "{in_use:?}");
+
+    // The instance goes; the disk (autoDelete false) stays, free, and can then be deleted.
+    client
+        .delete()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_instance("nats-a")
+        .poller()
+        .until_done()
+        .await
+        .expect("delete the instance");
+    let disk = disks
+        .get()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_disk("nats-data")
+        .send()
+        .await
+        .expect("the data disk outlives its instance");
+    assert!(disk.users.is_empty());
+    disks
+        .delete()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_disk("nats-data")
+        .poller()
+        .until_done()
+        .await
+        .expect("delete the free disk");
+}
+
+#[tokio::test]
+async fn an_instance_cannot_run_as_a_service_account_that_does_not_exist() {
+    let emu = start(fast_config()).await;
+    let client = instances(emu.base_url()).await;
+    let mut vm = vm("nats-sa");
+    vm.service_accounts = vec![
+        google_cloud_compute_v1::model::ServiceAccount::new()
+            .set_email(format!("nobody@{PROJECT}.iam.gserviceaccount.com"))
+            .set_scopes(["https://www.googleapis.com/auth/cloud-platform"]),
+    ];
+    let err = client
+        .insert()
+        .set_project(PROJECT)
+        .set_zone(ZONE)
+        .set_body(vm)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status_code(), Some(400), "{err:?}");
+    assert!(format!("{err:?}").contains("nobody@"), "{err:?}");
 }

@@ -75,9 +75,12 @@ pub fn classify(err: &GaxError) -> Kind {
             {
                 Kind::AccountNotVisible
             }
+            // Compute Engine's legacy error body has no status: its code is the HTTP one
+            // (an insert of a name in use answers 409 `alreadyExists`).
             Code::Unknown => match err.http_status_code() {
                 Some(429 | 500 | 502 | 503 | 504) => Kind::Transient,
                 Some(404) => Kind::NotFound,
+                Some(409) => Kind::AlreadyExists,
                 _ => Kind::Other,
             },
             _ => Kind::Other,

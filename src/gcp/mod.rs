@@ -6,6 +6,7 @@
 pub mod artifact_registry;
 pub mod cloud_build;
 pub mod compute;
+pub mod compute_vms;
 pub mod errors;
 pub mod iam;
 pub mod lro;
@@ -50,6 +51,12 @@ pub struct Clients {
     pub secretmanager: google_cloud_secretmanager_v1::client::SecretManagerService,
     pub subnetworks: google_cloud_compute_v1::client::Subnetworks,
     pub networks: google_cloud_compute_v1::client::Networks,
+    /// The NATS server of --bus nats: its instance, data disk, firewall rule, their operations.
+    pub instances: google_cloud_compute_v1::client::Instances,
+    pub disks: google_cloud_compute_v1::client::Disks,
+    pub firewalls: google_cloud_compute_v1::client::Firewalls,
+    pub zone_operations: google_cloud_compute_v1::client::ZoneOperations,
+    pub global_operations: google_cloud_compute_v1::client::GlobalOperations,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
     pub cloud_build: google_cloud_build_v1::client::CloudBuild,
     /// Cloud Storage's JSON API (buckets and objects).
@@ -187,6 +194,27 @@ impl Clients {
                 creds
             ),
             networks: build_client!(google_cloud_compute_v1::client::Networks, ep.clone(), creds),
+            instances: build_client!(
+                google_cloud_compute_v1::client::Instances,
+                ep.clone(),
+                creds
+            ),
+            disks: build_client!(google_cloud_compute_v1::client::Disks, ep.clone(), creds),
+            firewalls: build_client!(
+                google_cloud_compute_v1::client::Firewalls,
+                ep.clone(),
+                creds
+            ),
+            zone_operations: build_client!(
+                google_cloud_compute_v1::client::ZoneOperations,
+                ep.clone(),
+                creds
+            ),
+            global_operations: build_client!(
+                google_cloud_compute_v1::client::GlobalOperations,
+                ep.clone(),
+                creds
+            ),
             artifact_registry: build_client!(
                 google_cloud_artifactregistry_v1::client::ArtifactRegistry,
                 ep.clone(),
@@ -342,6 +370,46 @@ where
     match google.retry().run(call.what, send).await {
         Ok(value) => Ok(Some(value)),
         Err(e) if errors::classify(&e) == absent => Ok(None),
+        Err(e) => Err(errors::explain(e, call)),
+    }
+}
+
+/// How a read of something chatctl may not manage in this run treats a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Every failure but NOT_FOUND is an error (what the settings use).
+    Strict,
+    /// PERMISSION_DENIED is `None` too: the other bus's pieces, looked for with the roles of
+    /// the bus in use (a caller granted only those may not read them; then there is nothing
+    /// of ours it could remove either way).
+    IfPermitted,
+}
+
+/// A read: `None` when absent (and, with [`Read::IfPermitted`], when the caller may not read
+/// it); any other failure an explained error.
+pub async fn read<T, F, Fut>(
+    google: &Google,
+    call: errors::Call<'_>,
+    read: Read,
+    send: F,
+) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    match google.retry().run(call.what, send).await {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if errors::classify(&e) == errors::Kind::NotFound => Ok(None),
+        Err(e)
+            if read == Read::IfPermitted
+                && (e.http_status_code() == Some(403)
+                    || e.status().is_some_and(|s| {
+                        s.code == google_cloud_gax::error::rpc::Code::PermissionDenied
+                    }))
+                && errors::classify(&e) == errors::Kind::Other =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(errors::explain(e, call)),
     }
 }

@@ -1,6 +1,6 @@
-//! Secret Manager v1: the secret holding the Redis AUTH string: get, create, add a version,
-//! compare the latest version with a value (the value itself never leaves this module in an
-//! error or a log), its accessor binding, delete.
+//! Secret Manager v1: the secrets holding the Redis AUTH string and the NATS credentials: get,
+//! create, add a version, compare the latest version with a value or read it back (the value
+//! itself never goes into an error or a log), its accessor binding, delete.
 
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_secretmanager_v1::model::{Replication, Secret, SecretPayload, replication};
@@ -18,9 +18,18 @@ pub fn secret_name(google: &Google, id: &str) -> String {
 }
 
 pub async fn get(google: &Google, id: &str) -> anyhow::Result<Option<Secret>> {
+    get_with(google, id, super::Read::Strict).await
+}
+
+/// [`get`], reading as `read` says (the other bus's secret: `IfPermitted`).
+pub async fn get_with(
+    google: &Google,
+    id: &str,
+    read: super::Read,
+) -> anyhow::Result<Option<Secret>> {
     let name = secret_name(google, id);
     let what = format!("read secret {id}");
-    send_unless(google, google.call(&what, ROLE), Kind::NotFound, || {
+    super::read(google, google.call(&what, ROLE), read, || {
         google
             .clients
             .secretmanager
@@ -75,6 +84,17 @@ pub async fn latest_holds(
     })
     .await?;
     Ok(found.map(|(version, data)| (version, data == value.as_bytes())))
+}
+
+/// The latest version's number and value; None when there is no version. For a value chatctl
+/// generated and must reuse (the NATS password): the caller keeps it out of every message.
+pub async fn latest_value(google: &Google, id: &str) -> anyhow::Result<Option<(String, String)>> {
+    let what = format!("read the latest version of secret {id}");
+    let found = send_unless(google, google.call(&what, ROLE), Kind::NotFound, || {
+        access_latest(google, id)
+    })
+    .await?;
+    Ok(found.map(|(version, data)| (version, String::from_utf8_lossy(&data).into_owned())))
 }
 
 async fn access_latest(google: &Google, id: &str) -> Result<(String, Vec<u8>), GaxError> {

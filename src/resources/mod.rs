@@ -6,11 +6,17 @@
 pub mod apis;
 pub mod connector;
 pub mod image;
+pub mod nats_auth;
+pub mod nats_disk;
+pub mod nats_firewall;
+pub mod nats_vm;
+pub mod old_bus;
 pub mod project_binding;
 pub mod public_access;
 pub mod redis;
 pub mod redis_auth;
 pub mod run_service;
+pub mod secrets;
 pub mod service_account;
 
 pub use crate::resource::{Action, Outputs, Planned, Values};
@@ -30,9 +36,14 @@ pub static ALL: &[&dyn AnyResource] = &[
     &redis::Redis,
     &redis_auth::RedisAuth,
     &connector::VpcConnector,
+    &nats_disk::NatsDisk,
+    &nats_vm::NatsVm,
+    &nats_auth::NatsAuth,
+    &nats_firewall::NatsFirewall,
     &image::Image,
     &run_service::RunService,
     &public_access::PublicAccess,
+    &old_bus::OldBus,
 ];
 
 /// The resource with this id.

@@ -1,7 +1,8 @@
 //! The Memorystore for Redis instance (BASIC 1 GB by default, STANDARD_HA with --tier
 //! standard), with AUTH and in-transit encryption unless --no-redis-auth / --no-redis-tls,
 //! rendered from templates/redis-instance.yaml. Hands its host, port and server CAs to Cloud Run.
-//! With --bus nats it is not used: an instance of ours left from --bus redis is deleted.
+//! With --bus nats it is not used: an instance of ours left from --bus redis is deleted by
+//! `old_bus`, once the service has moved to NATS.
 
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_redis_v1::model::instance::State;
@@ -41,7 +42,9 @@ impl Resource for Redis {
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let found = api::get(&ctx.google, &ctx.settings.names.redis_instance).await?;
         if ctx.settings.bus != Bus::Redis {
-            return Ok(unused(ctx, found.as_ref()));
+            let name = &ctx.settings.names.redis_instance;
+            let found = found.map(|i| (i.labels, state_name(&i.state)));
+            return Ok(super::old_bus::unused(ctx, name, found));
         }
         let want = desired(ctx)?;
         if let Some(instance) = &found {
@@ -109,12 +112,7 @@ impl Resource for Redis {
                  values, or run `chatctl down` (this deletes the data) and `chatctl up`",
                 crate::diff::summary(changes)
             ),
-            Action::Delete => {
-                // --bus nats: the instance of --bus redis goes (the service no longer uses it).
-                Resource::destroy(self, ctx, out, progress).await?;
-                Ok(())
-            }
-            Action::NoOp | Action::Conflict { .. } => Ok(()),
+            Action::NoOp | Action::Delete | Action::Conflict { .. } => Ok(()),
         }
     }
 
@@ -210,18 +208,6 @@ fn desired(ctx: &Ctx) -> anyhow::Result<Rendered<Instance>> {
         &overrides,
         Some(&s.names.labels()),
     )
-}
-
-/// The plan with another bus: nothing to do, or delete our instance left from --bus redis.
-fn unused(ctx: &Ctx, found: Option<&Instance>) -> Planned {
-    let id = &ctx.settings.names.redis_instance;
-    let bus = ctx.settings.bus.name();
-    match found {
-        Some(instance) if owned(&instance.labels, ctx) => {
-            Planned::new(id, state_name(&instance.state), Action::Delete)
-        }
-        _ => Planned::new(id, format!("not used (bus {bus})"), Action::NoOp),
-    }
 }
 
 fn state_name(state: &State) -> String {

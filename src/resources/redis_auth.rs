@@ -4,9 +4,7 @@
 //! Publishes the version the service pins. The string itself is only compared, never shown:
 //! plan and status say "a new AUTH string", not what it is.
 
-use super::{
-    Action, Outputs, Planned, apis, not_ours, ours_to_delete, owned, redis, service_account,
-};
+use super::{Action, Outputs, Planned, apis, not_ours, owned, redis, secrets, service_account};
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::{redis as instance, secretmanager as api};
@@ -21,14 +19,6 @@ pub struct RedisAuth;
 /// What the secret's state says when AUTH is off.
 const NOT_NEEDED: &str = "not needed (--no-redis-auth)";
 
-fn member(ctx: &Ctx) -> String {
-    let s = &ctx.settings;
-    format!(
-        "serviceAccount:{}",
-        s.names.service_account_email(&s.project)
-    )
-}
-
 /// What differs from the wanted secret, in words that never contain the AUTH string.
 struct Observed {
     exists: bool,
@@ -36,7 +26,8 @@ struct Observed {
     current_version: Option<String>,
     /// The instance's AUTH string is known (the instance exists and has AUTH on).
     auth_known: bool,
-    bound: bool,
+    /// The accessor binding to add, when it is missing.
+    bound_change: Option<Change>,
 }
 
 async fn observe(ctx: &Ctx) -> anyhow::Result<Observed> {
@@ -47,7 +38,7 @@ async fn observe(ctx: &Ctx) -> anyhow::Result<Observed> {
             exists: false,
             current_version: None,
             auth_known: false,
-            bound: false,
+            bound_change: None,
         });
     };
     if !owned(&found.labels, ctx) {
@@ -65,7 +56,7 @@ async fn observe(ctx: &Ctx) -> anyhow::Result<Observed> {
         exists: true,
         current_version,
         auth_known: auth.is_some(),
-        bound: api::has_accessor(&ctx.google, secret, &member(ctx)).await?,
+        bound_change: secrets::accessor_change(ctx, secret).await?,
     })
 }
 
@@ -92,6 +83,11 @@ impl Resource for RedisAuth {
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.redis_auth_secret;
+        if ctx.settings.bus != crate::config::Bus::Redis {
+            let found = api::get(&ctx.google, name).await?;
+            let found = found.map(|s| (s.labels, "ENABLED".to_string()));
+            return Ok(super::old_bus::unused(ctx, name, found));
+        }
         if !ctx.settings.redis_auth {
             return Ok(Planned::new(name, NOT_NEEDED, Action::NoOp));
         }
@@ -117,18 +113,8 @@ impl Resource for RedisAuth {
                 to: "the instance's AUTH string (new version)".into(),
             });
         }
-        if !seen.bound {
-            changes.push(Change {
-                path: format!("iamPolicy.{}", api::ACCESSOR),
-                from: "absent".into(),
-                to: member(ctx).into(),
-            });
-        }
-        let action = if changes.is_empty() {
-            Action::NoOp
-        } else {
-            Action::Update { changes }
-        };
+        changes.extend(seen.bound_change);
+        let action = Action::update_if_any(changes);
         Ok(Planned::new(name, "ENABLED", action))
     }
 
@@ -148,13 +134,7 @@ impl Resource for RedisAuth {
                 } else {
                     Phase::Updating
                 });
-                if !api::create(&ctx.google, secret, &names.labels()).await? {
-                    // Taken between observe and create (or a retried create that went through).
-                    let found = api::get(&ctx.google, secret).await?;
-                    if !found.is_some_and(|f| owned(&f.labels, ctx)) {
-                        anyhow::bail!("{}", not_ours("Secret Manager secret", secret, ctx));
-                    }
-                }
+                secrets::create_or_adopt(ctx, secret).await?;
                 let Some(auth) = instance::auth_string(&ctx.google, &names.redis_instance).await?
                 else {
                     anyhow::bail!(
@@ -168,7 +148,7 @@ impl Resource for RedisAuth {
                     Some((version, true)) => version,
                     _ => api::add_version(&ctx.google, secret, &auth).await?,
                 };
-                api::grant_accessor(&ctx.google, secret, &member(ctx)).await?;
+                secrets::grant_accessor(ctx, secret).await?;
                 out.update(|v| v.redis_auth_version = Some(version));
                 Ok(())
             }
@@ -190,13 +170,6 @@ impl Resource for RedisAuth {
         _out: &Outputs,
         progress: &Progress<'_>,
     ) -> anyhow::Result<bool> {
-        let secret = &ctx.settings.names.redis_auth_secret;
-        let found = api::get(&ctx.google, secret).await?;
-        let what = "Secret Manager secret";
-        if ours_to_delete(found, |s| &s.labels, what, secret, ctx)?.is_none() {
-            return Ok(false);
-        }
-        progress.phase(Phase::Deleting);
-        api::delete(&ctx.google, secret).await
+        secrets::destroy(ctx, &ctx.settings.names.redis_auth_secret, progress).await
     }
 }

@@ -1,14 +1,15 @@
 //! The Cloud Run service running chat-server, rendered from templates/run-service.yaml with
 //! the service account, the connector and Redis's host filled in, plus Redis's AUTH string
 //! (REDIS_PASSWORD from the Secret Manager secret, by pinned version), REDIS_TLS and the
-//! server CAs (REDIS_CA_CERT) when Redis has them. Publishes the service URL.
+//! server CAs (REDIS_CA_CERT) when Redis has them; with --bus nats, BUS=nats and NATS_URL from
+//! the NATS credentials secret (by pinned version). Publishes the service URL.
 
 use google_cloud_run_v2::model::Service;
 use google_cloud_run_v2::model::condition::State as ConditionState;
 
 use super::{
-    Action, Outputs, Planned, Rendered, apis, connector, image, not_ours, ours_to_delete, owned,
-    redis, redis_auth, render_adjusted, service_account, to_json,
+    Action, Outputs, Planned, Rendered, apis, connector, image, nats_auth, nats_firewall, nats_vm,
+    not_ours, ours_to_delete, owned, redis, redis_auth, render_adjusted, service_account, to_json,
 };
 use crate::config::Bus;
 use crate::context::Ctx;
@@ -37,6 +38,9 @@ impl Resource for RunService {
             Edge::Ready(redis_auth::ID),
             Edge::Ready(connector::ID),
             Edge::Ready(image::ID),
+            Edge::Ready(nats_vm::ID),
+            Edge::Ready(nats_auth::ID),
+            Edge::Ready(nats_firewall::ID),
         ]
     }
 
@@ -49,18 +53,6 @@ impl Resource for RunService {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        if ctx.settings.bus == Bus::Nats && nats_url(ctx, out).is_none() {
-            return Ok(Planned::new(
-                &ctx.settings.names.run_service,
-                "not planned",
-                Action::Conflict {
-                    reason: "--bus nats on Google Cloud needs the NATS server VM, which this \
-                             chatctl does not provision yet: use --bus redis (the default), or \
-                             --bus nats with --local"
-                        .into(),
-                },
-            ));
-        }
         let found = api::get(&ctx.google, &ctx.settings.names.run_service).await?;
         if let Some(service) = &found {
             publish(out, service);
@@ -188,7 +180,18 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
         ("region", s.region.clone()),
     ]);
     let env = match s.bus {
-        Bus::Nats => nats_env(known(nats_url(ctx, out))),
+        Bus::Nats => nats_env(match &s.nats_server {
+            // A NATS server chatctl does not provision (local mode's): its URL as it is.
+            Some(url) => serde_json::json!({"name": "NATS_URL", "value": url}),
+            // The VM's, with its credentials: from the secret, pinned like REDIS_PASSWORD.
+            None => serde_json::json!({
+                "name": "NATS_URL",
+                "valueSource": { "secretKeyRef": {
+                    "secret": s.names.nats_auth_secret,
+                    "version": known(values.nats_auth_version),
+                }},
+            }),
+        }),
         Bus::Redis => redis_env(s, values.redis_auth_version, values.redis_ca_certs),
     };
     render_adjusted(
@@ -233,12 +236,12 @@ fn redis_env(
 
 /// chat-server's variables with --bus nats: BUS=nats and NATS_URL instead of the Redis ones
 /// (chat-server refuses REDISHOST with BUS=nats).
-fn nats_env(url: String) -> EnvChange {
+fn nats_env(nats_url: serde_json::Value) -> EnvChange {
     EnvChange {
         drop_redis: true,
         set: vec![
             serde_json::json!({"name": "BUS", "value": "nats"}),
-            serde_json::json!({"name": "NATS_URL", "value": url}),
+            nats_url,
         ],
     }
 }
@@ -277,13 +280,6 @@ fn with_env(spec: &mut serde_json::Value, change: EnvChange) -> Result<(), Strin
 /// A value the service needs that exists only once `up` made it (the placeholder otherwise).
 fn known(value: Option<String>) -> String {
     value.unwrap_or_else(|| KNOWN_AFTER_UP.to_string())
-}
-
-/// The NATS server's URL (no credentials): the VM's, or one chatctl does not provision.
-fn nats_url(ctx: &Ctx, out: &Outputs) -> Option<String> {
-    out.get()
-        .nats_url
-        .or_else(|| ctx.settings.nats_server.clone())
 }
 
 fn publish(out: &Outputs, service: &Service) {

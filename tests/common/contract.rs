@@ -24,6 +24,38 @@ fn need(body: &Value, pointer: &str) -> Result<(), String> {
     }
 }
 
+/// An instance insert: name, machine type, disks, a network interface without access configs
+/// (chatctl's VMs have no external IP).
+fn instance_insert(b: &Value) -> Result<(), String> {
+    need(b, "/name")?;
+    need(b, "/machineType")?;
+    need(b, "/disks/0")?;
+    need(b, "/networkInterfaces/0")?;
+    let external = b["networkInterfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|nic| nic.get("accessConfigs").is_some());
+    if external {
+        return Err(format!(
+            "an instance with an external IP (accessConfigs): {b}"
+        ));
+    }
+    Ok(())
+}
+
+fn disk_insert(b: &Value) -> Result<(), String> {
+    need(b, "/name")?;
+    need(b, "/sizeGb")
+}
+
+/// A firewall rule chatctl inserts names its sources and what it allows.
+fn firewall_insert(b: &Value) -> Result<(), String> {
+    need(b, "/name")?;
+    need(b, "/sourceRanges/0")?;
+    need(b, "/allowed/0")
+}
+
 fn batch_enable(b: &Value) -> Result<(), String> {
     let ids = b["serviceIds"].as_array().ok_or("serviceIds missing")?;
     if ids.is_empty() || ids.len() > 20 {
@@ -412,6 +444,74 @@ fn shapes() -> Vec<Shape> {
             method: "GET",
             path: "/compute/v1/projects/{}/aggregated/subnetworks",
             query: &["pageToken", "maxResults", "filter", "returnPartialSuccess"],
+            body: any,
+        },
+        // Compute Engine v1: the NATS server of --bus nats (its VM, data disk, firewall rule)
+        // and the zone and global operations of their changes.
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/zones/{}/instances/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/compute/v1/projects/{}/zones/{}/instances",
+            query: &["requestId"],
+            body: instance_insert,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/compute/v1/projects/{}/zones/{}/instances/{}",
+            query: &["requestId"],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/zones/{}/disks/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/compute/v1/projects/{}/zones/{}/disks",
+            query: &["requestId"],
+            body: disk_insert,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/compute/v1/projects/{}/zones/{}/disks/{}",
+            query: &["requestId"],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/zones/{}/operations/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/global/firewalls/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "POST",
+            path: "/compute/v1/projects/{}/global/firewalls",
+            query: &["requestId"],
+            body: firewall_insert,
+        },
+        Shape {
+            method: "DELETE",
+            path: "/compute/v1/projects/{}/global/firewalls/{}",
+            query: &["requestId"],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/global/operations/{}",
+            query: &[],
             body: any,
         },
         // Cloud Storage JSON API (§12), called without the google-cloud crates' $alt.

@@ -1,6 +1,7 @@
 //! Compute Engine instances, their persistent disks and firewall rules (store and rules, no
 //! HTTP): what an insert must carry (RFC 1035 names, a machine type of the zone, one boot disk
-//! first, created from an image through `initializeParams`, a network of the project),
+//! first, created from an image through `initializeParams`, existing disks attached by
+//! `source`, a network of the project), blank disks of `disks.insert`,
 //! ALREADY_EXISTS on instances, disks and firewalls, disks deleted with their instance when
 //! `autoDelete`, and Google's defaults (firewall priority 1000, INGRESS from 0.0.0.0/0 when no
 //! source is named). Instances and disks are kept as the JSON Google answers.
@@ -235,6 +236,8 @@ pub struct NewInstance {
     pub network: String,
     pub instance: Value,
     pub disks: Vec<Value>,
+    /// Existing disks it attaches (`source`): they must exist and be in no other's `users`.
+    pub attach: Vec<String>,
 }
 
 /// Checks an instance insert body on its own (the store and network checks come after) and
@@ -262,7 +265,11 @@ pub fn parse_instance(
     }
     let labels = labels_of(body)?;
     let zone_url = zone_link(project, zone);
-    let (attached, disks) = parse_disks(body, project, zone, &name)?;
+    let ParsedDisks {
+        attached,
+        created: disks,
+        existing: attach,
+    } = parse_disks(body, project, zone, &name)?;
     let (network, interfaces) = parse_interfaces(body, project)?;
     let metadata = parse_metadata(body)?;
     let now = crate::json::now_timestamp();
@@ -304,6 +311,7 @@ pub fn parse_instance(
         network,
         instance: Value::Object(instance),
         disks,
+        attach,
     })
 }
 
@@ -313,7 +321,7 @@ fn parse_disks(
     project: &str,
     zone: &str,
     instance: &str,
-) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+) -> Result<ParsedDisks, ApiError> {
     let list = match body.get("disks") {
         Some(Value::Array(list)) if !list.is_empty() => list,
         _ => {
@@ -328,6 +336,7 @@ fn parse_disks(
     let instance_url = format!("{zone_url}/instances/{instance}");
     let mut attached = Vec::new();
     let mut created = Vec::new();
+    let mut existing = Vec::new();
     for (index, disk) in list.iter().enumerate() {
         let path = format!("resource.disks[{index}]");
         let disk = disk.as_object().cloned().unwrap_or_default();
@@ -349,8 +358,10 @@ fn parse_disks(
             }
             (true, None) => return Err(required(&format!("{path}.source"))),
             (false, None) => {
-                // An existing disk: chatctl never attaches one; its checks are not modelled.
-                zonal_name(&source, "disks", zone, &format!("{path}.source"))?.to_string()
+                // An existing disk of the zone: the caller checks it exists and is free.
+                let name = zonal_name(&source, "disks", zone, &format!("{path}.source"))?;
+                existing.push(name.to_string());
+                name.to_string()
             }
             (true, Some(params)) => {
                 let ppath = format!("{path}.initializeParams");
@@ -374,18 +385,12 @@ fn parse_disks(
                         "Disk size must be between 10 GB and 65536 GB for a boot disk, 1 GB for others.",
                     ));
                 }
-                let disk_type = match text(params, "diskType", &ppath)? {
-                    "" => "pd-standard",
-                    url => {
-                        let t = zonal_name(url, "diskTypes", zone, &format!("{ppath}.diskType"))?;
-                        if !DISK_TYPES.contains(&t) {
-                            return Err(not_found(&format!(
-                                "projects/{project}/zones/{zone}/diskTypes/{t}"
-                            )));
-                        }
-                        t
-                    }
-                };
+                let disk_type = disk_type_of(
+                    text(params, "diskType", &ppath)?,
+                    project,
+                    zone,
+                    &format!("{ppath}.diskType"),
+                )?;
                 let name = match text(params, "diskName", &ppath)? {
                     "" if boot => instance.to_string(),
                     "" => format!("{instance}-{index}"),
@@ -403,21 +408,15 @@ fn parse_disks(
                         "projects/{project}/zones/{zone}/disks/{name}"
                     )));
                 }
-                let mut new = json!({
-                    "kind": "compute#disk",
-                    "id": super::model::stable_id(&format!("{project}/{zone}/{name}/{}", crate::json::now_timestamp())).to_string(),
-                    "creationTimestamp": crate::json::now_timestamp(),
-                    "name": name,
-                    "sizeGb": size.to_string(),
-                    "zone": zone_url,
-                    "status": "READY",
-                    "selfLink": format!("{zone_url}/disks/{name}"),
-                    "type": format!("{zone_url}/diskTypes/{disk_type}"),
-                    "users": [instance_url],
-                    "labels": labels,
-                    "labelFingerprint": fingerprint(&json!(labels)),
-                    "physicalBlockSizeBytes": "4096",
-                });
+                let mut new = disk_resource(
+                    project,
+                    zone,
+                    &name,
+                    size,
+                    disk_type,
+                    &labels,
+                    vec![instance_url.clone()],
+                );
                 if !image.is_empty() {
                     new["sourceImage"] = format!(
                         "{URL_PREFIX}{}",
@@ -452,7 +451,106 @@ fn parse_disks(
         );
         attached.push(Value::Object(entry));
     }
-    Ok((attached, created))
+    Ok(ParsedDisks {
+        attached,
+        created,
+        existing,
+    })
+}
+
+/// An instance's disks: as it lists them, the ones `initializeParams` creates, and the names
+/// of the existing disks it attaches by `source`.
+struct ParsedDisks {
+    attached: Vec<Value>,
+    created: Vec<Value>,
+    existing: Vec<String>,
+}
+
+/// A persistent disk as Google answers it.
+fn disk_resource(
+    project: &str,
+    zone: &str,
+    name: &str,
+    size: u64,
+    disk_type: &str,
+    labels: &BTreeMap<String, String>,
+    users: Vec<String>,
+) -> Value {
+    let zone_url = zone_link(project, zone);
+    json!({
+        "kind": "compute#disk",
+        "id": super::model::stable_id(&format!("{project}/{zone}/{name}/{}", crate::json::now_timestamp())).to_string(),
+        "creationTimestamp": crate::json::now_timestamp(),
+        "name": name,
+        "sizeGb": size.to_string(),
+        "zone": zone_url,
+        "status": "READY",
+        "selfLink": format!("{zone_url}/disks/{name}"),
+        "type": format!("{zone_url}/diskTypes/{disk_type}"),
+        "users": users,
+        "labels": labels,
+        "labelFingerprint": fingerprint(&json!(labels)),
+        "physicalBlockSizeBytes": "4096",
+    })
+}
+
+/// The disk type of a `type`/`diskType` URL of `zone` (pd-standard when empty).
+fn disk_type_of<'a>(
+    url: &'a str,
+    project: &str,
+    zone: &str,
+    path: &str,
+) -> Result<&'a str, ApiError> {
+    if url.is_empty() {
+        return Ok("pd-standard");
+    }
+    let t = zonal_name(url, "diskTypes", zone, path)?;
+    if !DISK_TYPES.contains(&t) {
+        return Err(not_found(&format!(
+            "projects/{project}/zones/{zone}/diskTypes/{t}"
+        )));
+    }
+    Ok(t)
+}
+
+/// Checks a `disks.insert` body (a blank persistent disk: name, `sizeGb` 1-65536, a disk type
+/// of the zone, labels) and builds the disk as Google answers it, in no instance's `users`.
+pub fn parse_disk(
+    body: &Map<String, Value>,
+    project: &str,
+    zone: &str,
+) -> Result<(String, Value), ApiError> {
+    fields::check(&Value::Object(body.clone()), &fields::DISK, "resource")?;
+    let name = text(body, "name", "resource")?.to_string();
+    check_name(&name)?;
+    if !text(body, "sourceImage", "resource")?.is_empty()
+        || !text(body, "sourceSnapshot", "resource")?.is_empty()
+    {
+        return Err(ApiError::invalid_argument(
+            "the emulator models blank disks only (no sourceImage or sourceSnapshot)",
+        ));
+    }
+    let size = int64(body, "sizeGb", "resource")?.ok_or_else(|| required("resource.sizeGb"))?;
+    if !(1..=65_536).contains(&size) {
+        return Err(field_error(
+            "resource.sizeGb",
+            &size.to_string(),
+            "Disk size must be between 1 GB and 65536 GB.",
+        ));
+    }
+    let disk_type = disk_type_of(
+        text(body, "type", "resource")?,
+        project,
+        zone,
+        "resource.type",
+    )?;
+    let labels = labels_of(body)?;
+    let mut disk = disk_resource(project, zone, &name, size, disk_type, &labels, Vec::new());
+    let description = text(body, "description", "resource")?;
+    if !description.is_empty() {
+        disk["description"] = description.into();
+    }
+    Ok((name, disk))
 }
 
 /// nic0 (Compute Engine allows more; chatctl sends one): its network, and the interfaces as

@@ -1,5 +1,5 @@
 //! The HTTP surface of Compute Engine v1 for instances, their disks and firewall rules: routes,
-//! inserts and deletes as zonal (instances) or global (firewalls) operations, and the zone and
+//! inserts and deletes as zonal (instances, disks) or global (firewalls) operations, and the zone and
 //! global operation reads. Shares paging and the legacy error shape with `http.rs`.
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use crate::router::{Api, Call, Reply, row};
 const INSTANCE_INSERT_LATENCY: Duration = Duration::from_secs(20);
 const INSTANCE_DELETE_LATENCY: Duration = Duration::from_secs(30);
 const FIREWALL_LATENCY: Duration = Duration::from_secs(8);
+const DISK_INSERT_LATENCY: Duration = Duration::from_secs(5);
 
 const INSTANCES_PATH: &str = "/compute/v1/projects/{project}/zones/{zone}/instances";
 const INSTANCE_PATH: &str = "/compute/v1/projects/{project}/zones/{zone}/instances/{instance}";
@@ -87,6 +88,14 @@ pub static API: Api = Api {
             |c| Box::pin(legacy(list_disks(c))),
         )
         .needs("compute.disks.list"),
+        row(
+            Method::POST,
+            DISKS_PATH,
+            "compute.disks.insert",
+            &["requestId", "sourceImage"],
+            |c| Box::pin(legacy(insert_disk(c))),
+        )
+        .needs("compute.disks.create"),
         row(Method::GET, DISK_PATH, "compute.disks.get", &[], |c| {
             Box::pin(legacy(get_disk(c)))
         })
@@ -226,6 +235,45 @@ async fn insert_instance(call: Call) -> Result<Reply, ApiError> {
                 )));
             }
         }
+        for disk_name in &new.attach {
+            let disk_resource = format!("projects/{project}/zones/{zone}/disks/{disk_name}");
+            let disk = w
+                .compute
+                .disks
+                .get(&(project.clone(), zone.clone(), disk_name.clone()))
+                .ok_or_else(|| not_found(&disk_resource))?;
+            if disk["status"] != "READY" {
+                return Err(ApiError::invalid_argument(format!(
+                    "The resource '{disk_resource}' is not ready"
+                )));
+            }
+            if let Some(user) = disk["users"].as_array().and_then(|u| u.first()) {
+                return Err(ApiError::invalid_argument(format!(
+                    "The disk resource '{disk_resource}' is already being used by '{}'",
+                    user.as_str().unwrap_or_default()
+                )));
+            }
+        }
+        // The account the VM runs as must exist (and be visible): Google refuses the insert.
+        let number = w.projects.ensure(&project)?.number;
+        let default_account = format!("{number}-compute@developer.gserviceaccount.com");
+        for account in body
+            .get("serviceAccounts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let email = account["email"].as_str().unwrap_or_default();
+            if !email.is_empty()
+                && email != "default"
+                && email != default_account
+                && !w.iam.is_visible_email(email)
+            {
+                return Err(ApiError::invalid_argument(format!(
+                    "The resource 'projects/{project}/serviceAccounts/{email}' was not found"
+                )));
+            }
+        }
         let taken = vms::used_addresses(&w.compute, &project);
         let p = w.projects.ensure(&project)?;
         let network = p.networks.get(&new.network).ok_or_else(|| {
@@ -252,6 +300,17 @@ async fn insert_instance(call: Call) -> Result<Reply, ApiError> {
             w.compute
                 .disks
                 .insert((project.clone(), zone.clone(), disk_name), disk.clone());
+        }
+        for disk_name in &new.attach {
+            let disk_key = (project.clone(), zone.clone(), disk_name.clone());
+            if let Some(users) = w
+                .compute
+                .disks
+                .get_mut(&disk_key)
+                .and_then(|d| d["users"].as_array_mut())
+            {
+                users.push(link.clone().into());
+            }
         }
         w.compute.instances.insert(
             instance_key,
@@ -398,6 +457,52 @@ async fn delete_instance(call: Call) -> Result<Reply, ApiError> {
                     }
                 }
                 operation::finish(w, &op_key, Ok(()));
+            });
+        });
+    Ok(Reply::Json(op))
+}
+
+/// Creates a blank persistent disk (a zonal operation); READY once the operation is done.
+async fn insert_disk(call: Call) -> Result<Reply, ApiError> {
+    known_zone(&call)?;
+    let (project, zone) = (
+        call.param("project").to_string(),
+        call.param("zone").to_string(),
+    );
+    let body: Map<String, Value> = crate::json::parse_body(&call.body, &[])?;
+    let (name, mut disk) = vms::parse_disk(&body, &project, &zone)?;
+    let (key, op) = call.emu.world(|w| {
+        w.projects.ensure(&project)?;
+        let disk_key = (project.clone(), zone.clone(), name.clone());
+        if w.compute.disks.contains_key(&disk_key) {
+            return Err(already_exists(&format!(
+                "projects/{project}/zones/{zone}/disks/{name}"
+            )));
+        }
+        disk["status"] = "CREATING".into();
+        let link = disk["selfLink"].as_str().unwrap_or_default().to_string();
+        let id = disk["id"]
+            .as_str()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
+        w.compute.disks.insert(disk_key, disk);
+        Ok(operation::start_in(
+            &call.emu,
+            w,
+            &project,
+            Scope::Zone(&zone),
+            "insert",
+            &link,
+            id,
+        ))
+    })?;
+    call.emu
+        .schedule(DISK_INSERT_LATENCY, move |emu| async move {
+            emu.world(|w| {
+                if let Some(disk) = w.compute.disks.get_mut(&(project, zone, name)) {
+                    disk["status"] = "READY".into();
+                }
+                operation::finish(w, &key, Ok(()));
             });
         });
     Ok(Reply::Json(op))

@@ -1,0 +1,196 @@
+//! `--bus nats`: the firewall rule `chat-nats-allow-ENV` admitting TCP 4222 to the NATS VM
+//! (its network tag) from the connector's /28 only, the one way Cloud Run reaches it. Firewall
+//! rules take no labels: the description carries chatctl's marks. A rule whose range, port or
+//! target drifted is replaced (deleted, then inserted).
+
+use google_cloud_compute_v1::model::{Firewall, firewall};
+
+use super::{Action, Outputs, Planned, apis, connector, nats_vm, not_ours};
+use crate::config::ConnectorRange;
+use crate::context::Ctx;
+use crate::diff::Change;
+use crate::gcp::{Read, compute_vms as api, vpcaccess};
+use crate::report::{Phase, Progress};
+use crate::resource::{Edge, Resource, ResourceId, Teardown};
+use crate::templates::KNOWN_AFTER_UP;
+
+pub const ID: ResourceId = ResourceId("nats-firewall");
+
+/// The rule letting the connector reach the NATS server.
+pub struct NatsFirewall;
+
+fn ours(ctx: &Ctx, rule: &Firewall) -> bool {
+    rule.description
+        .as_deref()
+        .is_some_and(|d| d.starts_with(&ctx.settings.names.firewall_description()))
+}
+
+/// The connector's range: as it exists, else as configured, else known after `up`.
+async fn source_range(ctx: &Ctx) -> anyhow::Result<String> {
+    let found = vpcaccess::get(&ctx.google, &ctx.settings.names.connector).await?;
+    Ok(match (found, &ctx.settings.connector_range) {
+        (Some(c), _) if !c.ip_cidr_range.is_empty() => c.ip_cidr_range,
+        (_, ConnectorRange::Fixed(range)) => range.clone(),
+        _ => KNOWN_AFTER_UP.to_string(),
+    })
+}
+
+fn desired(ctx: &Ctx, range: &str) -> Firewall {
+    let names = &ctx.settings.names;
+    Firewall::new()
+        .set_name(&names.nats_firewall)
+        .set_description(names.firewall_description())
+        .set_network(format!("global/networks/{}", ctx.settings.network))
+        .set_direction(firewall::Direction::Ingress)
+        .set_priority(1000)
+        .set_allowed([firewall::Allowed::new()
+            .set_ip_protocol("tcp")
+            .set_ports([nats_vm::NATS_PORT.to_string()])])
+        .set_source_ranges([range.to_string()])
+        .set_target_tags([names.nats_vm.clone()])
+}
+
+/// What differs from the wanted rule.
+fn differences(want: &Firewall, found: &Firewall) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut differs = |path: &str, from: String, to: String| {
+        if from != to {
+            changes.push(Change {
+                path: path.into(),
+                from: from.into(),
+                to: to.into(),
+            });
+        }
+    };
+    let allowed = |f: &Firewall| {
+        f.allowed
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{}",
+                    a.ip_protocol.as_deref().unwrap_or(""),
+                    a.ports.join(",")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    differs(
+        "sourceRanges",
+        found.source_ranges.join(","),
+        want.source_ranges.join(","),
+    );
+    differs("allowed", allowed(found), allowed(want));
+    differs(
+        "targetTags",
+        found.target_tags.join(","),
+        want.target_tags.join(","),
+    );
+    let network = |f: &Firewall| {
+        let n = f.network.as_deref().unwrap_or_default();
+        n.rsplit('/').next().unwrap_or(n).to_string()
+    };
+    differs("network", network(found), network(want));
+    let ingress = |f: &Firewall| f.direction != Some(firewall::Direction::Egress);
+    differs(
+        "direction",
+        ingress(found).to_string(),
+        ingress(want).to_string(),
+    );
+    changes
+}
+
+impl Resource for NatsFirewall {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn needs(&self) -> &'static [Edge] {
+        &[Edge::Ready(apis::ID), Edge::Ready(connector::ID)]
+    }
+
+    fn read_through(&self) -> &'static [&'static str] {
+        &["compute.googleapis.com", "vpcaccess.googleapis.com"]
+    }
+
+    fn display_name(&self, ctx: &Ctx) -> String {
+        ctx.settings.names.nats_firewall.clone()
+    }
+
+    async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
+        let name = &ctx.settings.names.nats_firewall;
+        let found = api::get_firewall(&ctx.google, name, super::old_bus::lookup(ctx)).await?;
+        if !super::old_bus::provisions_nats(ctx) {
+            let found = found.map(|rule| (ours(ctx, &rule), "READY".to_string()));
+            return Ok(super::old_bus::unused_by_mark(ctx, name, found));
+        }
+        let Some(rule) = found else {
+            return Ok(Planned::new(name, "absent", Action::Create));
+        };
+        if !ours(ctx, &rule) {
+            let reason = not_ours("firewall rule", name, ctx);
+            return Ok(Planned::new(name, "READY", Action::Conflict { reason }));
+        }
+        let want = desired(ctx, &source_range(ctx).await?);
+        let changes = differences(&want, &rule);
+        let action = Action::replace_if_any(changes);
+        Ok(Planned::new(name, "READY", action))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Ctx,
+        _out: &Outputs,
+        planned: &Planned,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<()> {
+        let name = &ctx.settings.names.nats_firewall;
+        let range = source_range(ctx).await?;
+        if range == KNOWN_AFTER_UP {
+            anyhow::bail!(
+                "the connector {} has no IP range yet, so firewall rule {name} cannot name it: \
+                 run `chatctl up` again",
+                ctx.settings.names.connector
+            );
+        }
+        match &planned.action {
+            Action::Replace { .. } | Action::Update { .. } => {
+                progress.detail(Phase::Updating, "replacing the rule");
+                api::delete_firewall(&ctx.google, name).await?;
+            }
+            Action::Create => progress.phase(Phase::Creating),
+            _ => return Ok(()),
+        }
+        if !api::insert_firewall(&ctx.google, desired(ctx, &range)).await? {
+            // Taken between observe and create (or a retried create that went through).
+            let found = api::get_firewall(&ctx.google, name, Read::Strict).await?;
+            if !found.is_some_and(|rule| ours(ctx, &rule)) {
+                anyhow::bail!("{}", not_ours("firewall rule", name, ctx));
+            }
+        }
+        Ok(())
+    }
+
+    fn teardown(&self) -> Teardown {
+        Teardown::Delete
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &Ctx,
+        _out: &Outputs,
+        progress: &Progress<'_>,
+    ) -> anyhow::Result<bool> {
+        let name = &ctx.settings.names.nats_firewall;
+        match api::get_firewall(&ctx.google, name, Read::IfPermitted).await? {
+            None => Ok(false),
+            Some(rule) if !ours(ctx, &rule) => {
+                anyhow::bail!("{}; left alone", not_ours("firewall rule", name, ctx))
+            }
+            Some(_) => {
+                progress.phase(Phase::Deleting);
+                api::delete_firewall(&ctx.google, name).await
+            }
+        }
+    }
+}
