@@ -25,9 +25,11 @@
 
 mod chat_instance;
 pub mod front_door;
+mod log_agent;
 pub mod processes;
 mod redis_tls;
 pub mod runtime;
+mod session_file;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -45,8 +47,10 @@ use crate::config::{self, Bus, ConfigError};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK, Interrupted};
 use front_door::{Backends, FrontDoor};
+use log_agent::LogAgent;
 use processes::say;
 use runtime::{LocalRuntime, NatsPlan, Plan};
+pub use session_file::LocalStack;
 
 /// The project local mode uses unless `--project` names one.
 pub const LOCAL_PROJECT: &str = "local-project";
@@ -127,6 +131,29 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         ),
     );
     let clients = Clients::connect_anonymous(emulator.base_url().to_string()).await?;
+    // The instances' output reaches the emulated Cloud Logging, and `logs --local`/`open
+    // --local` find this stack through its session file (removed when this returns).
+    let logging =
+        crate::context::Ctx::new(clients.clone(), settings.clone(), CancellationToken::new());
+    runtime.log_through(LogAgent::start(logging.google));
+    let _published = session_file::publish(
+        &settings.environment,
+        &LocalStack {
+            pid: std::process::id(),
+            project: settings.project.clone(),
+            region: settings.region.clone(),
+            env: settings.names.env.clone(),
+            emulator: emulator.base_url().to_string(),
+            front_door: front_door.url(),
+        },
+    )
+    .map_err(|e| {
+        say(
+            "local",
+            &format!("cannot write the session file (`chatctl logs --local` will not find this stack): {e}"),
+        )
+    })
+    .ok();
     if let Err(why) = runtime.start_nats().await {
         let _ = emulator.shutdown().await;
         runtime.stop_all().await;
@@ -193,6 +220,12 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     down.context("`down` did not finish cleanly; every local process was stopped anyway")?;
     say("local", "stopped: nothing left running");
     Ok(EXIT_OK)
+}
+
+/// The stack a running `up --local` of the settings' environment published (`logs --local`,
+/// `open --local`), or a configuration error saying how to start one.
+pub fn find_running(settings: &config::Settings) -> Result<LocalStack, ConfigError> {
+    session_file::find(&settings.environment, &settings.names.env)
 }
 
 /// --bus nats: the installed nats-server, a free port and a password generated for this run.
