@@ -75,15 +75,16 @@ pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> anyhow::Result<u8> {
 /// The Google handle and settings of the command: the environment's project and credentials, or
 /// the running local stack's emulator (anonymous, loopback only).
 async fn connect(global: &GlobalArgs, local: bool) -> anyhow::Result<(Google, Settings)> {
-    let mut settings = config::resolve(global, &StackArgs::default(), &process_env)?;
-    let clients = if local {
-        let stack = crate::local::find_running(&settings)?;
+    let (settings, clients) = if local {
+        let (mut settings, stack) = crate::local::find_running(global)?;
         settings.project = stack.project;
         settings.region = stack.region;
-        Clients::connect_anonymous(stack.emulator).await?
+        (settings, Clients::connect_anonymous(stack.emulator).await?)
     } else {
+        let settings = config::resolve(global, &StackArgs::default(), &process_env)?;
         crate::commands::say_chosen(&settings);
-        crate::commands::connect(&settings).await?
+        let clients = crate::commands::connect(&settings).await?;
+        (settings, clients)
     };
     let mut ctx = Ctx::new(clients, settings, CancellationToken::new());
     // Reads only: a disabled API is said at once, not waited out as after `up` enables it.

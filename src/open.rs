@@ -19,10 +19,16 @@ use crate::report::{self, OutputFormat, emit_json};
 
 /// Runs `open`; Ok carries the exit code.
 pub async fn run(global: &GlobalArgs, args: &OpenArgs) -> anyhow::Result<u8> {
+    if args.local {
+        let (settings, stack) = crate::local::find_running(global)?;
+        return Ok(show(
+            &stack.front_door,
+            &settings.environment,
+            settings.output,
+        ));
+    }
     let settings = config::resolve(global, &StackArgs::default(), &process_env)?;
-    let url = if args.local {
-        crate::local::find_running(&settings)?.front_door
-    } else {
+    let url = {
         crate::commands::say_chosen(&settings);
         let clients = crate::commands::connect(&settings).await?;
         let mut ctx = Ctx::new(clients, settings.clone(), CancellationToken::new());
@@ -43,12 +49,17 @@ pub async fn run(global: &GlobalArgs, args: &OpenArgs) -> anyhow::Result<u8> {
             )
         })?
     };
-    let opened = can_open(&settings.environment) && open(&url, settings.output);
-    match settings.output {
+    Ok(show(&url, &settings.environment, settings.output))
+}
+
+/// Opens `url` where a browser may be opened, and prints it; the exit code.
+fn show(url: &str, environment: &Environment, format: OutputFormat) -> u8 {
+    let opened = can_open(environment) && open(url, format);
+    match format {
         OutputFormat::Json => emit_json(&json!({"type": "open", "url": url, "opened": opened})),
         OutputFormat::Human => println!("{url}"),
     }
-    Ok(EXIT_OK)
+    EXIT_OK
 }
 
 /// Whether a browser may be opened here.

@@ -338,6 +338,24 @@ async fn a_bad_since_is_refused_before_any_call_with_exit_3() {
         assert_eq!(error["type"], "error");
         assert_eq!(error["exitCode"], 3);
     }
+    let mut cmd = chatctl("http://127.0.0.1:9", dir.path());
+    cmd.args(["logs", "--help"]);
+    let help = run(cmd).await;
+    assert_eq!(help.code, Some(0));
+    for flag in [
+        "--follow",
+        "--since",
+        "--build",
+        "--limit",
+        "--local",
+        "roles/logging.viewer",
+    ] {
+        assert!(
+            help.stdout.contains(flag),
+            "logs --help lacks {flag}:\n{}",
+            help.stdout
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

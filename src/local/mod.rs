@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use chat_instance::serve_chat;
 
-use crate::cli::{GlobalArgs, UpArgs};
+use crate::cli::{GlobalArgs, StackArgs, UpArgs};
 use crate::commands::Session;
 use crate::config::{self, Bus, ConfigError};
 use crate::gcp::Clients;
@@ -222,10 +222,17 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// The stack a running `up --local` of the settings' environment published (`logs --local`,
-/// `open --local`), or a configuration error saying how to start one.
-pub fn find_running(settings: &config::Settings) -> Result<LocalStack, ConfigError> {
-    session_file::find(&settings.environment, &settings.names.env)
+/// The stack a running `up --local` published (for `logs --local`, `open --local`) and the
+/// settings of its environment (its project is local mode's unless --project names one), or a
+/// configuration error saying how to start one.
+pub fn find_running(global: &GlobalArgs) -> anyhow::Result<(config::Settings, LocalStack)> {
+    let mut global = global.clone();
+    global
+        .project
+        .get_or_insert_with(|| LOCAL_PROJECT.to_string());
+    let settings = config::resolve(&global, &StackArgs::default(), &config::process_env)?;
+    let stack = session_file::find(&settings.environment, &settings.names.env)?;
+    Ok((settings, stack))
 }
 
 /// --bus nats: the installed nats-server, a free port and a password generated for this run.
