@@ -40,16 +40,13 @@ async fn written_entries_are_listed_filtered_ordered_and_paged() {
     let written = post_json(format!("{base}/v2/entries:write"), &write).await;
     assert_eq!(written.status(), 200);
 
-    let (status, page) = list(
-        base,
-        json!({
-            "resourceNames": [format!("projects/{PROJECT}")],
-            "filter": "resource.type=\"cloud_run_revision\" severity>=WARNING",
-            "orderBy": "timestamp desc",
-            "pageSize": 1,
-        }),
-    )
-    .await;
+    let mut query = json!({
+        "resourceNames": [format!("projects/{PROJECT}")],
+        "filter": "resource.type=\"cloud_run_revision\" severity>=WARNING",
+        "orderBy": "timestamp desc",
+        "pageSize": 1,
+    });
+    let (status, page) = list(base, query.clone()).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["entries"][0]["textPayload"], "third");
     assert_eq!(page["entries"][0]["severity"], "WARNING");
@@ -58,17 +55,8 @@ async fn written_entries_are_listed_filtered_ordered_and_paged() {
             && page["entries"][0]["receiveTimestamp"].is_string()
     );
     let token = page["nextPageToken"].as_str().expect("more to come");
-    let (_, next) = list(
-        base,
-        json!({
-            "resourceNames": [format!("projects/{PROJECT}")],
-            "filter": "resource.type=\"cloud_run_revision\" severity>=WARNING",
-            "orderBy": "timestamp desc",
-            "pageSize": 1,
-            "pageToken": token,
-        }),
-    )
-    .await;
+    query["pageToken"] = json!(token);
+    let (_, next) = list(base, query).await;
     assert_eq!(next["entries"][0]["textPayload"], "second");
     assert!(next.get("nextPageToken").is_none(), "{next}");
 
