@@ -3,7 +3,7 @@
 //! `--follow` keeps polling for newer entries until Ctrl-C. With --local the same reads go to
 //! the emulator of the running `up --local`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -107,12 +107,16 @@ fn rfc3339_ago(ago: Duration) -> String {
     now.checked_sub(span).unwrap_or(now).to_string()
 }
 
-/// What was shown, so a poll that overlaps the previous one shows nothing twice: the newest
-/// timestamp and the insert IDs seen at it.
+/// How late an entry may reach Cloud Logging (its timestamp older than entries already
+/// shown) and still be shown by --follow: each poll looks back this far.
+const LATE: Duration = Duration::from_secs(10);
+
+/// What was shown, so polls that overlap show nothing twice: the newest timestamp, and the
+/// entries (logName and insertId) seen within [`LATE`] of it.
 #[derive(Default)]
 struct Shown {
     newest: Option<jiff::Timestamp>,
-    at_newest: HashSet<String>,
+    recent: HashMap<(String, String), jiff::Timestamp>,
 }
 
 impl Shown {
@@ -120,25 +124,34 @@ impl Shown {
         let at = entry["timestamp"]
             .as_str()
             .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        let id = entry["insertId"].as_str().unwrap_or_default().to_string();
-        if let (Some(at), Some(newest)) = (at, self.newest)
-            && (at < newest || (at == newest && self.at_newest.contains(&id)))
-        {
-            return;
-        }
+        let key = (
+            entry["logName"].as_str().unwrap_or_default().to_string(),
+            entry["insertId"].as_str().unwrap_or_default().to_string(),
+        );
         if let Some(at) = at {
-            if self.newest != Some(at) {
-                self.newest = Some(at);
-                self.at_newest.clear();
+            if self.recent.contains_key(&key) || self.cutoff().is_some_and(|c| at < c) {
+                return;
             }
-            self.at_newest.insert(id);
+            self.recent.insert(key, at);
+            if self.newest.is_none_or(|newest| at > newest) {
+                self.newest = Some(at);
+                let cutoff = self.cutoff();
+                self.recent
+                    .retain(|_, seen| cutoff.is_none_or(|c| *seen >= c));
+            }
         }
         report::log_entry(format, entry);
     }
 
-    /// The filter of what may be new: at or after the newest entry shown.
+    /// The oldest timestamp a poll still looks at: [`LATE`] before the newest shown.
+    fn cutoff(&self) -> Option<jiff::Timestamp> {
+        let late = jiff::SignedDuration::try_from(LATE).unwrap_or(jiff::SignedDuration::ZERO);
+        self.newest.and_then(|newest| newest.checked_sub(late).ok())
+    }
+
+    /// The filter of what may be new: from [`LATE`] before the newest entry shown on.
     fn newer(&self, filter: &str) -> String {
-        match self.newest {
+        match self.cutoff() {
             Some(at) => format!(r#"{filter} AND timestamp>="{at}""#),
             None => filter.to_string(),
         }
@@ -195,20 +208,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn overlapping_polls_show_each_entry_once() {
+    fn overlapping_polls_show_each_entry_once_and_late_ones_still() {
         let mut shown = Shown::default();
         let entry =
             |id: &str, at: &str| json!({"insertId": id, "timestamp": at, "textPayload": id});
         shown.show(OutputFormat::Json, &entry("a", "2026-12-04T10:00:00Z"));
-        shown.show(OutputFormat::Json, &entry("b", "2026-12-04T10:00:01Z"));
-        assert_eq!(shown.at_newest.len(), 1);
-        shown.show(OutputFormat::Json, &entry("b", "2026-12-04T10:00:01Z"));
-        shown.show(OutputFormat::Json, &entry("c", "2026-12-04T10:00:01Z"));
-        assert_eq!(shown.at_newest.len(), 2);
+        shown.show(OutputFormat::Json, &entry("b", "2026-12-04T10:00:30Z"));
+        assert_eq!(shown.recent.len(), 1, "a is older than the look-back");
+        shown.show(OutputFormat::Json, &entry("b", "2026-12-04T10:00:30Z"));
+        shown.show(OutputFormat::Json, &entry("late", "2026-12-04T10:00:25Z"));
+        shown.show(
+            OutputFormat::Json,
+            &entry("too-late", "2026-12-04T10:00:10Z"),
+        );
+        assert_eq!(shown.recent.len(), 2, "b and the late one, each once");
         assert!(
             shown
                 .newer("x")
-                .ends_with(r#"timestamp>="2026-12-04T10:00:01Z""#)
+                .ends_with(r#"timestamp>="2026-12-04T10:00:20Z""#)
         );
     }
 }

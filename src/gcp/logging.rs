@@ -13,6 +13,9 @@ pub const VIEWER: &str = "roles/logging.viewer";
 const WRITER: &str = "roles/logging.logWriter";
 /// entries.list's largest page.
 const PAGE_SIZE: usize = 1000;
+/// Pages read for one list at most: Logging may answer empty pages with a next token while it
+/// searches, so the count of entries alone does not bound the loop.
+const MAX_PAGES: usize = 100;
 
 /// The filter of a Cloud Run service's entries at or after `since` (RFC 3339).
 pub fn service_filter(service: &str, region: &str, since: &str) -> String {
@@ -44,7 +47,10 @@ pub async fn list(google: &Google, filter: &str, limit: usize) -> anyhow::Result
     let mut entries: Vec<Value> = Vec::new();
     let mut page_token = String::new();
     // Newest first, so the limit keeps the latest entries; reversed at the end.
-    while entries.len() < limit {
+    for _ in 0..MAX_PAGES {
+        if entries.len() >= limit {
+            break;
+        }
         let body = json!({
             "resourceNames": [format!("projects/{}", google.project)],
             "filter": filter,
