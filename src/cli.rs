@@ -106,6 +106,16 @@ pub enum Command {
     /// bucket as `chatctl-lock-ENV.json`): for when its holder is gone and you do not want to
     /// wait until it counts as stale (60 s without a refresh). Says who held it.
     Unlock,
+    /// Show the service's logs from Cloud Logging: one line per entry on stdout (timestamp,
+    /// severity, text), or one JSON object per entry with --output json (`type` "log"). Needs
+    /// roles/logging.viewer (`logging.logEntries.list`). With --build, the log of the last
+    /// Cloud Build build of chat-server instead. With --local, the logs of the stack `chatctl
+    /// up --local` is running on this machine.
+    Logs(LogsArgs),
+    /// Open the service's URL in a browser; where there is none (no display, or
+    /// CHATCTL_NO_BROWSER=1, or BROWSER=none), print it on stdout instead. With --local, the
+    /// front door of the stack `chatctl up --local` is running.
+    Open(OpenArgs),
     /// Write a commented chatctl.yaml to start from.
     Init(InitArgs),
     /// Print a shell completion script, e.g. `chatctl completion bash >
@@ -311,6 +321,39 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep showing new entries as they arrive (polling Cloud Logging every few seconds) until
+    /// Ctrl-C, which ends it with exit 0.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Show entries from this long ago on, e.g. 10m, 1h30m, 2d (1s to 30d) [default: 1h].
+    #[arg(long, value_parser = parse_since, value_name = "DURATION", conflicts_with = "build")]
+    pub since: Option<Duration>,
+
+    /// Show the log of the last Cloud Build build of chat-server (`--build source`) instead of
+    /// the service's.
+    #[arg(long)]
+    pub build: bool,
+
+    /// The most entries shown before following (the newest ones).
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+
+    /// The logs of the stack `chatctl up --local` runs on this machine (its emulated Logging).
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The front door of the stack `chatctl up --local` runs on this machine.
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to write the file.
     #[arg(long, default_value = "chatctl.yaml", value_name = "PATH")]
@@ -388,6 +431,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The furthest back `logs --since` goes (Cloud Logging keeps the _Default bucket 30 days).
+pub const MAX_SINCE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Parses `logs --since`: a duration such as `10m`, `1h30m` or `2d`, from 1 s to 30 days.
+pub fn parse_since(text: &str) -> Result<Duration, String> {
+    let since = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): use e.g. 10m, 1h30m or 2d"))?;
+    if since < MIN_DURATION || since > MAX_SINCE {
+        return Err(format!(
+            "`{text}` is out of range: use a duration from 1s to 30d, e.g. 10m"
+        ));
+    }
+    Ok(since)
+}
+
 /// Parses the emulator's time scale: a positive number up to 100 (1 = as slow as Google).
 pub fn parse_time_scale(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -411,6 +469,22 @@ mod tests {
         for args in [["chatctl", "up", "--yes"], ["chatctl", "down", "--yes"]] {
             let parsed = super::command().try_get_matches_from(args);
             assert!(parsed.is_ok(), "{args:?}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn since_takes_durations_and_refuses_anything_else() {
+        assert_eq!(
+            super::parse_since("1h30m"),
+            Ok(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(
+            super::parse_since("2d"),
+            Ok(std::time::Duration::from_secs(2 * 86400))
+        );
+        for bad in ["", "yesterday", "10", "-5m", "0s", "31d"] {
+            let error = super::parse_since(bad).expect_err(bad);
+            assert!(error.contains("e.g. 10m"), "{bad}: {error}");
         }
     }
 

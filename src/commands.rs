@@ -87,6 +87,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             crate::doctor::run(&settings).await
         }
+        Command::Logs(args) => crate::logs::run(global, args).await,
+        Command::Open(args) => crate::open::run(global, args).await,
         Command::Init(args) => init(global, args).map(|_| EXIT_OK),
         Command::Completion(args) => {
             let mut command = crate::cli::command();
@@ -104,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 
 /// Which project and region the command uses and where each came from: a `context` JSON line,
 /// or one line on stderr.
-fn say_chosen(settings: &Settings) {
+pub(crate) fn say_chosen(settings: &Settings) {
     report::context(
         settings.output,
         scope(settings),
@@ -124,7 +126,7 @@ fn scope(settings: &Settings) -> report::Scope<'_> {
 
 /// The clients for the settings' environment, once its credentials gave a token: missing,
 /// unreadable or expired credentials end the command here, before any API call (exit 3).
-async fn connect(settings: &Settings) -> anyhow::Result<Clients> {
+pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<Clients> {
     let clients = Clients::for_environment(&settings.environment, Some(&settings.project)).await?;
     crate::credentials::check(&clients.credentials, &settings.environment).await?;
     Ok(clients)

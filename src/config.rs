@@ -150,6 +150,13 @@ pub struct Environment {
     /// CHATCTL_LOCK_STALE_MS: after how long without a refresh a lock's holder counts as gone
     /// (`crate::lock::STALE` by default).
     pub lock_stale: Option<Duration>,
+    /// CHATCTL_RUNTIME_DIR, else `$XDG_RUNTIME_DIR/chatctl`: where a running `up --local` says
+    /// how to reach it (for `logs --local`, `open --local`); unset: a per-user temporary dir.
+    pub runtime_dir: Option<PathBuf>,
+    /// CHATCTL_NO_BROWSER (any value but 0/false), or BROWSER=none: `open` prints the URL.
+    pub no_browser: bool,
+    /// DISPLAY or WAYLAND_DISPLAY is set (a graphical session where a browser can open).
+    pub display: bool,
 }
 
 impl Environment {
@@ -181,6 +188,12 @@ impl Environment {
                 .and_then(|v| v.trim().parse().ok())
                 .filter(|ms| *ms > 0)
                 .map(Duration::from_millis),
+            runtime_dir: path("CHATCTL_RUNTIME_DIR")
+                .or_else(|| path("XDG_RUNTIME_DIR").map(|dir| dir.join("chatctl"))),
+            no_browser: set("CHATCTL_NO_BROWSER")
+                .is_some_and(|v| !matches!(v.trim(), "0" | "false"))
+                || set("BROWSER").is_some_and(|b| b.trim() == "none"),
+            display: set("DISPLAY").is_some() || set("WAYLAND_DISPLAY").is_some(),
         }
     }
 }

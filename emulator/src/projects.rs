@@ -53,6 +53,10 @@ pub const SERVICES: &[(&str, &str)] = &[
 /// Service Usage itself can always be called (it is how the others get enabled).
 pub const ALWAYS_ENABLED: &str = "serviceusage.googleapis.com";
 
+/// The emulated APIs Google enables on every new project (part of its default list), so a
+/// project's own logs can be read without enabling anything.
+const ENABLED_AT_CREATION: &[&str] = &["logging.googleapis.com"];
+
 /// How long a just-enabled API may still answer SERVICE_DISABLED (real time, scaled).
 pub const ENABLE_PROPAGATION: Duration = Duration::from_secs(20);
 
@@ -146,7 +150,13 @@ impl Project {
             id: id.to_string(),
             number,
             networks,
-            services: BTreeMap::new(),
+            services: ENABLED_AT_CREATION
+                .iter()
+                .map(|s| {
+                    let now = Instant::now();
+                    (s.to_string(), Enablement::Enabled { effective_at: now })
+                })
+                .collect(),
             policy: Policy::new_project(number),
             setup: None,
         }

@@ -351,6 +351,21 @@ static ROLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // A subset of Google's list: reading entries and what the console reads with them.
+        "roles/logging.viewer",
+        &[
+            "logging.buckets.get",
+            "logging.buckets.list",
+            "logging.logEntries.list",
+            "logging.logs.list",
+            "logging.logServiceIndexes.list",
+            "logging.logServices.list",
+            "logging.views.get",
+            "logging.views.list",
+            "resourcemanager.projects.get",
+        ],
+    ),
+    (
         "roles/logging.logWriter",
         &["logging.logEntries.create", "logging.logEntries.route"],
     ),

@@ -44,6 +44,8 @@ pub struct ServiceInfo {
     pub project: String,
     pub location: String,
     pub service_id: String,
+    /// The revision being started (`ID-00001-abc`), as Cloud Logging's entries name it.
+    pub revision: String,
     pub image: String,
     pub env: Vec<(String, String)>,
     pub container_port: u16,

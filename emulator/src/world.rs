@@ -5,7 +5,8 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::apis::{
-    artifactregistry, cloudbuild, compute, iam, redis, run, secretmanager, storage, vpcaccess,
+    artifactregistry, cloudbuild, compute, iam, logging, redis, run, secretmanager, storage,
+    vpcaccess,
 };
 use crate::auth::Tokens;
 use crate::ops::Operations;
@@ -26,6 +27,8 @@ pub struct World {
     pub secretmanager: secretmanager::model::Store,
     /// Compute Engine instances, disks and firewalls (networks and subnets live in `projects`).
     pub compute: compute::vms::Store,
+    /// Cloud Logging's entries (written by Cloud Run revisions, builds and `entries.write`).
+    pub logging: logging::model::Store,
     #[serde(skip)]
     pub tokens: Tokens,
 }

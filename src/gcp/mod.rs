@@ -1,5 +1,6 @@
 //! Every call chatctl makes to Google goes through here: one module per API (the official
-//! google-cloud-* crates, and Cloud Storage's JSON API), the clients built once ([`Clients`]),
+//! google-cloud-* crates, and Cloud Storage's and Cloud Logging's JSON APIs through `rest`), the
+//! clients built once ([`Clients`]),
 //! and the shared rules ([`Google`]: project and region, one retry policy, waiting for
 //! operations, errors explained in one place).
 
@@ -9,6 +10,7 @@ pub mod compute;
 pub mod compute_vms;
 pub mod errors;
 pub mod iam;
+pub mod logging;
 pub mod lro;
 pub mod policy;
 pub mod projects;
@@ -63,6 +65,8 @@ pub struct Clients {
     pub storage: rest::Rest,
     /// Serverless VPC Access over JSON, for `connectors.patch` (the crate has no update call).
     pub vpcaccess_json: rest::Rest,
+    /// Cloud Logging's REST API (`gcp::logging`: `logs`, local mode's agent).
+    pub logging: rest::Rest,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
     /// The project calls are checked and billed against (`x-goog-user-project`), when one is set.
@@ -234,6 +238,12 @@ impl Clients {
             vpcaccess_json: rest::Rest::new(
                 ep.as_deref(),
                 vpcaccess::ENDPOINT,
+                creds.clone(),
+                Duration::from_secs(60),
+            )?,
+            logging: rest::Rest::new(
+                ep.as_deref(),
+                logging::LOGGING_ENDPOINT,
                 creds.clone(),
                 Duration::from_secs(60),
             )?,

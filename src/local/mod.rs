@@ -25,9 +25,11 @@
 
 mod chat_instance;
 pub mod front_door;
+mod log_agent;
 pub mod processes;
 mod redis_tls;
 pub mod runtime;
+mod session_file;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -39,14 +41,16 @@ use tokio_util::sync::CancellationToken;
 
 pub use chat_instance::serve_chat;
 
-use crate::cli::{GlobalArgs, UpArgs};
+use crate::cli::{GlobalArgs, StackArgs, UpArgs};
 use crate::commands::Session;
 use crate::config::{self, Bus, ConfigError};
 use crate::gcp::Clients;
 use crate::outcome::{EXIT_INTERRUPTED, EXIT_OK, Interrupted};
 use front_door::{Backends, FrontDoor};
+use log_agent::LogAgent;
 use processes::say;
 use runtime::{LocalRuntime, NatsPlan, Plan};
+pub use session_file::LocalStack;
 
 /// The project local mode uses unless `--project` names one.
 pub const LOCAL_PROJECT: &str = "local-project";
@@ -127,6 +131,29 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
         ),
     );
     let clients = Clients::connect_anonymous(emulator.base_url().to_string()).await?;
+    // The instances' output reaches the emulated Cloud Logging, and `logs --local`/`open
+    // --local` find this stack through its session file (removed when this returns).
+    let logging =
+        crate::context::Ctx::new(clients.clone(), settings.clone(), CancellationToken::new());
+    runtime.log_through(LogAgent::start(logging.google));
+    let _published = session_file::publish(
+        &settings.environment,
+        &LocalStack {
+            pid: std::process::id(),
+            project: settings.project.clone(),
+            region: settings.region.clone(),
+            env: settings.names.env.clone(),
+            emulator: emulator.base_url().to_string(),
+            front_door: front_door.url(),
+        },
+    )
+    .map_err(|e| {
+        say(
+            "local",
+            &format!("cannot write the session file (`chatctl logs --local` will not find this stack): {e}"),
+        )
+    })
+    .ok();
     if let Err(why) = runtime.start_nats().await {
         let _ = emulator.shutdown().await;
         runtime.stop_all().await;
@@ -193,6 +220,19 @@ pub async fn up(global: &GlobalArgs, args: &UpArgs) -> anyhow::Result<u8> {
     down.context("`down` did not finish cleanly; every local process was stopped anyway")?;
     say("local", "stopped: nothing left running");
     Ok(EXIT_OK)
+}
+
+/// The stack a running `up --local` published (for `logs --local`, `open --local`) and the
+/// settings of its environment (its project is local mode's unless --project names one), or a
+/// configuration error saying how to start one.
+pub fn find_running(global: &GlobalArgs) -> anyhow::Result<(config::Settings, LocalStack)> {
+    let mut global = global.clone();
+    global
+        .project
+        .get_or_insert_with(|| LOCAL_PROJECT.to_string());
+    let settings = config::resolve(&global, &StackArgs::default(), &config::process_env)?;
+    let stack = session_file::find(&settings.environment, &settings.names.env)?;
+    Ok((settings, stack))
 }
 
 /// --bus nats: the installed nats-server, a free port and a password generated for this run.

@@ -15,6 +15,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::log_agent::{LogSink, Stream};
+
 /// How long a stopped process may take to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(8);
 /// Restarts allowed within [`RESTART_WINDOW`] before the supervisor gives up.
@@ -37,6 +39,9 @@ pub struct Spec {
     pub env_remove: Vec<String>,
     /// Text fed to the child's stdin, then closed (redis-server reads its config there).
     pub stdin: Option<String>,
+    /// Where its output also goes as log entries (chat-server instances: the emulated Cloud
+    /// Logging), besides the `name | line` stream.
+    pub log: Option<LogSink>,
 }
 
 /// A supervised process: restarted when it dies unexpectedly, stopped on [`Supervised::stop`].
@@ -170,10 +175,12 @@ fn spawn(spec: &Spec, tail: &Arc<Mutex<VecDeque<String>>>) -> std::io::Result<Ch
         &format!("started (pid {})", child.id().unwrap_or_default()),
     );
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(pump(spec.name.clone(), out, tail.clone()));
+        let log = spec.log.clone().map(|sink| (sink, Stream::Stdout));
+        tokio::spawn(pump(spec.name.clone(), out, tail.clone(), log));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(pump(spec.name.clone(), err, tail.clone()));
+        let log = spec.log.clone().map(|sink| (sink, Stream::Stderr));
+        tokio::spawn(pump(spec.name.clone(), err, tail.clone(), log));
     }
     Ok(child)
 }
@@ -210,10 +217,19 @@ async fn terminate(name: &str, child: &mut Child) {
     let _ = child.kill().await;
 }
 
-/// Streams one output pipe as prefixed lines on stderr, keeping the last few for errors.
-async fn pump(name: String, pipe: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeque<String>>>) {
+/// Streams one output pipe as prefixed lines on stderr, keeping the last few for errors, and
+/// hands each line to `log` when there is one.
+async fn pump(
+    name: String,
+    pipe: impl AsyncRead + Unpin,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    log: Option<(LogSink, Stream)>,
+) {
     let mut lines = BufReader::new(pipe).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if let Some((sink, stream)) = &log {
+            sink.line(*stream, &line);
+        }
         let line = render(&line);
         {
             let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use super::front_door::{Backend, Backends};
+use super::log_agent::LogAgent;
 use super::processes::{Spec, Supervised, say};
 use super::redis_tls::RedisTls;
 
@@ -105,6 +106,8 @@ pub struct LocalRuntime {
     backends: Arc<Backends>,
     front_door_url: String,
     running: Mutex<Running>,
+    /// Sends the instances' output to the emulated Cloud Logging (set once the emulator runs).
+    log_agent: std::sync::OnceLock<LogAgent>,
 }
 
 impl LocalRuntime {
@@ -114,7 +117,13 @@ impl LocalRuntime {
             backends,
             front_door_url,
             running: Mutex::new(Running::default()),
+            log_agent: std::sync::OnceLock::new(),
         }
+    }
+
+    /// From now on, the chat-server instances started also log through `agent`.
+    pub fn log_through(&self, agent: LogAgent) {
+        let _ = self.log_agent.set(agent);
     }
 
     /// Stops whatever `down` did not (e.g. an `up` interrupted before its service existed).
@@ -154,6 +163,7 @@ impl LocalRuntime {
             env: Vec::new(),
             env_remove: Vec::new(),
             stdin: None,
+            log: None,
         });
         if !wait_until(START_WAIT, || nats_answers(nats)).await {
             let tail = process.tail();
@@ -217,6 +227,7 @@ impl LocalRuntime {
                 info.auth_string.as_deref(),
                 tls.as_ref(),
             )),
+            log: None,
         });
         let ready = wait_until(START_WAIT, || {
             redis_answers(port, info.auth_string.as_deref(), tls.as_ref())
@@ -328,6 +339,9 @@ impl LocalRuntime {
                 env: env.clone(),
                 env_remove: CHAT_ENV_CLEARED.iter().map(|k| k.to_string()).collect(),
                 stdin: None,
+                log: self.log_agent.get().map(|agent| {
+                    agent.sink(&info.location, &info.service_id, &info.revision, &name)
+                }),
             });
             started.push(process);
             backends.push(Backend { name, addr });

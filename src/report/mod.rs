@@ -4,8 +4,10 @@
 //! status, summaries); notices (Ctrl-C) and local mode's process lines. Human text always goes
 //! to stderr; stdout carries only the URL or JSON.
 
+mod logs;
 mod results;
 
+pub use logs::log_entry;
 pub use results::{Scope, plan, status, summary};
 
 use std::collections::BTreeMap;

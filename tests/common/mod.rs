@@ -245,8 +245,10 @@ impl Emu {
         let mut world: Value =
             serde_json::from_str(&self.resources().await).expect("resources JSON");
         if let Some(map) = world.as_object_mut() {
-            // History, not resources: operations, and builds (which name the build account).
+            // History, not resources: operations, builds (which name the build account) and log
+            // entries (which name the service and its revisions).
             map.remove("operations");
+            map.remove("logging");
             if let Some(cloudbuild) = map.get_mut("cloudbuild").and_then(Value::as_object_mut) {
                 cloudbuild.remove("builds");
             }

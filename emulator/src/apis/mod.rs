@@ -8,6 +8,7 @@ pub mod artifactregistry;
 pub mod cloudbuild;
 pub mod compute;
 pub mod iam;
+pub mod logging;
 pub mod redis;
 pub mod resourcemanager;
 pub mod run;
@@ -33,6 +34,7 @@ static APIS: &[&Api] = &[
     &storage::http::API,
     &compute::http::API,
     &compute::vms_http::API,
+    &logging::http::API,
 ];
 
 /// Every API route (the shared operation routes are the core's: `ops::http`).
@@ -51,6 +53,7 @@ pub fn enums_of(service: &str) -> &'static [EnumField] {
         secretmanager::SERVICE => secretmanager::ENUMS,
         artifactregistry::SERVICE => artifactregistry::ENUMS,
         cloudbuild::SERVICE => cloudbuild::ENUMS,
+        logging::SERVICE => logging::ENUMS,
         _ => &[],
     }
 }

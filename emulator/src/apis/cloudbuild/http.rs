@@ -16,6 +16,7 @@ use serde_json::json;
 use super::filter::Filter;
 use super::model::{Build, RunAs, validate, writes_cloud_logging};
 use super::{ENUMS, SERVICE};
+use crate::apis::logging::model::{LogEntry, build_resource};
 use crate::error::{ApiError, Code};
 use crate::ops;
 use crate::router::{Api, Call, Reply, paginate, row};
@@ -205,6 +206,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
         }
         let metadata = json!({ "@type": METADATA_TYPE, "build": build });
         w.cloudbuild.insert(build.clone(), operation.clone());
+        publish_log(w, &id);
         Ok(w.operations.start(operation.clone(), SERVICE, metadata))
     })?;
     let started = id.clone();
@@ -213,6 +215,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
         emu.world(|w| {
             if let Some(build) = w.cloudbuild.start(&started) {
                 set_metadata(w, &op_name, &build);
+                publish_log(w, &started);
             }
         });
     });
@@ -234,6 +237,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
                 return;
             };
             set_metadata(w, &operation, &outcome.build);
+            publish_log(w, &id);
             let result = if outcome.success {
                 Ok(ops::any(BUILD_TYPE, &outcome.build))
             } else {
@@ -314,6 +318,29 @@ fn account_access(w: &World, project: &str, build: &Build) -> Option<RunAs> {
     })
 }
 
+/// Hands the build's new log lines to Cloud Logging (log `cloudbuild`, resource `build`), as
+/// Cloud Build does unless the build logs nowhere there (`logging: NONE`/`GCS_ONLY`) or its
+/// account may not write log entries.
+fn publish_log(w: &mut World, id: &str) {
+    let Some((project, lines)) = w.cloudbuild.take_unlogged(id) else {
+        return;
+    };
+    let Ok(stored) = w.cloudbuild.get(&project, id) else {
+        return;
+    };
+    let build = &stored.build;
+    let allowed = account_access(w, &project, build).is_none_or(|r| r.write_logs != Some(false));
+    if lines.is_empty() || !writes_cloud_logging(build) || !allowed {
+        return;
+    }
+    let resource = build_resource(&project, id);
+    let entries = lines
+        .iter()
+        .map(|line| LogEntry::text(&project, "cloudbuild", resource.clone(), "INFO", line))
+        .collect();
+    w.logging.write(entries);
+}
+
 fn set_metadata(w: &mut crate::world::World, operation: &str, build: &Build) {
     if let Some(op) = w.operations.get_mut(operation) {
         op.metadata["build"] = serde_json::to_value(build).unwrap_or_default();
@@ -379,6 +406,7 @@ async fn cancel(call: Call) -> Result<Reply, ApiError> {
         if build.status.as_deref() == Some("CANCELLED") {
             let operation = w.cloudbuild.get(project, id)?.operation.clone();
             set_metadata(w, &operation, &build);
+            publish_log(w, id);
             if w.operations.get(&operation).is_some_and(|o| !o.done()) {
                 w.operations.finish(
                     &operation,

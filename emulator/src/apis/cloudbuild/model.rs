@@ -164,6 +164,9 @@ const ARCHIVE_SUFFIXES: &[&str] = &[".tar.gz", ".tgz", ".zip"];
 pub struct Stored {
     pub build: Build,
     pub log: String,
+    /// How much of `log` is in Cloud Logging already (whole lines only).
+    #[serde(skip)]
+    pub logged: usize,
     pub operation: String,
     /// Creation order (timestamps can tie), for listing newest first.
     #[serde(skip)]
@@ -332,6 +335,7 @@ impl Store {
             Stored {
                 build,
                 log,
+                logged: 0,
                 operation,
                 sequence: self.created,
             },
@@ -413,6 +417,21 @@ impl Store {
             success,
             build: build.clone(),
         })
+    }
+
+    /// The whole lines of a build's log not handed to Cloud Logging yet, with its project;
+    /// they count as handed over.
+    pub fn take_unlogged(&mut self, id: &str) -> Option<(String, Vec<String>)> {
+        let stored = self.builds.get_mut(id)?;
+        let fresh = &stored.log[stored.logged..];
+        let whole = fresh.rfind('\n').map_or(0, |at| at + 1);
+        let lines = fresh[..whole]
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        stored.logged += whole;
+        Some((stored.build.project_id.clone(), lines))
     }
 
     /// Cancels a build that has not finished.

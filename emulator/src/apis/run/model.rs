@@ -238,6 +238,7 @@ pub fn service_info(project: &str, location: &str, id: &str, service: &Service) 
         .map_or(0, |s| s.max_instance_count);
     let mut info = ServiceInfo::new(project, location, id);
     info.image = serving.image;
+    info.revision = service.latest_created_revision.clone();
     info.env = serving
         .env
         .iter()

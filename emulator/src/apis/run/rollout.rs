@@ -8,6 +8,7 @@ use super::SERVICE_TYPE;
 use super::model::{condition, generation_of, service_info};
 use super::references::{missing_image, secret_env};
 use super::service::Service;
+use crate::apis::logging::model::{LogEntry, revision_resource};
 use crate::error::ApiError;
 use crate::ops;
 use crate::state::Emu;
@@ -133,7 +134,9 @@ pub(super) async fn rollout(emu: Emu, t: Target, op_name: String, generation: i6
                 };
                 mark_ready(&mut stored.service, urls);
                 let done = ops::any(SERVICE_TYPE, &stored.service);
+                let started = startup_entries(&t, &stored.service, info.container_port);
                 w.operations.finish(&op_name, Ok(done));
+                w.logging.write(started);
             }
             Err(message) => {
                 let error = ApiError::internal(format!(
@@ -144,6 +147,41 @@ pub(super) async fn rollout(emu: Emu, t: Target, op_name: String, generation: i6
             }
         }
     });
+}
+
+/// What Cloud Run logs (`run.googleapis.com/varlog/system`) when a revision's first instance
+/// starts: the start and the passed startup probe.
+fn startup_entries(t: &Target, service: &Service, port: u16) -> Vec<LogEntry> {
+    let revision = service.latest_created_revision.clone();
+    let resource = revision_resource(&t.project, &t.location, &t.id, &revision);
+    let container = service
+        .template
+        .as_ref()
+        .and_then(|tpl| tpl.containers.first())
+        .map(|c| c.name.clone())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| t.id.clone());
+    let system = |severity: &str, text: String| {
+        LogEntry::text(
+            &t.project,
+            "run.googleapis.com/varlog/system",
+            resource.clone(),
+            severity,
+            &text,
+        )
+    };
+    vec![
+        system(
+            "INFO",
+            "Starting new instance. Reason: DEPLOYMENT - Instance started due to traffic shifting between revisions.".to_string(),
+        ),
+        system(
+            "INFO",
+            format!(
+                "Default STARTUP TCP probe succeeded after 1 attempt for container \"{container}\" on port {port}."
+            ),
+        ),
+    ]
 }
 
 fn mark_ready(service: &mut Service, urls: Vec<String>) {
