@@ -257,6 +257,7 @@ impl Session {
                     .environment
                     .lock_stale
                     .unwrap_or(crate::lock::STALE),
+                who: settings.environment.user.as_deref().unwrap_or("someone"),
                 say: &|text| reporter.message(text),
             },
         )

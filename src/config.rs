@@ -157,6 +157,8 @@ pub struct Environment {
     pub no_browser: bool,
     /// DISPLAY or WAYLAND_DISPLAY is set (a graphical session where a browser can open).
     pub display: bool,
+    /// USER (USERNAME on Windows): who holds a lock, as other runs are told.
+    pub user: Option<String>,
 }
 
 impl Environment {
@@ -194,6 +196,7 @@ impl Environment {
                 .is_some_and(|v| !matches!(v.trim(), "0" | "false"))
                 || set("BROWSER").is_some_and(|b| b.trim() == "none"),
             display: set("DISPLAY").is_some() || set("WAYLAND_DISPLAY").is_some(),
+            user: set("USER").or_else(|| set("USERNAME")),
         }
     }
 }

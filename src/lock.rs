@@ -85,6 +85,8 @@ pub struct LockRequest<'a> {
     pub command: &'a str,
     pub timeout: Duration,
     pub stale: Duration,
+    /// Who runs it (USER), as waiters are told.
+    pub who: &'a str,
     /// Says what the wait is about (once per holder).
     pub say: &'a (dyn Fn(&str) + Sync),
 }
@@ -93,9 +95,7 @@ pub struct LockRequest<'a> {
 pub async fn acquire(google: &Google, request: LockRequest<'_>) -> anyhow::Result<EnvLock> {
     let object = object_name(request.env);
     let me = Holder {
-        who: std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "someone".into()),
+        who: request.who.to_string(),
         host: hostname(),
         pid: std::process::id(),
         command: request.command.to_string(),
