@@ -32,9 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::image::source(&settings, settings.environment.api_endpoint.is_some())?;
             let session = Session::open(settings).await?;
             session.preflight("up").await?;
-            let lock = session.lock("up").await?;
-            let result = session.up().await;
-            session.unlock(lock, result).await.map(|_| EXIT_OK)
+            session.locked("up", session.up()).await.map(|_| EXIT_OK)
         }
         Command::Down(args) => {
             let stack = StackArgs {
@@ -54,9 +52,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             session.preflight("down").await?;
             confirm_down(&session.ctx.settings, args.yes)?;
             crate::signals::install(cancel, session.ctx.settings.output);
-            let lock = session.lock("down").await?;
-            let result = session.down().await;
-            session.unlock(lock, result).await.map(|_| EXIT_OK)
+            session
+                .locked("down", session.down())
+                .await
+                .map(|_| EXIT_OK)
         }
         Command::Unlock => {
             let settings = config::resolve(global, &StackArgs::default(), &process_env)?;
@@ -239,42 +238,42 @@ impl Session {
         Ok(())
     }
 
-    /// Takes the environment's lock before `command` (`up` or `down`) changes anything: in the
-    /// staging bucket, which is created if absent (Cloud Storage enabled first if need be).
-    async fn lock(&self, command: &str) -> anyhow::Result<crate::lock::EnvLock> {
+    /// Runs `work` (the walk of `command`, `up` or `down`) holding the environment's lock: taken
+    /// before anything changes, in the staging bucket (created, and Cloud Storage enabled, if
+    /// need be), and released after, whatever `work` gave; `work`'s own failure comes first.
+    async fn locked<T>(
+        &self,
+        command: &str,
+        work: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
         let settings = &self.ctx.settings;
         let google = &self.ctx.google;
         let bucket = crate::lock::bucket(google, settings.staging_bucket.as_deref()).await?;
+        let stale = settings
+            .environment
+            .lock_stale
+            .unwrap_or(crate::lock::STALE);
         let reporter = &self.reporter;
-        crate::lock::acquire(
+        let lock = crate::lock::acquire(
             google,
             crate::lock::LockRequest {
                 bucket: &bucket,
                 env: &settings.names.env,
+                object: &settings.names.lock_object,
                 command,
                 timeout: settings.lock_timeout,
-                stale: settings
-                    .environment
-                    .lock_stale
-                    .unwrap_or(crate::lock::STALE),
+                stale,
                 who: settings.environment.user.as_deref().unwrap_or("someone"),
                 say: &|text| reporter.message(text),
             },
         )
-        .await
-    }
-
-    /// Releases the lock after the command; the command's own failure comes first.
-    async fn unlock<T>(
-        &self,
-        lock: crate::lock::EnvLock,
-        result: anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
+        .await?;
+        let result = work.await;
         if let Err(e) = lock.release().await {
-            self.reporter.message(&format!(
+            reporter.message(&format!(
                 "warning: the environment's lock was not released ({e:#}); the next run takes it \
                  over after {}s, or run `chatctl unlock`",
-                crate::lock::STALE.as_secs()
+                stale.as_secs()
             ));
         }
         result
@@ -285,10 +284,13 @@ impl Session {
         let settings = &self.ctx.settings;
         let bucket = staging::bucket_name(settings.staging_bucket.as_deref(), &settings.project);
         let env = &settings.names.env;
-        let text = match crate::lock::break_lock(&self.ctx.google, &bucket, env).await? {
-            Some(holder) => format!("broke the lock of environment `{env}`, held by {holder}"),
-            None => format!("environment `{env}` was not locked"),
-        };
+        let text =
+            match crate::lock::break_lock(&self.ctx.google, &bucket, &settings.names.lock_object)
+                .await?
+            {
+                Some(holder) => format!("broke the lock of environment `{env}`, held by {holder}"),
+                None => format!("environment `{env}` was not locked"),
+            };
         self.reporter.message(&text);
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! One `up` or `down` at a time per environment, whichever machine runs it: a lock object in
-//! the project's staging bucket (`gs://BUCKET/chatctl-lock-ENV.json`, the bucket `--build
-//! source` stages in), created only where there is none (`ifGenerationMatch=0`), rewritten every
+//! the project's staging bucket (`gs://BUCKET/chatctl-lock-ENV.json`, `Names::lock_object`; the
+//! bucket `--build source` stages in), created only where there is none (`ifGenerationMatch=0`), rewritten every
 //! [`STALE`]/4 while held, and deleted at the end. A waiter that sees no new generation for
 //! [`STALE`] takes over (a holder that died stops rewriting it); `chatctl unlock` breaks a lock
 //! on purpose. No state file: the project's storage is what every machine shares.
@@ -62,11 +62,6 @@ pub async fn bucket(google: &Google, staging_bucket: Option<&str>) -> anyhow::Re
     Ok(bucket)
 }
 
-/// The lock object of `env` (in the staging bucket).
-pub fn object_name(env: &str) -> String {
-    format!("chatctl-lock-{env}.json")
-}
-
 /// A held lock: refreshed in the background until [`EnvLock::release`].
 pub struct EnvLock {
     google: Google,
@@ -81,6 +76,8 @@ pub struct EnvLock {
 pub struct LockRequest<'a> {
     pub bucket: &'a str,
     pub env: &'a str,
+    /// The lock object in `bucket` (`Names::lock_object`).
+    pub object: &'a str,
     /// `up` or `down`.
     pub command: &'a str,
     pub timeout: Duration,
@@ -93,7 +90,7 @@ pub struct LockRequest<'a> {
 
 /// Takes the lock of `request.env`, waiting up to `request.timeout` while a live run holds it.
 pub async fn acquire(google: &Google, request: LockRequest<'_>) -> anyhow::Result<EnvLock> {
-    let object = object_name(request.env);
+    let object = request.object.to_string();
     let me = Holder {
         who: request.who.to_string(),
         host: hostname(),
@@ -242,11 +239,11 @@ async fn refresh(
     }
 }
 
-/// `chatctl unlock`: deletes the lock of `env` whoever holds it; who held it, if anyone.
+/// `chatctl unlock`: deletes the lock `object` whoever holds it; who held it, if anyone.
 pub async fn break_lock(
     google: &Google,
     bucket: &str,
-    env: &str,
+    object: &str,
 ) -> anyhow::Result<Option<String>> {
     if !serviceusage::disabled(google, &["storage.googleapis.com"])
         .await?
@@ -254,13 +251,12 @@ pub async fn break_lock(
     {
         return Ok(None); // no lock can exist without Cloud Storage
     }
-    let object = object_name(env);
-    let Some((generation, content)) = storage::read_json(google, bucket, &object).await? else {
+    let Some((generation, content)) = storage::read_json(google, bucket, object).await? else {
         return Ok(None);
     };
     let holder = serde_json::from_value::<Holder>(content)
         .map_or_else(|_| "an unreadable lock".to_string(), |h| h.describe());
-    storage::delete_if(google, bucket, &object, Some(generation)).await?;
+    storage::delete_if(google, bucket, object, Some(generation)).await?;
     Ok(Some(holder))
 }
 

@@ -31,6 +31,8 @@ pub struct Names {
     pub nats_firewall: String,
     /// The Secret Manager secret holding the NATS URL with the generated credentials.
     pub nats_auth_secret: String,
+    /// The staging bucket's object that is the environment's lock (`crate::lock`).
+    pub lock_object: String,
 }
 
 /// The environment's service accounts.
@@ -58,6 +60,7 @@ impl Names {
             nats_disk: format!("chat-nats-data-{env}"),
             nats_firewall: format!("chat-nats-allow-{env}"),
             nats_auth_secret: format!("chat-nats-auth-{env}"),
+            lock_object: format!("chatctl-lock-{env}.json"),
         };
         check(&names.redis_instance, "Memorystore instance id", 1, 40)?;
         check(&names.connector, "VPC Access connector id", 2, 25)?;

@@ -3,23 +3,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Emu, IMAGE, PROJECT};
 use emulator::FaultConfig;
-
-fn chatctl(base: &str, dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .env("CHATCTL_API_ENDPOINT", base)
-        .env("CHATCTL_PROJECT", PROJECT)
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .env("CLOUDSDK_CONFIG", dir.join("no-gcloud"))
-        .env("HOME", dir);
-    cmd
-}
 
 fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
@@ -35,7 +23,7 @@ async fn ctrl_c_stops_an_up_reports_what_runs_and_down_cleans_up() {
     // Slower time (a Redis create takes 2.7 s) so the interrupt lands while it runs.
     let emu = Emu::start_scaled(51, FaultConfig::default(), 0.01).await;
     let dir = tempfile::tempdir().unwrap();
-    let child = chatctl(emu.base(), dir.path())
+    let child = common::chatctl_at(emu.base(), dir.path())
         .args([
             "up", "--env", "sigint", "--image", IMAGE, "--output", "json",
         ])
@@ -97,7 +85,7 @@ async fn ctrl_c_stops_an_up_reports_what_runs_and_down_cleans_up() {
     let base = emu.base().to_string();
     let path = dir.path().to_path_buf();
     let down = tokio::task::spawn_blocking(move || {
-        chatctl(&base, &path)
+        common::chatctl_at(&base, &path)
             .args(["down", "--env", "sigint", "--yes", "--output", "json"])
             .output()
             .unwrap()
@@ -122,9 +110,14 @@ async fn run(base: &str, dir: &std::path::Path, args: &[&str]) -> std::process::
     let base = base.to_string();
     let dir = dir.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || chatctl(&base, &dir).args(&args).output().unwrap())
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || {
+        common::chatctl_at(&base, &dir)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 /// `run`, which must succeed (exit 0); its stderr is shown when it does not.

@@ -17,19 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 /// The chatctl binary against `base`, anonymous, never opening a browser.
 fn chatctl(base: &str, dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .env("CHATCTL_API_ENDPOINT", base)
-        .env("CHATCTL_PROJECT", PROJECT)
-        .env("CHATCTL_NO_BROWSER", "1")
+    let mut cmd = common::chatctl_at(base, dir);
+    cmd.env("CHATCTL_NO_BROWSER", "1")
         .env("CHATCTL_RUNTIME_DIR", dir.join("runtime"))
         .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
-        .env("CLOUDSDK_CONFIG", dir.join("no-gcloud"))
-        .env("HOME", dir);
+        .env_remove("WAYLAND_DISPLAY");
     cmd
 }
 

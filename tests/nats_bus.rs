@@ -7,22 +7,15 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use common::{Emu, IMAGE, PROJECT};
 use serde_json::Value;
 
 fn chatctl(base: &str, dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .env("CHATCTL_API_ENDPOINT", base)
-        .env("CHATCTL_PROJECT", PROJECT)
-        .env_remove("CHATCTL_BUS")
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .env("CLOUDSDK_CONFIG", dir.join("no-gcloud"))
-        .env("HOME", dir);
+    let mut cmd = common::chatctl_at(base, dir);
+    cmd.env_remove("CHATCTL_BUS");
     cmd
 }
 

@@ -69,8 +69,9 @@ pub struct Clients {
     pub logging: rest::Rest,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
-    /// The project calls are checked and billed against (`x-goog-user-project`), when one is set.
-    pub quota_project: Option<String>,
+    /// The project calls are checked and billed against (`x-goog-user-project`) when it is not
+    /// the target project (GOOGLE_CLOUD_QUOTA_PROJECT names another one).
+    pub foreign_quota_project: Option<String>,
     /// The credentials every client uses (also the login to Artifact Registry's Docker registry).
     pub credentials: Credentials,
 }
@@ -145,7 +146,8 @@ impl Clients {
     ) -> anyhow::Result<Self> {
         let (creds, quota_project) = credentials(environment, project)?;
         let mut clients = Self::connect_with(environment.api_endpoint.clone(), creds).await?;
-        clients.quota_project = quota_project;
+        clients.foreign_quota_project =
+            quota_project.filter(|quota| Some(quota.as_str()) != project);
         Ok(clients)
     }
 
@@ -248,7 +250,7 @@ impl Clients {
                 Duration::from_secs(60),
             )?,
             endpoint,
-            quota_project: None,
+            foreign_quota_project: None,
             credentials: creds,
         })
     }
@@ -281,13 +283,11 @@ impl Google {
         cancel: CancellationToken,
     ) -> Self {
         let emulated = clients.endpoint.is_some();
-        let project = project.into();
-        let foreign = clients
-            .quota_project
-            .as_ref()
-            .is_some_and(|q| *q != project);
         let mut retry = RetryPolicy {
-            foreign_quota: foreign.then(Default::default),
+            foreign_quota: clients
+                .foreign_quota_project
+                .is_some()
+                .then(Default::default),
             ..RetryPolicy::default()
         };
         if emulated {
@@ -310,7 +310,7 @@ impl Google {
         };
         Google {
             clients,
-            project,
+            project: project.into(),
             region: region.into(),
             waiting,
         }
@@ -339,11 +339,7 @@ impl Google {
             what,
             role,
             project: &self.project,
-            quota_project: self
-                .clients
-                .quota_project
-                .as_deref()
-                .filter(|quota| *quota != self.project),
+            quota_project: self.clients.foreign_quota_project.as_deref(),
         }
     }
 

@@ -107,18 +107,17 @@ pub async fn delete(google: &Google, id: &str) -> anyhow::Result<bool> {
     .await
 }
 
-/// Changes the `mask` fields (of [`UPDATABLE`]) of connector `id` to `connector`'s values, in
-/// place, and waits.
+/// Changes the `mask` fields (of [`UPDATABLE`]) of connector `id` to their values in `body`
+/// (a partial Connector in JSON), in place, and waits.
 pub async fn patch(
     google: &Google,
     id: &str,
-    connector: &Connector,
+    body: &serde_json::Value,
     mask: &[&str],
 ) -> anyhow::Result<()> {
     let name = connector_name(google, id);
     let what = format!("update connector {id} ({})", mask.join(", "));
     let call = google.call(&what, ROLE);
-    let body = serde_json::to_value(connector)?;
     let rest = &google.clients.vpcaccess_json;
     let answer = super::send(google, call, || {
         rest.send(

@@ -20,7 +20,8 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// the service gets it as REDIS_CA_CERT as on Google) and the files redis-server reads.
 pub struct RedisTls {
     pub ca_pem: String,
-    ca_der: CertificateDer<'static>,
+    /// A TLS client that trusts only this CA, for chatctl's own readiness check.
+    connector: TlsConnector,
     pub ca_file: PathBuf,
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
@@ -63,7 +64,7 @@ impl RedisTls {
 
         let tls = RedisTls {
             ca_pem: ca.pem(),
-            ca_der: ca.der().clone(),
+            connector: trusting(ca.der().clone())?,
             ca_file: dir.join("server-ca.pem"),
             cert_file: dir.join("server.pem"),
             key_file: dir.join("server-key.pem"),
@@ -93,18 +94,24 @@ impl RedisTls {
 
     /// A TLS connection to 127.0.0.1:`port` that trusts only this instance's CA.
     pub async fn connect(&self, port: u16) -> Option<TlsStream<TcpStream>> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).ok()?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .ok()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         let tcp = TcpStream::connect((LOOPBACK, port)).await.ok()?;
-        TlsConnector::from(Arc::new(config))
+        self.connector
             .connect(ServerName::IpAddress(LOOPBACK.into()), tcp)
             .await
             .ok()
     }
+}
+
+/// A TLS client whose only root is `ca`.
+fn trusting(ca: CertificateDer<'static>) -> Result<TlsConnector, String> {
+    let fail = |e: rustls::Error| format!("cannot set up a TLS client for Redis: {e}");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).map_err(fail)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(fail)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }

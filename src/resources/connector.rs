@@ -122,10 +122,14 @@ impl Resource for VpcConnector {
             ),
             Action::Resume { .. } => wait_ready(ctx, progress).await,
             Action::Update { changes } => {
+                // Only updatable top-level fields changed (`decide`): the patch names just those.
                 let mask: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                let body: serde_json::Map<String, serde_json::Value> = changes
+                    .iter()
+                    .map(|c| (c.path.clone(), c.to.clone()))
+                    .collect();
                 progress.detail(Phase::Updating, &crate::diff::summary(changes));
-                let range = intended_range(ctx, api::get(&ctx.google, id).await?.as_ref());
-                api::patch(&ctx.google, id, &desired(ctx, &range)?.message, &mask).await?;
+                api::patch(&ctx.google, id, &body.into(), &mask).await?;
                 wait_ready(ctx, progress).await
             }
             Action::Replace { changes } => anyhow::bail!(

@@ -302,21 +302,27 @@ pub fn settings(env: &str) -> Settings {
     config::resolve(&global, &stack, &|_| None).expect("settings")
 }
 
-/// The chatctl binary set up against the emulator at `base` for environment `env` of the test
-/// project: anonymous (no credentials file, no gcloud files, HOME in `home`), deploying
-/// [`IMAGE`], with no terminal to ask on.
-pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::Command {
+/// The chatctl binary against the emulator at `base` for the test project: anonymous (no
+/// credentials file, no quota project, no gcloud files, HOME and the working directory in
+/// `dir`), with no terminal to ask on.
+pub fn chatctl_at(base: &str, dir: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"));
     command
-        .current_dir(home)
+        .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .env("CHATCTL_API_ENDPOINT", base)
+        .env("CHATCTL_PROJECT", PROJECT)
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
-        .env("CLOUDSDK_CONFIG", home.join("no-gcloud"))
-        .env("HOME", home)
-        .env("CHATCTL_IMAGE", IMAGE)
-        .args(["--project", PROJECT, "--env", env]);
+        .env("CLOUDSDK_CONFIG", dir.join("no-gcloud"))
+        .env("HOME", dir);
+    command
+}
+
+/// [`chatctl_at`] for environment `env`, deploying [`IMAGE`].
+pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::Command {
+    let mut command = chatctl_at(base, home);
+    command.env("CHATCTL_IMAGE", IMAGE).args(["--env", env]);
     command
 }
 
