@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{BuildMode, Bus, Tier};
+use crate::config::{BuildMode, Bus, Egress, Tier};
 use crate::report::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -225,6 +225,20 @@ pub struct StackArgs {
     /// service first, then deletes what the old bus left [default: redis].
     #[arg(long, env = "CHATCTL_BUS", value_enum)]
     pub bus: Option<Bus>,
+
+    /// How the service reaches Redis (or the NATS VM) on the network: `connector` (a
+    /// Serverless VPC Access connector, as the tutorial does) or `direct` (Direct VPC egress:
+    /// the instances take addresses from --subnet; no connector VMs to pay for). Switching
+    /// moves the service first, then deletes the connector nothing uses [default: connector].
+    #[arg(long, env = "CHATCTL_EGRESS", value_enum)]
+    pub egress: Option<Egress>,
+
+    /// With --egress direct: the subnet of --network in the region the instances take their
+    /// addresses from; it needs about two addresses per instance the service may scale to
+    /// (checked before anything is created) [default: the subnet named like the network, as
+    /// Cloud Run picks].
+    #[arg(long, env = "CHATCTL_SUBNET", value_name = "NAME")]
+    pub subnet: Option<String>,
 
     /// The connector's /28 range, e.g. 10.8.0.0/28, or `auto` to pick a free /28 that overlaps
     /// no connector or subnet of the network [default: 10.8.0.0/28].

@@ -61,6 +61,26 @@ impl Bus {
     }
 }
 
+/// How the Cloud Run service reaches the VPC, where Redis or the NATS VM is (see --egress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Egress {
+    /// Through a Serverless VPC Access connector (a /28 of connector VMs), as the tutorial does.
+    Connector,
+    /// Direct VPC egress: the instances take addresses from a subnet of the network.
+    Direct,
+}
+
+impl Egress {
+    /// The name reports show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Egress::Connector => "connector",
+            Egress::Direct => "direct",
+        }
+    }
+}
+
 /// The chatctl.yaml file. Keys are camelCase like the REST resources they sit next to.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -77,6 +97,8 @@ pub struct FileConfig {
     pub build_service_account: Option<String>,
     pub tier: Option<Tier>,
     pub bus: Option<Bus>,
+    pub egress: Option<Egress>,
+    pub subnet: Option<String>,
     pub connector_range: Option<String>,
     pub network: Option<String>,
     pub allow_unauthenticated: Option<bool>,
@@ -236,6 +258,11 @@ pub struct Settings {
     /// With --bus nats: a NATS server chatctl does not provision (`up --local` sets it to its
     /// loopback nats-server; never read from flags, environment or file). No credentials in it.
     pub nats_server: Option<String>,
+    /// `--egress`: a connector, or Direct VPC egress through `subnet`.
+    pub egress: Egress,
+    /// With --egress direct: the subnet of `network` in `region` the instances take their
+    /// addresses from (by default the one named like the network, as Cloud Run picks).
+    pub subnet: String,
     pub connector_range: ConnectorRange,
     pub network: String,
     pub allow_unauthenticated: bool,
@@ -337,6 +364,10 @@ pub fn resolve(
         connector: object_or_empty(file.connector, "connector")?,
     };
     let bus = stack.bus.or(file.bus).unwrap_or(Bus::Redis);
+    let network = pick(stack.network.clone(), file.network, DEFAULT_NETWORK);
+    names::validate_network_name("network", &network).map_err(ConfigError)?;
+    let subnet = pick(stack.subnet.clone(), file.subnet, &network);
+    names::validate_network_name("subnet", &subnet).map_err(ConfigError)?;
     Ok(Settings {
         project,
         project_source,
@@ -354,8 +385,10 @@ pub fn resolve(
         tier: stack.tier.or(file.tier).unwrap_or(Tier::Basic),
         bus,
         nats_server: None,
+        egress: stack.egress.or(file.egress).unwrap_or(Egress::Connector),
+        subnet,
         connector_range,
-        network: pick(stack.network.clone(), file.network, DEFAULT_NETWORK),
+        network,
         allow_unauthenticated: if stack.no_allow_unauthenticated {
             false
         } else {
@@ -651,6 +684,42 @@ mod tests {
         std::fs::write(&path, "timeout: 90s\n").unwrap();
         let ok = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap();
         assert_eq!(ok.timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn egress_defaults_to_a_connector_and_the_subnet_to_the_network_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chatctl.yaml");
+        let global = crate::cli::GlobalArgs {
+            config: Some(path.clone()),
+            project: Some("chat-e2e-1".into()),
+            ..Default::default()
+        };
+        std::fs::write(&path, "network: chat\n").unwrap();
+        let plain = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap();
+        assert_eq!(
+            (plain.egress, plain.subnet.as_str()),
+            (Egress::Connector, "chat")
+        );
+        std::fs::write(&path, "egress: direct\nsubnet: chat-us\n").unwrap();
+        let direct = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap();
+        assert_eq!(
+            (direct.egress, direct.subnet.as_str()),
+            (Egress::Direct, "chat-us")
+        );
+        let flag = StackArgs {
+            egress: Some(Egress::Connector),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&global, &flag, &env_of(&[])).unwrap().egress,
+            Egress::Connector
+        );
+        std::fs::write(&path, "egress: tunnel\n").unwrap();
+        assert!(resolve(&global, &StackArgs::default(), &env_of(&[])).is_err());
+        std::fs::write(&path, "subnet: Bad_Subnet\n").unwrap();
+        let err = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap_err();
+        assert!(err.0.contains("not a Compute Engine subnet name"), "{err}");
     }
 }
 

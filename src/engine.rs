@@ -114,7 +114,10 @@ async fn step(
         .any(|api| disabled.iter().any(|d| d == api))
     {
         // Reading through an API that is not enabled yet only yields SERVICE_DISABLED.
-        let planned = Planned::new(name, "unknown (APIs not enabled yet)", Action::Create);
+        let planned = match resource.unused_by(ctx) {
+            Some(why) => Planned::new(name, format!("not used ({why})"), Action::NoOp),
+            None => Planned::new(name, "unknown (APIs not enabled yet)", Action::Create),
+        };
         return Ok(StepResult {
             planned: Some(planned),
             existed: false,

@@ -191,6 +191,19 @@ pub fn validate_service_account_email(email: &str) -> Result<(), String> {
     }
 }
 
+/// Validates a Compute Engine network or subnet name (`what`): 1-63 lowercase letters, digits
+/// and hyphens, starting with a letter, not ending with a hyphen.
+pub fn validate_network_name(what: &str, name: &str) -> Result<(), String> {
+    if (1..=63).contains(&name.len()) && is_dns_label(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a Compute Engine {what} name (1-63 lowercase letters, digits and \
+             hyphens, starting with a letter): pass its name, e.g. --{what} default"
+        ))
+    }
+}
+
 /// Validates a project ID (6-30 characters, optionally `domain:` prefixed).
 pub fn validate_project(project: &str) -> Result<(), String> {
     let id = project.rsplit(':').next().unwrap_or(project);

@@ -34,6 +34,10 @@ pub enum Used {
     /// `--bus nats`: the NATS server's VM, data disk and firewall rule, and its credentials
     /// secret.
     NatsBus,
+    /// `--egress connector` (the default): creating and changing the connector.
+    ConnectorEgress,
+    /// `--egress direct`: reading the subnet the service's instances take addresses from.
+    DirectEgress,
 }
 
 impl Used {
@@ -51,6 +55,8 @@ impl Used {
             Used::LocalPush => "--build local to Artifact Registry",
             Used::RedisAuth => "Redis AUTH (the default; not with --no-redis-auth)",
             Used::NatsBus => "--bus nats",
+            Used::ConnectorEgress => "--egress connector (the default)",
+            Used::DirectEgress => "--egress direct",
             Used::Secrets => "Redis AUTH (the default; not with --no-redis-auth), or --bus nats",
         }
     }
@@ -124,12 +130,13 @@ pub static NEEDS: &[Need] = &[
     need("redis.operations.get", REDIS, "wait for Redis operations", Always, false),
     need("vpcaccess.connectors.get", VPC_ACCESS, "read the connector", Always, false),
     need("vpcaccess.connectors.list", VPC_ACCESS, "find the /28 ranges other connectors use", Always, false),
-    need("vpcaccess.connectors.create", VPC_ACCESS, "create the Serverless VPC Access connector", Always, true),
-    need("vpcaccess.connectors.update", VPC_ACCESS, "change its machine type or instance bounds in place", Always, true),
+    need("vpcaccess.connectors.create", VPC_ACCESS, "create the Serverless VPC Access connector", ConnectorEgress, true),
+    need("vpcaccess.connectors.update", VPC_ACCESS, "change its machine type or instance bounds in place", ConnectorEgress, true),
     need("vpcaccess.connectors.delete", VPC_ACCESS, "delete it on `down`", Always, true),
     need("vpcaccess.operations.get", VPC_ACCESS, "wait for connector operations", Always, false),
     need("compute.networks.get", NETWORK_VIEWER, "check that the network exists", Always, false),
     need("compute.subnetworks.list", NETWORK_VIEWER, "keep the connector's /28 clear of the network's subnets", Always, false),
+    need("compute.subnetworks.get", NETWORK_VIEWER, "check the Direct VPC egress subnet and its room", DirectEgress, false),
     need("run.services.get", RUN, "read the Cloud Run service", Always, false),
     need("run.services.create", RUN, "deploy the Cloud Run service", Always, true),
     need("run.services.update", RUN, "update the Cloud Run service", Always, true),
@@ -187,6 +194,10 @@ pub fn uses(settings: &Settings) -> BTreeSet<Used> {
     if settings.allow_unauthenticated {
         used.insert(PublicAccess);
     }
+    used.insert(match settings.egress {
+        crate::config::Egress::Connector => ConnectorEgress,
+        crate::config::Egress::Direct => DirectEgress,
+    });
     if settings.redis_auth {
         used.insert(RedisAuth);
     }

@@ -86,6 +86,12 @@ pub trait Resource: Sync {
         &[]
     }
 
+    /// Why these settings do not use it (`bus redis`, `egress direct`), or None when they do:
+    /// while its APIs are disabled, `plan` then shows it as not used rather than to create.
+    fn unused_by(&self, _ctx: &Ctx) -> Option<String> {
+        None
+    }
+
     /// The name shown before it has been observed.
     fn display_name(&self, ctx: &Ctx) -> String;
 
@@ -131,6 +137,7 @@ pub trait AnyResource: Sync {
     fn id(&self) -> ResourceId;
     fn needs(&self) -> &'static [Edge];
     fn read_through(&self) -> &'static [&'static str];
+    fn unused_by(&self, ctx: &Ctx) -> Option<String>;
     fn display_name(&self, ctx: &Ctx) -> String;
     fn teardown(&self) -> Teardown;
     fn plan<'a>(&'a self, ctx: &'a Ctx, out: &'a Outputs) -> Step<'a, Planned>;
@@ -160,6 +167,10 @@ impl<R: Resource> AnyResource for R {
 
     fn read_through(&self) -> &'static [&'static str] {
         Resource::read_through(self)
+    }
+
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        Resource::unused_by(self, ctx)
     }
 
     fn display_name(&self, ctx: &Ctx) -> String {
@@ -296,6 +307,9 @@ pub struct Values {
     /// The secret version holding the NATS server's URL with its credentials, which the
     /// service pins (--bus nats on Google Cloud).
     pub nats_auth_version: Option<String>,
+    /// With --egress direct: the primary range of the subnet the service's instances take
+    /// their addresses from (what the NATS firewall rule admits).
+    pub egress_range: Option<String>,
     pub image: Option<String>,
     pub service_url: Option<String>,
     /// APIs the stack needs that are not enabled yet: resources read through them are not

@@ -7,47 +7,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use base64::Engine as _;
-use common::{Emu, IMAGE, PROJECT};
+use common::{Emu, PROJECT};
 use serde_json::Value;
 
-fn chatctl(base: &str, dir: &std::path::Path) -> Command {
-    let mut cmd = common::chatctl_at(base, dir);
-    cmd.env_remove("CHATCTL_BUS");
-    cmd
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(base: &str, dir: &std::path::Path, env: &str, args: &[&str]) -> Run {
-    let (base, dir) = (base.to_string(), dir.to_path_buf());
-    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    args.extend(["--env".into(), env.into()]);
-    if args[0] != "down" {
-        args.extend(["--image".into(), IMAGE.into()]);
-    }
-    let out = tokio::task::spawn_blocking(move || chatctl(&base, &dir).args(&args).output())
-        .await
-        .unwrap()
-        .expect("run chatctl");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-async fn run_ok(base: &str, dir: &std::path::Path, env: &str, args: &[&str]) -> Run {
-    let out = run(base, dir, env, args).await;
-    assert_eq!(out.code, Some(0), "chatctl {args:?}: {}", out.stderr);
-    out
-}
+use common::{run, run_ok};
 
 async fn get(emu: &Emu, path: &str) -> Value {
     let answer = emu
@@ -461,9 +425,9 @@ async fn a_nats_vm_that_is_not_ours_is_refused_and_left_alone() {
 }
 
 #[test]
-fn the_graph_orders_disk_vm_secret_then_service_and_the_old_bus_after_the_service() {
+fn the_graph_orders_disk_vm_secret_then_service_and_the_leftovers_after_the_service() {
     use chatctl::resources::{
-        connector, nats_auth, nats_disk, nats_firewall, nats_vm, old_bus, run_service,
+        connector, leftovers, nats_auth, nats_disk, nats_firewall, nats_vm, run_service,
     };
     use chatctl::stack::{ResourceId, Stack};
     let after = |stack: &Stack, id: ResourceId| -> Vec<ResourceId> {
@@ -482,7 +446,7 @@ fn the_graph_orders_disk_vm_secret_then_service_and_the_old_bus_after_the_servic
     for needed in [nats_vm::ID, nats_auth::ID, nats_firewall::ID] {
         assert!(after(&up, run_service::ID).contains(&needed), "{needed}");
     }
-    assert_eq!(after(&up, old_bus::ID), [run_service::ID]);
+    assert_eq!(after(&up, leftovers::ID), [run_service::ID]);
 
     let down = Stack::down();
     assert!(
@@ -493,7 +457,7 @@ fn the_graph_orders_disk_vm_secret_then_service_and_the_old_bus_after_the_servic
         assert!(after(&down, used).contains(&run_service::ID), "{used}");
     }
     assert!(
-        !down.nodes.iter().any(|(n, _)| *n == old_bus::ID),
+        !down.nodes.iter().any(|(n, _)| *n == leftovers::ID),
         "down deletes each piece itself"
     );
 }

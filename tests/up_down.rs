@@ -34,9 +34,15 @@ fn assert_all_done(walk: &Walk, what: &str) {
     }
 }
 
-/// The NATS server's pieces (and the other-bus cleanup, with nothing to clean) with --bus redis.
+/// The NATS server's pieces with --bus redis, the Direct VPC egress subnet with a connector,
+/// and the leftovers step with nothing to clean.
 fn unused_with_redis(planned: &chatctl::resources::Planned) -> bool {
-    planned.state == "not used (bus redis)" || planned.state == "none"
+    [
+        "not used (bus redis)",
+        "not used (egress connector)",
+        "none",
+    ]
+    .contains(&planned.state.as_str())
 }
 
 async fn up(session: &chatctl::commands::Session) -> Walk {

@@ -851,3 +851,85 @@ async fn secret_env_needs_the_secret_and_the_accessor_role_and_reaches_the_revis
         "the revision gets the secret's value: {env:?}"
     );
 }
+
+#[tokio::test]
+async fn direct_vpc_egress_needs_one_interface_on_a_subnet_of_the_network_in_the_region() {
+    use google_cloud_run_v2::model::vpc_access::NetworkInterface;
+    let emu = start(fast_config()).await;
+    let run = run_client(emu.base_url()).await;
+    let with = |interfaces: Vec<NetworkInterface>| {
+        service(HELLO).set_template(
+            RevisionTemplate::new()
+                .set_vpc_access(VpcAccess::new().set_network_interfaces(interfaces))
+                .set_containers([Container::new().set_image(HELLO)]),
+        )
+    };
+    let nic = |network: &str, subnet: &str| {
+        NetworkInterface::new()
+            .set_network(network)
+            .set_subnetwork(subnet)
+    };
+    let refused = [
+        (
+            "two-nics",
+            vec![nic("default", ""), nic("default", "")],
+            "only a single network interface",
+        ),
+        (
+            "empty-nic",
+            vec![nic("", "")],
+            "at least one of network or subnetwork",
+        ),
+        (
+            "no-network",
+            vec![nic("nope", "")],
+            "networks/nope\" was not found",
+        ),
+        (
+            "no-subnet",
+            vec![nic("default", "nope")],
+            "subnetworks/nope\" was not found in region us-central1",
+        ),
+        (
+            "both",
+            vec![nic("default", "")],
+            "one and only one of connector and network_interfaces",
+        ),
+    ];
+    for (id, interfaces, text) in refused {
+        let mut body = with(interfaces);
+        if id == "both" {
+            let vpc = body.template.as_mut().unwrap().vpc_access.as_mut().unwrap();
+            vpc.connector = CONNECTOR.to_string();
+        }
+        let error = create_error(&run, id, body).await;
+        assert_eq!(code_of(&error), Code::InvalidArgument, "{id}: {error}");
+        assert!(error.to_string().contains(text), "{id}: {error}");
+    }
+    // The network alone takes the subnet of its name; the subnet alone finds its network.
+    for (id, interface) in [
+        ("by-network", nic("default", "")),
+        ("by-subnet", nic("", "default")),
+        (
+            "full-path",
+            nic("projects/run-test-proj/global/networks/default", "default"),
+        ),
+    ] {
+        let service = run
+            .create_service()
+            .set_parent(PARENT)
+            .set_service_id(id)
+            .set_service(with(vec![interface.clone()]))
+            .poller()
+            .until_done()
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let stored = &service
+            .template
+            .unwrap()
+            .vpc_access
+            .unwrap()
+            .network_interfaces;
+        assert_eq!(stored, &vec![interface], "{id}: kept as given");
+    }
+}

@@ -1,6 +1,6 @@
 //! Compute Engine v1: the subnets of a VPC network, in every region (subnet ranges are unique
 //! across a whole network), with their primary and secondary ranges, so the connector's /28 is
-//! checked against them before the connector is created.
+//! checked against them before the connector is created; one subnet, for Direct VPC egress.
 
 use google_cloud_compute_v1::model::Subnetwork;
 
@@ -47,7 +47,7 @@ fn network_name(reference: &str) -> &str {
 
 /// The ranges of one subnet, if it belongs to `network`.
 fn ranges_of(subnet: Subnetwork, network: &str) -> Vec<SubnetRange> {
-    if subnet.network.as_deref().map(network_name) != Some(network_name(network)) {
+    if !in_network(&subnet, network) {
         return Vec::new();
     }
     let name = subnet.name.unwrap_or_default();
@@ -130,6 +130,37 @@ pub async fn network_exists(google: &Google, network: &str) -> anyhow::Result<bo
     )
     .await?;
     Ok(found.is_some())
+}
+
+/// The subnet `name` in `region` (`None` when there is none): Direct VPC egress takes its
+/// instances' addresses from it.
+pub async fn subnet(
+    google: &Google,
+    region: &str,
+    name: &str,
+) -> anyhow::Result<Option<Subnetwork>> {
+    let what = format!("read subnet {name} in {region}");
+    super::send_unless(
+        google,
+        google.call(&what, VIEWER_ROLE),
+        super::errors::Kind::NotFound,
+        || {
+            google
+                .clients
+                .subnetworks
+                .get()
+                .set_project(google.project())
+                .set_region(region)
+                .set_subnetwork(name)
+                .send()
+        },
+    )
+    .await
+}
+
+/// Whether a subnet's `network` reference names `network`.
+pub fn in_network(subnet: &Subnetwork, network: &str) -> bool {
+    subnet.network.as_deref().map(network_name) == Some(network_name(network))
 }
 
 /// Why a create cannot use `network`, which does not exist.

@@ -3,7 +3,8 @@
 //! environment and the network identify ours. Its machine type and instance bounds change in
 //! place (`connectors.patch`); a new range cannot, and `up` says what to do instead. Its /28 is checked against every subnet of the
 //! network (all regions, secondary ranges too) and the region's other connectors before
-//! creating, so a clash is reported at once rather than inside the operation.
+//! creating, so a clash is reported at once rather than inside the operation. With --egress
+//! direct it is not used: one of ours left from before is deleted once the service has moved.
 
 use std::net::Ipv4Addr;
 
@@ -11,7 +12,7 @@ use google_cloud_vpcaccess_v1::model::Connector;
 use google_cloud_vpcaccess_v1::model::connector::State;
 
 use super::{Action, Outputs, Planned, Rendered, apis, render, to_json};
-use crate::config::ConnectorRange;
+use crate::config::{ConnectorRange, Egress};
 use crate::context::Ctx;
 use crate::gcp::compute::{self, SubnetRange};
 use crate::gcp::vpcaccess as api;
@@ -41,9 +42,18 @@ impl Resource for VpcConnector {
         ctx.settings.names.connector.clone()
     }
 
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (ctx.settings.egress == Egress::Direct).then(|| super::leftovers::egress_reason(ctx))
+    }
+
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let id = &ctx.settings.names.connector;
         let found = api::get(&ctx.google, id).await?;
+        if ctx.settings.egress == Egress::Direct {
+            let found = found.map(|c| (c.network == ctx.settings.network, state_name(&c.state)));
+            let why = super::leftovers::egress_reason(ctx);
+            return Ok(super::leftovers::unused_by_mark(id, why, found));
+        }
         if found.is_none() {
             if let Some(reason) = super::missing_network(ctx, out).await? {
                 return Ok(Planned::new(id, "absent", Action::Conflict { reason }));

@@ -5,12 +5,13 @@
 
 pub mod apis;
 pub mod connector;
+pub mod egress_subnet;
 pub mod image;
+pub mod leftovers;
 pub mod nats_auth;
 pub mod nats_disk;
 pub mod nats_firewall;
 pub mod nats_vm;
-pub mod old_bus;
 pub mod project_binding;
 pub mod public_access;
 pub mod redis;
@@ -36,6 +37,7 @@ pub static ALL: &[&dyn AnyResource] = &[
     &redis::Redis,
     &redis_auth::RedisAuth,
     &connector::VpcConnector,
+    &egress_subnet::EgressSubnet,
     &nats_disk::NatsDisk,
     &nats_vm::NatsVm,
     &nats_auth::NatsAuth,
@@ -43,7 +45,7 @@ pub static ALL: &[&dyn AnyResource] = &[
     &image::Image,
     &run_service::RunService,
     &public_access::PublicAccess,
-    &old_bus::OldBus,
+    &leftovers::Leftovers,
 ];
 
 /// The resource with this id.

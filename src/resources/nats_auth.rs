@@ -71,12 +71,21 @@ impl Resource for NatsAuth {
         ctx.settings.names.nats_auth_secret.clone()
     }
 
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (!super::leftovers::provisions_nats(ctx)).then(|| super::leftovers::bus_reason(ctx))
+    }
+
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.nats_auth_secret;
-        let found = api::get_with(&ctx.google, name, super::old_bus::lookup(ctx)).await?;
-        if !super::old_bus::provisions_nats(ctx) {
+        let found = api::get_with(&ctx.google, name, super::leftovers::lookup(ctx)).await?;
+        if !super::leftovers::provisions_nats(ctx) {
             let found = found.map(|s| (s.labels, "ENABLED".to_string()));
-            return Ok(super::old_bus::unused(ctx, name, found));
+            return Ok(super::leftovers::unused(
+                ctx,
+                name,
+                super::leftovers::bus_reason(ctx),
+                found,
+            ));
         }
         let Some(secret) = found else {
             return Ok(Planned::new(name, "absent", Action::Create));

@@ -2,7 +2,7 @@
 //! (`chat-nats-data-ENV`, 10 GB pd-balanced, in the NATS VM's zone), labelled, created before
 //! the VM attaches it and kept when the VM is replaced, so room history outlives the VM.
 //! With `--bus redis` it is not used: one of ours left from `--bus nats` is deleted by
-//! `old_bus` once the service has moved off it.
+//! `leftovers` once the service has moved off it.
 
 use google_cloud_compute_v1::model::Disk;
 
@@ -58,6 +58,10 @@ impl Resource for NatsDisk {
         ctx.settings.names.nats_disk.clone()
     }
 
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (!super::leftovers::provisions_nats(ctx)).then(|| super::leftovers::bus_reason(ctx))
+    }
+
     async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
         let s = &ctx.settings;
         let name = &s.names.nats_disk;
@@ -65,15 +69,20 @@ impl Resource for NatsDisk {
             &ctx.google,
             &nats_vm::zone(&s.region),
             name,
-            super::old_bus::lookup(ctx),
+            super::leftovers::lookup(ctx),
         )
         .await?;
-        if !super::old_bus::provisions_nats(ctx) {
+        if !super::leftovers::provisions_nats(ctx) {
             let found = found.map(|d| {
                 let state = status(&d);
                 (d.labels, state)
             });
-            return Ok(super::old_bus::unused(ctx, name, found));
+            return Ok(super::leftovers::unused(
+                ctx,
+                name,
+                super::leftovers::bus_reason(ctx),
+                found,
+            ));
         }
         let Some(disk) = found else {
             return Ok(Planned::new(name, "absent", Action::Create));

@@ -1,15 +1,16 @@
 //! `--bus nats`: the firewall rule `chat-nats-allow-ENV` admitting TCP 4222 to the NATS VM
-//! (its network tag) from the connector's /28 only, the one way Cloud Run reaches it. Firewall
+//! (its network tag) from the connector's /28 only (with --egress direct, from the subnet the
+//! service's instances take their addresses from), the one way Cloud Run reaches it. Firewall
 //! rules take no labels: the description carries chatctl's marks. A rule whose range, port or
 //! target drifted is replaced (deleted, then inserted).
 
 use google_cloud_compute_v1::model::{Firewall, firewall};
 
-use super::{Action, Outputs, Planned, apis, connector, nats_vm, not_ours};
-use crate::config::ConnectorRange;
+use super::{Action, Outputs, Planned, apis, connector, egress_subnet, nats_vm, not_ours};
+use crate::config::{ConnectorRange, Egress};
 use crate::context::Ctx;
 use crate::diff::Change;
-use crate::gcp::{Read, compute_vms as api, vpcaccess};
+use crate::gcp::{Read, compute, compute_vms as api, vpcaccess};
 use crate::report::{Phase, Progress};
 use crate::resource::{Edge, Resource, ResourceId, Teardown};
 use crate::templates::KNOWN_AFTER_UP;
@@ -25,17 +26,52 @@ fn ours(ctx: &Ctx, rule: &Firewall) -> bool {
         .is_some_and(|d| d.starts_with(&ctx.settings.names.firewall_description()))
 }
 
-/// The connector's range: as it exists, else as configured, else known after `up`.
-async fn source_range(ctx: &Ctx) -> anyhow::Result<String> {
-    let found = vpcaccess::get(&ctx.google, &ctx.settings.names.connector).await?;
-    Ok(match (found, &ctx.settings.connector_range) {
-        (Some(c), _) if !c.ip_cidr_range.is_empty() => c.ip_cidr_range,
-        (_, ConnectorRange::Fixed(range)) => range.clone(),
-        _ => KNOWN_AFTER_UP.to_string(),
-    })
+/// The ranges Cloud Run's traffic to NATS may come from, sorted: that of the egress in use
+/// (the Direct VPC egress subnet's, or the connector's as it exists, else as configured), and,
+/// while the service still runs on the other one (mid-switch), that one's too, so the running
+/// revision keeps its bus until the new one serves; `leftovers` narrows the rule afterwards.
+/// `KNOWN_AFTER_UP` stands for a range not known yet.
+async fn source_ranges(ctx: &Ctx, out: &Outputs) -> anyhow::Result<Vec<String>> {
+    let s = &ctx.settings;
+    let connector = vpcaccess::get(&ctx.google, &s.names.connector).await?;
+    let connector_range = match (connector, &s.connector_range) {
+        (Some(c), _) if !c.ip_cidr_range.is_empty() => Some(c.ip_cidr_range),
+        (_, ConnectorRange::Fixed(range)) if s.egress == Egress::Connector => Some(range.clone()),
+        _ => None,
+    };
+    let vpc = crate::gcp::run::get(&ctx.google, &s.names.run_service)
+        .await?
+        .and_then(|service| service.template?.vpc_access);
+    let mut ranges = Vec::new();
+    match s.egress {
+        Egress::Direct => {
+            ranges.push(out.get().egress_range);
+            if vpc.as_ref().is_some_and(|v| !v.connector.is_empty()) {
+                ranges.push(connector_range);
+            }
+        }
+        Egress::Connector => {
+            ranges.push(connector_range);
+            let subnet = vpc
+                .and_then(|v| v.network_interfaces.into_iter().next())
+                .map(|nic| nic.subnetwork);
+            if let Some(subnet) = subnet.filter(|n| !n.is_empty()) {
+                let name = subnet.rsplit('/').next().unwrap_or(&subnet);
+                let found = compute::subnet(&ctx.google, &s.region, name).await?;
+                ranges.push(found.and_then(|f| f.ip_cidr_range));
+            }
+        }
+    }
+    let mut ranges: Vec<String> = ranges
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| KNOWN_AFTER_UP.to_string()))
+        .collect();
+    ranges.sort();
+    ranges.dedup();
+    Ok(ranges)
 }
 
-fn desired(ctx: &Ctx, range: &str) -> Firewall {
+fn desired(ctx: &Ctx, ranges: &[String]) -> Firewall {
     let names = &ctx.settings.names;
     Firewall::new()
         .set_name(&names.nats_firewall)
@@ -46,7 +82,7 @@ fn desired(ctx: &Ctx, range: &str) -> Firewall {
         .set_allowed([firewall::Allowed::new()
             .set_ip_protocol("tcp")
             .set_ports([nats_vm::NATS_PORT.to_string()])])
-        .set_source_ranges([range.to_string()])
+        .set_source_ranges(ranges.iter().cloned())
         .set_target_tags([names.nats_vm.clone()])
 }
 
@@ -75,11 +111,12 @@ fn differences(want: &Firewall, found: &Firewall) -> Vec<Change> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    differs(
-        "sourceRanges",
-        found.source_ranges.join(","),
-        want.source_ranges.join(","),
-    );
+    let sorted = |f: &Firewall| {
+        let mut ranges = f.source_ranges.clone();
+        ranges.sort();
+        ranges.join(",")
+    };
+    differs("sourceRanges", sorted(found), sorted(want));
     differs("allowed", allowed(found), allowed(want));
     differs(
         "targetTags",
@@ -106,7 +143,11 @@ impl Resource for NatsFirewall {
     }
 
     fn needs(&self) -> &'static [Edge] {
-        &[Edge::Ready(apis::ID), Edge::Ready(connector::ID)]
+        &[
+            Edge::Ready(apis::ID),
+            Edge::Ready(connector::ID),
+            Edge::Ready(egress_subnet::ID),
+        ]
     }
 
     fn read_through(&self) -> &'static [&'static str] {
@@ -117,12 +158,17 @@ impl Resource for NatsFirewall {
         ctx.settings.names.nats_firewall.clone()
     }
 
-    async fn plan(&self, ctx: &Ctx, _out: &Outputs) -> anyhow::Result<Planned> {
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (!super::leftovers::provisions_nats(ctx)).then(|| super::leftovers::bus_reason(ctx))
+    }
+
+    async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.nats_firewall;
-        let found = api::get_firewall(&ctx.google, name, super::old_bus::lookup(ctx)).await?;
-        if !super::old_bus::provisions_nats(ctx) {
+        let found = api::get_firewall(&ctx.google, name, super::leftovers::lookup(ctx)).await?;
+        if !super::leftovers::provisions_nats(ctx) {
             let found = found.map(|rule| (ours(ctx, &rule), "READY".to_string()));
-            return Ok(super::old_bus::unused_by_mark(ctx, name, found));
+            let why = super::leftovers::bus_reason(ctx);
+            return Ok(super::leftovers::unused_by_mark(name, why, found));
         }
         let Some(rule) = found else {
             return Ok(Planned::new(name, "absent", Action::Create));
@@ -131,7 +177,7 @@ impl Resource for NatsFirewall {
             let reason = not_ours("firewall rule", name, ctx);
             return Ok(Planned::new(name, "READY", Action::Conflict { reason }));
         }
-        let want = desired(ctx, &source_range(ctx).await?);
+        let want = desired(ctx, &source_ranges(ctx, out).await?);
         let changes = differences(&want, &rule);
         let action = Action::replace_if_any(changes);
         Ok(Planned::new(name, "READY", action))
@@ -140,17 +186,18 @@ impl Resource for NatsFirewall {
     async fn apply(
         &self,
         ctx: &Ctx,
-        _out: &Outputs,
+        out: &Outputs,
         planned: &Planned,
         progress: &Progress<'_>,
     ) -> anyhow::Result<()> {
         let name = &ctx.settings.names.nats_firewall;
-        let range = source_range(ctx).await?;
-        if range == KNOWN_AFTER_UP {
+        let ranges = source_ranges(ctx, out).await?;
+        if ranges.iter().any(|r| r == KNOWN_AFTER_UP) {
             anyhow::bail!(
-                "the connector {} has no IP range yet, so firewall rule {name} cannot name it: \
-                 run `chatctl up` again",
-                ctx.settings.names.connector
+                "the connector {} (or the subnet {}) has no IP range yet, so firewall rule \
+                 {name} cannot name it: run `chatctl up` again",
+                ctx.settings.names.connector,
+                ctx.settings.subnet
             );
         }
         match &planned.action {
@@ -161,7 +208,7 @@ impl Resource for NatsFirewall {
             Action::Create => progress.phase(Phase::Creating),
             _ => return Ok(()),
         }
-        if !api::insert_firewall(&ctx.google, desired(ctx, &range)).await? {
+        if !api::insert_firewall(&ctx.google, desired(ctx, &ranges)).await? {
             // Taken between observe and create (or a retried create that went through).
             let found = api::get_firewall(&ctx.google, name, Read::Strict).await?;
             if !found.is_some_and(|rule| ours(ctx, &rule)) {

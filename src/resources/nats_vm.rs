@@ -245,6 +245,10 @@ impl Resource for NatsVm {
         ctx.settings.names.nats_vm.clone()
     }
 
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (!super::leftovers::provisions_nats(ctx)).then(|| super::leftovers::bus_reason(ctx))
+    }
+
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let s = &ctx.settings;
         let name = &s.names.nats_vm;
@@ -252,15 +256,20 @@ impl Resource for NatsVm {
             &ctx.google,
             &zone(&s.region),
             name,
-            super::old_bus::lookup(ctx),
+            super::leftovers::lookup(ctx),
         )
         .await?;
-        if !super::old_bus::provisions_nats(ctx) {
+        if !super::leftovers::provisions_nats(ctx) {
             let found = found.map(|i| {
                 let state = status(&i);
                 (i.labels, state)
             });
-            return Ok(super::old_bus::unused(ctx, name, found));
+            return Ok(super::leftovers::unused(
+                ctx,
+                name,
+                super::leftovers::bus_reason(ctx),
+                found,
+            ));
         }
         let Some(instance) = found else {
             if let Some(reason) = super::missing_network(ctx, out).await? {

@@ -2,7 +2,7 @@
 //! standard), with AUTH and in-transit encryption unless --no-redis-auth / --no-redis-tls,
 //! rendered from templates/redis-instance.yaml. Hands its host, port and server CAs to Cloud Run.
 //! With --bus nats it is not used: an instance of ours left from --bus redis is deleted by
-//! `old_bus`, once the service has moved to NATS.
+//! `leftovers`, once the service has moved to NATS.
 
 use google_cloud_redis_v1::model::Instance;
 use google_cloud_redis_v1::model::instance::State;
@@ -28,7 +28,9 @@ impl Resource for Redis {
     }
 
     fn needs(&self) -> &'static [Edge] {
-        &[Edge::Ready(apis::ID)]
+        // The Direct VPC egress subnet is checked first: a service that could not reach the
+        // instance is refused before the instance's minutes-long create starts.
+        &[Edge::Ready(apis::ID), Edge::Ready(super::egress_subnet::ID)]
     }
 
     fn read_through(&self) -> &'static [&'static str] {
@@ -39,12 +41,21 @@ impl Resource for Redis {
         ctx.settings.names.redis_instance.clone()
     }
 
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (ctx.settings.bus != crate::config::Bus::Redis).then(|| super::leftovers::bus_reason(ctx))
+    }
+
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let found = api::get(&ctx.google, &ctx.settings.names.redis_instance).await?;
         if ctx.settings.bus != Bus::Redis {
             let name = &ctx.settings.names.redis_instance;
             let found = found.map(|i| (i.labels, state_name(&i.state)));
-            return Ok(super::old_bus::unused(ctx, name, found));
+            return Ok(super::leftovers::unused(
+                ctx,
+                name,
+                super::leftovers::bus_reason(ctx),
+                found,
+            ));
         }
         let want = desired(ctx)?;
         if let Some(instance) = &found {

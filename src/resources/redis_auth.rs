@@ -81,12 +81,21 @@ impl Resource for RedisAuth {
         ctx.settings.names.redis_auth_secret.clone()
     }
 
+    fn unused_by(&self, ctx: &Ctx) -> Option<String> {
+        (ctx.settings.bus != crate::config::Bus::Redis).then(|| super::leftovers::bus_reason(ctx))
+    }
+
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.redis_auth_secret;
         if ctx.settings.bus != crate::config::Bus::Redis {
             let found = api::get(&ctx.google, name).await?;
             let found = found.map(|s| (s.labels, "ENABLED".to_string()));
-            return Ok(super::old_bus::unused(ctx, name, found));
+            return Ok(super::leftovers::unused(
+                ctx,
+                name,
+                super::leftovers::bus_reason(ctx),
+                found,
+            ));
         }
         if !ctx.settings.redis_auth {
             return Ok(Planned::new(name, NOT_NEEDED, Action::NoOp));

@@ -2,16 +2,18 @@
 //! the service account, the connector and Redis's host filled in, plus Redis's AUTH string
 //! (REDIS_PASSWORD from the Secret Manager secret, by pinned version), REDIS_TLS and the
 //! server CAs (REDIS_CA_CERT) when Redis has them; with --bus nats, BUS=nats and NATS_URL from
-//! the NATS credentials secret (by pinned version). Publishes the service URL.
+//! the NATS credentials secret (by pinned version). With --egress direct the template's
+//! connector gives way to a network interface on --subnet. Publishes the service URL.
 
 use google_cloud_run_v2::model::Service;
 use google_cloud_run_v2::model::condition::State as ConditionState;
 
 use super::{
-    Action, Outputs, Planned, Rendered, apis, connector, image, nats_auth, nats_firewall, nats_vm,
-    not_ours, ours_to_delete, owned, redis, redis_auth, render_adjusted, service_account, to_json,
+    Action, Outputs, Planned, Rendered, apis, connector, egress_subnet, image, nats_auth,
+    nats_firewall, nats_vm, not_ours, ours_to_delete, owned, redis, redis_auth, render_adjusted,
+    service_account, to_json,
 };
-use crate::config::Bus;
+use crate::config::{Bus, Egress};
 use crate::context::Ctx;
 use crate::diff::Change;
 use crate::gcp::run as api;
@@ -37,6 +39,7 @@ impl Resource for RunService {
             Edge::Ready(redis::ID),
             Edge::Ready(redis_auth::ID),
             Edge::Ready(connector::ID),
+            Edge::Ready(egress_subnet::ID),
             Edge::Ready(image::ID),
             Edge::Ready(nats_vm::ID),
             Edge::Ready(nats_auth::ID),
@@ -200,8 +203,43 @@ fn desired(ctx: &Ctx, out: &Outputs, found: Option<&Service>) -> anyhow::Result<
         &vars,
         &s.overrides.service,
         Some(&s.names.labels()),
-        |spec| with_env(spec, env),
+        |spec| {
+            with_env(spec, env)?;
+            with_egress(spec, s)
+        },
     )
+}
+
+/// The most instances the service may scale to as configured (0: Cloud Run's default), which
+/// Direct VPC egress needs addresses for.
+pub fn max_instance_count(ctx: &Ctx) -> anyhow::Result<u32> {
+    let service = desired(ctx, &Outputs::default(), None)?.message;
+    let max = service
+        .template
+        .and_then(|t| t.scaling)
+        .map_or(0, |s| s.max_instance_count);
+    Ok(u32::try_from(max).unwrap_or(0))
+}
+
+/// With --egress direct, the template's `vpcAccess.connector` gives way to one network
+/// interface on the network and subnet (the egress setting stays the template's). The
+/// connector is set to "" rather than removed, so that a plan shows it going away.
+fn with_egress(spec: &mut serde_json::Value, s: &crate::config::Settings) -> Result<(), String> {
+    if s.egress != Egress::Direct {
+        return Ok(());
+    }
+    let Some(vpc) = spec
+        .pointer_mut("/template/vpcAccess")
+        .and_then(|v| v.as_object_mut())
+    else {
+        return Err("the template with your overrides has no template.vpcAccess".into());
+    };
+    vpc.insert("connector".into(), "".into());
+    vpc.insert(
+        "networkInterfaces".into(),
+        serde_json::json!([{ "network": s.network, "subnetwork": s.subnet }]),
+    );
+    Ok(())
 }
 
 /// chat-server's Redis variables beyond the template's REDISHOST/REDISPORT: the AUTH string

@@ -133,7 +133,17 @@ fn run_service(b: &Value) -> Result<(), String> {
     if b.get("template").and_then(|t| t.get("timeout")) != Some(&Value::from("3600s")) {
         return Err(format!("template.timeout should be 3600s: {b}"));
     }
-    need(b, "/template/vpcAccess/connector")?;
+    // One and only one of a connector and (Direct VPC egress) network interfaces.
+    let vpc = b
+        .pointer("/template/vpcAccess")
+        .ok_or("template.vpcAccess missing")?;
+    let connector = vpc["connector"].as_str().is_some_and(|c| !c.is_empty());
+    let interfaces = vpc["networkInterfaces"].as_array().map_or(0, Vec::len);
+    if connector == (interfaces > 0) || interfaces > 1 {
+        return Err(format!(
+            "vpcAccess needs a connector or one network interface, not both: {vpc}"
+        ));
+    }
     need(b, "/template/serviceAccount")?;
     need(b, "/template/containers/0/image")?;
     need(b, "/labels/chatctl-env")?;
@@ -437,6 +447,12 @@ fn shapes() -> Vec<Shape> {
         Shape {
             method: "GET",
             path: "/compute/v1/projects/{}/global/networks/{}",
+            query: &[],
+            body: any,
+        },
+        Shape {
+            method: "GET",
+            path: "/compute/v1/projects/{}/regions/{}/subnetworks/{}",
             query: &[],
             body: any,
         },

@@ -326,6 +326,47 @@ pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::C
     command
 }
 
+/// What a chatctl process ended with.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// chatctl `args` for environment `env` against the emulator at `base` (the binary, as a user
+/// runs it; no CHATCTL_BUS or CHATCTL_EGRESS from the test's own environment), deploying
+/// [`IMAGE`] unless the command is `down`.
+pub async fn run(base: &str, dir: &std::path::Path, env: &str, args: &[&str]) -> Run {
+    let (base, dir) = (base.to_string(), dir.to_path_buf());
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.extend(["--env".into(), env.into()]);
+    if args[0] != "down" {
+        args.extend(["--image".into(), IMAGE.into()]);
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        chatctl_at(&base, &dir)
+            .env_remove("CHATCTL_BUS")
+            .env_remove("CHATCTL_EGRESS")
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("the chatctl task")
+    .expect("run chatctl");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// [`run`], which must succeed.
+pub async fn run_ok(base: &str, dir: &std::path::Path, env: &str, args: &[&str]) -> Run {
+    let out = run(base, dir, env, args).await;
+    assert_eq!(out.code, Some(0), "chatctl {args:?}: {}", out.stderr);
+    out
+}
+
 /// Whether a logged request changes something (reads: GET, and the POST-shaped reads,
 /// including the preflight's `:testIamPermissions`). Taking and releasing the environment's
 /// lock (the object `chatctl-lock-ENV.json`, which every `up` and `down` writes and deletes)

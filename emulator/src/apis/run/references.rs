@@ -1,5 +1,6 @@
 //! What a Cloud Run service may reference, checked against the other APIs' stores: a READY
-//! connector in the same region, a service account that exists and is visible, an image
+//! connector in the same region, or (Direct VPC egress) one network interface on a network and
+//! a subnet of it in the service's region, a service account that exists and is visible, an image
 //! Artifact Registry has (or a public one), and Secret Manager secrets its env reads
 //! (`valueSource.secretKeyRef`) that exist and that the revision's account may access.
 
@@ -26,6 +27,9 @@ pub fn check_references(
         .filter(|c| !c.is_empty())
     {
         check_connector(w, location, connector)?;
+    }
+    if let Some(vpc) = &template.vpc_access {
+        check_network_interfaces(w, project, location, &vpc.network_interfaces)?;
     }
     let email = template.service_account.as_str();
     let default_account = w
@@ -154,6 +158,64 @@ fn check_connector(w: &mut World, location: &str, connector: &str) -> Result<(),
             "VPC connector {connector} is not ready (state {}): wait until it is READY before deploying.",
             state.unwrap_or("STATE_UNSPECIFIED")
         ))),
+    }
+}
+
+/// Direct VPC egress: one interface, naming a network or a subnet (or both); the subnet (by
+/// default the one named like the network) must exist in the service's region and belong to
+/// the network.
+fn check_network_interfaces(
+    w: &World,
+    project: &str,
+    location: &str,
+    interfaces: &[serde_json::Value],
+) -> Result<(), ApiError> {
+    const FIELD: &str = "service.template.vpc_access.network_interfaces";
+    if interfaces.len() > 1 {
+        return Err(ApiError::invalid_argument(format!(
+            "{FIELD}: only a single network interface is supported."
+        )));
+    }
+    let Some(interface) = interfaces.first() else {
+        return Ok(());
+    };
+    let text = |key: &str| interface.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let last = |reference: &str| reference.rsplit('/').next().unwrap_or("").to_string();
+    let (network, subnet) = (last(text("network")), last(text("subnetwork")));
+    if network.is_empty() && subnet.is_empty() {
+        return Err(ApiError::invalid_argument(format!(
+            "{FIELD}[0]: at least one of network or subnetwork must be specified."
+        )));
+    }
+    let Some(stored) = w.projects.get(project) else {
+        return Ok(());
+    };
+    let subnet = if subnet.is_empty() {
+        network.clone()
+    } else {
+        subnet
+    };
+    let subnet_link = format!("projects/{project}/regions/{location}/subnetworks/{subnet}");
+    if !network.is_empty() && !stored.networks.contains_key(&network) {
+        return Err(ApiError::invalid_argument(format!(
+            "{FIELD}[0].network: The network \"projects/{project}/global/networks/{network}\" was not found."
+        )));
+    }
+    let owner = stored.networks.values().find(|n| {
+        n.subnets
+            .iter()
+            .any(|s| s.name == subnet && s.region == location)
+    });
+    match owner {
+        None => Err(ApiError::invalid_argument(format!(
+            "{FIELD}[0].subnetwork: The subnetwork \"{subnet_link}\" was not found in region {location}."
+        ))),
+        Some(owner) if !network.is_empty() && owner.name != network => {
+            Err(ApiError::invalid_argument(format!(
+                "{FIELD}[0].subnetwork: The subnetwork \"{subnet_link}\" does not belong to the network \"projects/{project}/global/networks/{network}\"."
+            )))
+        }
+        Some(_) => Ok(()),
     }
 }
 
