@@ -549,7 +549,8 @@ async fn get_json(emu: &Emu, url: impl reqwest::IntoUrl) -> serde_json::Value {
 }
 
 /// The default `up`: Redis with AUTH and TLS, the AUTH string only in Secret Manager, the server
-/// CA in the service; after Google rotates the CA, the next `up` gives the service both CAs.
+/// CA in the service; after Google rotates the CA, the next `up` gives the service both CAs;
+/// `--no-redis-auth` then moves the service off the password and removes the secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_has_auth_and_tls_and_its_password_only_travels_through_secret_manager() {
     let emu = Emu::start(44).await;
@@ -696,6 +697,34 @@ async fn redis_has_auth_and_tls_and_its_password_only_travels_through_secret_man
         cas.contains(ca.trim()) && cas.contains(new_ca.trim()),
         "after the rotation the service trusts both CAs: {cas}"
     );
+
+    // Turning AUTH off (in place) moves the service off the password first, then the secret,
+    // which nothing reads any more, goes.
+    let before = emu.requests().await.len();
+    cli(&["up", "--yes", "--no-redis-auth"]).await;
+    let log = emu.requests().await.split_off(before);
+    let at = |method: &str, path: &str| {
+        log.iter()
+            .position(|r| {
+                r["method"] == method && r["path"].as_str().is_some_and(|p| p.contains(path))
+            })
+            .unwrap_or_else(|| panic!("no {method} {path}"))
+    };
+    let service_moved = at("PATCH", "/services/chat-secure");
+    let secret_deleted = at("DELETE", "/secrets/chat-redis-auth-secure");
+    assert!(
+        service_moved < secret_deleted,
+        "the service stops reading it first"
+    );
+    let instance: serde_json::Value = get_json(&emu, &redis).await;
+    assert!(
+        !instance["authEnabled"].as_bool().unwrap_or(false),
+        "AUTH off: {instance}"
+    );
+    let gone = emu.http.get(&secret).send().await.unwrap();
+    assert_eq!(gone.status(), 404, "the unused secret is removed");
+    // Exit 0 with --detailed-exitcode: nothing left to change.
+    cli(&["plan", "--no-redis-auth", "--detailed-exitcode"]).await;
 
     cli(&["down", "--yes"]).await;
     let gone = emu.http.get(&secret).send().await.unwrap();

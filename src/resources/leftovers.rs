@@ -1,9 +1,9 @@
 //! What the settings no longer use, left behind by earlier runs: after `--bus redis` → `--bus
 //! nats`, the Memorystore instance and its AUTH secret; after `--bus nats` → `--bus redis`, the
 //! NATS VM, its firewall rule, data disk and credentials secret; after `--egress connector` →
-//! `--egress direct`, the connector. They are deleted here, once the service has moved off
-//! them (this step needs the service ready), so no running revision loses its bus or its way
-//! to the network mid-switch. Each of those resources plans itself as "not used" ([`unused`]);
+//! `--egress direct`, the connector; after `--no-redis-auth`, the AUTH string's secret. They
+//! are deleted here, once the service has moved off them (this step needs the service ready),
+//! so no running revision loses its bus, its way to the network or its password mid-switch. Each of those resources plans itself as "not used" ([`unused`]);
 //! this step finds the ones of ours still there and calls their own `destroy`.
 
 use std::collections::HashMap;
@@ -71,6 +71,9 @@ fn candidates(ctx: &Ctx) -> Vec<ResourceId> {
         Bus::Nats => vec![redis::ID, redis_auth::ID],
         Bus::Redis => vec![nats_vm::ID, nats_firewall::ID, nats_disk::ID, nats_auth::ID],
     };
+    if ctx.settings.bus == Bus::Redis && !ctx.settings.redis_auth {
+        ids.push(redis_auth::ID);
+    }
     if ctx.settings.egress == Egress::Direct {
         ids.push(connector::ID);
     }
@@ -126,11 +129,7 @@ impl Resource for Leftovers {
             let planned = resource.plan(ctx, out).await?;
             if is_left_over(&planned) {
                 left.push(planned.name);
-                let reason = if id == connector::ID {
-                    egress_reason(ctx)
-                } else {
-                    bus_reason(ctx)
-                };
+                let reason = resource.unused_by(ctx).unwrap_or_default();
                 if !why.contains(&reason) {
                     why.push(reason);
                 }

@@ -17,7 +17,8 @@ pub const ID: ResourceId = ResourceId("redis-auth");
 pub struct RedisAuth;
 
 /// What the secret's state says when AUTH is off.
-const NOT_NEEDED: &str = "not needed (--no-redis-auth)";
+/// Why the secret is not used with --no-redis-auth.
+const NO_AUTH: &str = "--no-redis-auth";
 
 /// What differs from the wanted secret, in words that never contain the AUTH string.
 struct Observed {
@@ -82,23 +83,21 @@ impl Resource for RedisAuth {
     }
 
     fn unused_by(&self, ctx: &Ctx) -> Option<String> {
-        (ctx.settings.bus != crate::config::Bus::Redis).then(|| super::leftovers::bus_reason(ctx))
+        if ctx.settings.bus != crate::config::Bus::Redis {
+            Some(super::leftovers::bus_reason(ctx))
+        } else {
+            (!ctx.settings.redis_auth).then(|| NO_AUTH.to_string())
+        }
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let name = &ctx.settings.names.redis_auth_secret;
-        if ctx.settings.bus != crate::config::Bus::Redis {
-            let found = api::get(&ctx.google, name).await?;
+        if let Some(why) = self.unused_by(ctx) {
+            // Without AUTH the caller may hold no Secret Manager role: then there is nothing of
+            // ours it could remove either.
+            let found = api::get_with(&ctx.google, name, crate::gcp::Read::IfPermitted).await?;
             let found = found.map(|s| (s.labels, "ENABLED".to_string()));
-            return Ok(super::leftovers::unused(
-                ctx,
-                name,
-                super::leftovers::bus_reason(ctx),
-                found,
-            ));
-        }
-        if !ctx.settings.redis_auth {
-            return Ok(Planned::new(name, NOT_NEEDED, Action::NoOp));
+            return Ok(super::leftovers::unused(ctx, name, why, found));
         }
         let seen = match observe(ctx).await {
             Ok(seen) => seen,
