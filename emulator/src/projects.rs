@@ -2,8 +2,8 @@
 //! the `default` auto-mode network and its regional subnets (so CIDR clashes can happen), the
 //! project IAM policy and the enablement state of each API. A project can also be described
 //! before its first use (`POST /_emulator/projects`, HTTP in `projects/http.rs`) as real
-//! projects are: no default network, the post-2024 build account, Domain Restricted Sharing,
-//! IAM enforced ([`Setup`]).
+//! projects are: no default network, the post-2024 build account, Domain Restricted Sharing
+//! and other organisation policies, IAM enforced ([`Setup`]).
 
 pub mod http;
 
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::apis::compute::model::Network;
+use crate::apis::orgpolicy::model::Spec;
 use crate::error::ApiError;
 use crate::policy::Policy;
 use crate::validate;
@@ -38,6 +39,7 @@ pub const SERVICES: &[(&str, &str)] = &[
     ),
     ("logging.googleapis.com", "Cloud Logging API"),
     ("monitoring.googleapis.com", "Cloud Monitoring API"),
+    ("orgpolicy.googleapis.com", "Organization Policy API"),
     (
         "redis.googleapis.com",
         "Google Cloud Memorystore for Redis API",
@@ -93,6 +95,10 @@ pub struct Setup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_policy_member_domains: Option<Vec<String>>,
     pub enforce_iam: bool,
+    /// The organisation policies in effect on the project, by constraint (no `constraints/`
+    /// prefix): those described, and those the fields above imply (`apis::orgpolicy`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub org_policies: BTreeMap<String, Spec>,
     /// The default network waits for the Compute API to be enabled.
     #[serde(skip)]
     pub network_awaits_compute: bool,
@@ -109,6 +115,7 @@ impl Default for Setup {
             compute_default_service_account_roles: vec!["roles/editor".to_string()],
             allowed_policy_member_domains: None,
             enforce_iam: false,
+            org_policies: BTreeMap::new(),
             network_awaits_compute: false,
             network_at: None,
         }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::model::{Instance, not_found};
 use super::{ENUMS, SERVICE};
+use crate::apis::orgpolicy::model::require_location;
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
@@ -134,6 +135,8 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     let input: Instance = call.body()?;
     let auth = call.emu.random_hex(16);
     let instance = call.emu.world(|w| {
+        let name = format!("projects/{project}/locations/{location}/instances/{instance_id}");
+        require_location(&w.projects, project, location, &name)?;
         let p = w.projects.ensure(project)?;
         w.redis.create(p, location, &instance_id, input, auth)
     })?;

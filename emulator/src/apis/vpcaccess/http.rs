@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::model::{Connector, late_checks};
 use super::{ENUMS, SERVICE};
+use crate::apis::orgpolicy::model::require_location;
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
@@ -111,9 +112,11 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
         })?
         .to_string();
     let input: Connector = call.body()?;
-    let connector = call
-        .emu
-        .world(|w| w.vpcaccess.create(project, location, &id, input))?;
+    let connector = call.emu.world(|w| {
+        let name = format!("projects/{project}/locations/{location}/connectors/{id}");
+        require_location(&w.projects, project, location, &name)?;
+        w.vpcaccess.create(project, location, &id, input)
+    })?;
     let (op_name, op) = start_op(&call.emu, &call, "CreateConnector", &connector.name);
     let (project, name) = (project.to_string(), connector.name);
     call.emu.schedule(CREATE_LATENCY, move |emu| async move {
