@@ -94,10 +94,15 @@ impl Emu {
 
     /// Enables `service` in the test project (it answers SERVICE_DISABLED a moment longer).
     pub async fn enable(&self, service: &str) {
+        self.enable_in(PROJECT, service).await;
+    }
+
+    /// Enables `service` in `project`, as its owner would have.
+    pub async fn enable_in(&self, project: &str, service: &str) {
         let (_, op) = self
             .call(
                 reqwest::Method::POST,
-                &format!("/v1/projects/{PROJECT}/services:batchEnable"),
+                &format!("/v1/projects/{project}/services:batchEnable"),
                 serde_json::json!({ "serviceIds": [service] }),
             )
             .await;
