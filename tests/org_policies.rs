@@ -6,21 +6,11 @@
 
 mod common;
 
-use chatctl::engine::{self, Mode, Outcome, Walk};
+use chatctl::engine::{self, Mode, Outcome};
 use chatctl::stack::Stack;
-use common::Emu;
+use common::{Emu, failures};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-
-fn failures(walk: &Walk) -> Vec<String> {
-    walk.results
-        .iter()
-        .filter_map(|(id, r)| match &r.outcome {
-            Outcome::Done => None,
-            other => Some(format!("{}: {other:?}", id.label())),
-        })
-        .collect()
-}
 
 async fn describe(emu: &Emu, body: Value) -> Value {
     let response = reqwest::Client::new()

@@ -8,7 +8,7 @@ mod common;
 use chatctl::engine::{self, Mode, Outcome, Walk};
 use chatctl::resources::{self, public_access, run_service};
 use chatctl::stack::Stack;
-use common::Emu;
+use common::{Emu, failures};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -30,16 +30,6 @@ async fn walk(session: &chatctl::commands::Session, mode: Mode) -> Walk {
         Stack::up()
     };
     engine::walk(mode, &stack, &session.ctx, &session.reporter).await
-}
-
-fn failures(walk: &Walk) -> Vec<String> {
-    walk.results
-        .iter()
-        .filter_map(|(id, r)| match &r.outcome {
-            Outcome::Done => None,
-            other => Some(format!("{}: {other:?}", id.label())),
-        })
-        .collect()
 }
 
 fn planned_changes(walk: &Walk) -> Vec<String> {

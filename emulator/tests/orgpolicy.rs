@@ -32,32 +32,7 @@ async fn signed_in(base: &str, email: &str, role: &str) -> String {
     )
     .await;
     assert_eq!(grant.status(), 200);
-    let credentials: Value = post_json(format!("{base}/_emulator/users"), &json!({"email": email}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let answer: Value = http()
-        .post(credentials["token_uri"].as_str().unwrap())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                credentials["refresh_token"].as_str().unwrap(),
-            ),
-            ("client_id", credentials["client_id"].as_str().unwrap()),
-            (
-                "client_secret",
-                credentials["client_secret"].as_str().unwrap(),
-            ),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_string()
+    token(&user(base, json!({"email": email})).await).await
 }
 
 fn effective(base: &str, project: &str, constraint: &str) -> String {

@@ -331,6 +331,17 @@ pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::C
     command
 }
 
+/// The steps of a walk that did not end Done, with their outcome.
+pub fn failures(walk: &chatctl::engine::Walk) -> Vec<String> {
+    walk.results
+        .iter()
+        .filter_map(|(id, r)| match &r.outcome {
+            chatctl::engine::Outcome::Done => None,
+            other => Some(format!("{}: {other:?}", id.label())),
+        })
+        .collect()
+}
+
 /// Whether a logged request changes something (reads: GET, and the POST-shaped reads,
 /// including the preflight's `:testIamPermissions`). Taking and releasing the environment's
 /// lock (the object `chatctl-lock-ENV.json`, which every `up` and `down` writes and deletes)
