@@ -73,6 +73,12 @@ pub fn service_title(service: &str) -> Option<&'static str> {
 /// appears (Google creates it asynchronously), real time, scaled.
 pub const DEFAULT_NETWORK_LAG: Duration = Duration::from_secs(40);
 
+/// How long a binding added by the project's setIamPolicy takes to reach the build's account
+/// checks (Google: a new binding takes effect within about 2 minutes, sometimes 7 or more;
+/// here 5 minutes of real time, scaled: longer than a build, so the first build right after a
+/// grant fails as it can on Google).
+pub const IAM_PROPAGATION: Duration = Duration::from_secs(300);
+
 /// The account builds run as when they name none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -146,6 +152,10 @@ pub struct Project {
     /// Set when the project was described by `POST /_emulator/projects`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup: Option<Setup>,
+    /// Bindings (member, role) the project's setIamPolicy added, with the moment they take
+    /// effect for what builds' accounts may do ([`IAM_PROPAGATION`]).
+    #[serde(skip)]
+    pub propagating: BTreeMap<(String, String), Instant>,
 }
 
 impl Project {
@@ -166,6 +176,7 @@ impl Project {
                 .collect(),
             policy: Policy::new_project(number),
             setup: None,
+            propagating: BTreeMap::new(),
         }
     }
 
@@ -215,6 +226,25 @@ impl Project {
             BuildAccount::Legacy => self.legacy_build_account(),
             BuildAccount::ComputeDefault => self.compute_default_account(),
         })
+    }
+
+    /// Records the bindings `after` has that `before` had not, effective at `at`.
+    pub fn bindings_added(&mut self, before: &Policy, at: Instant) {
+        for binding in &self.policy.bindings {
+            for member in &binding.members {
+                if !before.roles_of(member).any(|r| r == binding.role) {
+                    self.propagating
+                        .insert((member.clone(), binding.role.clone()), at);
+                }
+            }
+        }
+    }
+
+    /// Whether `member`'s binding to `role` has reached every check (not still propagating).
+    pub fn propagated(&self, member: &str, role: &str) -> bool {
+        self.propagating
+            .get(&(member.to_string(), role.to_string()))
+            .is_none_or(|at| Instant::now() >= *at)
     }
 
     /// Whether callers need the permissions (`enforceIam`).
