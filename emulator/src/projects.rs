@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::apis::compute::model::Network;
-use crate::apis::orgpolicy::model::Spec;
+use crate::apis::orgpolicy::model::{self as orgpolicy, Spec};
 use crate::error::ApiError;
 use crate::policy::Policy;
 use crate::validate;
@@ -247,6 +247,12 @@ impl Project {
             .is_none_or(|at| Instant::now() >= *at)
     }
 
+    /// The organisation policy set on this project for `constraint` (no `constraints/`
+    /// prefix), if any.
+    pub fn org_policy(&self, constraint: &str) -> Option<&Spec> {
+        self.setup.as_ref()?.org_policies.get(constraint)
+    }
+
     /// Whether callers need the permissions (`enforceIam`).
     pub fn enforces_iam(&self) -> bool {
         self.setup.as_ref().is_some_and(|s| s.enforce_iam)
@@ -379,6 +385,25 @@ impl Projects {
         }
         let project = Project::described(id, setup, !enforce);
         Ok(self.0.entry(id.to_string()).or_insert(project))
+    }
+
+    /// The project's `gcp.resourceLocations` on a create in `location` of `resource` (its full
+    /// name): Google's refusal when the policy does not allow the location.
+    pub fn require_location(
+        &self,
+        project: &str,
+        location: &str,
+        resource: &str,
+    ) -> Result<(), ApiError> {
+        match self.find(project) {
+            Some(p) => orgpolicy::check_location(
+                p.org_policy(orgpolicy::RESOURCE_LOCATIONS),
+                &p.id,
+                location,
+                resource,
+            ),
+            None => Ok(()),
+        }
     }
 
     /// The project named by ID or number, if it exists.

@@ -1,14 +1,13 @@
 //! Org Policy without HTTP: the constraints the emulator knows (boolean or list), a policy spec
 //! as the v2 API writes it (rules with `enforce`, `allowAll`, `denyAll`, `values`), how a spec
 //! judges a value (with the `in:GROUP-locations` value groups of `gcp.resourceLocations`), the
-//! effective policy of a project, and Google's refusal of a create in a location the policy
-//! does not allow.
+//! effective spec of a constraint, and Google's refusal of a create in a location the policy
+//! does not allow (the project's policies live in `projects::Setup`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::projects::{Project, Projects};
 
 /// A boolean constraint is enforced or not; a list constraint allows or denies values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,19 +220,7 @@ pub fn location_matches(value: &str, region: &str) -> bool {
     group == region || group == geography || (group == "eu" && EU_REGIONS.contains(&region))
 }
 
-impl Project {
-    /// The policy set on this project for `constraint` (no `constraints/` prefix), if any.
-    pub fn org_policy(&self, constraint: &str) -> Option<&Spec> {
-        self.setup.as_ref()?.org_policies.get(constraint)
-    }
-}
-
-/// `projects/NUMBER/policies/CONSTRAINT`.
-fn policy_name(project: &Project, constraint: &str) -> String {
-    format!("projects/{}/policies/{constraint}", project.number)
-}
-
-/// A known constraint's name without prefix, or Google's NOT_FOUND.
+/// A known constraint's name without prefix and its kind, or Google's NOT_FOUND.
 pub fn known_constraint(constraint: &str) -> Result<(&str, Kind), ApiError> {
     let name = constraint
         .strip_prefix("constraints/")
@@ -251,32 +238,10 @@ pub fn known_constraint(constraint: &str) -> Result<(&str, Kind), ApiError> {
     }
 }
 
-/// The policy set on the project (`projects.policies.get`), or NOT_FOUND.
-pub fn policy(project: &Project, constraint: &str) -> Result<Value, ApiError> {
-    let (name, _) = known_constraint(constraint)?;
-    let spec = project.org_policy(name).ok_or_else(|| {
-        ApiError::not_found(format!("Policy {} not found.", policy_name(project, name)))
-    })?;
-    Ok(json!({ "name": policy_name(project, name), "spec": spec }))
-}
-
-/// Every policy set on the project (`projects.policies.list`).
-pub fn policies(project: &Project) -> Vec<Value> {
-    let Some(setup) = project.setup.as_ref() else {
-        return Vec::new();
-    };
-    setup
-        .org_policies
-        .iter()
-        .map(|(name, spec)| json!({ "name": policy_name(project, name), "spec": spec }))
-        .collect()
-}
-
-/// The effective policy (`getEffectivePolicy`): the project's policy, else the constraint's
-/// default (not enforced; every value allowed).
-pub fn effective(project: &Project, constraint: &str) -> Result<Value, ApiError> {
-    let (name, kind) = known_constraint(constraint)?;
-    let spec = match (project.org_policy(name), kind) {
+/// The effective spec of a constraint of `kind` whose policy on the project is `set`: that
+/// policy, else the constraint's default (not enforced; every value allowed).
+pub fn effective(set: Option<&Spec>, kind: Kind) -> Value {
+    let spec = match (set, kind) {
         (Some(spec), _) if !spec.reset => spec.clone(),
         (_, Kind::Boolean) => Spec {
             rules: vec![Rule {
@@ -297,21 +262,18 @@ pub fn effective(project: &Project, constraint: &str) -> Result<Value, ApiError>
     if let Some(map) = spec.as_object_mut() {
         map.remove("inheritFromParent");
     }
-    Ok(json!({ "name": policy_name(project, name), "spec": spec }))
+    spec
 }
 
-/// `gcp.resourceLocations` on a create in `location` of `resource` (its full name) in
-/// `project`: Google's FAILED_PRECONDITION when the project's policy does not allow it.
-pub fn require_location(
-    projects: &Projects,
-    project: &str,
+/// `gcp.resourceLocations` (`set` on project `project_id`) on a create in `location` of
+/// `resource` (its full name): Google's FAILED_PRECONDITION when the policy does not allow it.
+pub fn check_location(
+    set: Option<&Spec>,
+    project_id: &str,
     location: &str,
     resource: &str,
 ) -> Result<(), ApiError> {
-    let Some(p) = projects.find(project) else {
-        return Ok(());
-    };
-    match p.org_policy(RESOURCE_LOCATIONS) {
+    match set {
         Some(spec) if !spec.allows(|v| location_matches(v, location)) => {
             Err(ApiError::failed_precondition(format!(
                 "Location {location} violates constraint constraints/{RESOURCE_LOCATIONS} on the resource {resource}."
@@ -320,10 +282,9 @@ pub fn require_location(
                 "@type": "type.googleapis.com/google.rpc.PreconditionFailure",
                 "violations": [{
                     "type": format!("constraints/{RESOURCE_LOCATIONS}"),
-                    "subject": format!("orgpolicy:projects/{}", p.id),
+                    "subject": format!("orgpolicy:projects/{project_id}"),
                     "description": format!(
-                        "Constraint constraints/{RESOURCE_LOCATIONS} violated for projects/{} attempting to create a resource with location set to {location}. See https://cloud.google.com/resource-manager/docs/organization-policy/org-policy-constraints for more information.",
-                        p.id
+                        "Constraint constraints/{RESOURCE_LOCATIONS} violated for projects/{project_id} attempting to create a resource with location set to {location}. See https://cloud.google.com/resource-manager/docs/organization-policy/org-policy-constraints for more information."
                     ),
                 }],
             })))

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::model::{Instance, not_found};
 use super::{ENUMS, SERVICE};
-use crate::apis::orgpolicy::model::require_location;
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
@@ -136,7 +135,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     let auth = call.emu.random_hex(16);
     let instance = call.emu.world(|w| {
         let name = format!("projects/{project}/locations/{location}/instances/{instance_id}");
-        require_location(&w.projects, project, location, &name)?;
+        w.projects.require_location(project, location, &name)?;
         let p = w.projects.ensure(project)?;
         w.redis.create(p, location, &instance_id, input, auth)
     })?;

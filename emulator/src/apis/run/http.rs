@@ -16,7 +16,6 @@ use super::references::check_references;
 use super::rollout::{Target, rollout};
 use super::service::Service;
 use super::{ENUMS, SERVICE, SERVICE_TYPE};
-use crate::apis::orgpolicy::model::require_location;
 use crate::error::ApiError;
 use crate::json;
 use crate::ops;
@@ -223,8 +222,10 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     check_spec(&input)?;
     let validate_only = call.query_bool("validateOnly")?;
     let t = target(&call, &id);
-    call.emu
-        .world(|w| require_location(&w.projects, &t.project, &t.location, &t.name))?;
+    call.emu.world(|w| {
+        w.projects
+            .require_location(&t.project, &t.location, &t.name)
+    })?;
     deploy(&call, t, input, None, validate_only)
 }
 

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::model::{Connector, late_checks};
 use super::{ENUMS, SERVICE};
-use crate::apis::orgpolicy::model::require_location;
 use crate::error::ApiError;
 use crate::json;
 use crate::ops::{self, EMPTY};
@@ -114,7 +113,7 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     let input: Connector = call.body()?;
     let connector = call.emu.world(|w| {
         let name = format!("projects/{project}/locations/{location}/connectors/{id}");
-        require_location(&w.projects, project, location, &name)?;
+        w.projects.require_location(project, location, &name)?;
         w.vpcaccess.create(project, location, &id, input)
     })?;
     let (op_name, op) = start_op(&call.emu, &call, "CreateConnector", &connector.name);
