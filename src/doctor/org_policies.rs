@@ -82,11 +82,18 @@ const CONSTRAINTS: &[&str] = &[
     "compute.requireOsLogin",
 ];
 
-/// Reads and judges every constraint; `network_exists`: what the network check found.
+/// Reads (all at once) and judges every constraint; `network_exists`: what the network check
+/// found.
 pub async fn check(google: &Google, settings: &Settings, network_exists: Option<bool>) -> Report {
+    let reads = futures::future::join_all(
+        CONSTRAINTS
+            .iter()
+            .map(|constraint| orgpolicy::effective(google, constraint)),
+    )
+    .await;
     let mut judged = Vec::new();
-    for constraint in CONSTRAINTS {
-        let policy = match orgpolicy::effective(google, constraint).await {
+    for (constraint, read) in CONSTRAINTS.iter().zip(reads) {
+        let policy = match read {
             Ok(Read::Policy(policy)) => policy,
             Ok(Read::Denied) => {
                 return Report::NotRead(format!(
