@@ -292,6 +292,17 @@ impl Emu {
     }
 }
 
+/// The steps of a walk that did not end Done, with their outcome.
+pub fn failures(walk: &chatctl::engine::Walk) -> Vec<String> {
+    walk.results
+        .iter()
+        .filter_map(|(id, r)| match &r.outcome {
+            chatctl::engine::Outcome::Done => None,
+            other => Some(format!("{}: {other:?}", id.label())),
+        })
+        .collect()
+}
+
 /// Settings as `--project chat-e2e-1 --env ENV --image IMAGE --output json` would give.
 pub fn settings(env: &str) -> Settings {
     let global = GlobalArgs {
@@ -329,17 +340,6 @@ pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::C
     let mut command = chatctl_at(base, home);
     command.env("CHATCTL_IMAGE", IMAGE).args(["--env", env]);
     command
-}
-
-/// The steps of a walk that did not end Done, with their outcome.
-pub fn failures(walk: &chatctl::engine::Walk) -> Vec<String> {
-    walk.results
-        .iter()
-        .filter_map(|(id, r)| match &r.outcome {
-            chatctl::engine::Outcome::Done => None,
-            other => Some(format!("{}: {other:?}", id.label())),
-        })
-        .collect()
 }
 
 /// Whether a logged request changes something (reads: GET, and the POST-shaped reads,
