@@ -1,6 +1,9 @@
 //! `chatctl doctor`: the readiness report for `up`, reading only: credentials (type and
 //! principal, never a secret), the quota project, APIs, the caller's permissions (the preflight
-//! table), the network and organisation-policy effects it can detect. Exit 0 when ready, 1 not.
+//! table), the network and organisation-policy effects it can detect (`org_policies`). Exit 0
+//! when ready, 1 not.
+
+mod org_policies;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -174,6 +177,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
     let mut apis = json!({ "checked": false });
     let mut permissions = json!({ "checked": false, "missing": [] });
     let mut network = json!({ "name": settings.network, "exists": null });
+    let mut policies: Vec<org_policies::Judged> = Vec::new();
 
     match Clients::for_environment(environment, Some(project)).await {
         Err(e) => problems.push(Finding::new("credentials", format!("{e:#}"))),
@@ -286,6 +290,21 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
                     )),
                 }
             }
+
+            let network_exists = network["exists"].as_bool();
+            match org_policies::check(&google, settings, network_exists).await {
+                org_policies::Report::NotRead(note) => {
+                    warnings.push(Finding::new("org-policies", note));
+                }
+                org_policies::Report::Read(judged) => policies = judged,
+            }
+            for judged in &policies {
+                if judged.effect == org_policies::Effect::Problem {
+                    let mut finding = Finding::new("org-policy", judged.message.clone());
+                    finding.extra = judged.extra();
+                    problems.push(finding);
+                }
+            }
         }
     }
 
@@ -307,6 +326,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
             "apis": apis,
             "permissions": permissions,
             "network": network,
+            "orgPolicies": policies.iter().map(org_policies::Judged::to_json).collect::<Vec<_>>(),
             "problems": problems.iter().map(Finding::to_json).collect::<Vec<_>>(),
             "warnings": warnings.iter().map(Finding::to_json).collect::<Vec<_>>(),
         })),
@@ -333,6 +353,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
                 "  quota project: {} (from {quota_from})",
                 quota_in_effect.as_deref().unwrap_or("none")
             );
+            for judged in policies
+                .iter()
+                .filter(|j| j.effect == org_policies::Effect::Info)
+            {
+                eprintln!("  i org-policy: {}", judged.message);
+            }
             for w in &warnings {
                 eprintln!("  ! {}: {}", w.check, w.message);
             }

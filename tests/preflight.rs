@@ -181,10 +181,29 @@ async fn least_privilege_roles_pass_preflight_and_doctor_says_ready() {
         "someone-elses-proj"
     );
     assert_eq!(report["network"]["exists"], true);
+    // The least-privilege roles do not read organisation policies: a note, not a problem.
+    assert_eq!(report["orgPolicies"], json!([]), "{report}");
+    let note = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["check"] == "org-policies")
+        .unwrap_or_else(|| panic!("a note on org policies: {report}"));
+    let note = note["message"].as_str().unwrap();
+    assert!(
+        note.contains("orgpolicy.policy.get") && note.contains("roles/orgpolicy.policyViewer"),
+        "{note}"
+    );
 
     let human = chatctl(base, dir.path(), project, &["doctor"]).await;
     assert_eq!(human.code, Some(0), "{}", human.stderr);
     assert!(human.stderr.contains("ready"), "{}", human.stderr);
+    let notes: Vec<&str> = human
+        .stderr
+        .lines()
+        .filter(|l| l.contains("organisation polic"))
+        .collect();
+    assert_eq!(notes.len(), 1, "one line: {}", human.stderr);
     for secret in ["refresh_token", "client_secret"] {
         let value = credentials[secret].as_str().unwrap();
         for out in [&doctor, &human, &plan] {

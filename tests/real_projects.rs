@@ -8,7 +8,7 @@ mod common;
 use chatctl::engine::{self, Mode, Outcome, Walk};
 use chatctl::resources::{self, public_access, run_service};
 use chatctl::stack::Stack;
-use common::Emu;
+use common::{Emu, failures};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -30,16 +30,6 @@ async fn walk(session: &chatctl::commands::Session, mode: Mode) -> Walk {
         Stack::up()
     };
     engine::walk(mode, &stack, &session.ctx, &session.reporter).await
-}
-
-fn failures(walk: &Walk) -> Vec<String> {
-    walk.results
-        .iter()
-        .filter_map(|(id, r)| match &r.outcome {
-            Outcome::Done => None,
-            other => Some(format!("{}: {other:?}", id.label())),
-        })
-        .collect()
 }
 
 fn planned_changes(walk: &Walk) -> Vec<String> {
@@ -107,22 +97,22 @@ async fn an_org_hardened_project_converges_with_chatctls_build_account_and_the_i
     assert_eq!(failures(&up), Vec::<String>::new());
     assert!(up.values.service_url.is_some());
 
-    // The build ran as chatctl's own account, which holds roles/run.builder.
+    // The builds ran as chatctl's own account, which holds roles/run.builder (the first ones
+    // may have failed while that role propagated); one succeeded.
     let world: serde_json::Value =
         serde_json::from_str(&emu.resources().await).expect("resources JSON");
     let builds: Vec<&serde_json::Value> = world["cloudbuild"]["builds"]
         .as_object()
-        .map(|b| b.values().collect())
+        .map(|b| b.values().map(|b| &b["build"]).collect())
         .unwrap_or_default();
-    assert_eq!(builds.len(), 1, "{builds:?}");
-    let account = builds[0]["build"]["serviceAccount"]
-        .as_str()
-        .or_else(|| builds[0]["serviceAccount"].as_str())
-        .unwrap_or_default();
-    assert_eq!(
-        account,
-        "projects/acme-prod-1/serviceAccounts/chat-builder-hardened@acme-prod-1.iam.gserviceaccount.com"
-    );
+    let succeeded = builds.iter().filter(|b| b["status"] == "SUCCESS").count();
+    assert_eq!(succeeded, 1, "{builds:?}");
+    for build in &builds {
+        assert_eq!(
+            build["serviceAccount"],
+            "projects/acme-prod-1/serviceAccounts/chat-builder-hardened@acme-prod-1.iam.gserviceaccount.com"
+        );
+    }
 
     // allUsers was refused by the org policy: the service is public through its invoker check.
     let plan = walk(&session, Mode::Plan).await;
@@ -185,4 +175,54 @@ async fn a_service_created_again_right_after_its_delete_waits_for_cloud_run_to_r
     let down = walk(&session, Mode::Down).await;
     assert_eq!(failures(&down), Vec::<String>::new());
     assert_eq!(emu.leftovers("reopen").await, "");
+}
+
+#[tokio::test]
+async fn a_build_right_after_its_accounts_role_was_granted_is_started_again_until_the_role_takes_effect()
+ {
+    // Time at 1 %: a new binding reaches the build's account checks 3 s after it was set,
+    // after the build that follows it has looked.
+    let emu = Emu::start_scaled(84, emulator::FaultConfig::default(), 0.01).await;
+    emu.describe_project(json!({
+        "projectId": "acme-iam-1",
+        "buildServiceAccount": "compute-default",
+        "computeDefaultServiceAccountRoles": [],
+    }))
+    .await;
+    let session = session(&emu, "acme-iam-1", "fresh", true).await;
+    let up = walk(&session, Mode::Up).await;
+    assert_eq!(failures(&up), Vec::<String>::new());
+
+    let world: serde_json::Value =
+        serde_json::from_str(&emu.resources().await).expect("resources JSON");
+    let mut builds: Vec<&serde_json::Value> = world["cloudbuild"]["builds"]
+        .as_object()
+        .map(|b| b.values().map(|b| &b["build"]).collect())
+        .unwrap_or_default();
+    builds.sort_by_key(|b| b["createTime"].as_str().unwrap_or_default().to_string());
+    let statuses: Vec<&str> = builds
+        .iter()
+        .map(|b| b["status"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        statuses.len() >= 2,
+        "the first build met the role before it took effect: {statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&"SUCCESS"), "{statuses:?}");
+    let failure = builds[0]["failureInfo"]["type"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        [
+            "FETCH_SOURCE_FAILED",
+            "PUSH_NOT_AUTHORIZED",
+            "LOGGING_FAILURE"
+        ]
+        .contains(&failure),
+        "{failure}"
+    );
+
+    let down = walk(&session, Mode::Down).await;
+    assert_eq!(failures(&down), Vec::<String>::new());
+    assert_eq!(emu.leftovers("fresh").await, "");
 }

@@ -50,6 +50,18 @@ pub fn holds(
         .any(|role| crate::roles::grants(role, permission))
 }
 
+/// Whether the account `email` holds `permission` through bindings of the project's policy that
+/// have taken effect (a binding just added is still propagating: what a build's account may
+/// do right after its role was granted).
+pub fn holds_propagated(project: &Project, email: &str, permission: &str) -> bool {
+    let member = member_of(email);
+    project
+        .policy
+        .roles_of(&member)
+        .filter(|role| project.propagated(&member, role))
+        .any(|role| crate::roles::grants(role, permission))
+}
+
 /// Whether the caller may do something needing `permission` in `project`: always on projects
 /// that do not enforce IAM; otherwise only with a principal that holds it.
 pub fn allowed(

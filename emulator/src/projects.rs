@@ -2,8 +2,8 @@
 //! the `default` auto-mode network and its regional subnets (so CIDR clashes can happen), the
 //! project IAM policy and the enablement state of each API. A project can also be described
 //! before its first use (`POST /_emulator/projects`, HTTP in `projects/http.rs`) as real
-//! projects are: no default network, the post-2024 build account, Domain Restricted Sharing,
-//! IAM enforced ([`Setup`]).
+//! projects are: no default network, the post-2024 build account, Domain Restricted Sharing
+//! and other organisation policies, IAM enforced ([`Setup`]).
 
 pub mod http;
 
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::apis::compute::model::Network;
+use crate::apis::orgpolicy::model::{self as orgpolicy, Spec};
 use crate::error::ApiError;
 use crate::policy::Policy;
 use crate::validate;
@@ -38,6 +39,7 @@ pub const SERVICES: &[(&str, &str)] = &[
     ),
     ("logging.googleapis.com", "Cloud Logging API"),
     ("monitoring.googleapis.com", "Cloud Monitoring API"),
+    ("orgpolicy.googleapis.com", "Organization Policy API"),
     (
         "redis.googleapis.com",
         "Google Cloud Memorystore for Redis API",
@@ -71,6 +73,12 @@ pub fn service_title(service: &str) -> Option<&'static str> {
 /// appears (Google creates it asynchronously), real time, scaled.
 pub const DEFAULT_NETWORK_LAG: Duration = Duration::from_secs(40);
 
+/// How long a binding added by the project's setIamPolicy takes to reach the build's account
+/// checks (Google: a new binding takes effect within about 2 minutes, sometimes 7 or more;
+/// here 5 minutes of real time, scaled: longer than a build, so the first build right after a
+/// grant fails as it can on Google).
+pub const IAM_PROPAGATION: Duration = Duration::from_secs(300);
+
 /// The account builds run as when they name none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -93,6 +101,10 @@ pub struct Setup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_policy_member_domains: Option<Vec<String>>,
     pub enforce_iam: bool,
+    /// The organisation policies in effect on the project, by constraint (no `constraints/`
+    /// prefix): those described, and those the fields above imply (`apis::orgpolicy`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub org_policies: BTreeMap<String, Spec>,
     /// The default network waits for the Compute API to be enabled.
     #[serde(skip)]
     pub network_awaits_compute: bool,
@@ -109,6 +121,7 @@ impl Default for Setup {
             compute_default_service_account_roles: vec!["roles/editor".to_string()],
             allowed_policy_member_domains: None,
             enforce_iam: false,
+            org_policies: BTreeMap::new(),
             network_awaits_compute: false,
             network_at: None,
         }
@@ -139,6 +152,10 @@ pub struct Project {
     /// Set when the project was described by `POST /_emulator/projects`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup: Option<Setup>,
+    /// Bindings (member, role) the project's setIamPolicy added, with the moment they take
+    /// effect for what builds' accounts may do ([`IAM_PROPAGATION`]).
+    #[serde(skip)]
+    pub propagating: BTreeMap<(String, String), Instant>,
 }
 
 impl Project {
@@ -159,6 +176,7 @@ impl Project {
                 .collect(),
             policy: Policy::new_project(number),
             setup: None,
+            propagating: BTreeMap::new(),
         }
     }
 
@@ -208,6 +226,31 @@ impl Project {
             BuildAccount::Legacy => self.legacy_build_account(),
             BuildAccount::ComputeDefault => self.compute_default_account(),
         })
+    }
+
+    /// Records the bindings `after` has that `before` had not, effective at `at`.
+    pub fn bindings_added(&mut self, before: &Policy, at: Instant) {
+        for binding in &self.policy.bindings {
+            for member in &binding.members {
+                if !before.roles_of(member).any(|r| r == binding.role) {
+                    self.propagating
+                        .insert((member.clone(), binding.role.clone()), at);
+                }
+            }
+        }
+    }
+
+    /// Whether `member`'s binding to `role` has reached every check (not still propagating).
+    pub fn propagated(&self, member: &str, role: &str) -> bool {
+        self.propagating
+            .get(&(member.to_string(), role.to_string()))
+            .is_none_or(|at| Instant::now() >= *at)
+    }
+
+    /// The organisation policy set on this project for `constraint` (no `constraints/`
+    /// prefix), if any.
+    pub fn org_policy(&self, constraint: &str) -> Option<&Spec> {
+        self.setup.as_ref()?.org_policies.get(constraint)
     }
 
     /// Whether callers need the permissions (`enforceIam`).
@@ -342,6 +385,25 @@ impl Projects {
         }
         let project = Project::described(id, setup, !enforce);
         Ok(self.0.entry(id.to_string()).or_insert(project))
+    }
+
+    /// The project's `gcp.resourceLocations` on a create in `location` of `resource` (its full
+    /// name): Google's refusal when the policy does not allow the location.
+    pub fn require_location(
+        &self,
+        project: &str,
+        location: &str,
+        resource: &str,
+    ) -> Result<(), ApiError> {
+        match self.find(project) {
+            Some(p) => orgpolicy::check_location(
+                p.org_policy(orgpolicy::RESOURCE_LOCATIONS),
+                &p.id,
+                location,
+                resource,
+            ),
+            None => Ok(()),
+        }
     }
 
     /// The project named by ID or number, if it exists.

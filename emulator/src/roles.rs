@@ -382,6 +382,14 @@ static ROLES: &[(&str, &[&str])] = &[
         &["secretmanager.versions.access"],
     ),
     ("roles/run.invoker", &["run.routes.invoke", "run.jobs.run"]),
+    (
+        "roles/orgpolicy.policyViewer",
+        &[
+            "orgpolicy.constraints.list",
+            "orgpolicy.policies.list",
+            "orgpolicy.policy.get",
+        ],
+    ),
 ];
 
 /// Permissions Editor lacks besides `*.setIamPolicy` (IAM administration and project lifecycle).

@@ -25,38 +25,6 @@ async fn describe(base: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Registers a user; answers its `authorized_user` credentials.
-async fn user(base: &str, body: Value) -> Value {
-    let response = post_json(format!("{base}/_emulator/users"), &body).await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-/// An access token for a registered user (the refresh-token grant, as google-cloud-auth does).
-async fn token(credentials: &Value) -> String {
-    let answer: Value = http()
-        .post(credentials["token_uri"].as_str().unwrap())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                credentials["refresh_token"].as_str().unwrap(),
-            ),
-            ("client_id", credentials["client_id"].as_str().unwrap()),
-            (
-                "client_secret",
-                credentials["client_secret"].as_str().unwrap(),
-            ),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_string()
-}
-
 /// A user with `roles` in `project`, signed in: its access token.
 async fn signed_in(base: &str, project: &str, email: &str, roles: &[&str]) -> String {
     let credentials = user(base, json!({ "email": email })).await;

@@ -206,6 +206,16 @@ fn hint(code: Code, reason: &str, message: &str, call: Call<'_>) -> Option<Strin
              `gcloud services enable <api> --project {project}`"
         ));
     }
+    if message.contains("constraints/gcp.resourceLocations") {
+        return Some(format!(
+            "an organisation policy (constraints/gcp.resourceLocations) does not allow this \
+             region in project {project}: run `chatctl down` with the same --region to remove \
+             what was created, then `chatctl up --region` with an allowed one (`chatctl doctor` \
+             lists them to callers with {}), or ask an organisation policy administrator to \
+             allow the region",
+            super::orgpolicy::VIEWER
+        ));
+    }
     match code {
         Code::PermissionDenied => Some(format!(
             "your credentials lack a permission for this: ask for {} on project {project} \
@@ -313,6 +323,17 @@ mod tests {
         )
         .to_string();
         assert!(msg.contains("link a billing account"), "{msg}");
+        let msg = explain(
+            service_error(
+                Code::FailedPrecondition,
+                "Location us-central1 violates constraint constraints/gcp.resourceLocations on the resource projects/p-123456/locations/us-central1/instances/chat-x.",
+            ),
+            call,
+        )
+        .to_string();
+        for part in ["--region", "chatctl doctor", "chatctl down"] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Every call chatctl makes to Google goes through here: one module per API (the official
-//! google-cloud-* crates, and Cloud Storage's and Cloud Logging's JSON APIs through `rest`), the
+//! google-cloud-* crates, and Cloud Storage's, Cloud Logging's and Org Policy's JSON APIs
+//! through `rest`), the
 //! clients built once ([`Clients`]),
 //! and the shared rules ([`Google`]: project and region, one retry policy, waiting for
 //! operations, errors explained in one place).
@@ -12,6 +13,7 @@ pub mod errors;
 pub mod iam;
 pub mod logging;
 pub mod lro;
+pub mod orgpolicy;
 pub mod policy;
 pub mod projects;
 pub mod redis;
@@ -67,6 +69,8 @@ pub struct Clients {
     pub vpcaccess_json: rest::Rest,
     /// Cloud Logging's REST API (`gcp::logging`: `logs`, local mode's agent).
     pub logging: rest::Rest,
+    /// Org Policy v2's REST API (`gcp::orgpolicy`: `doctor` reads effective policies).
+    pub orgpolicy: rest::Rest,
     /// Set when the calls go to an endpoint override rather than Google.
     pub endpoint: Option<String>,
     /// The project calls are checked and billed against (`x-goog-user-project`) when it is not
@@ -246,6 +250,12 @@ impl Clients {
             logging: rest::Rest::new(
                 ep.as_deref(),
                 logging::LOGGING_ENDPOINT,
+                creds.clone(),
+                Duration::from_secs(60),
+            )?,
+            orgpolicy: rest::Rest::new(
+                ep.as_deref(),
+                orgpolicy::ENDPOINT,
                 creds.clone(),
                 Duration::from_secs(60),
             )?,

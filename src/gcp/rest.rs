@@ -1,6 +1,6 @@
 //! Google's JSON APIs over plain HTTP, for the calls the official crates do not offer (Cloud
 //! Storage's buckets and objects, Serverless VPC Access's `connectors.patch`, Cloud Logging's
-//! entries). Requests are
+//! entries, Org Policy's effective policies). Requests are
 //! signed with the clients' credentials, and a refusal becomes the same error the crates return
 //! (Google's status, with the code its HTTP status stands for), so one retry rule and one
 //! explanation apply to these calls too.

@@ -80,12 +80,59 @@ pub async fn build_from_source(
             ctx.google.project
         ));
     }
-    let started = gcp::create(&ctx.google, request, &running_filter(&tagged)).await?;
-    (ctx.progress)(&ImageEvent::BuildStarted {
-        build_id: started.id.clone(),
-        log_url: started.log_url.clone(),
-    });
-    finish(ctx, &started.id, image).await
+    // A role granted to the build account a moment ago (chatctl's chat-builder-ENV gets
+    // roles/run.builder in this same run) may not have reached Cloud Build yet: a build that
+    // fails for a permission of its account is started again while the grant can still be
+    // propagating.
+    let first_start = tokio::time::Instant::now();
+    let mut pause = ctx.poll_interval;
+    let mut attempt = 1;
+    loop {
+        let started = gcp::create(&ctx.google, request.clone(), &running_filter(&tagged)).await?;
+        (ctx.progress)(&ImageEvent::BuildStarted {
+            build_id: started.id.clone(),
+            log_url: started.log_url.clone(),
+        });
+        let finished = follow(ctx, &started.id).await?;
+        let again = ctx.build_service_account.is_some()
+            && account_lacked_permission(&finished)
+            && attempt < MAX_BUILD_ATTEMPTS
+            && first_start.elapsed() + pause < IAM_PROPAGATION;
+        if !again {
+            return pushed_digest(&finished, &tagged).map(|digest| image.with_digest(&digest));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = ctx.google.waiting.cancel.cancelled() => {
+                return pushed_digest(&finished, &tagged).map(|digest| image.with_digest(&digest));
+            }
+        }
+        pause = (pause * 2).min(MAX_PAUSE);
+        attempt += 1;
+    }
+}
+
+/// How long a role granted to the build account may take to reach Cloud Build (Google: IAM
+/// changes take effect within about 2 minutes, sometimes 7 or more).
+const IAM_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(7 * 60);
+/// Builds started for one image at most while the account's roles propagate, and the longest
+/// pause between two of them.
+const MAX_BUILD_ATTEMPTS: u32 = 10;
+const MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a build failed because its account lacked a permission: reading the staged source,
+/// pushing the image or writing its logs (what a role not yet propagated looks like).
+fn account_lacked_permission(build: &Build) -> bool {
+    use google_cloud_build_v1::model::build::failure_info::FailureType;
+    build.status == Status::Failure
+        && build.failure_info.as_ref().is_some_and(|info| {
+            matches!(
+                info.r#type,
+                FailureType::FetchSourceFailed
+                    | FailureType::PushNotAuthorized
+                    | FailureType::LoggingFailure
+            )
+        })
 }
 
 /// Follows build `build_id` to its end and returns `image` by the digest it pushed.

@@ -94,10 +94,15 @@ impl Emu {
 
     /// Enables `service` in the test project (it answers SERVICE_DISABLED a moment longer).
     pub async fn enable(&self, service: &str) {
+        self.enable_in(PROJECT, service).await;
+    }
+
+    /// Enables `service` in `project`, as its owner would have.
+    pub async fn enable_in(&self, project: &str, service: &str) {
         let (_, op) = self
             .call(
                 reqwest::Method::POST,
-                &format!("/v1/projects/{PROJECT}/services:batchEnable"),
+                &format!("/v1/projects/{project}/services:batchEnable"),
                 serde_json::json!({ "serviceIds": [service] }),
             )
             .await;
@@ -285,6 +290,17 @@ impl Emu {
             .expect("clients");
         Session::with(clients, settings, cancel)
     }
+}
+
+/// The steps of a walk that did not end Done, with their outcome.
+pub fn failures(walk: &chatctl::engine::Walk) -> Vec<String> {
+    walk.results
+        .iter()
+        .filter_map(|(id, r)| match &r.outcome {
+            chatctl::engine::Outcome::Done => None,
+            other => Some(format!("{}: {other:?}", id.label())),
+        })
+        .collect()
 }
 
 /// Settings as `--project chat-e2e-1 --env ENV --image IMAGE --output json` would give.

@@ -9,6 +9,7 @@ pub mod cloudbuild;
 pub mod compute;
 pub mod iam;
 pub mod logging;
+pub mod orgpolicy;
 pub mod redis;
 pub mod resourcemanager;
 pub mod run;
@@ -35,6 +36,7 @@ static APIS: &[&Api] = &[
     &compute::http::API,
     &compute::vms_http::API,
     &logging::http::API,
+    &orgpolicy::http::API,
 ];
 
 /// Every API route (the shared operation routes are the core's: `ops::http`).

@@ -1,12 +1,17 @@
 //! The HTTP half of projects' control calls: `POST /_emulator/projects` describes a project
-//! before its first use (what a real project is like: its network, build account, org policy,
-//! whether IAM is enforced) and `POST /_emulator/projects/{project}/grants` grants roles in a
+//! before its first use (what a real project is like: its network, build account, organisation
+//! policies, whether IAM is enforced) and `POST /_emulator/projects/{project}/grants` grants roles in a
 //! project's (or a service account's) policy without the checks a caller's setIamPolicy meets.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{BuildAccount, Project, Setup};
+use crate::apis::orgpolicy::model::{
+    MEMBER_DOMAINS, NO_DEFAULT_ACCOUNT_GRANTS, SKIP_DEFAULT_NETWORK, Spec, known_constraint,
+};
 use crate::error::ApiError;
 use crate::state::Emu;
 
@@ -20,6 +25,68 @@ struct Describe {
     compute_default_service_account_roles: Option<Vec<String>>,
     allowed_policy_member_domains: Option<Vec<String>>,
     enforce_iam: Option<bool>,
+    /// Organisation policies by constraint (`gcp.resourceLocations` or
+    /// `constraints/gcp.resourceLocations`) → v2 PolicySpec (`{"rules":[...]}`).
+    org_policies: Option<BTreeMap<String, Value>>,
+}
+
+/// The described policies, checked as Google checks them, by constraint name without prefix.
+fn org_policies(input: BTreeMap<String, Value>) -> Result<BTreeMap<String, Spec>, ApiError> {
+    let mut policies = BTreeMap::new();
+    for (constraint, spec) in input {
+        let (name, kind) = known_constraint(&constraint)
+            .map_err(|e| ApiError::invalid_argument(format!("orgPolicies: {}", e.message)))?;
+        let spec: Spec = serde_json::from_value(spec).map_err(|e| {
+            ApiError::invalid_argument(format!(
+                "orgPolicies.{name}: not a policy spec ({e}); e.g. {{\"rules\":[{{\"enforce\":true}}]}} or {{\"rules\":[{{\"values\":{{\"allowedValues\":[\"in:us-locations\"]}}}}]}}."
+            ))
+        })?;
+        spec.check(name, kind)?;
+        policies.insert(name.to_string(), spec);
+    }
+    Ok(policies)
+}
+
+/// A field and the policy it implies, both given and disagreeing.
+fn contradiction(field: &str, constraint: &str) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "{field} and orgPolicies.{constraint} disagree: give one of them (each implies the other)."
+    ))
+}
+
+/// Domain Restricted Sharing from either the field or the policy (which then both say it).
+fn member_domains(
+    field: Option<Vec<String>>,
+    policies: &mut BTreeMap<String, Spec>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    match (field, policies.get(MEMBER_DOMAINS)) {
+        (Some(_), Some(_)) => Err(contradiction("allowedPolicyMemberDomains", MEMBER_DOMAINS)),
+        (Some(domains), None) => {
+            policies.insert(MEMBER_DOMAINS.to_string(), Spec::allowing(&domains));
+            Ok(Some(domains))
+        }
+        (None, Some(spec)) if spec.reset || spec.rules.iter().any(|r| r.allow_all) => Ok(None),
+        (None, Some(spec)) => Ok(Some(spec.allowed_values())),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Whether the project has a default network, from either the field or the policy
+/// `compute.skipDefaultNetworkCreation` (no default network implies it enforced).
+fn default_network(
+    field: Option<bool>,
+    policies: &mut BTreeMap<String, Spec>,
+) -> Result<bool, ApiError> {
+    let skipped = policies.get(SKIP_DEFAULT_NETWORK).map(Spec::is_enforced);
+    match (field, skipped) {
+        (Some(true), Some(true)) => Err(contradiction("defaultNetwork", SKIP_DEFAULT_NETWORK)),
+        (Some(false), None) => {
+            policies.insert(SKIP_DEFAULT_NETWORK.to_string(), Spec::enforced());
+            Ok(false)
+        }
+        (Some(exists), _) => Ok(exists),
+        (None, skipped) => Ok(skipped != Some(true)),
+    }
 }
 
 /// A role the emulator knows (a typo would grant nothing, silently), or a custom role name.
@@ -59,6 +126,9 @@ pub fn description(project: &Project) -> Value {
     if let Some(domains) = setup.allowed_policy_member_domains {
         out["allowedPolicyMemberDomains"] = json!(domains);
     }
+    if !setup.org_policies.is_empty() {
+        out["orgPolicies"] = json!(setup.org_policies);
+    }
     out
 }
 
@@ -74,13 +144,27 @@ pub fn describe(emu: &Emu, body: &[u8]) -> Result<Value, ApiError> {
             )));
         }
     };
+    let mut policies = org_policies(input.org_policies.unwrap_or_default())?;
+    // Where the org withholds the default accounts' automatic grants, the Compute Engine
+    // default account has no role unless the description gives it some.
+    let no_grants = policies
+        .get(NO_DEFAULT_ACCOUNT_GRANTS)
+        .is_some_and(Spec::is_enforced);
     let roles = input
         .compute_default_service_account_roles
-        .unwrap_or_else(|| vec!["roles/editor".to_string()]);
+        .unwrap_or_else(|| {
+            if no_grants {
+                Vec::new()
+            } else {
+                vec!["roles/editor".to_string()]
+            }
+        });
     for role in &roles {
         check_role("computeDefaultServiceAccountRoles", role)?;
     }
-    if let Some(domains) = &input.allowed_policy_member_domains
+    let default_network = default_network(input.default_network, &mut policies)?;
+    let domains = member_domains(input.allowed_policy_member_domains, &mut policies)?;
+    if let Some(domains) = &domains
         && let Some(bad) = domains
             .iter()
             .find(|d| d.is_empty() || !d.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -94,11 +178,12 @@ pub fn describe(emu: &Emu, body: &[u8]) -> Result<Value, ApiError> {
         None => format!("emulated-{}", emu.random_hex(6)),
     };
     let setup = Setup {
-        default_network: input.default_network.unwrap_or(true),
+        default_network,
         build_service_account,
         compute_default_service_account_roles: roles,
-        allowed_policy_member_domains: input.allowed_policy_member_domains,
+        allowed_policy_member_domains: domains,
         enforce_iam: input.enforce_iam.unwrap_or(false),
+        org_policies: policies,
         ..Setup::default()
     };
     let enforce = emu.config().enforce_api_enablement;

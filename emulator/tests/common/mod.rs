@@ -9,6 +9,7 @@ use emulator::{Emulator, EmulatorConfig, EmulatorHandle, NoRuntime};
 use google_cloud_auth::credentials::{Credentials, anonymous};
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::exponential_backoff::{ExponentialBackoff, ExponentialBackoffBuilder};
+use serde_json::Value;
 
 /// Fast, anonymous, seeded: what most tests want.
 pub fn fast_config() -> EmulatorConfig {
@@ -189,4 +190,36 @@ pub async fn assert_only_known_query_parameters(method: reqwest::Method, url: &s
         message.contains("Unknown name \"notAParameter\": Cannot bind query parameter"),
         "{message}"
     );
+}
+
+/// Registers a user; answers its `authorized_user` credentials.
+pub async fn user(base: &str, body: Value) -> Value {
+    let response = post_json(format!("{base}/_emulator/users"), &body).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// An access token for a registered user (the refresh-token grant, as google-cloud-auth does).
+pub async fn token(credentials: &Value) -> String {
+    let answer: Value = http()
+        .post(credentials["token_uri"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                credentials["refresh_token"].as_str().unwrap(),
+            ),
+            ("client_id", credentials["client_id"].as_str().unwrap()),
+            (
+                "client_secret",
+                credentials["client_secret"].as_str().unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_string()
 }

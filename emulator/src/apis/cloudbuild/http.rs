@@ -304,11 +304,12 @@ fn check_act_as(
     ))
 }
 
-/// What the build's account may do, judged by the project's policy (described projects).
+/// What the build's account may do, judged by the project's policy (described projects), by
+/// the bindings that have taken effect (a role granted a moment ago has not yet).
 fn account_access(w: &World, project: &str, build: &Build) -> Option<RunAs> {
     let p = w.projects.find(project).filter(|p| p.setup.is_some())?;
     let email = build_account(w, project, build)?;
-    let can = |permission: &str| crate::access::holds(w, p, &email, permission, None);
+    let can = |permission: &str| crate::access::holds_propagated(p, &email, permission);
     Some(RunAs {
         account: format!("projects/{}/serviceAccounts/{email}", p.id),
         write_logs: writes_cloud_logging(build).then(|| can("logging.logEntries.create")),

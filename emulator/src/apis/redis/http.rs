@@ -134,6 +134,8 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     let input: Instance = call.body()?;
     let auth = call.emu.random_hex(16);
     let instance = call.emu.world(|w| {
+        let name = format!("projects/{project}/locations/{location}/instances/{instance_id}");
+        w.projects.require_location(project, location, &name)?;
         let p = w.projects.ensure(project)?;
         w.redis.create(p, location, &instance_id, input, auth)
     })?;

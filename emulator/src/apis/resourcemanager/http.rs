@@ -164,7 +164,9 @@ async fn set_iam_policy(call: Call) -> Result<Reply, ApiError> {
             crate::access::check_new_member(w, &id, member, crate::access::DRS_PROJECT_MESSAGE)
         };
         let answer = current.set(policy, body.update_mask(), &check)?;
-        w.projects.ensure(&id)?.policy = current;
+        let project = w.projects.ensure(&id)?;
+        let before = std::mem::replace(&mut project.policy, current);
+        project.bindings_added(&before, call.emu.after(crate::projects::IAM_PROPAGATION));
         Ok(Reply::Json(answer))
     })
 }

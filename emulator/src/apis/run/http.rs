@@ -222,6 +222,10 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
     check_spec(&input)?;
     let validate_only = call.query_bool("validateOnly")?;
     let t = target(&call, &id);
+    call.emu.world(|w| {
+        w.projects
+            .require_location(&t.project, &t.location, &t.name)
+    })?;
     deploy(&call, t, input, None, validate_only)
 }
 

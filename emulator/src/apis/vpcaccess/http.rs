@@ -111,9 +111,11 @@ async fn create(call: Call) -> Result<Reply, ApiError> {
         })?
         .to_string();
     let input: Connector = call.body()?;
-    let connector = call
-        .emu
-        .world(|w| w.vpcaccess.create(project, location, &id, input))?;
+    let connector = call.emu.world(|w| {
+        let name = format!("projects/{project}/locations/{location}/connectors/{id}");
+        w.projects.require_location(project, location, &name)?;
+        w.vpcaccess.create(project, location, &id, input)
+    })?;
     let (op_name, op) = start_op(&call.emu, &call, "CreateConnector", &connector.name);
     let (project, name) = (project.to_string(), connector.name);
     call.emu.schedule(CREATE_LATENCY, move |emu| async move {

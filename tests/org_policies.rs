@@ -1,0 +1,230 @@
+//! Organisation policies and fresh projects end to end: `up` waits for the `default` network
+//! Google creates a while after it enabled Compute Engine, and `chatctl doctor` reports what the
+//! project's effective policies mean for `up` (a region outside gcp.resourceLocations is a
+//! problem naming both; Domain Restricted Sharing is informational), in text and JSON, or says
+//! in one line that it could not read them.
+
+mod common;
+
+use chatctl::engine::{self, Mode, Outcome};
+use chatctl::stack::Stack;
+use common::{Emu, failures};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+async fn describe(emu: &Emu, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_emulator/projects", emu.base()))
+        .json(&body)
+        .send()
+        .await
+        .expect("describe the project");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("the description")
+}
+
+#[tokio::test]
+async fn up_waits_for_the_default_network_google_creates_after_enabling_compute_engine() {
+    // Time at 1 %: the network appears 0.4 s after the enable, 0.2 s after Compute Engine
+    // answers at all, so `up` meets the project without it.
+    let emu = Emu::start_scaled(91, emulator::FaultConfig::default(), 0.01).await;
+    let described = describe(&emu, json!({"projectId": "fresh-net-1"})).await;
+    assert_eq!(described["defaultNetworkExists"], false, "{described}");
+
+    let mut settings = common::settings("nwwait");
+    settings.project = "fresh-net-1".into();
+    let session = emu.session_for(settings, CancellationToken::new()).await;
+    let up = engine::walk(Mode::Up, &Stack::up(), &session.ctx, &session.reporter).await;
+    assert_eq!(failures(&up), Vec::<String>::new());
+
+    let log = emu.requests().await;
+    let position = |wanted: &dyn Fn(&str, &str) -> bool| {
+        log.iter().position(|r| {
+            wanted(
+                r["method"].as_str().unwrap_or_default(),
+                r["path"].as_str().unwrap_or_default(),
+            )
+        })
+    };
+    let enabled =
+        position(&|m, p| m == "POST" && p.contains("/projects/fresh-net-1/services:batchEnable"))
+            .expect("up enabled the APIs");
+    let redis_create = position(&|m, p| m == "POST" && p.contains("/instances?instanceId="))
+        .expect("up created Redis");
+    let network_reads = log[enabled..redis_create]
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("/projects/fresh-net-1/global/networks/default"))
+        })
+        .count();
+    // Redis and the connector each look once; more looks are the wait for the network.
+    assert!(
+        network_reads > 2,
+        "{network_reads} read(s) of the network before the Redis create: up did not wait"
+    );
+
+    let down = engine::walk(Mode::Down, &Stack::down(), &session.ctx, &session.reporter).await;
+    assert_eq!(failures(&down), Vec::<String>::new());
+    assert_eq!(emu.leftovers("nwwait").await, "");
+}
+
+/// `chatctl doctor ARGS` against `project` (anonymous, no credentials file).
+fn doctor(
+    emu: &Emu,
+    dir: &std::path::Path,
+    project: &str,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = common::chatctl_at(emu.base(), dir)
+        .env("CHATCTL_PROJECT", project)
+        .env("CHATCTL_IMAGE", common::IMAGE)
+        .arg("doctor")
+        .args(args)
+        .output()
+        .expect("run chatctl doctor");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn policy<'a>(report: &'a Value, constraint: &str) -> &'a Value {
+    report["orgPolicies"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|p| p["constraint"] == format!("constraints/{constraint}"))
+        })
+        .unwrap_or_else(|| panic!("{constraint} is reported: {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sharing() {
+    let emu = Emu::start(92).await;
+    let project = "acme-eu-2";
+    describe(
+        &emu,
+        json!({
+            "projectId": project,
+            "allowedPolicyMemberDomains": ["C0acme1"],
+            "orgPolicies": {"gcp.resourceLocations":
+                {"rules": [{"values": {"allowedValues": ["in:eu-locations"]}}]}},
+        }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // The Organization Policy API is not enabled in a new project: one line says so, and it
+    // is no problem.
+    let (code, _, text) = doctor(&emu, dir.path(), project, &["--region", "europe-west1"]);
+    let notes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("organisation policies"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert!(
+        notes[0].contains("gcloud services enable orgpolicy.googleapis.com"),
+        "{text}"
+    );
+    assert_eq!(code, Some(0), "{text}");
+
+    emu.enable_in(project, "orgpolicy.googleapis.com").await;
+    // Enabled, it answers after the propagation window: until then doctor still says so.
+    let mut json_report = Value::Null;
+    for _ in 0..200 {
+        let (code, stdout, stderr) = doctor(
+            &emu,
+            dir.path(),
+            project,
+            &["--region", "us-central1", "--output", "json"],
+        );
+        let report: Value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        if report["orgPolicies"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+        {
+            assert_eq!(code, Some(1), "{stderr}");
+            json_report = report;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let report = &json_report;
+    assert_eq!(report["ready"], false, "{report}");
+    let locations = policy(report, "gcp.resourceLocations");
+    assert_eq!(locations["effect"], "problem", "{report}");
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["check"] == "org-policy")
+        .unwrap_or_else(|| panic!("a problem: {report}"));
+    let message = problem["message"].as_str().unwrap();
+    for part in ["us-central1", "in:eu-locations", "--region"] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert_eq!(problem["allowedValues"], json!(["in:eu-locations"]));
+    let sharing = policy(report, "iam.allowedPolicyMemberDomains");
+    assert_eq!(sharing["effect"], "info", "{report}");
+    assert!(
+        sharing["message"]
+            .as_str()
+            .unwrap()
+            .contains("invokerIamDisabled")
+    );
+    assert_eq!(
+        report["problems"].as_array().unwrap().len(),
+        1,
+        "Domain Restricted Sharing is no problem: {report}"
+    );
+
+    let (code, _, text) = doctor(&emu, dir.path(), project, &["--region", "us-central1"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("✗ org-policy: region us-central1 is not allowed")
+            && text.contains("in:eu-locations"),
+        "{text}"
+    );
+    assert!(
+        text.contains("i org-policy: Domain Restricted Sharing"),
+        "{text}"
+    );
+
+    // An allowed region: ready.
+    let (code, _, text) = doctor(&emu, dir.path(), project, &["--region", "europe-west1"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("✗"), "{text}");
+}
+
+#[tokio::test]
+async fn up_in_a_region_the_org_does_not_allow_fails_saying_what_to_do() {
+    let emu = Emu::start(93).await;
+    describe(
+        &emu,
+        json!({"projectId": "acme-eu-3", "orgPolicies": {"gcp.resourceLocations":
+            {"rules": [{"values": {"allowedValues": ["in:europe-locations"]}}]}}}),
+    )
+    .await;
+    let mut settings = common::settings("refused");
+    settings.project = "acme-eu-3".into();
+    let session = emu.session_for(settings, CancellationToken::new()).await;
+    let up = engine::walk(Mode::Up, &Stack::up(), &session.ctx, &session.reporter).await;
+    let Outcome::Failed(error) = &up.results[&chatctl::resources::redis::ID].outcome else {
+        panic!("{:?}", up.results[&chatctl::resources::redis::ID].outcome);
+    };
+    let message = format!("{error:#}");
+    for part in [
+        "violates constraint constraints/gcp.resourceLocations",
+        "--region",
+        "chatctl doctor",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    let down = engine::walk(Mode::Down, &Stack::down(), &session.ctx, &session.reporter).await;
+    assert_eq!(failures(&down), Vec::<String>::new());
+    assert_eq!(emu.leftovers("refused").await, "");
+}
