@@ -413,36 +413,18 @@ pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// The shortest: below it every wait would time out at once.
 pub const MIN_DURATION: Duration = Duration::from_secs(1);
 
-/// Parses durations such as `90s`, `20m`, `1h` or plain seconds, from 1 s to 24 h.
+/// Parses `--timeout`, `--lock-timeout` and the file's `timeout:`: a duration such as `90s`,
+/// `20m` or `1h30m` (humantime's syntax; a bare number counts as seconds), from 1 s to 24 h.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: use e.g. 90s, 20m or 1h"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-            ));
-        }
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("`{text}`: a duration must be positive"));
-    }
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(d) if (MIN_DURATION..=MAX_DURATION).contains(&d) => Ok(d),
-        _ => Err(format!(
-            "`{text}` is out of range: use a duration from 1s to 24h, e.g. 20m"
-        )),
-    }
+    let trimmed = text.trim();
+    // A bare number was always seconds here (`--timeout 90`); humantime wants a unit.
+    let with_unit =
+        if !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            format!("{trimmed}s")
+        } else {
+            trimmed.to_string()
+        };
+    parse_bounded(text, &with_unit, MAX_DURATION, "24h", "90s, 20m or 1h30m")
 }
 
 /// The furthest back `logs --since` goes (Cloud Logging keeps the _Default bucket 30 days).
@@ -450,14 +432,28 @@ pub const MAX_SINCE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Parses `logs --since`: a duration such as `10m`, `1h30m` or `2d`, from 1 s to 30 days.
 pub fn parse_since(text: &str) -> Result<Duration, String> {
-    let since = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}): use e.g. 10m, 1h30m or 2d"))?;
-    if since < MIN_DURATION || since > MAX_SINCE {
-        return Err(format!(
-            "`{text}` is out of range: use a duration from 1s to 30d, e.g. 10m"
-        ));
+    parse_bounded(text, text.trim(), MAX_SINCE, "30d", "10m, 1h30m or 2d")
+}
+
+/// `text` (as the user wrote it, for the message) parsed as `humantime` reads `duration`, and
+/// kept within [`MIN_DURATION`]..=`max`; the errors name the range and give `examples`.
+fn parse_bounded(
+    text: &str,
+    duration: &str,
+    max: Duration,
+    max_text: &str,
+    examples: &str,
+) -> Result<Duration, String> {
+    let out_of_range = || {
+        format!("`{text}` is out of range: use a duration from 1s to {max_text}, e.g. {examples}")
+    };
+    match humantime::parse_duration(duration) {
+        Ok(d) if (MIN_DURATION..=max).contains(&d) => Ok(d),
+        Ok(_) | Err(humantime::DurationError::NumberOverflow) => Err(out_of_range()),
+        Err(e) => Err(format!(
+            "`{text}` is not a duration ({e}): use e.g. {examples}"
+        )),
     }
-    Ok(since)
 }
 
 /// Parses the emulator's time scale: a positive number up to 100 (1 = as slow as Google).
@@ -483,6 +479,39 @@ mod tests {
         for args in [["chatctl", "up", "--yes"], ["chatctl", "down", "--yes"]] {
             let parsed = super::command().try_get_matches_from(args);
             assert!(parsed.is_ok(), "{args:?}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_take_humantime_durations_and_bare_seconds() {
+        use std::time::Duration;
+        for (text, secs) in [
+            ("90", 90.0),
+            ("90s", 90.0),
+            ("1.5m", 90.0),
+            ("20m", 1200.0),
+            ("1h30m", 5400.0),
+            (" 2min ", 120.0),
+            ("1500ms", 1.5),
+            ("24h", 86400.0),
+        ] {
+            assert_eq!(
+                super::parse_duration(text),
+                Ok(Duration::from_secs_f64(secs)),
+                "{text}"
+            );
+        }
+        for (bad, needle) in [
+            ("5x", "not a duration"),
+            ("", "not a duration"),
+            ("-5m", "not a duration"),
+            ("25h", "from 1s to 24h"),
+            ("0.5s", "from 1s to 24h"),
+            ("99999999999999999999", "from 1s to 24h"),
+        ] {
+            let error = super::parse_duration(bad).expect_err(bad);
+            assert!(error.contains(needle), "{bad}: {error}");
+            assert!(error.contains("e.g. 90s, 20m or 1h30m"), "{bad}: {error}");
         }
     }
 

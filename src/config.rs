@@ -163,6 +163,8 @@ pub struct Environment {
     pub local_build_workspace: Option<PathBuf>,
     /// CHATCTL_LOCAL_BUILD_PROFILE: the cargo profile of `--build local` (release by default).
     pub local_build_profile: Option<String>,
+    /// `$DOCKER_CONFIG/config.json` or ~/.docker/config.json: `docker login`s for registries.
+    pub docker_config: Option<PathBuf>,
     /// `$XDG_CACHE_HOME/chatctl` or ~/.cache/chatctl: `--build local`'s sources and target.
     pub cache_dir: Option<PathBuf>,
     /// CARGO: the cargo that runs `--build local` (cargo sets it for what it runs).
@@ -203,6 +205,9 @@ impl Environment {
             local_build_binary: path("CHATCTL_LOCAL_BUILD_BINARY"),
             local_build_workspace: path("CHATCTL_LOCAL_BUILD_WORKSPACE"),
             local_build_profile: set("CHATCTL_LOCAL_BUILD_PROFILE"),
+            docker_config: path("DOCKER_CONFIG")
+                .or_else(|| home.as_ref().map(|h| h.join(".docker")))
+                .map(|dir| dir.join("config.json")),
             cache_dir: path("XDG_CACHE_HOME")
                 .or_else(|| home.map(|h| h.join(".cache")))
                 .map(|dir| dir.join("chatctl")),

@@ -276,9 +276,14 @@ async fn up_builds_the_embedded_sources_deploys_by_digest_and_a_second_up_skips_
     // The staging bucket (gcloud's name), the upload, the build, in that order.
     let bucket = format!("/storage/v1/b?project={PROJECT}");
     assert_eq!(calls(&log, "POST", &bucket), 1, "bucket created");
-    let upload =
-        format!("/upload/storage/v1/b/{PROJECT}_cloudbuild/o?uploadType=media&name=source");
+    // The sources go up through google-cloud-storage's resumable upload: one session started,
+    // its bytes sent to the session.
+    let upload = format!("/upload/storage/v1/b/{PROJECT}_cloudbuild/o?uploadType=resumable");
     assert_eq!(calls(&log, "POST", &upload), 1, "sources uploaded");
+    assert!(
+        calls(&log, "PUT", &format!("{upload}&upload_id=")) >= 1,
+        "the sources' bytes sent to the upload session"
+    );
     let builds = format!("/v1/projects/{PROJECT}/builds?");
     assert_eq!(calls(&log, "POST", &builds), 1, "one Cloud Build build");
     let repository = format!("/v1/projects/{PROJECT}/locations/us-central1/repositories?");

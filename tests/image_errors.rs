@@ -91,6 +91,62 @@ async fn registry_that_demands_credentials_refuses_anonymous_and_wrong_ones() {
     assert_eq!(client.stats().blobs_uploaded, 0);
 }
 
+/// htpasswd entry for user `reader` with password [`READER_PASSWORD`] (bcrypt, cost 4).
+const READER_HTPASSWD: &str =
+    "reader:$2a$04$V08CLOVIxkk4cVVzH7bSS.V5pMV/ZurRpJOQ4/O0gpSLPXFSpLsgi\n";
+/// A test-only password of the registry above (never a real account's).
+const READER_PASSWORD: &str = "not-a-real-secret";
+
+#[tokio::test]
+async fn a_private_registry_is_pushed_to_and_checked_with_the_docker_login() {
+    use base64::Engine as _;
+    let registry = Registry::start(Some(READER_HTPASSWD));
+    let login = RegistryAuth::Basic {
+        username: "reader".into(),
+        password: READER_PASSWORD.into(),
+    };
+    let client = RegistryClient::new(&registry.addr, login).unwrap();
+    let image = oci::single_binary_image(b"not an executable, only bytes to push").unwrap();
+    for blob in image.blobs() {
+        assert!(client.push_blob("chatctl/private", blob).await.unwrap());
+    }
+    let digest = client
+        .put_manifest("chatctl/private", "v1", &image.manifest)
+        .await
+        .unwrap();
+    assert_eq!(digest, image.manifest.digest);
+    assert_eq!(client.stats().blobs_uploaded, 2);
+
+    // `--image` finds it with the login `docker login` stored, and only with it.
+    let reference = format!("{}/chatctl/private:v1", registry.addr);
+    let docker = tempfile::tempdir().unwrap();
+    let config = docker.path().join("config.json");
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("reader:{READER_PASSWORD}"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
+            registry.addr
+        ),
+    )
+    .unwrap();
+    let mut ctx = context().await;
+    ctx.docker_config = Some(config);
+    let found = image::check_prebuilt(&ctx, &reference).await.unwrap();
+    assert_eq!(
+        found.digest.as_deref(),
+        Some(image.manifest.digest.as_str())
+    );
+    let anonymous = image::check_prebuilt(&context().await, &reference)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(anonymous, ImageError::RegistryRefused { status: 401, .. }),
+        "{anonymous:?}"
+    );
+}
+
 #[tokio::test]
 async fn failed_local_compile_is_reported() {
     let broken = tempfile::tempdir().unwrap();

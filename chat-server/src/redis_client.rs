@@ -48,7 +48,7 @@ pub fn client(config: &Config) -> Result<Client, String> {
         return Client::open(info).map_err(|e| format!("invalid Redis settings: {e}"));
     }
     // rustls needs a process-wide crypto provider; an Err only means one is already installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match config.redis_ca_pem()? {
         Some(root_cert) => {
             let certs = redis::TlsCertificates {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::config::FaultConfig;
 use crate::error::{ApiError, Code};
@@ -21,7 +21,7 @@ impl Faults {
     pub fn new(config: FaultConfig, seed: Option<u64>) -> Self {
         let rng = match seed {
             Some(seed) => StdRng::seed_from_u64(seed ^ 0x5eed_fa17),
-            None => StdRng::from_os_rng(),
+            None => rand::make_rng::<StdRng>(),
         };
         Faults(Mutex::new(State { config, rng }))
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use tokio::task::JoinSet;
 
 use crate::config::EmulatorConfig;
@@ -43,7 +43,7 @@ impl Emu {
     pub fn new(config: EmulatorConfig, base_url: String, runtime: Arc<dyn Runtime>) -> Self {
         let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_os_rng(),
+            None => rand::make_rng::<StdRng>(),
         };
         let faults = Faults::new(config.faults.clone(), config.seed);
         Emu(Arc::new(Shared {

@@ -63,8 +63,10 @@ pub struct Clients {
     pub global_operations: google_cloud_compute_v1::client::GlobalOperations,
     pub artifact_registry: google_cloud_artifactregistry_v1::client::ArtifactRegistry,
     pub cloud_build: google_cloud_build_v1::client::CloudBuild,
-    /// Cloud Storage's JSON API (buckets and objects).
+    /// Cloud Storage's JSON API (buckets: the crate manages them over gRPC only).
     pub storage: rest::Rest,
+    /// Cloud Storage's objects through google-cloud-storage (resumable, checksummed uploads).
+    pub objects: google_cloud_storage::client::Storage,
     /// Serverless VPC Access over JSON, for `connectors.patch` (the crate has no update call).
     pub vpcaccess_json: rest::Rest,
     /// Cloud Logging's REST API (`gcp::logging`: `logs`, local mode's agent).
@@ -235,6 +237,7 @@ impl Clients {
                 ep.clone(),
                 creds
             ),
+            objects: build_client!(google_cloud_storage::client::Storage, ep.clone(), creds),
             storage: rest::Rest::new(
                 ep.as_deref(),
                 storage::ENDPOINT,

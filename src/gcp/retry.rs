@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use google_cloud_gax::error::Error as GaxError;
-use rand::Rng;
+use rand::RngExt;
 
 use super::errors::{Kind, classify};
 

@@ -1,5 +1,6 @@
-//! Cloud Storage through its JSON API (the official storage crate manages buckets over gRPC
-//! only): the calls `--build source` makes to stage its sources.
+//! Cloud Storage: the calls `--build source` makes to stage its sources. Buckets and object
+//! metadata through the JSON API (the official storage crate manages buckets over gRPC only),
+//! the sources' upload through google-cloud-storage's resumable writes.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -88,30 +89,37 @@ pub async fn create_bucket(
     }
 }
 
-/// Uploads `data` as `object` (a simple media upload, idempotent: it overwrites); returns the
-/// object's generation.
+/// How often one upload's requests are tried by google-cloud-storage (a resumable upload
+/// resumes from what the service acknowledged), before [`super::send`]'s retries start over.
+const UPLOAD_ATTEMPTS: u32 = 5;
+
+/// Uploads `data` as `object` through google-cloud-storage's resumable upload (even when small:
+/// a dropped connection resumes instead of resending the archive), with CRC32C and MD5
+/// checksums the service verifies; idempotent (it overwrites). Returns the object's generation.
 pub async fn upload(
     google: &Google,
     bucket: &str,
     object: &str,
     data: Bytes,
 ) -> anyhow::Result<i64> {
-    let storage = &google.clients.storage;
+    use google_cloud_gax::retry_policy::RetryPolicyExt;
+    let objects = &google.clients.objects;
     let what = format!("upload the chat-server sources to gs://{bucket}/{object}");
-    let answer = super::send(google, google.call(&what, ROLE), || {
-        storage.send(
-            storage
-                .request(
-                    reqwest::Method::POST,
-                    &format!("/upload/storage/v1/b/{bucket}/o"),
-                )
-                .query(&[("uploadType", "media"), ("name", object)])
-                .header(reqwest::header::CONTENT_TYPE, "application/gzip")
-                .body(data.clone()),
-        )
+    let written = super::send(google, google.call(&what, ROLE), || {
+        objects
+            .write_object(format!("projects/_/buckets/{bucket}"), object, data.clone())
+            .set_content_type("application/gzip")
+            .with_resumable_upload_threshold(0_usize)
+            .compute_md5()
+            .with_idempotency(true)
+            .with_retry_policy(
+                google_cloud_storage::retry_policy::RetryableErrors
+                    .with_attempt_limit(UPLOAD_ATTEMPTS),
+            )
+            .send_buffered()
     })
     .await?;
-    generation_of(&answer, &what)
+    Ok(written.generation)
 }
 
 /// The answer to a call with a generation precondition.

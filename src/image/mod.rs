@@ -5,6 +5,7 @@
 
 mod artifact_registry;
 pub mod cloud_build;
+mod docker_config;
 pub mod local;
 pub mod oci;
 pub mod reference;
@@ -123,6 +124,8 @@ pub struct ImageContext {
     pub build_service_account: Option<String>,
     /// GOOGLE_APPLICATION_CREDENTIALS: a service-account key here is also the registry login.
     pub credentials_file: Option<PathBuf>,
+    /// Docker's config.json: the `docker login`s used for registries other than Google's.
+    pub docker_config: Option<PathBuf>,
     /// Labels put on what this module creates (repository, bucket).
     pub labels: Vec<(String, String)>,
     /// How often a running Cloud Build build is polled.
@@ -143,6 +146,7 @@ impl ImageContext {
             staging_bucket: None,
             build_service_account: None,
             credentials_file: None,
+            docker_config: None,
             labels: vec![("managed-by".into(), "chatctl".into())],
             poll_interval: Duration::from_secs(3),
             build_timeout: Duration::from_secs(30 * 60),
@@ -232,7 +236,8 @@ pub async fn push_local_build(
         Some(target) => {
             let destination =
                 ImageRef::parse(&format!("{}/{IMAGE_NAME}", target.trim_end_matches('/')))?;
-            (destination, registry::RegistryAuth::Anonymous)
+            let auth = registry_login(ctx, &destination.registry).await?;
+            (destination, auth)
         }
         None => {
             artifact_registry::ensure_repository(ctx).await?;
@@ -254,7 +259,8 @@ pub async fn check_prebuilt(ctx: &ImageContext, reference: &str) -> Result<Image
         let digest = artifact_registry::resolve_digest(ctx, &path, &image).await?;
         return Ok(image.with_digest(&digest));
     }
-    let client = registry::RegistryClient::new(&image.registry, registry::RegistryAuth::Anonymous)?;
+    let auth = registry_login(ctx, &image.registry).await?;
+    let client = registry::RegistryClient::new(&image.registry, auth)?;
     match client
         .manifest_digest(&image.repository, image.manifest_reference())
         .await?
@@ -266,4 +272,22 @@ pub async fn check_prebuilt(ctx: &ImageContext, reference: &str) -> Result<Image
                 .into(),
         }),
     }
+}
+
+/// The login to `registry` (`host[:port]`): the Google credentials for Google's registries
+/// (Artifact Registry's `*.pkg.dev`, Container Registry's `gcr.io` and `*.gcr.io`), else the
+/// `docker login` that Docker's config.json holds for it, else none (anonymous).
+async fn registry_login(
+    ctx: &ImageContext,
+    registry: &str,
+) -> Result<registry::RegistryAuth, ImageError> {
+    let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
+    if host.ends_with(".pkg.dev") || host == "gcr.io" || host.ends_with(".gcr.io") {
+        return artifact_registry::registry_auth(ctx).await;
+    }
+    Ok(ctx
+        .docker_config
+        .as_deref()
+        .and_then(|file| docker_config::login(file, registry))
+        .unwrap_or_default())
 }

@@ -1,13 +1,16 @@
-//! A small client of the OCI distribution API (what `docker push` speaks): blob existence,
-//! monolithic blob upload, manifest put/get. Handles the registry token flow (a 401 with a
-//! `Bearer realm=…` challenge → token from the realm with basic credentials) and plain basic auth.
-//! Counts what it uploads so callers can report bytes pushed and prove skipped blobs.
+//! The registry side of images through `oci-client` (the OCI distribution API `docker push`
+//! speaks): blob existence, chunked blob uploads retried on transient failures, manifest
+//! put/head. oci-client answers the registries' challenges (Bearer token flow or basic auth);
+//! this module picks the host (Docker Hub's documented mapping, plain HTTP for loopback
+//! registries), turns its errors into [`ImageError`]s that say what to do, and counts what it
+//! uploads so callers can report bytes pushed and prove skipped blobs.
 
 use super::ImageError;
 use super::oci::Blob;
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION, WWW_AUTHENTICATE};
-use std::sync::Mutex;
+use oci_client::Reference;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use reqwest::header::HeaderValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -29,6 +32,17 @@ impl std::fmt::Debug for RegistryAuth {
     }
 }
 
+impl RegistryAuth {
+    fn to_oci(&self) -> oci_client::secrets::RegistryAuth {
+        match self {
+            RegistryAuth::Anonymous => oci_client::secrets::RegistryAuth::Anonymous,
+            RegistryAuth::Basic { username, password } => {
+                oci_client::secrets::RegistryAuth::Basic(username.clone(), password.clone())
+            }
+        }
+    }
+}
+
 /// What one client has sent so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UploadStats {
@@ -41,53 +55,66 @@ pub struct UploadStats {
 /// but Docker serves the registry API at this host (Docker's documented mapping).
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
-/// The base URL of `registry`'s API (`host[:port]` as image references name it): Docker Hub's
-/// names mapped to [`DOCKER_HUB_API`]; loopback registries (`localhost`, `127.*`, `[::1]`)
-/// over plain HTTP, like Docker; every other registry over HTTPS.
-pub fn endpoint(registry: &str) -> String {
-    let registry = match registry {
+/// The `host[:port]` serving `registry`'s API (as image references name it): Docker Hub's
+/// names mapped to [`DOCKER_HUB_API`], every other registry itself.
+pub fn api_host(registry: &str) -> &str {
+    match registry {
         "docker.io" | "index.docker.io" | "registry.hub.docker.com" => DOCKER_HUB_API,
         other => other,
-    };
-    let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
-    let scheme = if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
-        "http"
-    } else {
-        "https"
-    };
-    format!("{scheme}://{registry}")
+    }
 }
 
-/// A registry at `base_url` (`https://host` or `http://127.0.0.1:port`).
+/// Whether `host[:port]` is a loopback registry (`localhost`, `127.*`, `[::1]`), spoken to
+/// over plain HTTP like Docker does; every other registry is spoken to over HTTPS.
+fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+/// The base URL of `registry`'s API: `https://<api_host>`, or `http://` for loopback.
+pub fn endpoint(registry: &str) -> String {
+    let host = api_host(registry);
+    let scheme = if is_loopback(host) { "http" } else { "https" };
+    format!("{scheme}://{host}")
+}
+
+/// How many times a blob upload is tried before its last failure is reported.
+const UPLOAD_ATTEMPTS: u32 = 4;
+
+/// A client of one registry (`host[:port]` as image references name it).
 pub struct RegistryClient {
-    http: reqwest::Client,
-    base_url: String,
+    client: oci_client::Client,
+    /// Where requests go ([`api_host`]).
+    host: String,
+    /// As the user named it, for messages.
     registry: String,
-    auth: RegistryAuth,
-    /// Authorization header earned from a challenge, reused until the registry refuses it.
-    authorization: Mutex<Option<HeaderValue>>,
+    auth: oci_client::secrets::RegistryAuth,
     blobs_uploaded: AtomicU64,
     blobs_skipped: AtomicU64,
     bytes_uploaded: AtomicU64,
 }
 
 impl RegistryClient {
-    /// A client for `registry` (`host[:port]`). Loopback registries (`localhost`, `127.*`) are
-    /// spoken to over plain HTTP, like Docker does; every other registry over HTTPS.
+    /// A client for `registry` (`host[:port]`) with `auth`.
     pub fn new(registry: &str, auth: RegistryAuth) -> Result<RegistryClient, ImageError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|e| {
-                ImageError::registry(registry, format!("cannot create an HTTP client: {e}"))
-            })?;
+        let host = api_host(registry).to_string();
+        let protocol = if is_loopback(&host) {
+            ClientProtocol::HttpsExcept(vec![host.clone()])
+        } else {
+            ClientProtocol::Https
+        };
+        let client = oci_client::Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(120)),
+            user_agent: concat!("chatctl/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        });
         Ok(RegistryClient {
-            http,
-            base_url: endpoint(registry),
+            client,
+            host,
             registry: registry.to_string(),
-            auth,
-            authorization: Mutex::new(None),
+            auth: auth.to_oci(),
             blobs_uploaded: AtomicU64::new(0),
             blobs_skipped: AtomicU64::new(0),
             bytes_uploaded: AtomicU64::new(0),
@@ -102,66 +129,53 @@ impl RegistryClient {
         }
     }
 
-    /// Whether the registry already holds `digest` in `repository` (HEAD blob).
-    pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, ImageError> {
-        let url = format!("{}/v2/{repository}/blobs/{digest}", self.base_url);
-        let response = self.send(repository, || self.http.head(&url)).await?;
-        match response.status() {
-            status if status.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            status => Err(self.unexpected("check a blob", status, String::new())),
+    /// `repository` at `reference` (a tag, or a `sha256:` digest) on this registry, with the
+    /// credentials stored for oci-client's requests that take none (blobs).
+    async fn reference(&self, repository: &str, reference: &str) -> Reference {
+        self.client
+            .store_auth_if_needed(&self.host, &self.auth)
+            .await;
+        if reference.starts_with("sha256:") {
+            Reference::with_digest(self.host.clone(), repository.into(), reference.into())
+        } else {
+            Reference::with_tag(self.host.clone(), repository.into(), reference.into())
         }
     }
 
-    /// Uploads `blob` unless the registry has it: HEAD, then POST an upload and PUT the bytes.
+    /// Whether the registry already holds `digest` in `repository` (HEAD blob).
+    pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, ImageError> {
+        let image = self.reference(repository, "latest").await;
+        self.client
+            .blob_exists(&image, digest)
+            .await
+            .map_err(|e| self.explain("check a blob", e))
+    }
+
+    /// Uploads `blob` unless the registry has it: HEAD, then a chunked upload (oci-client falls
+    /// back to one PUT for registries that refuse chunks), retried on transient failures.
     /// Returns whether bytes were sent.
     pub async fn push_blob(&self, repository: &str, blob: &Blob) -> Result<bool, ImageError> {
         if self.blob_exists(repository, &blob.digest).await? {
             self.blobs_skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(false);
         }
-        let start_url = format!("{}/v2/{repository}/blobs/uploads/", self.base_url);
-        let started = self.send(repository, || self.http.post(&start_url)).await?;
-        if started.status() != StatusCode::ACCEPTED {
-            let status = started.status();
-            return Err(self.unexpected(
-                "start a blob upload",
-                status,
-                started.text().await.unwrap_or_default(),
-            ));
-        }
-        let location = started
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ImageError::registry(
-                    &self.registry,
-                    "the registry started an upload without a Location",
-                )
-            })?;
-        let location = if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else {
-            format!("{}{location}", self.base_url)
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{location}{separator}digest={}", blob.digest);
-        let finished = self
-            .send(repository, || {
-                self.http
-                    .put(&put_url)
-                    .header(CONTENT_TYPE, "application/octet-stream")
-                    .body(blob.data.clone())
-            })
-            .await?;
-        if finished.status() != StatusCode::CREATED {
-            let status = finished.status();
-            return Err(self.unexpected(
-                "upload a blob",
-                status,
-                finished.text().await.unwrap_or_default(),
-            ));
+        let image = self.reference(repository, "latest").await;
+        let backoff = crate::gcp::retry::RetryPolicy::default();
+        let mut attempt = 0;
+        loop {
+            match self
+                .client
+                .push_blob(&image, blob.data.clone(), &blob.digest)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if attempt + 1 < UPLOAD_ATTEMPTS && is_transient(&e) => {
+                    tracing::debug!(registry = %self.registry, digest = %blob.digest, error = %e, "retrying a blob upload");
+                    tokio::time::sleep(backoff.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.explain("upload a blob", e)),
+            }
         }
         self.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
         self.bytes_uploaded
@@ -169,251 +183,132 @@ impl RegistryClient {
         Ok(true)
     }
 
-    /// Stores `manifest` under `reference` (a tag or its digest); returns the digest the
-    /// registry computed, which must equal `manifest.digest`.
+    /// Stores `manifest` under `reference` (a tag or its digest); returns its digest (the
+    /// registry names a manifest by the sha256 of the very bytes sent).
     pub async fn put_manifest(
         &self,
         repository: &str,
         reference: &str,
         manifest: &Blob,
     ) -> Result<String, ImageError> {
-        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base_url);
-        let response = self
-            .send(repository, || {
-                self.http
-                    .put(&url)
-                    .header(CONTENT_TYPE, manifest.media_type)
-                    .body(manifest.data.clone())
-            })
-            .await?;
-        if response.status() != StatusCode::CREATED {
-            let status = response.status();
-            return Err(self.unexpected(
-                "store the manifest",
-                status,
-                response.text().await.unwrap_or_default(),
-            ));
-        }
+        let image = self.reference(repository, reference).await;
+        self.client
+            .push_manifest_raw(
+                &image,
+                manifest.data.clone(),
+                HeaderValue::from_static(manifest.media_type),
+            )
+            .await
+            .map_err(|e| self.explain("store the manifest", e))?;
         self.bytes_uploaded
             .fetch_add(manifest.data.len() as u64, Ordering::Relaxed);
-        let digest = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(&manifest.digest)
-            .to_string();
-        if digest != manifest.digest {
-            return Err(ImageError::registry(
-                &self.registry,
-                format!(
-                    "the registry stored the manifest as {digest}, not {}",
-                    manifest.digest
-                ),
-            ));
-        }
-        Ok(digest)
+        Ok(manifest.digest.clone())
     }
 
-    /// The digest of the manifest `reference` points at, or `None` when there is none (HEAD).
+    /// The digest of the manifest `reference` points at, or `None` when there is none.
     pub async fn manifest_digest(
         &self,
         repository: &str,
         reference: &str,
     ) -> Result<Option<String>, ImageError> {
-        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base_url);
-        let response = self
-            .send(repository, || {
-                self.http.head(&url).header("accept", MANIFEST_ACCEPT)
-            })
-            .await?;
-        match response.status() {
-            status if status.is_success() => Ok(response
-                .headers()
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .or_else(|| {
-                    reference
-                        .starts_with("sha256:")
-                        .then(|| reference.to_string())
-                })),
-            StatusCode::NOT_FOUND => Ok(None),
-            status => Err(self.unexpected("look up the image", status, String::new())),
+        let image = self.reference(repository, reference).await;
+        match self.client.fetch_manifest_digest(&image, &self.auth).await {
+            Ok(digest) => Ok(Some(digest)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.explain("look up the image", e)),
         }
     }
 
-    /// Sends a request, answering one authentication challenge if the registry asks.
-    async fn send(
-        &self,
-        repository: &str,
-        request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, ImageError> {
-        let cached = self
-            .authorization
-            .lock()
-            .expect("authorization lock")
-            .clone();
-        let response = self
-            .authorized(request(), cached.as_ref())
-            .send()
-            .await
-            .map_err(|e| self.transport("connect", &e))?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
+    /// `error` as the user should read it: refusals with what to check, transport failures
+    /// with the address tried.
+    fn explain(&self, what: &str, error: OciDistributionError) -> ImageError {
+        if let Some(status) = refusal_status(&error) {
+            return self.refused(status);
         }
-        let challenge = response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let authorization = self.answer_challenge(&challenge, repository).await?;
-        *self.authorization.lock().expect("authorization lock") = Some(authorization.clone());
-        let retried = self
-            .authorized(request(), Some(&authorization))
-            .send()
-            .await
-            .map_err(|e| self.transport("connect", &e))?;
-        if retried.status() == StatusCode::UNAUTHORIZED || retried.status() == StatusCode::FORBIDDEN
+        if let OciDistributionError::RequestError(e) = &error
+            && e.status().is_none()
         {
-            return Err(self.refused(retried.status()));
-        }
-        Ok(retried)
-    }
-
-    fn authorized(
-        &self,
-        request: reqwest::RequestBuilder,
-        authorization: Option<&HeaderValue>,
-    ) -> reqwest::RequestBuilder {
-        match authorization {
-            Some(value) => request.header(AUTHORIZATION, value.clone()),
-            None => request,
-        }
-    }
-
-    /// Turns a `WWW-Authenticate` challenge into an Authorization header.
-    async fn answer_challenge(
-        &self,
-        challenge: &str,
-        repository: &str,
-    ) -> Result<HeaderValue, ImageError> {
-        let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
-        if scheme.eq_ignore_ascii_case("basic") {
-            return match &self.auth {
-                RegistryAuth::Basic { username, password } => Ok(basic_header(username, password)),
-                RegistryAuth::Anonymous => Err(self.refused(StatusCode::UNAUTHORIZED)),
-            };
-        }
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ImageError::registry(
+            let mut message = format!("could not {what} at {}: {e}", endpoint(&self.registry));
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            return ImageError::registry(
                 &self.registry,
-                format!("unsupported authentication challenge `{scheme}`"),
-            ));
+                format!("{message} (is the registry address right and reachable?)"),
+            );
         }
-        let param = |key: &str| challenge_param(params, key);
-        let realm = param("realm").ok_or_else(|| {
-            ImageError::registry(&self.registry, "a Bearer challenge without a realm")
-        })?;
-        let scope = param("scope").unwrap_or_else(|| format!("repository:{repository}:pull,push"));
-        let mut token_request = self.http.get(&realm).query(&[("scope", scope.as_str())]);
-        if let Some(service) = param("service") {
-            token_request = token_request.query(&[("service", service.as_str())]);
-        }
-        if let RegistryAuth::Basic { username, password } = &self.auth {
-            token_request = token_request.header(AUTHORIZATION, basic_header(username, password));
-        }
-        let response = token_request
-            .send()
-            .await
-            .map_err(|e| self.transport("get a registry token", &e))?;
-        if !response.status().is_success() {
-            return Err(self.refused(response.status()));
-        }
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| self.transport("read the registry token", &e))?;
-        let token = body["token"]
-            .as_str()
-            .or(body["access_token"].as_str())
-            .unwrap_or_default();
-        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            ImageError::registry(&self.registry, "the registry issued a malformed token")
-        })
+        let detail: String = error.to_string().chars().take(300).collect();
+        ImageError::registry(&self.registry, format!("could not {what}: {detail}"))
     }
 
-    fn refused(&self, status: StatusCode) -> ImageError {
+    fn refused(&self, status: u16) -> ImageError {
         ImageError::RegistryRefused {
             registry: self.registry.clone(),
-            status: status.as_u16(),
+            status,
             hint: if self.registry.ends_with(".pkg.dev") {
                 "check that your credentials (gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS) hold roles/artifactregistry.writer on the repository".into()
             } else {
-                "check the registry's credentials and that your account may push to it".into()
+                "check the registry's credentials (chatctl reads the logins `docker login` stores in Docker's config.json) and that your account may pull from and push to it".into()
             },
         }
     }
+}
 
-    fn unexpected(&self, what: &str, status: StatusCode, body: String) -> ImageError {
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return self.refused(status);
+/// The HTTP status of a refusal (401 or 403), in whichever form oci-client reports it.
+fn refusal_status(error: &OciDistributionError) -> Option<u16> {
+    match error {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Some(401),
+        OciDistributionError::ServerError { code, .. } if matches!(code, 401 | 403) => Some(*code),
+        OciDistributionError::RequestError(e) => e
+            .status()
+            .map(|s| s.as_u16())
+            .filter(|s| matches!(s, 401 | 403)),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().find_map(|e| match e.code {
+                OciErrorCode::Unauthorized => Some(401),
+                OciErrorCode::Denied => Some(403),
+                _ => None,
+            })
         }
-        let body: String = body.chars().take(300).collect();
-        ImageError::registry(
-            &self.registry,
-            format!("could not {what}: HTTP {status} {body}"),
-        )
-    }
-
-    fn transport(&self, what: &str, error: &reqwest::Error) -> ImageError {
-        let mut message = format!("could not {what} at {}: {error}", self.base_url);
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        ImageError::registry(
-            &self.registry,
-            format!("{message} (is the registry address right and reachable?)"),
-        )
+        _ => None,
     }
 }
 
-/// Manifest types this client reads.
-const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
-
-fn basic_header(username: &str, password: &str) -> HeaderValue {
-    use base64::Engine;
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    let mut value =
-        HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header value");
-    value.set_sensitive(true);
-    value
+/// Whether `error` says the manifest (or its repository) does not exist.
+fn is_not_found(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::RequestError(e) => e.status().is_some_and(|s| s.as_u16() == 404),
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
+    }
 }
 
-/// `key="value"` from a challenge's parameter list (commas inside quotes belong to the value).
-fn challenge_param(params: &str, key: &str) -> Option<String> {
-    let mut rest = params.trim();
-    while !rest.is_empty() {
-        let (name, after) = rest.split_once('=')?;
-        let (value, after) = match after.strip_prefix('"') {
-            Some(quoted) => {
-                let end = quoted.find('"')?;
-                (
-                    &quoted[..end],
-                    quoted[end + 1..].trim_start_matches([',', ' ']),
-                )
-            }
-            None => after.split_once(',').unwrap_or((after, "")),
-        };
-        if name.trim().eq_ignore_ascii_case(key) {
-            return Some(value.to_string());
-        }
-        rest = after.trim();
+/// Whether sending again may succeed: the network failed, or the registry was overloaded
+/// (429, 5xx). Refusals and malformed requests are final.
+fn is_transient(error: &OciDistributionError) -> bool {
+    let retryable = |status: u16| status == 429 || (500..600).contains(&status);
+    match error {
+        OciDistributionError::RequestError(e) => match e.status() {
+            Some(status) => retryable(status.as_u16()),
+            None => e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
+        },
+        OciDistributionError::ServerError { code, .. } => retryable(*code),
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| e.code == OciErrorCode::Toomanyrequests),
+        _ => false,
     }
-    None
 }
 
 #[cfg(test)]
@@ -448,22 +343,31 @@ mod tests {
         assert_eq!(endpoint("localhost:5000"), "http://localhost:5000");
     }
 
+    #[tokio::test]
+    async fn requests_for_docker_hub_name_its_api_host_not_docker_io() {
+        let client = RegistryClient::new("docker.io", RegistryAuth::Anonymous).unwrap();
+        let image = client.reference("library/nginx", "latest").await;
+        assert_eq!(image.resolve_registry(), "registry-1.docker.io");
+        assert_eq!(image.repository(), "library/nginx");
+    }
+
     #[test]
-    fn challenge_parameters_are_read() {
-        let params = r#"realm="https://us-docker.pkg.dev/v2/token",service="us-docker.pkg.dev",scope="repository:p/r/i:pull,push""#;
-        assert_eq!(
-            challenge_param(params, "realm").as_deref(),
-            Some("https://us-docker.pkg.dev/v2/token")
-        );
-        assert_eq!(
-            challenge_param(params, "service").as_deref(),
-            Some("us-docker.pkg.dev")
-        );
-        assert_eq!(
-            challenge_param(params, "scope").as_deref(),
-            Some("repository:p/r/i:pull,push")
-        );
-        assert_eq!(challenge_param(params, "missing"), None);
+    fn only_overload_and_network_failures_are_retried_and_refusals_are_named() {
+        let server = |code: u16| OciDistributionError::ServerError {
+            code,
+            url: "http://127.0.0.1:5000/v2/x/blobs/uploads/".into(),
+            message: String::new(),
+        };
+        for code in [429, 500, 502, 503] {
+            assert!(is_transient(&server(code)), "{code}");
+        }
+        for code in [400, 401, 403, 404] {
+            assert!(!is_transient(&server(code)), "{code}");
+        }
+        assert_eq!(refusal_status(&server(403)), Some(403));
+        assert_eq!(refusal_status(&server(500)), None);
+        assert!(is_not_found(&server(404)));
+        assert!(!is_not_found(&server(401)));
     }
 
     #[test]

@@ -166,6 +166,7 @@ fn context(ctx: &Ctx) -> ImageContext {
         None => None,
     };
     image.credentials_file = s.environment.credentials_file.clone();
+    image.docker_config = s.environment.docker_config.clone();
     image.build_timeout = s.timeout;
     image.poll_interval = if ctx.google.emulated() {
         BUILD_POLL_OVERRIDE

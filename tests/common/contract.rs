@@ -549,6 +549,14 @@ fn shapes() -> Vec<Shape> {
             query: &["uploadType", "name", "ifGenerationMatch"],
             body: any,
         },
+        // A resumable upload's bytes (google-cloud-storage's writes), sent to the session the
+        // POST above opened with uploadType=resumable.
+        Shape {
+            method: "PUT",
+            path: "/upload/storage/v1/b/{}/o",
+            query: &["uploadType", "upload_id"],
+            body: any,
+        },
         // The environment's lock: read (metadata, then that generation's content) and deleted
         // only at the generation its holder wrote.
         Shape {
