@@ -177,6 +177,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
     let mut apis = json!({ "checked": false });
     let mut permissions = json!({ "checked": false, "missing": [] });
     let mut network = json!({ "name": settings.network, "exists": null });
+    let mut subnet = Value::Null;
     let mut policies: Vec<org_policies::Judged> = Vec::new();
 
     match Clients::for_environment(environment, Some(project)).await {
@@ -291,6 +292,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
                 }
             }
 
+            if settings.egress == crate::config::Egress::Direct && !compute_disabled {
+                subnet =
+                    direct_egress_subnet(&google, settings, &mut problems, &mut warnings).await;
+            }
+
             let network_exists = network["exists"].as_bool();
             match org_policies::check(&google, settings, network_exists).await {
                 org_policies::Report::NotRead(note) => {
@@ -326,6 +332,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<u8> {
             "apis": apis,
             "permissions": permissions,
             "network": network,
+            "subnet": subnet,
             "orgPolicies": policies.iter().map(org_policies::Judged::to_json).collect::<Vec<_>>(),
             "problems": problems.iter().map(Finding::to_json).collect::<Vec<_>>(),
             "warnings": warnings.iter().map(Finding::to_json).collect::<Vec<_>>(),
@@ -387,6 +394,45 @@ fn findings_roles(problems: &[Finding]) -> std::collections::BTreeSet<&str> {
         .iter()
         .filter_map(|p| p.extra.get("role").and_then(Value::as_str))
         .collect()
+}
+
+/// With --egress direct: `up`'s own subnet check (exists in the region, belongs to the
+/// network, has room for the instances), its refusal a problem; the subnet as JSON.
+async fn direct_egress_subnet(
+    google: &Google,
+    settings: &Settings,
+    problems: &mut Vec<Finding>,
+    warnings: &mut Vec<Finding>,
+) -> Value {
+    use crate::resource::Resource as _;
+    let ctx = crate::context::Ctx {
+        google: google.clone(),
+        settings: settings.clone(),
+    };
+    let out = crate::resource::Outputs::default();
+    match crate::resources::egress_subnet::EgressSubnet
+        .plan(&ctx, &out)
+        .await
+    {
+        Ok(planned) => match planned.action {
+            crate::resource::Action::Conflict { reason } => {
+                problems.push(Finding::new("subnet", reason));
+                json!({ "name": settings.subnet, "usable": false })
+            }
+            _ => json!({
+                "name": settings.subnet,
+                "usable": true,
+                "range": out.get().egress_range,
+            }),
+        },
+        Err(e) => {
+            warnings.push(Finding::new(
+                "subnet",
+                format!("subnet {} not checked: {e:#}", settings.subnet),
+            ));
+            Value::Null
+        }
+    }
 }
 
 #[cfg(test)]

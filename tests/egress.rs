@@ -188,6 +188,49 @@ async fn a_missing_foreign_or_small_subnet_is_refused_before_anything_is_created
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_judges_the_subnet_as_up_would() {
+    let mut emu = Emu::start(304).await;
+    emu.insert_subnet("tiny", "us-central1", "10.9.0.0/28")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let doctor = |subnet: &'static str| {
+        let dir = dir.path().to_path_buf();
+        let emu = &emu;
+        async move {
+            let args = [
+                "doctor", "--egress", "direct", "--subnet", subnet, "--output", "json",
+            ];
+            let out = run(emu, &dir, "doc", &args).await;
+            let report: Value = out
+                .stdout
+                .lines()
+                .find_map(|l| {
+                    serde_json::from_str::<Value>(l)
+                        .ok()
+                        .filter(|v| v["type"] == "doctor")
+                })
+                .unwrap_or_else(|| panic!("no doctor object: {}{}", out.stdout, out.stderr));
+            (out.code, report)
+        }
+    };
+    let (code, report) = doctor("tiny").await;
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["subnet"]["usable"], false, "{report}");
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("subnet tiny (10.9.0.0/28) has 12 addresses"),
+        "{problems}"
+    );
+    let (_, report) = doctor("default").await;
+    assert_eq!(report["subnet"]["usable"], true, "{report}");
+    assert_eq!(report["subnet"]["range"], DEFAULT_SUBNET_RANGE, "{report}");
+    assert!(
+        !report["problems"].to_string().contains("subnet"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_egress_moves_the_service_first_and_the_firewall_follows_it() {
     let emu = Emu::start(303).await;
     let dir = tempfile::tempdir().unwrap();
