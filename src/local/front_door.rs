@@ -147,7 +147,10 @@ async fn serve_connection(
         .await;
 }
 
-/// Picks an instance and forwards the request to it.
+/// Picks an instance and forwards the request to it. A request without a body (GET, HEAD,
+/// the WebSocket upgrade) whose instance fails before answering (it crashed between accepting
+/// the connection and replying) is sent to the next instance, as a load balancer retries a
+/// connection-level failure; one with a body is answered 502, since its body is spent.
 async fn route(
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -159,42 +162,91 @@ async fn route(
     if candidates.is_empty() {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no instance is running\n");
     }
-    let mut connected = None;
-    for backend in candidates {
-        if let Ok(stream) = TcpStream::connect(backend.addr).await {
-            connected = Some((backend, stream));
-            break;
-        }
-    }
-    let Some((backend, stream)) = connected else {
-        say(
-            FRONT_DOOR,
-            &format!(
-                "{} {}: no instance accepts connections",
-                req.method(),
-                req.uri().path()
-            ),
-        );
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no instance accepts connections (they may be restarting); retry in a moment\n",
-        );
-    };
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(pair) => pair,
-            Err(e) => return bad_gateway(&backend, e),
-        };
-    tokio::spawn(connection.with_upgrades());
     let client_upgrade = hyper::upgrade::on(&mut req);
-    let forwarded = HeaderValue::from_str(&peer.ip().to_string());
-    if let Ok(value) = forwarded {
+    if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
         req.headers_mut().insert("x-forwarded-for", value);
     }
-    let mut response = match sender.send_request(req).await {
-        Ok(response) => response,
-        Err(e) => return bad_gateway(&backend, e),
-    };
+    let (parts, body) = req.into_parts();
+    let replayable = matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD);
+    let mut body = Some(body.boxed());
+    let mut failure = None;
+    for backend in candidates {
+        let Ok(stream) = TcpStream::connect(backend.addr).await else {
+            continue;
+        };
+        let this_body = match (replayable, body.take()) {
+            (true, _) => http_body_util::Empty::new()
+                .map_err(|never| match never {})
+                .boxed(),
+            (false, Some(body)) => body,
+            (false, None) => break,
+        };
+        let mut request = Request::from_parts(parts.clone(), this_body);
+        *request.extensions_mut() = Default::default();
+        match forward(stream, request).await {
+            Ok(response) => {
+                return answered(
+                    response,
+                    &backend,
+                    pinned.as_deref(),
+                    client_upgrade,
+                    closed,
+                );
+            }
+            Err(e) => {
+                say(
+                    FRONT_DOOR,
+                    &format!("{} failed a request: {e}", backend.name),
+                );
+                failure = Some((backend, e));
+                if !replayable {
+                    break;
+                }
+            }
+        }
+    }
+    match failure {
+        Some((backend, error)) => plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("{} failed: {error}\n", backend.name),
+        ),
+        None => {
+            say(
+                FRONT_DOOR,
+                &format!(
+                    "{} {}: no instance accepts connections",
+                    parts.method,
+                    parts.uri.path()
+                ),
+            );
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no instance accepts connections (they may be restarting); retry in a moment\n",
+            )
+        }
+    }
+}
+
+/// Sends `request` over `stream` (a connection to one instance) and returns its answer.
+async fn forward(
+    stream: TcpStream,
+    request: Request<Body>,
+) -> Result<Response<Incoming>, hyper::Error> {
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection.with_upgrades());
+    sender.send_request(request).await
+}
+
+/// The instance's answer as the client gets it: a 101 is spliced to the client's upgraded
+/// connection; the instance header and, unless already pinned there, the affinity cookie.
+fn answered(
+    mut response: Response<Incoming>,
+    backend: &Backend,
+    pinned: Option<&str>,
+    client_upgrade: hyper::upgrade::OnUpgrade,
+    closed: CancellationToken,
+) -> Response<Body> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let backend_upgrade = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
@@ -213,7 +265,7 @@ async fn route(
     if let Ok(value) = HeaderValue::from_str(&backend.name) {
         headers.insert(INSTANCE_HEADER, value);
     }
-    if pinned.as_deref() != Some(backend.name.as_str()) {
+    if pinned != Some(backend.name.as_str()) {
         let cookie = format!(
             "{AFFINITY_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
             backend.name
@@ -235,18 +287,6 @@ fn affinity_of<B>(req: &Request<B>) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == AFFINITY_COOKIE)
         .map(|(_, value)| value.to_string())
-}
-
-/// The instance failed mid-request (it crashed or stopped): say so, and tell the client.
-fn bad_gateway(backend: &Backend, error: hyper::Error) -> Response<Body> {
-    say(
-        FRONT_DOOR,
-        &format!("{} failed a request: {error}", backend.name),
-    );
-    plain(
-        StatusCode::BAD_GATEWAY,
-        &format!("{} failed: {error}\n", backend.name),
-    )
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
@@ -304,5 +344,81 @@ mod tests {
         assert_eq!(affinity_of(&req).as_deref(), Some("chat-2"));
         let req = Request::builder().body(()).unwrap();
         assert_eq!(affinity_of(&req), None);
+    }
+    /// A backend that accepts connections and closes each at once, unanswered: an instance
+    /// that crashed between accepting and replying.
+    async fn dying_backend() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..16 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                drop(stream);
+            }
+        });
+        addr
+    }
+
+    /// A backend answering every request 200 with its name.
+    async fn live_backend() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..16 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"live"))))
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_bodiless_request_goes_on_to_the_next_instance_when_one_dies_unanswered() {
+        let backends = Arc::new(Backends::default());
+        backends.set(vec![
+            Backend {
+                name: "dying".into(),
+                addr: dying_backend().await,
+            },
+            Backend {
+                name: "live".into(),
+                addr: live_backend().await,
+            },
+        ]);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let door = FrontDoor::start(listener, backends.clone()).unwrap();
+        let http = reqwest::Client::new();
+        for _ in 0..2 {
+            // The rotation starts at each instance in turn; a GET always ends at the live one.
+            let answer = http.get(door.url()).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            assert_eq!(answer.headers()[INSTANCE_HEADER], "live");
+        }
+        // A POST's body is spent on the first try: when the dying instance had it, a 502.
+        let statuses: Vec<u16> = post_statuses(&http, &door.url()).await;
+        assert!(
+            statuses.contains(&502) && statuses.contains(&200),
+            "{statuses:?}"
+        );
+        door.stop().await;
+    }
+
+    async fn post_statuses(http: &reqwest::Client, url: &str) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let answer = http.post(url).body("hello").send().await.unwrap();
+            statuses.push(answer.status().as_u16());
+        }
+        statuses
     }
 }
