@@ -101,6 +101,11 @@ pub async fn build_from_source(
         if !again {
             return pushed_digest(&finished, &tagged).map(|digest| image.with_digest(&digest));
         }
+        (ctx.progress)(&ImageEvent::BuildRetrying {
+            build_id: started.id.clone(),
+            failure: failure_type(&finished),
+            pause,
+        });
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = ctx.google.waiting.cancel.cancelled() => {
@@ -133,6 +138,16 @@ fn account_lacked_permission(build: &Build) -> bool {
                     | FailureType::LoggingFailure
             )
         })
+}
+
+/// Cloud Build's name for why `build` failed (`FETCH_SOURCE_FAILED`...), for messages.
+fn failure_type(build: &Build) -> String {
+    build
+        .failure_info
+        .as_ref()
+        .and_then(|info| info.r#type.name())
+        .unwrap_or("FAILURE")
+        .to_string()
 }
 
 /// Follows build `build_id` to its end and returns `image` by the digest it pushed.

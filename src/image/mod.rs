@@ -90,6 +90,14 @@ pub enum ImageEvent {
     /// A build of the same sources was already running (an earlier run was interrupted or
     /// stopped waiting): it is followed instead of starting another.
     BuildResumed { build_id: String, log_url: String },
+    /// The build failed for a permission of its service account (`failure`: Cloud Build's
+    /// failure type), as a role granted moments ago does until it has propagated: it is
+    /// started again after `pause`.
+    BuildRetrying {
+        build_id: String,
+        failure: String,
+        pause: std::time::Duration,
+    },
     /// The build changed state (QUEUED, WORKING, ...).
     BuildStatus { build_id: String, status: String },
     /// `--build local` is compiling chat-server.

@@ -224,6 +224,16 @@ fn describe(event: &ImageEvent) -> Option<String> {
         ImageEvent::BuildResumed { build_id, log_url } => {
             format!("following Cloud Build {build_id}, started by an earlier run, logs: {log_url}")
         }
+        ImageEvent::BuildRetrying {
+            build_id,
+            failure,
+            pause,
+        } => format!(
+            "build {build_id} failed for a permission of its service account ({failure}); a \
+             role granted moments ago can take minutes to reach Cloud Build: starting the build \
+             again in {}s",
+            pause.as_secs_f64().ceil()
+        ),
         ImageEvent::BuildStatus { status, .. } => format!("build {status}"),
         ImageEvent::Compiling { profile, .. } => format!("compiling chat-server ({profile})"),
         ImageEvent::Blob {
@@ -275,5 +285,23 @@ mod tests {
         let error = explain(build_error("FAILURE"), Duration::from_secs(600));
         assert_eq!(exit_code(&error), EXIT_FAILED);
         assert!(format!("{error:#}").contains("cloud-build/builds/0f3c-42"));
+    }
+
+    #[test]
+    fn a_build_started_again_says_why_and_when() {
+        let line = describe(&ImageEvent::BuildRetrying {
+            build_id: "0f3c-42".into(),
+            failure: "FETCH_SOURCE_FAILED".into(),
+            pause: Duration::from_millis(1500),
+        })
+        .unwrap();
+        for part in [
+            "0f3c-42",
+            "FETCH_SOURCE_FAILED",
+            "role granted moments ago",
+            "again in 2s",
+        ] {
+            assert!(line.contains(part), "{line}");
+        }
     }
 }
