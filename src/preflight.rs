@@ -183,6 +183,7 @@ pub static NEEDS: &[Need] = &[
     need("compute.zoneOperations.get", INSTANCES, "wait for VM and disk operations", NatsBus, false),
     need("compute.firewalls.get", FIREWALLS, "read the firewall rule chat-nats-allow-ENV", NatsBus, false),
     need("compute.firewalls.create", FIREWALLS, "admit tcp:4222 from the connector's range to the NATS VM", NatsBus, true),
+    need("compute.firewalls.update", FIREWALLS, "change the rule's ranges in place (when --egress changes)", NatsBus, true),
     need("compute.firewalls.delete", FIREWALLS, "delete it on `down` (or when --bus changes)", NatsBus, true),
     need("compute.networks.updatePolicy", FIREWALLS, "add the firewall rule to the network", NatsBus, true),
     need("compute.globalOperations.get", FIREWALLS, "wait for firewall operations", NatsBus, false),

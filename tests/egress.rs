@@ -2,8 +2,8 @@
 //! connector, the service's one network interface on the network and its subnet; the subnet is
 //! checked (exists, belongs to the network, has room for the instances) before anything is
 //! created; switching between a connector and direct egress moves the service first, then
-//! deletes the connector nothing uses, and with --bus nats the firewall admits both ranges
-//! while the service moves and only the new one after; `down` leaves nothing.
+//! deletes the connector nothing uses, and with --bus nats the firewall rule, updated in place,
+//! admits both ranges while the service moves and only the new one after; `down` leaves nothing.
 
 mod common;
 
@@ -260,20 +260,24 @@ async fn switching_egress_moves_the_service_first_and_the_firewall_follows_it() 
     let log = emu.requests().await.split_off(before);
     let service_moved = positions(&log, "PATCH", &service_path(env));
     let connector_deleted = positions(&log, "DELETE", &connector_path(env));
-    let rule_inserted = positions(
-        &log,
-        "POST",
-        "/compute/v1/projects/chat-e2e-1/global/firewalls",
-    );
+    let rule_updated = positions(&log, "PUT", &firewall_path(env));
     assert_eq!(service_moved.len(), 1, "one service update");
     assert_eq!(connector_deleted.len(), 1, "the connector is deleted");
     assert!(
         service_moved[0] < connector_deleted[0],
         "the service moved first"
     );
-    assert_eq!(rule_inserted.len(), 2, "the rule widened, then narrowed");
-    assert!(rule_inserted[0] < service_moved[0] && connector_deleted[0] < rule_inserted[1]);
-    let widened = &log[rule_inserted[0]]["body"]["sourceRanges"];
+    assert_eq!(
+        rule_updated.len(),
+        2,
+        "the rule widened, then narrowed, in place"
+    );
+    assert!(rule_updated[0] < service_moved[0] && connector_deleted[0] < rule_updated[1]);
+    assert!(
+        positions(&log, "DELETE", &firewall_path(env)).is_empty(),
+        "never a moment without the rule"
+    );
+    let widened = &log[rule_updated[0]]["body"]["sourceRanges"];
     assert_eq!(
         widened,
         &json!([DEFAULT_SUBNET_RANGE, "10.8.0.0/28"]),

@@ -243,7 +243,7 @@ async fn instance_inserts_are_refused_as_google_refuses_them() {
 }
 
 #[tokio::test]
-async fn a_firewall_rule_gets_google_defaults_through_a_global_operation() {
+async fn a_firewall_rule_gets_google_defaults_through_a_global_operation_and_updates_in_place() {
     let emu = start(fast_config()).await;
     let client = Firewalls::builder()
         .with_endpoint(emu.base_url())
@@ -308,6 +308,46 @@ async fn a_firewall_rule_gets_google_defaults_through_a_global_operation() {
         .await
         .unwrap_err();
     assert_eq!(icmp_ports.http_status_code(), Some(400));
+    // An update replaces the rule in place: same ID, new ranges; its name and network stay.
+    let wider = got
+        .clone()
+        .set_source_ranges(["10.128.0.0/20", "10.8.0.0/28"]);
+    let op = client
+        .update()
+        .set_project(PROJECT)
+        .set_firewall("chat-nats-t")
+        .set_body(wider.clone())
+        .poller()
+        .until_done()
+        .await
+        .expect("update");
+    assert!(op.error.is_none());
+    let updated = client
+        .get()
+        .set_project(PROJECT)
+        .set_firewall("chat-nats-t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.id, got.id, "the same rule");
+    assert_eq!(updated.source_ranges, ["10.128.0.0/20", "10.8.0.0/28"]);
+    for (what, body) in [
+        ("name", wider.clone().set_name("other")),
+        (
+            "network",
+            wider.clone().set_network("global/networks/elsewhere"),
+        ),
+    ] {
+        let refused = client
+            .update()
+            .set_project(PROJECT)
+            .set_firewall("chat-nats-t")
+            .set_body(body)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(refused.http_status_code(), Some(400), "{what}: {refused}");
+    }
     client
         .delete()
         .set_project(PROJECT)

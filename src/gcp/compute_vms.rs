@@ -231,6 +231,36 @@ pub async fn insert_firewall(google: &Google, rule: Firewall) -> anyhow::Result<
     .await
 }
 
+/// Replaces the rule in place (`firewalls.update`: what it admits changes without a moment
+/// of admitting nothing) and waits.
+pub async fn update_firewall(google: &Google, rule: Firewall) -> anyhow::Result<()> {
+    let name = rule.name.clone().unwrap_or_default();
+    let what = format!("update firewall rule {name}");
+    let client = &google.clients.firewalls;
+    change(
+        google,
+        google.call(&what, FIREWALL_ROLE),
+        Kind::NotFound,
+        Scope::Global,
+        || {
+            client
+                .update()
+                .set_project(google.project())
+                .set_firewall(&name)
+                .set_body(rule.clone())
+                .send()
+        },
+    )
+    .await
+    .and_then(|updated| {
+        updated.then_some(()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "firewall rule {name} disappeared while chatctl updated it: run `chatctl up` again"
+            )
+        })
+    })
+}
+
 /// Deletes the rule and waits; Ok(false) when it was already gone.
 pub async fn delete_firewall(google: &Google, name: &str) -> anyhow::Result<bool> {
     let what = format!("delete firewall rule {name}");

@@ -1,8 +1,9 @@
 //! `--bus nats`: the firewall rule `chat-nats-allow-ENV` admitting TCP 4222 to the NATS VM
 //! (its network tag) from the connector's /28 only (with --egress direct, from the subnet the
 //! service's instances take their addresses from), the one way Cloud Run reaches it. Firewall
-//! rules take no labels: the description carries chatctl's marks. A rule whose range, port or
-//! target drifted is replaced (deleted, then inserted).
+//! rules take no labels: the description carries chatctl's marks. A rule whose ranges, port or
+//! target drifted is updated in place (`firewalls.update`, so no moment admits nothing); one on
+//! another network or direction is deleted, then inserted.
 
 use google_cloud_compute_v1::model::{Firewall, firewall};
 
@@ -85,6 +86,10 @@ fn desired(ctx: &Ctx, ranges: &[String]) -> Firewall {
         .set_source_ranges(ranges.iter().cloned())
         .set_target_tags([names.nats_vm.clone()])
 }
+
+/// What `firewalls.update` changes in place; a new network or direction is a delete and
+/// insert (the API keeps a rule's network).
+const IN_PLACE: &[&str] = &["sourceRanges", "allowed", "targetTags"];
 
 /// What differs from the wanted rule.
 fn differences(want: &Firewall, found: &Firewall) -> Vec<Change> {
@@ -201,6 +206,12 @@ impl Resource for NatsFirewall {
             );
         }
         match &planned.action {
+            Action::Replace { changes } | Action::Update { changes }
+                if changes.iter().all(|c| IN_PLACE.contains(&c.path.as_str())) =>
+            {
+                progress.detail(Phase::Updating, &crate::diff::summary(changes));
+                return api::update_firewall(&ctx.google, desired(ctx, &ranges)).await;
+            }
             Action::Replace { .. } | Action::Update { .. } => {
                 progress.detail(Phase::Updating, "replacing the rule");
                 api::delete_firewall(&ctx.google, name).await?;

@@ -519,6 +519,12 @@ fn shapes() -> Vec<Shape> {
             body: firewall_insert,
         },
         Shape {
+            method: "PUT",
+            path: "/compute/v1/projects/{}/global/firewalls/{}",
+            query: &["requestId"],
+            body: firewall_insert,
+        },
+        Shape {
             method: "DELETE",
             path: "/compute/v1/projects/{}/global/firewalls/{}",
             query: &["requestId"],

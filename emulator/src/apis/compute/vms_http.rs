@@ -155,6 +155,14 @@ pub static API: Api = Api {
         )
         .needs("compute.firewalls.get"),
         row(
+            Method::PUT,
+            FIREWALL_PATH,
+            "compute.firewalls.update",
+            &["requestId"],
+            |c| Box::pin(legacy(update_firewall(c))),
+        )
+        .needs("compute.firewalls.update"),
+        row(
             Method::DELETE,
             FIREWALL_PATH,
             "compute.firewalls.delete",
@@ -680,6 +688,57 @@ async fn get_firewall(call: Call) -> Result<Reply, ApiError> {
         })
         .map(Reply::Json)
         .ok_or_else(|| not_found(&firewall_resource(&call)))
+}
+
+/// `firewalls.update`: the whole rule replaced in place (its ID, creation time and link kept),
+/// so traffic it admits before and after is never cut; its name and network cannot change.
+async fn update_firewall(call: Call) -> Result<Reply, ApiError> {
+    let project = call.param("project").to_string();
+    let name = call.param("firewall").to_string();
+    let resource = firewall_resource(&call);
+    let body: Map<String, Value> = crate::json::parse_body(&call.body, &[])?;
+    let key = (project.clone(), name.clone());
+    let (op_key, op) = call.emu.world(|w| {
+        let found = w
+            .compute
+            .firewalls
+            .get(&key)
+            .filter(|f| f.ready)
+            .ok_or_else(|| not_found(&resource))?;
+        let id = found.json["id"]
+            .as_str()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
+        let (new_name, network, mut rule) = vms::parse_firewall(&body, &project, id)?;
+        if new_name != name {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid value for field 'resource.name': '{new_name}'. The name of the firewall rule cannot be changed."
+            )));
+        }
+        if rule["network"] != found.json["network"] {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid value for field 'resource.network': '{network}'. The network of the firewall rule cannot be changed."
+            )));
+        }
+        rule["creationTimestamp"] = found.json["creationTimestamp"].clone();
+        let link = rule["selfLink"].as_str().unwrap_or_default().to_string();
+        if let Some(stored) = w.compute.firewalls.get_mut(&key) {
+            stored.json = rule;
+        }
+        Ok(operation::start_in(
+            &call.emu,
+            w,
+            &project,
+            Scope::Global,
+            "update",
+            &link,
+            id,
+        ))
+    })?;
+    call.emu.schedule(FIREWALL_LATENCY, move |emu| async move {
+        emu.world(|w| operation::finish(w, &op_key, Ok(())));
+    });
+    Ok(Reply::Json(op))
 }
 
 async fn delete_firewall(call: Call) -> Result<Reply, ApiError> {
