@@ -3,8 +3,9 @@
 //! NATS VM, its firewall rule, data disk and credentials secret; after `--egress connector` →
 //! `--egress direct`, the connector; after `--no-redis-auth`, the AUTH string's secret. They
 //! are deleted here, once the service has moved off them (this step needs the service ready),
-//! so no running revision loses its bus, its way to the network or its password mid-switch. Each of those resources plans itself as "not used" ([`unused`]);
-//! this step finds the ones of ours still there and calls their own `destroy`.
+//! so no running revision loses its bus, its way to the network or its password mid-switch.
+//! Each of those resources plans itself as "not used" ([`unused`]); this step finds the ones
+//! of ours still there and calls their own `destroy`.
 
 use std::collections::HashMap;
 
@@ -113,32 +114,19 @@ impl Resource for Leftovers {
     }
 
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
-        let mut left = Vec::new();
-        let mut why = Vec::new();
-        let disabled = out.get().disabled_apis;
-        for id in candidates(ctx) {
-            let Some(resource) = by_id(id) else { continue };
-            if resource
-                .read_through()
-                .iter()
-                .any(|a| disabled.iter().any(|d| d == a))
-            {
-                // Nothing can be read through a disabled API, nor be left there to delete.
-                continue;
-            }
-            let planned = resource.plan(ctx, out).await?;
-            if is_left_over(&planned) {
-                left.push(planned.name);
+        let left = left_over(ctx, out).await?;
+        let narrowed = narrowing(ctx, out).await?;
+        if !left.is_empty() {
+            let mut why: Vec<String> = Vec::new();
+            for (resource, _) in &left {
                 let reason = resource.unused_by(ctx).unwrap_or_default();
                 if !why.contains(&reason) {
                     why.push(reason);
                 }
             }
-        }
-        let narrowed = narrowing(ctx, out).await?;
-        if !left.is_empty() {
+            let names: Vec<&str> = left.iter().map(|(_, p)| p.name.as_str()).collect();
             let state = format!("not used ({})", why.join("; "));
-            return Ok(Planned::new(left.join(", "), state, Action::Delete));
+            return Ok(Planned::new(names.join(", "), state, Action::Delete));
         }
         match narrowed {
             Some(planned) => Ok(Planned::new(
@@ -159,11 +147,10 @@ impl Resource for Leftovers {
     ) -> anyhow::Result<()> {
         if planned.action == Action::Delete {
             progress.phase(Phase::Deleting);
-            for id in candidates(ctx) {
-                if let Some(resource) = by_id(id) {
-                    progress.detail(Phase::Deleting, &resource.display_name(ctx));
-                    resource.destroy(ctx, out, progress).await?;
-                }
+            // Observed again: only what is still ours and left over goes.
+            for (resource, _) in left_over(ctx, out).await? {
+                progress.detail(Phase::Deleting, &resource.display_name(ctx));
+                resource.destroy(ctx, out, progress).await?;
             }
         }
         if let Some(narrow) = narrowing(ctx, out).await? {
@@ -174,6 +161,31 @@ impl Resource for Leftovers {
         }
         Ok(())
     }
+}
+
+/// The candidates that are ours and left over, with their plans, in deletion order. Those
+/// read through a disabled API are skipped: nothing can be read there, nor be left to delete.
+async fn left_over(
+    ctx: &Ctx,
+    out: &Outputs,
+) -> anyhow::Result<Vec<(&'static dyn crate::resource::AnyResource, Planned)>> {
+    let disabled = out.get().disabled_apis;
+    let mut left = Vec::new();
+    for id in candidates(ctx) {
+        let Some(resource) = by_id(id) else { continue };
+        if resource
+            .read_through()
+            .iter()
+            .any(|a| disabled.iter().any(|d| d == a))
+        {
+            continue;
+        }
+        let planned = resource.plan(ctx, out).await?;
+        if is_left_over(&planned) {
+            left.push((resource, planned));
+        }
+    }
+    Ok(left)
 }
 
 /// The NATS firewall rule's plan when it still admits a range the service has left (it admits
