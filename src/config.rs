@@ -667,8 +667,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_timeout_out_of_range_in_the_file_is_a_config_error() {
+    /// Global flags naming a configuration file `chatctl.yaml` in a fresh directory (kept
+    /// alive by the returned guard) and the test project.
+    fn with_config_file() -> (tempfile::TempDir, PathBuf, crate::cli::GlobalArgs) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chatctl.yaml");
         let global = crate::cli::GlobalArgs {
@@ -676,6 +677,12 @@ mod tests {
             project: Some("chat-e2e-1".into()),
             ..Default::default()
         };
+        (dir, path, global)
+    }
+
+    #[test]
+    fn a_timeout_out_of_range_in_the_file_is_a_config_error() {
+        let (_dir, path, global) = with_config_file();
         for (timeout, needle) in [
             ("99999999999999999999h", "from 1s to 24h"),
             ("0.5ms", "from 1s to 24h"),
@@ -693,13 +700,7 @@ mod tests {
 
     #[test]
     fn egress_defaults_to_a_connector_and_the_subnet_to_the_network_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chatctl.yaml");
-        let global = crate::cli::GlobalArgs {
-            config: Some(path.clone()),
-            project: Some("chat-e2e-1".into()),
-            ..Default::default()
-        };
+        let (_dir, path, global) = with_config_file();
         std::fs::write(&path, "network: chat\n").unwrap();
         let plain = resolve(&global, &StackArgs::default(), &env_of(&[])).unwrap();
         assert_eq!(

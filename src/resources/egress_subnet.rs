@@ -84,8 +84,7 @@ impl Resource for EgressSubnet {
     }
 
     fn unused_by(&self, ctx: &Ctx) -> Option<String> {
-        (ctx.settings.egress != Egress::Direct)
-            .then(|| format!("egress {}", ctx.settings.egress.name()))
+        (ctx.settings.egress != Egress::Direct).then(|| super::leftovers::egress_reason(ctx))
     }
 
     fn display_name(&self, ctx: &Ctx) -> String {
@@ -95,9 +94,12 @@ impl Resource for EgressSubnet {
     async fn plan(&self, ctx: &Ctx, out: &Outputs) -> anyhow::Result<Planned> {
         let s = &ctx.settings;
         let name = &s.subnet;
-        if s.egress != Egress::Direct {
-            let state = format!("not used (egress {})", s.egress.name());
-            return Ok(Planned::new(name, state, Action::NoOp));
+        if let Some(why) = self.unused_by(ctx) {
+            return Ok(Planned::new(
+                name,
+                format!("not used ({why})"),
+                Action::NoOp,
+            ));
         }
         let Some(subnet) = compute::subnet(&ctx.google, &s.region, name).await? else {
             let reason = match super::missing_network(ctx, out).await? {
