@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Emu, PROJECT, mutating};
+use common::{Emu, connector_path, firewall_path, mutating, service_path};
 use serde_json::{Value, json};
 
 async fn run(emu: &Emu, dir: &std::path::Path, env: &str, args: &[&str]) -> common::Run {
@@ -31,24 +31,7 @@ async fn plan(emu: &Emu, dir: &std::path::Path, env: &str, args: &[&str]) -> (i3
 }
 
 async fn get(emu: &Emu, path: &str) -> (u16, Value) {
-    let answer = emu
-        .http
-        .get(format!("{}{path}", emu.base()))
-        .send()
-        .await
-        .expect("GET");
-    let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap_or(Value::Null))
-}
-
-fn service_path(env: &str) -> String {
-    format!("/v2/projects/{PROJECT}/locations/us-central1/services/chat-{env}")
-}
-fn connector_path(env: &str) -> String {
-    format!("/v1/projects/{PROJECT}/locations/us-central1/connectors/chat-{env}")
-}
-fn firewall_path(env: &str) -> String {
-    format!("/compute/v1/projects/{PROJECT}/global/firewalls/chat-nats-allow-{env}")
+    emu.fetch(path).await
 }
 
 /// Indexes in `log` of the requests `method` whose path starts with `path`.

@@ -8,32 +8,19 @@
 mod common;
 
 use base64::Engine as _;
-use common::{Emu, PROJECT};
+use common::{Emu, PROJECT, connector_path, firewall_path, service_path};
 use serde_json::Value;
 
 use common::{run, run_ok};
 
 async fn get(emu: &Emu, path: &str) -> Value {
-    let answer = emu
-        .http
-        .get(format!("{}{path}", emu.base()))
-        .send()
-        .await
-        .expect("GET");
-    let status = answer.status();
-    let body: Value = answer.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "GET {path}: {status} {body}");
+    let (status, body) = emu.fetch(path).await;
+    assert!((200..300).contains(&status), "GET {path}: {status} {body}");
     body
 }
 
 async fn status_of(emu: &Emu, path: &str) -> u16 {
-    emu.http
-        .get(format!("{}{path}", emu.base()))
-        .send()
-        .await
-        .expect("GET")
-        .status()
-        .as_u16()
+    emu.fetch(path).await.0
 }
 
 const ZONE: &str = "us-central1-a";
@@ -44,17 +31,8 @@ fn vm_path(env: &str) -> String {
 fn disk_path(env: &str) -> String {
     format!("/compute/v1/projects/{PROJECT}/zones/{ZONE}/disks/chat-nats-data-{env}")
 }
-fn firewall_path(env: &str) -> String {
-    format!("/compute/v1/projects/{PROJECT}/global/firewalls/chat-nats-allow-{env}")
-}
 fn secret_path(env: &str) -> String {
     format!("/v1/projects/{PROJECT}/secrets/chat-nats-auth-{env}")
-}
-fn service_path(env: &str) -> String {
-    format!("/v2/projects/{PROJECT}/locations/us-central1/services/chat-{env}")
-}
-fn connector_path(env: &str) -> String {
-    format!("/v1/projects/{PROJECT}/locations/us-central1/connectors/chat-{env}")
 }
 fn redis_path(env: &str) -> String {
     format!("/v1/projects/{PROJECT}/locations/us-central1/instances/chat-{env}")

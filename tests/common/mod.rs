@@ -232,6 +232,18 @@ impl Emu {
             .collect()
     }
 
+    /// GET `path` on the emulator: its status and JSON body (null when it has none).
+    pub async fn fetch(&self, path: &str) -> (u16, Value) {
+        let answer = self
+            .http
+            .get(format!("{}{path}", self.base()))
+            .send()
+            .await
+            .expect("GET");
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
     /// Every resource the emulator holds, as JSON text.
     pub async fn resources(&self) -> String {
         self.http
@@ -340,6 +352,21 @@ pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::C
     let mut command = chatctl_at(base, home);
     command.env("CHATCTL_IMAGE", IMAGE).args(["--env", env]);
     command
+}
+
+/// The REST path of environment `env`'s Cloud Run service.
+pub fn service_path(env: &str) -> String {
+    format!("/v2/projects/{PROJECT}/locations/us-central1/services/chat-{env}")
+}
+
+/// The REST path of environment `env`'s connector.
+pub fn connector_path(env: &str) -> String {
+    format!("/v1/projects/{PROJECT}/locations/us-central1/connectors/chat-{env}")
+}
+
+/// The REST path of environment `env`'s NATS firewall rule.
+pub fn firewall_path(env: &str) -> String {
+    format!("/compute/v1/projects/{PROJECT}/global/firewalls/chat-nats-allow-{env}")
 }
 
 /// What a chatctl process ended with.
