@@ -432,7 +432,7 @@ async fn delete_instance(call: Call) -> Result<Reply, ApiError> {
         }
         instance.status = Status::Stopping;
         let link = instance.json["selfLink"].as_str().unwrap_or_default().to_string();
-        let id = instance.json["id"].as_str().and_then(|i| i.parse().ok()).unwrap_or(0);
+        let id = resource_id(&instance.json);
         Ok(operation::start_in(
             &call.emu,
             w,
@@ -705,10 +705,7 @@ async fn update_firewall(call: Call) -> Result<Reply, ApiError> {
             .get(&key)
             .filter(|f| f.ready)
             .ok_or_else(|| not_found(&resource))?;
-        let id = found.json["id"]
-            .as_str()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
+        let id = resource_id(&found.json);
         let (new_name, network, mut rule) = vms::parse_firewall(&body, &project, id)?;
         if new_name != name {
             return Err(ApiError::invalid_argument(format!(
@@ -741,6 +738,14 @@ async fn update_firewall(call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::Json(op))
 }
 
+/// A stored resource's numeric ID (Compute writes it as a string), for its operations.
+fn resource_id(json: &Value) -> u64 {
+    json["id"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
+}
+
 async fn delete_firewall(call: Call) -> Result<Reply, ApiError> {
     let key = (
         call.param("project").to_string(),
@@ -755,10 +760,7 @@ async fn delete_firewall(call: Call) -> Result<Reply, ApiError> {
             .filter(|f| f.ready)
             .ok_or_else(|| not_found(&resource))?;
         let link = fw.json["selfLink"].as_str().unwrap_or_default().to_string();
-        let id = fw.json["id"]
-            .as_str()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
+        let id = resource_id(&fw.json);
         Ok(operation::start_in(
             &call.emu,
             w,
