@@ -12,29 +12,71 @@ use common::{Emu, failures};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-async fn describe(emu: &Emu, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}/_emulator/projects", emu.base()))
-        .json(&body)
-        .send()
-        .await
-        .expect("describe the project");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("the description")
+/// Waits (at most 30 s) until `up` has read the missing `default` network of `project` at least
+/// `reads` times since it enabled Compute Engine, then creates the network as Google would (auto
+/// mode). Answers how many reads it saw.
+async fn create_default_network_once_read(emu: &Emu, project: &str, reads: usize) -> usize {
+    let network = format!("/compute/v1/projects/{project}/global/networks/default");
+    let mut seen = 0;
+    for _ in 0..1500 {
+        let log = emu.requests().await;
+        let enabled = log.iter().position(|r| {
+            r["method"] == "POST"
+                && r["path"].as_str().is_some_and(|p| {
+                    p.contains(&format!("/projects/{project}/services:batchEnable"))
+                })
+        });
+        seen = enabled.map_or(0, |at| {
+            log[at..]
+                .iter()
+                .filter(|r| {
+                    r["method"] == "GET"
+                        && r["path"]
+                            .as_str()
+                            .is_some_and(|p| p.split('?').next() == Some(network.as_str()))
+                })
+                .count()
+        });
+        if seen >= reads {
+            let (status, body) = emu
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/compute/v1/projects/{project}/global/networks"),
+                    json!({"name": "default", "autoCreateSubnetworks": true}),
+                )
+                .await;
+            assert_eq!(status, 200, "create the default network: {body}");
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    seen
 }
 
 #[tokio::test]
 async fn up_waits_for_the_default_network_google_creates_after_enabling_compute_engine() {
-    // Time at 1 %: the network appears 0.4 s after the enable, 0.2 s after Compute Engine
-    // answers at all, so `up` meets the project without it.
+    // Google creates the `default` network a while after Compute Engine is enabled. Here the
+    // project has none until the test plays Google's part, once `up` is seen looking for it
+    // more often than Redis and the connector each look once: so `up` meets the project without
+    // the network however fast or slow this machine is.
     let emu = Emu::start_scaled(91, emulator::FaultConfig::default(), 0.01).await;
-    let described = describe(&emu, json!({"projectId": "fresh-net-1"})).await;
+    let described = emu
+        .describe_project(json!({"projectId": "fresh-net-1", "defaultNetwork": false}))
+        .await;
     assert_eq!(described["defaultNetworkExists"], false, "{described}");
 
     let mut settings = common::settings("nwwait");
     settings.project = "fresh-net-1".into();
     let session = emu.session_for(settings, CancellationToken::new()).await;
-    let up = engine::walk(Mode::Up, &Stack::up(), &session.ctx, &session.reporter).await;
+    let stack = Stack::up();
+    let (up, reads) = tokio::join!(
+        engine::walk(Mode::Up, &stack, &session.ctx, &session.reporter),
+        create_default_network_once_read(&emu, "fresh-net-1", 3),
+    );
+    assert!(
+        reads >= 3,
+        "{reads} read(s) of the network after the enable: up did not wait"
+    );
     assert_eq!(failures(&up), Vec::<String>::new());
 
     let log = emu.requests().await;
@@ -46,24 +88,16 @@ async fn up_waits_for_the_default_network_google_creates_after_enabling_compute_
             )
         })
     };
-    let enabled =
-        position(&|m, p| m == "POST" && p.contains("/projects/fresh-net-1/services:batchEnable"))
-            .expect("up enabled the APIs");
+    let network_created = position(&|m, p| {
+        m == "POST"
+            && p.split('?').next() == Some("/compute/v1/projects/fresh-net-1/global/networks")
+    })
+    .expect("the test created the network");
     let redis_create = position(&|m, p| m == "POST" && p.contains("/instances?instanceId="))
         .expect("up created Redis");
-    let network_reads = log[enabled..redis_create]
-        .iter()
-        .filter(|r| {
-            r["method"] == "GET"
-                && r["path"]
-                    .as_str()
-                    .is_some_and(|p| p.contains("/projects/fresh-net-1/global/networks/default"))
-        })
-        .count();
-    // Redis and the connector each look once; more looks are the wait for the network.
     assert!(
-        network_reads > 2,
-        "{network_reads} read(s) of the network before the Redis create: up did not wait"
+        network_created < redis_create,
+        "Redis was created before the network existed"
     );
 
     let down = engine::walk(Mode::Down, &Stack::down(), &session.ctx, &session.reporter).await;
@@ -106,15 +140,12 @@ fn policy<'a>(report: &'a Value, constraint: &str) -> &'a Value {
 async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sharing() {
     let emu = Emu::start(92).await;
     let project = "acme-eu-2";
-    describe(
-        &emu,
-        json!({
-            "projectId": project,
-            "allowedPolicyMemberDomains": ["C0acme1"],
-            "orgPolicies": {"gcp.resourceLocations":
-                {"rules": [{"values": {"allowedValues": ["in:eu-locations"]}}]}},
-        }),
-    )
+    emu.describe_project(json!({
+        "projectId": project,
+        "allowedPolicyMemberDomains": ["C0acme1"],
+        "orgPolicies": {"gcp.resourceLocations":
+            {"rules": [{"values": {"allowedValues": ["in:eu-locations"]}}]}},
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
 
@@ -203,8 +234,7 @@ async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sh
 #[tokio::test]
 async fn up_in_a_region_the_org_does_not_allow_fails_saying_what_to_do() {
     let emu = Emu::start(93).await;
-    describe(
-        &emu,
+    emu.describe_project(
         json!({"projectId": "acme-eu-3", "orgPolicies": {"gcp.resourceLocations":
             {"rules": [{"values": {"allowedValues": ["in:europe-locations"]}}]}}}),
     )

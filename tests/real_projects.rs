@@ -137,8 +137,9 @@ async fn an_org_hardened_project_converges_with_chatctls_build_account_and_the_i
 
 #[tokio::test]
 async fn a_service_created_again_right_after_its_delete_waits_for_cloud_run_to_release_the_name() {
-    // Time at 1 % (Cloud Run holds a deleted service's name for 0.2 s) so the create comes
-    // inside the window.
+    // Cloud Run holds a deleted service's name for a while (0.2 s here, at 1 % of Google's
+    // time). So that the create meets that refusal however slow the machine is, the first create
+    // after the delete is answered as Cloud Run answers inside the window.
     let emu = Emu::start_scaled(83, emulator::FaultConfig::default(), 0.01).await;
     emu.describe_project(json!({"projectId": "acme-pr-1"}))
         .await;
@@ -151,6 +152,17 @@ async fn a_service_created_again_right_after_its_delete_waits_for_cloud_run_to_r
     let only_service = Stack::down().subset(&[run_service::ID]);
     let deleted = engine::walk(Mode::Down, &only_service, &session.ctx, &session.reporter).await;
     assert_eq!(failures(&deleted), Vec::<String>::new());
+    emu.set_faults(&emulator::FaultConfig {
+        scripted: vec![emulator::ScriptedFault {
+            method: "run.projects.locations.services.create".into(),
+            status: emulator::Code::AlreadyExists,
+            message: Some("Resource 'chat-reopen' already exists.".into()),
+            times: 1,
+            after: false,
+        }],
+        ..emulator::FaultConfig::default()
+    })
+    .await;
     let before = emu.requests().await.len();
     let again = walk(&session, Mode::Up).await;
     assert_eq!(

@@ -1,12 +1,12 @@
 //! Compute Engine v1 through the official google-cloud-compute-v1 client: the `default`
-//! auto-mode network every project has, subnet insert/get/list/aggregated list/delete with
+//! auto-mode network every project has, network inserts (auto or custom mode), subnet insert/get/list/aggregated list/delete with
 //! Compute's own operations, the overlap rules, and Compute's legacy error shape.
 
 mod common;
 
 use common::*;
 use google_cloud_compute_v1::client::{Networks, Subnetworks};
-use google_cloud_compute_v1::model::{Subnetwork, SubnetworkSecondaryRange, operation};
+use google_cloud_compute_v1::model::{Network, Subnetwork, SubnetworkSecondaryRange, operation};
 use google_cloud_gax::error::rpc::{Code, StatusDetails};
 use google_cloud_gax::paginator::{ItemPaginator, Paginator};
 use google_cloud_lro::Poller;
@@ -132,6 +132,101 @@ async fn every_project_has_the_auto_mode_default_network() {
         .unwrap_err();
     assert_eq!(missing.http_status_code(), Some(404));
     assert_eq!(legacy_reason(&missing), "notFound");
+}
+
+#[tokio::test]
+async fn networks_are_inserted_in_auto_or_custom_mode_never_legacy() {
+    let emu = start(fast_config()).await;
+    let nets = Networks::builder()
+        .with_endpoint(emu.base_url())
+        .with_credentials(anonymous())
+        .with_polling_backoff_policy(fast_polling())
+        .build()
+        .await
+        .expect("build the Networks client");
+    let create = |network: Network| {
+        nets.insert()
+            .set_project(PROJECT)
+            .set_body(network)
+            .poller()
+            .until_done()
+    };
+
+    let op = create(
+        Network::new()
+            .set_name("chat-auto")
+            .set_auto_create_subnetworks(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(op.status, Some(operation::Status::Done));
+    let auto = nets
+        .get()
+        .set_project(PROJECT)
+        .set_network("chat-auto")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auto.auto_create_subnetworks, Some(true));
+    let client = subnetworks(emu.base_url()).await;
+    let regional = get(&client, REGION, "chat-auto").await.unwrap();
+    assert_eq!(regional.ip_cidr_range.as_deref(), Some("10.128.0.0/20"));
+    assert!(
+        regional
+            .network
+            .unwrap()
+            .ends_with("/global/networks/chat-auto")
+    );
+
+    create(
+        Network::new()
+            .set_name("chat-custom")
+            .set_auto_create_subnetworks(false),
+    )
+    .await
+    .unwrap();
+    let custom = nets
+        .get()
+        .set_project(PROJECT)
+        .set_network("chat-custom")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(custom.auto_create_subnetworks, Some(false));
+    assert!(custom.subnetworks.is_empty(), "{:?}", custom.subnetworks);
+    let body = subnet("chat-sub", "10.8.0.0/24")
+        .set_network(format!("projects/{PROJECT}/global/networks/chat-custom"));
+    insert(&client, REGION, body).await.unwrap();
+
+    let again = create(
+        Network::new()
+            .set_name("chat-auto")
+            .set_auto_create_subnetworks(false),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(again.http_status_code(), Some(409), "{again:?}");
+    assert_eq!(legacy_reason(&again), "alreadyExists");
+    let legacy = create(Network::new().set_name("chat-legacy"))
+        .await
+        .unwrap_err();
+    assert_eq!(legacy.http_status_code(), Some(400), "{legacy:?}");
+    assert!(
+        message_of(&legacy).contains("legacy mode networks is deprecated"),
+        "{legacy:?}"
+    );
+    let bad_name = create(
+        Network::new()
+            .set_name("Chat_Net")
+            .set_auto_create_subnetworks(true),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad_name.http_status_code(), Some(400), "{bad_name:?}");
+    assert!(
+        message_of(&bad_name).contains("resource.name"),
+        "{bad_name:?}"
+    );
 }
 
 #[tokio::test]

@@ -702,8 +702,9 @@ fn hello() -> Service {
 
 #[tokio::test]
 async fn cloud_run_create_right_after_delete_conflicts_for_a_while() {
+    // Time at 5 %: the name stays held for 1 s after the delete, a window one read cannot miss.
     let emu = start(emulator::EmulatorConfig {
-        time_scale: 0.01,
+        time_scale: 0.05,
         ..fast_config()
     })
     .await;
@@ -897,34 +898,54 @@ async fn without_a_default_network_reads_and_creates_naming_it_fail() {
 
 #[tokio::test]
 async fn the_default_network_appears_a_while_after_compute_is_enabled() {
+    // Time at 10 %: Compute answers 2 s after its enable and the network comes 2 s later, a
+    // window no loaded machine misses.
     let emu = start(emulator::EmulatorConfig {
         enforce_api_enablement: true,
-        time_scale: 0.01,
+        time_scale: 0.1,
         ..fast_config()
     })
     .await;
     let base = emu.base_url();
-    describe(base, json!({ "projectId": "fresh-proj-1" })).await;
-    let (_, op) = post(
-        &format!("{base}/v1/projects/fresh-proj-1/services/compute.googleapis.com:enable"),
-        None,
-        json!({}),
-    )
-    .await;
-    wait_op(base, op["name"].as_str().unwrap()).await;
-    let network = format!("{base}/compute/v1/projects/fresh-proj-1/global/networks/default");
+    for (project, default_network) in [("fresh-proj-1", true), ("no-net-proj-1", false)] {
+        let (status, described) = describe(
+            base,
+            json!({"projectId": project, "defaultNetwork": default_network}),
+        )
+        .await;
+        assert_eq!(status, 200, "{described}");
+        assert_eq!(described["defaultNetworkExists"], false, "{described}");
+        let (status, op) = post(
+            &format!("{base}/v1/projects/{project}/services/compute.googleapis.com:enable"),
+            None,
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 200, "{op}");
+        wait_op(base, op["name"].as_str().unwrap()).await;
+    }
+    let network =
+        |project: &str| format!("{base}/compute/v1/projects/{project}/global/networks/default");
+    let answered = |project: &'static str| {
+        let url = network(project);
+        async move {
+            eventually(Duration::from_secs(20), || async {
+                let (status, _) = get(&url, None).await;
+                (status != 403).then_some(status)
+            })
+            .await
+        }
+    };
     // Usable after the propagation window, but without its network for a while longer.
-    let first = eventually(Duration::from_secs(10), || async {
-        let (status, _) = get(&network, None).await;
-        (status != 403).then_some(status)
+    assert_eq!(answered("fresh-proj-1").await, 404);
+    let appeared = eventually(Duration::from_secs(20), || async {
+        let (status, body) = get(&network("fresh-proj-1"), None).await;
+        (status == 200).then_some(body)
     })
     .await;
-    assert_eq!(first, 404);
-    eventually(Duration::from_secs(10), || async {
-        let (status, _) = get(&network, None).await;
-        (status == 200).then_some(())
-    })
-    .await;
+    assert_eq!(appeared["autoCreateSubnetworks"], true, "{appeared}");
+    // Where compute.skipDefaultNetworkCreation is enforced, none ever comes.
+    assert_eq!(answered("no-net-proj-1").await, 404);
 }
 
 #[tokio::test]

@@ -64,7 +64,9 @@ impl Emu {
         emu
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    /// `method` on `path` with a JSON body, anonymously: the status and the JSON answer (null
+    /// when there is none).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
         let response = self
             .http
             .request(method, format!("{}{path}", self.base()))
@@ -202,12 +204,13 @@ impl Emu {
 
     /// Describes a project before its first use as a real one may be (`POST /_emulator/projects`:
     /// no default network, the Compute Engine default build account without roles, Domain
-    /// Restricted Sharing, enforced IAM).
-    pub async fn describe_project(&self, description: Value) {
+    /// Restricted Sharing, enforced IAM), and answers the emulator's description of it.
+    pub async fn describe_project(&self, description: Value) -> Value {
         let (status, answer) = self
             .call(reqwest::Method::POST, "/_emulator/projects", description)
             .await;
         assert_eq!(status, 200, "describing the project: {answer}");
+        answer
     }
 
     pub fn base(&self) -> &str {

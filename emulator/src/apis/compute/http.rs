@@ -1,6 +1,7 @@
 //! The HTTP surface of Compute Engine v1 for networks and subnets: routes, list paging
 //! (`maxResults`, `pageToken`, `filter`, `orderBy`), inserts and deletes as Compute operations
-//! (≈ 10 s each × time scale), and errors in Compute's legacy shape.
+//! (≈ 10 s each × time scale; a network insert is a global one), and errors in Compute's
+//! legacy shape.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::filter::Filter;
 use super::model::{Phase, URL_PREFIX, is_region};
-use super::operation::{self, OpFailure};
+use super::operation::{self, OpFailure, Scope};
 use super::{SERVICE, rules};
 use crate::error::{ApiError, Code};
 use crate::router::{Api, Call, Reply, paginate_by, row};
@@ -44,6 +45,14 @@ pub static API: Api = Api {
             |c| Box::pin(legacy(list_networks(c))),
         )
         .needs("compute.networks.list"),
+        row(
+            Method::POST,
+            "/compute/v1/projects/{project}/global/networks",
+            "compute.networks.insert",
+            &["requestId"],
+            |c| Box::pin(legacy(insert_network(c))),
+        )
+        .needs("compute.networks.create"),
         row(
             Method::GET,
             "/compute/v1/projects/{project}/global/networks/{network}",
@@ -260,6 +269,40 @@ async fn get_network(call: Call) -> Result<Reply, ApiError> {
         })
         .map(Reply::Json)
         .ok_or_else(|| not_found(&format!("projects/{project}/global/networks/{name}")))
+}
+
+/// Creates the network at once (its operation finishes [`INSERT_LATENCY`] later): auto mode
+/// with a subnet per region, or custom mode with none.
+async fn insert_network(call: Call) -> Result<Reply, ApiError> {
+    let project = call.param("project").to_string();
+    let network = rules::parse_network(&call.body, &project)?;
+    let (key, op) = call.emu.world(|w| {
+        let p = w.projects.ensure(&project)?;
+        if p.networks.contains_key(&network.name) {
+            return Err(ApiError::already_exists(format!(
+                "The resource 'projects/{project}/global/networks/{}' already exists",
+                network.name
+            )));
+        }
+        let (link, id) = (
+            super::model::network_link(&project, &network.name),
+            network.id,
+        );
+        p.networks.insert(network.name.clone(), network);
+        Ok(operation::start_in(
+            &call.emu,
+            w,
+            &project,
+            Scope::Global,
+            "insert",
+            &link,
+            id,
+        ))
+    })?;
+    call.emu.schedule(INSERT_LATENCY, move |emu| async move {
+        emu.world(|w| operation::finish(w, &key, Ok(())));
+    });
+    Ok(Reply::Json(op))
 }
 
 async fn list_subnets(call: Call) -> Result<Reply, ApiError> {

@@ -163,16 +163,23 @@ impl Network {
     /// The `default` network Google creates with the Compute Engine API: auto mode, one /20
     /// per region.
     pub fn auto_mode_default(project: &str) -> Network {
+        Network::new(project, "default", true, "Default network for the project")
+    }
+
+    /// A VPC network: in auto mode with one subnet named like it per region (Google's
+    /// published ranges), in custom mode with none.
+    pub fn new(project: &str, name: &str, auto_mode: bool, description: &str) -> Network {
         let created = crate::json::now_timestamp();
-        let subnets = AUTO_MODE_SUBNETS
+        let regions = if auto_mode { AUTO_MODE_SUBNETS } else { &[] };
+        let subnets = regions
             .iter()
             .filter_map(|(region, cidr)| {
                 Some(Subnet {
-                    name: "default".to_string(),
+                    name: name.to_string(),
                     region: region.to_string(),
                     range: cidr.parse().ok()?,
                     secondary: Vec::new(),
-                    id: stable_id(&format!("{project}/{region}/default")),
+                    id: stable_id(&format!("{project}/{region}/{name}")),
                     created: created.clone(),
                     description: String::new(),
                     private_ip_google_access: false,
@@ -183,11 +190,11 @@ impl Network {
             })
             .collect();
         Network {
-            name: "default".to_string(),
-            id: stable_id(&format!("{project}/default")),
+            name: name.to_string(),
+            id: stable_id(&format!("{project}/{name}")),
             created,
-            auto_create_subnetworks: true,
-            description: "Default network for the project".to_string(),
+            auto_create_subnetworks: auto_mode,
+            description: description.to_string(),
             subnets,
         }
     }

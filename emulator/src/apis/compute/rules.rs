@@ -1,5 +1,5 @@
-//! What Compute Engine accepts when a subnet is inserted or deleted: the Subnetwork fields,
-//! RFC 1035 names, network URLs, /8-/29 ranges that overlap no other range of the network, and
+//! What Compute Engine accepts when a network is inserted (auto or custom mode, no legacy) and
+//! when a subnet is inserted or deleted: the Subnetwork fields, RFC 1035 names, network URLs, /8-/29 ranges that overlap no other range of the network, and
 //! in auto-mode networks nothing in 10.128.0.0/9; auto-created subnets cannot be deleted.
 
 use ipnet::Ipv4Net;
@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 use super::model::{Network, Phase, Subnet, URL_PREFIX};
 use crate::error::{ApiError, Code};
 use crate::validate;
+
+/// What Compute Engine says of a name that is not RFC 1035.
+pub const NAME_RULE: &str = "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'";
 
 /// The block auto-mode networks reserve for their regional subnets.
 const AUTO_MODE_BLOCK: &str = "10.128.0.0/9";
@@ -141,15 +144,35 @@ fn subnet_range(field: &str, text: &str) -> Result<Ipv4Net, ApiError> {
     Ok(range)
 }
 
-/// Checks an insert body (fields, name, ranges) and builds the subnet, still `Creating`.
-pub fn parse_insert(
-    body: &[u8],
-    project: &str,
-    region: &str,
-    id: u64,
-) -> Result<NewSubnet, ApiError> {
+/// The Network fields a request may carry (from the discovery document).
+const NETWORK_FIELDS: &[&str] = &[
+    "IPv4Range",
+    "additionalTags",
+    "autoCreateSubnetworks",
+    "creationTimestamp",
+    "description",
+    "enableUlaInternalIpv6",
+    "firewallPolicy",
+    "gatewayIPv4",
+    "id",
+    "internalIpv6Range",
+    "kind",
+    "mtu",
+    "name",
+    "networkFirewallPolicyEnforcementOrder",
+    "networkProfile",
+    "params",
+    "peerings",
+    "routingConfig",
+    "selfLink",
+    "selfLinkWithId",
+    "subnetworks",
+];
+
+/// An insert body whose keys are all `fields`, and its RFC 1035 `name`.
+fn named_body(body: &[u8], fields: &[&str]) -> Result<(Map<String, Value>, String), ApiError> {
     let body: Map<String, Value> = crate::json::parse_body(body, &[])?;
-    if let Some(unknown) = body.keys().find(|k| !SUBNET_FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) = body.keys().find(|k| !fields.contains(&k.as_str())) {
         return Err(ApiError::invalid_argument(format!(
             "Invalid JSON payload received. Unknown name \"{unknown}\": Cannot find field."
         )));
@@ -159,12 +182,45 @@ pub fn parse_insert(
         return Err(required("resource.name"));
     }
     if !validate::lower_id(&name, 1, 63) {
-        return Err(field_error(
-            "resource.name",
-            &name,
-            "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'",
-        ));
+        return Err(field_error("resource.name", &name, NAME_RULE));
     }
+    Ok((body, name))
+}
+
+/// Checks a `networks.insert` body and builds the network: auto mode (a subnet per region)
+/// or custom mode (none). A legacy network (no `autoCreateSubnetworks`) is refused as Google
+/// refuses it.
+pub fn parse_network(body: &[u8], project: &str) -> Result<Network, ApiError> {
+    let (body, name) = named_body(body, NETWORK_FIELDS)?;
+    let auto_mode = match body.get("autoCreateSubnetworks") {
+        Some(Value::Bool(auto)) if !body.contains_key("IPv4Range") => *auto,
+        None | Some(Value::Null) | Some(Value::Bool(_)) => {
+            return Err(ApiError::invalid_argument(
+                "Creation of legacy mode networks is deprecated. Please create a subnet mode network instead by removing the IPv4Range field and adding the autoCreateSubnetworks field to your network insert request.",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid value at 'resource.autoCreateSubnetworks' (TYPE_BOOL), {other}"
+            )));
+        }
+    };
+    Ok(Network::new(
+        project,
+        &name,
+        auto_mode,
+        &text(&body, "description")?,
+    ))
+}
+
+/// Checks an insert body (fields, name, ranges) and builds the subnet, still `Creating`.
+pub fn parse_insert(
+    body: &[u8],
+    project: &str,
+    region: &str,
+    id: u64,
+) -> Result<NewSubnet, ApiError> {
+    let (body, name) = named_body(body, SUBNET_FIELDS)?;
     let network = text(&body, "network")?;
     if network.is_empty() {
         return Err(required("resource.network"));
@@ -186,7 +242,7 @@ pub fn parse_insert(
             return Err(field_error(
                 &format!("{field}.rangeName"),
                 &s.range_name,
-                "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'",
+                NAME_RULE,
             ));
         }
         if secondary_ranges

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::fields;
 use super::model::{Network, URL_PREFIX, is_region, network_link};
-use super::rules::network_of;
+use super::rules::{NAME_RULE, network_of};
 use crate::error::ApiError;
 use crate::validate;
 
@@ -32,8 +32,6 @@ const DISK_TYPES: &[&str] = &["pd-standard", "pd-balanced", "pd-ssd"];
 const IMAGE_PROJECTS: &[&str] = &["cos-cloud", "debian-cloud", "ubuntu-os-cloud"];
 /// A boot disk's size when `diskSizeGb` is not given (the images' own size).
 const DEFAULT_BOOT_DISK_GB: u64 = 10;
-
-const NAME_RULE: &str = "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'";
 
 /// An instance's life: PROVISIONING until its insert operation is done, then RUNNING;
 /// STOPPING while it is deleted.
