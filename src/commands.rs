@@ -186,7 +186,35 @@ impl Session {
     /// ends the command before any change. `plan` stops only when it could not even read;
     /// missing write permissions are a warning there (`up` would stop). A check that gets no
     /// answer is a warning.
+    ///
+    /// Then, for `plan` and `up`, the organisation's policies (`doctor`'s judgement, best
+    /// effort): one that would refuse what `up` creates (the region outside
+    /// gcp.resourceLocations, Cloud Run's ingress or VPC egress) ends `up` before any change
+    /// and is a warning in `plan`.
     pub async fn preflight(&self, command: &str) -> anyhow::Result<()> {
+        self.permissions(command).await?;
+        if command == "down" {
+            return Ok(());
+        }
+        let refusals =
+            crate::doctor::org_policies::refusals(&self.ctx.google, &self.ctx.settings).await;
+        if refusals.is_empty() {
+            return Ok(());
+        }
+        let text = format!(
+            "the organisation's policies refuse what `up` would create:\n  {}",
+            refusals.join("\n  ")
+        );
+        if command == "plan" {
+            self.reporter
+                .message(&format!("warning: `up` would stop here: {text}"));
+            return Ok(());
+        }
+        anyhow::bail!("{text}\nNothing was changed.")
+    }
+
+    /// The permission half of [`Session::preflight`].
+    async fn permissions(&self, command: &str) -> anyhow::Result<()> {
         crate::gcp::serviceusage::learn_target_number(&self.ctx.google).await;
         let settings = &self.ctx.settings;
         let (needs, accounts) = if command == "down" {

@@ -3,7 +3,7 @@
 //! table), the network and organisation-policy effects it can detect (`org_policies`). Exit 0
 //! when ready, 1 not.
 
-mod org_policies;
+pub mod org_policies;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

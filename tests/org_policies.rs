@@ -2,7 +2,8 @@
 //! Google creates a while after it enabled Compute Engine, and `chatctl doctor` reports what the
 //! project's effective policies mean for `up` (a region outside gcp.resourceLocations is a
 //! problem naming both; Domain Restricted Sharing is informational), in text and JSON, or says
-//! in one line that it could not read them.
+//! in one line that it could not read them; `up` stops before any change where they refuse the
+//! region, and `plan` warns.
 
 mod common;
 
@@ -105,8 +106,8 @@ async fn up_waits_for_the_default_network_google_creates_after_enabling_compute_
     assert_eq!(emu.leftovers("nwwait").await, "");
 }
 
-/// `chatctl doctor ARGS` against `project` (anonymous, no credentials file).
-fn doctor(
+/// `chatctl ARGS` against `project` (anonymous, no credentials file): exit code, stdout, stderr.
+fn chatctl(
     emu: &Emu,
     dir: &std::path::Path,
     project: &str,
@@ -115,10 +116,9 @@ fn doctor(
     let out = common::chatctl_at(emu.base(), dir)
         .env("CHATCTL_PROJECT", project)
         .env("CHATCTL_IMAGE", common::IMAGE)
-        .arg("doctor")
         .args(args)
         .output()
-        .expect("run chatctl doctor");
+        .expect("run chatctl");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -151,7 +151,12 @@ async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sh
 
     // The Organization Policy API is not enabled in a new project: one line says so, and it
     // is no problem.
-    let (code, _, text) = doctor(&emu, dir.path(), project, &["--region", "europe-west1"]);
+    let (code, _, text) = chatctl(
+        &emu,
+        dir.path(),
+        project,
+        &["doctor", "--region", "europe-west1"],
+    );
     let notes: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("organisation policies"))
@@ -167,11 +172,11 @@ async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sh
     // Enabled, it answers after the propagation window: until then doctor still says so.
     let mut json_report = Value::Null;
     for _ in 0..200 {
-        let (code, stdout, stderr) = doctor(
+        let (code, stdout, stderr) = chatctl(
             &emu,
             dir.path(),
             project,
-            &["--region", "us-central1", "--output", "json"],
+            &["doctor", "--region", "us-central1", "--output", "json"],
         );
         let report: Value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
         if report["orgPolicies"]
@@ -213,7 +218,12 @@ async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sh
         "Domain Restricted Sharing is no problem: {report}"
     );
 
-    let (code, _, text) = doctor(&emu, dir.path(), project, &["--region", "us-central1"]);
+    let (code, _, text) = chatctl(
+        &emu,
+        dir.path(),
+        project,
+        &["doctor", "--region", "us-central1"],
+    );
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("✗ org-policy: region us-central1 is not allowed")
@@ -226,7 +236,12 @@ async fn doctor_reports_a_region_the_org_does_not_allow_and_domain_restricted_sh
     );
 
     // An allowed region: ready.
-    let (code, _, text) = doctor(&emu, dir.path(), project, &["--region", "europe-west1"]);
+    let (code, _, text) = chatctl(
+        &emu,
+        dir.path(),
+        project,
+        &["doctor", "--region", "europe-west1"],
+    );
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("✗"), "{text}");
 }
@@ -257,4 +272,73 @@ async fn up_in_a_region_the_org_does_not_allow_fails_saying_what_to_do() {
     let down = engine::walk(Mode::Down, &Stack::down(), &session.ctx, &session.reporter).await;
     assert_eq!(failures(&down), Vec::<String>::new());
     assert_eq!(emu.leftovers("refused").await, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_stops_before_any_change_where_the_org_refuses_the_region_and_plan_warns() {
+    let emu = Emu::start(94).await;
+    let project = "acme-eu-4";
+    emu.describe_project(
+        json!({"projectId": project, "orgPolicies": {"gcp.resourceLocations":
+        {"rules": [{"values": {"allowedValues": ["in:europe-locations"]}}]}}}),
+    )
+    .await;
+    emu.enable_in(project, "orgpolicy.googleapis.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let region = ["--region", "us-central1", "--env", "orgstop"];
+
+    // `plan` warns (once the Organization Policy API answers, after its propagation window).
+    let mut plan = None;
+    for _ in 0..200 {
+        let (code, stdout, stderr) = chatctl(
+            &emu,
+            dir.path(),
+            project,
+            &[&["plan"][..], &region].concat(),
+        );
+        if stderr.contains("gcp.resourceLocations") {
+            plan = Some((code, stdout, stderr));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (code, _, stderr) = plan.expect("plan warned about the region");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning: `up` would stop here"), "{stderr}");
+
+    let before = emu.requests().await.len();
+    let (code, _, stderr) = chatctl(
+        &emu,
+        dir.path(),
+        project,
+        &[&["up", "--yes"][..], &region].concat(),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    for part in [
+        "region us-central1 is not allowed",
+        "constraints/gcp.resourceLocations",
+        "in:europe-locations",
+        "--region",
+        "Nothing was changed",
+    ] {
+        assert!(stderr.contains(part), "{part}: {stderr}");
+    }
+    let log = emu.requests().await;
+    let changes: Vec<String> = log[before..]
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .filter_map(|r| r["path"].as_str().map(String::from))
+        .filter(|p| !p.contains(":testIamPermissions"))
+        .collect();
+    assert_eq!(changes, Vec::<String>::new(), "up changed something");
+
+    // In an allowed region it goes ahead.
+    let (code, _, stderr) = chatctl(
+        &emu,
+        dir.path(),
+        project,
+        &["plan", "--region", "europe-west1", "--env", "orgstop"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("would stop here"), "{stderr}");
 }

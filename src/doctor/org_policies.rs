@@ -1,7 +1,8 @@
 //! The organisation-policy part of `chatctl doctor`: the effective policies of the constraints
 //! that change what `up` does (Org Policy v2, best effort: a caller without
 //! orgpolicy.policy.get, or with the API disabled, gets one note instead), each judged against
-//! the settings: informational, fine, or a problem that stops `up`.
+//! the settings: informational, fine, or a problem that stops `up` (its preflight asks
+//! [`refusals`]).
 
 use serde_json::{Value, json};
 
@@ -123,6 +124,20 @@ pub async fn check(google: &Google, settings: &Settings, network_exists: Option<
         });
     }
     Report::Read(judged)
+}
+
+/// What the effective policies refuse of what `up` would create (each Problem's message), for
+/// `up`'s preflight; nothing when they cannot be read (the create itself is then refused, with
+/// the fix).
+pub async fn refusals(google: &Google, settings: &Settings) -> Vec<String> {
+    match check(google, settings, None).await {
+        Report::Read(judged) => judged
+            .into_iter()
+            .filter(|j| j.effect == Effect::Problem)
+            .map(|j| j.message)
+            .collect(),
+        Report::NotRead(_) => Vec::new(),
+    }
 }
 
 /// What `policy` of `constraint` means for `up` with these settings.

@@ -153,10 +153,18 @@ pub async fn effective(google: &Google, constraint: &str) -> anyhow::Result<Read
         "/v2/projects/{}/policies/{constraint}:getEffectivePolicy",
         google.project
     );
-    let answer = google
-        .retry()
+    // A disabled Organization Policy API is an answer (chatctl never enables it), not an
+    // enable still propagating: it is not waited out.
+    let mut retry = google.retry().clone();
+    retry.eventual_window = std::time::Duration::ZERO;
+    let answer = retry
         .run(&what, || {
-            orgpolicy.send(orgpolicy.request(reqwest::Method::GET, &path))
+            // JSON with enums as numbers, as Google's generated clients ask for it.
+            orgpolicy.send(
+                orgpolicy
+                    .request(reqwest::Method::GET, &path)
+                    .query(&[("$alt", "json;enum-encoding=int")]),
+            )
         })
         .await;
     match answer {

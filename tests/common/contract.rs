@@ -277,6 +277,14 @@ fn shapes() -> Vec<Shape> {
             query: &[],
             body: any,
         },
+        // Org Policy v2 (discovery: orgpolicy.projects.policies.getEffectivePolicy), read by
+        // the preflight of plan and up.
+        Shape {
+            method: "GET",
+            path: "/v2/projects/{}/policies/{}:getEffectivePolicy",
+            query: &[],
+            body: any,
+        },
         // Secret Manager v1 (discovery: secretmanager.projects.secrets.*).
         Shape {
             method: "GET",
