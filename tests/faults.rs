@@ -87,13 +87,7 @@ async fn every_api_failing_transiently_still_converges_and_cleans_up() {
 /// POSTs whose path (without the query) ends with `suffix`.
 fn posts(log: &[serde_json::Value], suffix: &str) -> usize {
     log.iter()
-        .filter(|r| {
-            r["method"] == "POST"
-                && r["path"]
-                    .as_str()
-                    .and_then(|p| p.split('?').next())
-                    .is_some_and(|p| p.ends_with(suffix))
-        })
+        .filter(|r| r["method"] == "POST" && common::bare_path(r).ends_with(suffix))
         .count()
 }
 

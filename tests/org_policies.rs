@@ -18,24 +18,17 @@ use tokio_util::sync::CancellationToken;
 /// mode). Answers how many reads it saw.
 async fn create_default_network_once_read(emu: &Emu, project: &str, reads: usize) -> usize {
     let network = format!("/compute/v1/projects/{project}/global/networks/default");
+    let enable = format!("/projects/{project}/services:batchEnable");
     let mut seen = 0;
     for _ in 0..1500 {
         let log = emu.requests().await;
         let enabled = log.iter().position(|r| {
-            r["method"] == "POST"
-                && r["path"].as_str().is_some_and(|p| {
-                    p.contains(&format!("/projects/{project}/services:batchEnable"))
-                })
+            r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.contains(&enable))
         });
         seen = enabled.map_or(0, |at| {
             log[at..]
                 .iter()
-                .filter(|r| {
-                    r["method"] == "GET"
-                        && r["path"]
-                            .as_str()
-                            .is_some_and(|p| p.split('?').next() == Some(network.as_str()))
-                })
+                .filter(|r| r["method"] == "GET" && common::bare_path(r) == network)
                 .count()
         });
         if seen >= reads {

@@ -391,16 +391,10 @@ async fn a_failed_image_build_deploys_nothing_and_the_next_up_converges() {
     assert_eq!(emu.leftovers(env).await, "");
 }
 
-/// The path of a logged request without its query.
-fn bare_path(request: &serde_json::Value) -> &str {
-    let path = request["path"].as_str().unwrap_or_default();
-    path.split('?').next().unwrap_or_default()
-}
-
 /// Cloud Build builds.create calls in the log.
 fn builds_created(log: &[serde_json::Value]) -> usize {
     log.iter()
-        .filter(|r| r["method"] == "POST" && bare_path(r).ends_with("/builds"))
+        .filter(|r| r["method"] == "POST" && common::bare_path(r).ends_with("/builds"))
         .count()
 }
 
@@ -409,7 +403,7 @@ fn followed_build(log: &[serde_json::Value]) -> Option<String> {
     let prefix = format!("/v1/projects/{}/builds/", common::PROJECT);
     log.iter()
         .filter(|r| r["method"] == "GET")
-        .find_map(|r| bare_path(r).strip_prefix(&prefix).map(String::from))
+        .find_map(|r| common::bare_path(r).strip_prefix(&prefix).map(String::from))
 }
 
 #[tokio::test]

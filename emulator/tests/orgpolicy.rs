@@ -8,33 +8,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-async fn describe(base: &str, body: Value) -> (u16, Value) {
-    let response = post_json(format!("{base}/_emulator/projects"), &body).await;
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(url: &str, bearer: Option<&str>) -> (u16, Value) {
-    let mut request = http().get(url);
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A registered user holding `role` in iam-op-1, signed in: its access token.
-async fn signed_in(base: &str, email: &str, role: &str) -> String {
-    let grant = post_json(
-        format!("{base}/_emulator/projects/iam-op-1/grants"),
-        &json!({"member": format!("user:{email}"), "roles": [role]}),
-    )
-    .await;
-    assert_eq!(grant.status(), 200);
-    token(&user(base, json!({"email": email})).await).await
-}
-
 fn effective(base: &str, project: &str, constraint: &str) -> String {
     format!("{base}/v2/projects/{project}/policies/{constraint}:getEffectivePolicy")
 }
@@ -190,8 +163,20 @@ async fn reading_policies_needs_the_permission_and_the_api() {
     let base = emu.base_url();
     describe(base, json!({"projectId": "iam-op-1", "enforceIam": true})).await;
     let url = effective(base, "iam-op-1", "gcp.resourceLocations");
-    let viewer = signed_in(base, "viewer@example.com", "roles/orgpolicy.policyViewer").await;
-    let deployer = signed_in(base, "deployer@example.com", "roles/run.admin").await;
+    let viewer = signed_in(
+        base,
+        "iam-op-1",
+        "viewer@example.com",
+        &["roles/orgpolicy.policyViewer"],
+    )
+    .await;
+    let deployer = signed_in(
+        base,
+        "iam-op-1",
+        "deployer@example.com",
+        &["roles/run.admin"],
+    )
+    .await;
 
     // Not enabled at creation: SERVICE_DISABLED naming the Organization Policy API.
     let (status, disabled) = get(&url, Some(&viewer)).await;
@@ -215,19 +200,13 @@ async fn reading_policies_needs_the_permission_and_the_api() {
     );
 
     // Enabled by an owner; usable after the propagation window.
-    let owner = signed_in(base, "owner@example.com", "roles/owner").await;
-    let op: Value = http()
-        .post(format!(
-            "{base}/v1/projects/iam-op-1/services/orgpolicy.googleapis.com:enable"
-        ))
-        .bearer_auth(&owner)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let owner = signed_in(base, "iam-op-1", "owner@example.com", &["roles/owner"]).await;
+    let (_, op) = post(
+        &format!("{base}/v1/projects/iam-op-1/services/orgpolicy.googleapis.com:enable"),
+        Some(&owner),
+        json!({}),
+    )
+    .await;
     assert!(op["name"].is_string(), "{op}");
     let read = eventually(std::time::Duration::from_secs(10), || async {
         let (status, body) = get(&url, Some(&viewer)).await;

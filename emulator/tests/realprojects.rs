@@ -19,49 +19,6 @@ use serde_json::{Value, json};
 
 const SAMPLE_IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/hello";
 
-async fn describe(base: &str, body: Value) -> (u16, Value) {
-    let response = post_json(format!("{base}/_emulator/projects"), &body).await;
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A user with `roles` in `project`, signed in: its access token.
-async fn signed_in(base: &str, project: &str, email: &str, roles: &[&str]) -> String {
-    let credentials = user(base, json!({ "email": email })).await;
-    if !roles.is_empty() {
-        grant(base, project, &format!("user:{email}"), roles, None).await;
-    }
-    token(&credentials).await
-}
-
-async fn grant(base: &str, project: &str, member: &str, roles: &[&str], account: Option<&str>) {
-    let mut body = json!({ "member": member, "roles": roles });
-    if let Some(account) = account {
-        body["serviceAccount"] = json!(account);
-    }
-    let response = post_json(format!("{base}/_emulator/projects/{project}/grants"), &body).await;
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
-}
-
-/// One raw call with an optional bearer: (HTTP status, JSON body).
-async fn call(
-    method: reqwest::Method,
-    url: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = http().request(method, url);
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Lists Redis instances of `project` through the official client, signed in with a user's
 /// credentials file (google-cloud-auth sends its `quota_project_id` as `x-goog-user-project`).
 async fn list_redis_as(
@@ -81,14 +38,6 @@ async fn list_redis_as(
         .send()
         .await
         .map(drop)
-}
-
-async fn get(url: &str, bearer: Option<&str>) -> (u16, Value) {
-    call(reqwest::Method::GET, url, bearer, None).await
-}
-
-async fn post(url: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
-    call(reqwest::Method::POST, url, bearer, Some(body)).await
 }
 
 fn message(body: &Value) -> &str {

@@ -83,17 +83,34 @@ const CONSTRAINTS: &[&str] = &[
     "compute.requireOsLogin",
 ];
 
+/// The constraints [`judge`] can find a problem in: all `up`'s preflight reads.
+const REFUSING: &[&str] = &[
+    "gcp.resourceLocations",
+    "run.allowedIngress",
+    "run.allowedVPCEgress",
+];
+
 /// Reads (all at once) and judges every constraint; `network_exists`: what the network check
 /// found.
 pub async fn check(google: &Google, settings: &Settings, network_exists: Option<bool>) -> Report {
+    read_and_judge(google, settings, CONSTRAINTS, network_exists).await
+}
+
+/// Reads (all at once) and judges `constraints`.
+async fn read_and_judge(
+    google: &Google,
+    settings: &Settings,
+    constraints: &[&'static str],
+    network_exists: Option<bool>,
+) -> Report {
     let reads = futures::future::join_all(
-        CONSTRAINTS
+        constraints
             .iter()
             .map(|constraint| orgpolicy::effective(google, constraint)),
     )
     .await;
     let mut judged = Vec::new();
-    for (constraint, read) in CONSTRAINTS.iter().zip(reads) {
+    for (constraint, read) in constraints.iter().zip(reads) {
         let policy = match read {
             Ok(Read::Policy(policy)) => policy,
             Ok(Read::Denied) => {
@@ -130,7 +147,7 @@ pub async fn check(google: &Google, settings: &Settings, network_exists: Option<
 /// `up`'s preflight; nothing when they cannot be read (the create itself is then refused, with
 /// the fix).
 pub async fn refusals(google: &Google, settings: &Settings) -> Vec<String> {
-    match check(google, settings, None).await {
+    match read_and_judge(google, settings, REFUSING, None).await {
         Report::Read(judged) => judged
             .into_iter()
             .filter(|j| j.effect == Effect::Problem)
@@ -286,6 +303,22 @@ mod tests {
             None,
         );
         assert_eq!(effect, Effect::Fine);
+    }
+
+    #[test]
+    fn only_the_refusing_constraints_can_be_a_problem() {
+        let s = settings("us-central1");
+        let strict = [
+            json!({"rules": [{"denyAll": true}]}),
+            json!({"rules": [{"enforce": true}]}),
+            json!({"rules": [{"values": {"allowedValues": ["nothing-we-use"]}}]}),
+        ];
+        for constraint in CONSTRAINTS {
+            let problem = strict.iter().any(|spec| {
+                judge(constraint, &policy(spec.clone()), &s, Some(false)).0 == Effect::Problem
+            });
+            assert_eq!(problem, REFUSING.contains(constraint), "{constraint}");
+        }
     }
 
     #[test]

@@ -350,6 +350,12 @@ pub fn chatctl_at(base: &str, dir: &std::path::Path) -> std::process::Command {
     command
 }
 
+/// A logged request's path without its query.
+pub fn bare_path(request: &Value) -> &str {
+    let path = request["path"].as_str().unwrap_or_default();
+    path.split('?').next().unwrap_or_default()
+}
+
 /// [`chatctl_at`] for environment `env`, deploying [`IMAGE`].
 pub fn chatctl(base: &str, home: &std::path::Path, env: &str) -> std::process::Command {
     let mut command = chatctl_at(base, home);

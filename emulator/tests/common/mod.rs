@@ -223,3 +223,58 @@ pub async fn token(credentials: &Value) -> String {
         .unwrap();
     answer["access_token"].as_str().unwrap().to_string()
 }
+
+/// `POST /_emulator/projects`: describes a project; (HTTP status, the description or error).
+pub async fn describe(base: &str, body: Value) -> (u16, Value) {
+    let response = post_json(format!("{base}/_emulator/projects"), &body).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A user with `roles` in `project`, signed in: its access token.
+pub async fn signed_in(base: &str, project: &str, email: &str, roles: &[&str]) -> String {
+    let credentials = user(base, serde_json::json!({ "email": email })).await;
+    if !roles.is_empty() {
+        grant(base, project, &format!("user:{email}"), roles, None).await;
+    }
+    token(&credentials).await
+}
+
+/// Grants `roles` to `member` in `project` (or in `account`'s own policy) through the control call.
+pub async fn grant(base: &str, project: &str, member: &str, roles: &[&str], account: Option<&str>) {
+    let mut body = serde_json::json!({ "member": member, "roles": roles });
+    if let Some(account) = account {
+        body["serviceAccount"] = serde_json::json!(account);
+    }
+    let response = post_json(format!("{base}/_emulator/projects/{project}/grants"), &body).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+}
+
+/// One raw call with an optional bearer: (HTTP status, JSON body).
+pub async fn call(
+    method: reqwest::Method,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http().request(method, url);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// GET with an optional bearer: (HTTP status, JSON body).
+pub async fn get(url: &str, bearer: Option<&str>) -> (u16, Value) {
+    call(reqwest::Method::GET, url, bearer, None).await
+}
+
+/// POST a JSON body with an optional bearer: (HTTP status, JSON body).
+pub async fn post(url: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+    call(reqwest::Method::POST, url, bearer, Some(body)).await
+}

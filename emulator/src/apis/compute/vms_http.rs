@@ -489,10 +489,7 @@ async fn insert_disk(call: Call) -> Result<Reply, ApiError> {
         }
         disk["status"] = "CREATING".into();
         let link = disk["selfLink"].as_str().unwrap_or_default().to_string();
-        let id = disk["id"]
-            .as_str()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
+        let id = resource_id(&disk);
         w.compute.disks.insert(disk_key, disk);
         Ok(operation::start_in(
             &call.emu,
@@ -548,10 +545,7 @@ async fn delete_disk(call: Call) -> Result<Reply, ApiError> {
             )));
         }
         let link = disk["selfLink"].as_str().unwrap_or_default().to_string();
-        let id = disk["id"]
-            .as_str()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
+        let id = resource_id(disk);
         w.compute.disks.remove(&key);
         Ok(operation::start_in(
             &call.emu,
